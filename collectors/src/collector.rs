@@ -1,0 +1,91 @@
+//! The collector interface and what a collector is built from.
+
+use std::sync::Arc;
+
+use crate::error::CollectError;
+use crate::expfmt::MetricSink;
+use crate::options::Options;
+use crate::roots::Roots;
+
+/// What every collector is built from: where to read, and the collector flags.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// File-system roots (procfs, sysfs, rootfs, udev data).
+    pub roots: Roots,
+    /// The `--collector.*` options.
+    pub options: Options,
+}
+
+/// A source of metric families, run once per scrape on a blocking thread.
+///
+/// `collect` may be called from several scrapes at once (concurrent scrapers), so state lives
+/// behind interior mutability. It must not panic on anything it reads: bad input is an `Err`,
+/// which becomes `node_scrape_collector_success{collector} 0`, while samples already written
+/// are still served.
+pub trait Collector: Send + Sync {
+    /// Writes this collector's families for the current scrape into `sink`.
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError>;
+}
+
+/// Builds a collector from the settings; an `Err` stops start-up with its message.
+pub type BuildFn = fn(&Arc<Settings>) -> Result<Box<dyn Collector>, String>;
+
+/// A registered collector: its flag name, default state, sources (for the docs) and builder.
+#[derive(Clone, Copy)]
+pub struct CollectorInfo {
+    /// The name in `--collector.<name>`, `collect[]=<name>` and the `collector` label.
+    pub name: &'static str,
+    /// Whether node_exporter (or cAdvisor, for container groups) enables it by default.
+    pub default_enabled: bool,
+    /// What it reads, for the README's collector table.
+    pub sources: &'static str,
+    /// Its own `--collector.<name>.*` flags.
+    pub flags: &'static [crate::options::FlagSpec],
+    /// Constructs the collector.
+    pub build: BuildFn,
+}
+
+impl std::fmt::Debug for CollectorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorInfo")
+            .field("name", &self.name)
+            .field("default_enabled", &self.default_enabled)
+            .finish()
+    }
+}
+
+/// Wraps a plain function of the settings as a collector (for stateless collectors).
+pub struct FnCollector<F>(pub Arc<Settings>, pub F);
+
+impl<F> Collector for FnCollector<F>
+where
+    F: Fn(&Settings, &mut MetricSink) -> Result<(), CollectError> + Send + Sync,
+{
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        (self.1)(&self.0, sink)
+    }
+}
+
+/// Defines the `CollectorInfo` for a stateless collector whose work is one function
+/// `fn(&Settings, &mut MetricSink) -> Result<(), CollectError>`.
+#[macro_export]
+macro_rules! stateless_collector {
+    ($name:literal, $default:expr, $sources:literal, $func:path) => {
+        $crate::stateless_collector!($name, $default, $sources, $func, &[]);
+    };
+    ($name:literal, $default:expr, $sources:literal, $func:path, $flags:expr) => {
+        /// Registration of this collector.
+        pub const INFO: $crate::collector::CollectorInfo = $crate::collector::CollectorInfo {
+            name: $name,
+            default_enabled: $default,
+            sources: $sources,
+            flags: $flags,
+            build: |settings| {
+                Ok(Box::new($crate::collector::FnCollector(
+                    std::sync::Arc::clone(settings),
+                    $func,
+                )))
+            },
+        };
+    };
+}

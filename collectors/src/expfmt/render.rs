@@ -1,0 +1,323 @@
+//! Merges the sinks of one scrape and writes them as text 0.0.4 or OpenMetrics 1.0.
+//!
+//! As client_golang does: families sorted by name, empty families dropped, one `# HELP` and
+//! one `# TYPE` per family, series sorted by label set. Unlike a Go registry, a duplicate series
+//! or a family whose type conflicts does not fail the scrape: the first one wins, the rest are
+//! dropped and counted, so the response never holds the same series twice.
+
+use std::io::{self, Write};
+
+use super::float::openmetrics_value;
+use super::sink::{FamilyBlock, Line, MetricSink, MetricType};
+
+/// The exposition format of a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics text 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` header value for this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// What rendering dropped or wrote, for the exporter's own error counters and the logs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RenderStats {
+    /// Families written.
+    pub families: usize,
+    /// Samples written.
+    pub samples: usize,
+    /// Samples dropped because an identical series was already written.
+    pub duplicate_series: usize,
+    /// Family names of blocks dropped because their type differed from the first block's.
+    pub type_conflicts: Vec<String>,
+}
+
+struct BlockRef<'a> {
+    sink: &'a MetricSink,
+    block: &'a FamilyBlock,
+}
+
+impl<'a> BlockRef<'a> {
+    fn name(&self) -> &'a [u8] {
+        range(&self.sink.text, &self.block.name)
+    }
+    fn help(&self) -> &'a [u8] {
+        range(&self.sink.text, &self.block.help)
+    }
+}
+
+fn range<'a>(bytes: &'a [u8], r: &std::ops::Range<u32>) -> &'a [u8] {
+    &bytes[r.start as usize..r.end as usize]
+}
+
+/// Writes every family of `sinks` to `out` in `format`.
+pub fn render<W: Write>(
+    sinks: &[&MetricSink],
+    format: Format,
+    out: &mut W,
+) -> io::Result<RenderStats> {
+    let mut blocks: Vec<BlockRef<'_>> = sinks
+        .iter()
+        .flat_map(|sink| {
+            sink.families
+                .iter()
+                .map(move |block| BlockRef { sink, block })
+        })
+        .filter(|b| !b.block.lines.is_empty())
+        .collect();
+    blocks.sort_by(|a, b| a.name().cmp(b.name()));
+
+    let mut stats = RenderStats::default();
+    let mut lines: Vec<(&MetricSink, Line)> = Vec::new();
+    let mut scratch = Vec::with_capacity(256);
+    let mut i = 0;
+    while i < blocks.len() {
+        let name = blocks[i].name();
+        let mut j = i;
+        while j < blocks.len() && blocks[j].name() == name {
+            j += 1;
+        }
+        let first = &blocks[i];
+        let kind = first.block.kind;
+        lines.clear();
+        for block in &blocks[i..j] {
+            if block.block.kind != kind {
+                stats
+                    .type_conflicts
+                    .push(String::from_utf8_lossy(name).into_owned());
+                continue;
+            }
+            let ls =
+                &block.sink.lines[block.block.lines.start as usize..block.block.lines.end as usize];
+            lines.extend(ls.iter().map(|l| (block.sink, *l)));
+        }
+        let before = lines.len();
+        if matches!(kind, MetricType::Histogram | MetricType::Summary) {
+            // Keep the source order (buckets in `le` order); drop exact repeats only.
+            let mut seen = std::collections::HashSet::new();
+            lines.retain(|l| seen.insert(key(l)));
+        } else {
+            lines.sort_by(|a, b| key(a).cmp(key(b)));
+            lines.dedup_by(|b, a| key(a) == key(b));
+        }
+        stats.duplicate_series += before - lines.len();
+
+        write_family_header(out, format, name, first.help(), kind, &mut scratch)?;
+        for (sink, line) in &lines {
+            write_line(out, format, name, kind, sink, line, &mut scratch)?;
+        }
+        stats.families += 1;
+        stats.samples += lines.len();
+        i = j;
+    }
+    if format == Format::OpenMetrics {
+        out.write_all(b"# EOF\n")?;
+    }
+    Ok(stats)
+}
+
+fn key<'a>((sink, line): &(&'a MetricSink, Line)) -> &'a [u8] {
+    &sink.buf[line.start as usize..line.key_end as usize]
+}
+
+fn openmetrics_family_name(name: &[u8], kind: MetricType) -> &[u8] {
+    if kind == MetricType::Counter {
+        name.strip_suffix(b"_total").unwrap_or(name)
+    } else {
+        name
+    }
+}
+
+fn write_family_header<W: Write>(
+    out: &mut W,
+    format: Format,
+    name: &[u8],
+    help: &[u8],
+    kind: MetricType,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    scratch.clear();
+    let (name, type_name) = match format {
+        Format::Text => (name, kind.text_name()),
+        Format::OpenMetrics => (openmetrics_family_name(name, kind), kind.openmetrics_name()),
+    };
+    scratch.extend_from_slice(b"# HELP ");
+    scratch.extend_from_slice(name);
+    scratch.push(b' ');
+    for &b in help {
+        match b {
+            b'\\' => scratch.extend_from_slice(b"\\\\"),
+            b'\n' => scratch.extend_from_slice(b"\\n"),
+            b'"' if format == Format::OpenMetrics => scratch.extend_from_slice(b"\\\""),
+            _ => scratch.push(b),
+        }
+    }
+    scratch.extend_from_slice(b"\n# TYPE ");
+    scratch.extend_from_slice(name);
+    scratch.push(b' ');
+    scratch.extend_from_slice(type_name.as_bytes());
+    scratch.push(b'\n');
+    out.write_all(scratch)
+}
+
+fn write_line<W: Write>(
+    out: &mut W,
+    format: Format,
+    name: &[u8],
+    kind: MetricType,
+    sink: &MetricSink,
+    line: &Line,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    scratch.clear();
+    scratch.extend_from_slice(name);
+    let key = &sink.buf[line.start as usize..line.key_end as usize];
+    let rest = &sink.buf[line.key_end as usize + 1..line.end as usize];
+    match format {
+        Format::Text => {
+            scratch.extend_from_slice(key);
+            scratch.push(b' ');
+            scratch.extend_from_slice(rest);
+        }
+        Format::OpenMetrics => {
+            if kind == MetricType::Counter && !name.ends_with(b"_total") {
+                scratch.extend_from_slice(b"_total");
+            }
+            scratch.extend_from_slice(key);
+            scratch.push(b' ');
+            let mut parts = rest.splitn(2, |&b| b == b' ');
+            openmetrics_value(parts.next().unwrap_or(b"NaN"), scratch);
+            if let Some(ts) = parts.next() {
+                scratch.push(b' ');
+                write_ms_as_seconds(scratch, ts);
+            }
+        }
+    }
+    scratch.push(b'\n');
+    out.write_all(scratch)
+}
+
+/// OpenMetrics timestamps are seconds; ours are integer milliseconds.
+fn write_ms_as_seconds(out: &mut Vec<u8>, ms: &[u8]) {
+    let (sign, digits) = match ms.first() {
+        Some(b'-') => (&b"-"[..], &ms[1..]),
+        _ => (&b""[..], ms),
+    };
+    out.extend_from_slice(sign);
+    if digits.len() > 3 {
+        out.extend_from_slice(&digits[..digits.len() - 3]);
+    } else {
+        out.push(b'0');
+    }
+    out.push(b'.');
+    for _ in digits.len()..3 {
+        out.push(b'0');
+    }
+    out.extend_from_slice(&digits[digits.len().saturating_sub(3)..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(sinks: &[&MetricSink], format: Format) -> (String, RenderStats) {
+        let mut out = Vec::new();
+        let stats = render(sinks, format, &mut out).unwrap();
+        (String::from_utf8(out).unwrap(), stats)
+    }
+
+    #[test]
+    fn merges_sorts_and_dedupes() {
+        let mut a = MetricSink::new();
+        a.gauge("node_b", "B help.").sample(&[("cpu", "2")], 1.0);
+        a.counter("node_a_total", "A help.")
+            .sample(&[("mode", "x"), ("cpu", "10")], 5.0);
+        let mut b = MetricSink::new();
+        b.gauge("node_b", "other help")
+            .sample(&[("cpu", "10")], 2.0)
+            .sample(&[("cpu", "2")], 9.0);
+        b.gauge("node_empty", "nothing");
+        let (out, stats) = text(&[&a, &b], Format::Text);
+        assert_eq!(
+            out,
+            "# HELP node_a_total A help.\n# TYPE node_a_total counter\nnode_a_total{cpu=\"10\",mode=\"x\"} 5\n\
+             # HELP node_b B help.\n# TYPE node_b gauge\nnode_b{cpu=\"10\"} 2\nnode_b{cpu=\"2\"} 1\n"
+        );
+        assert_eq!(stats.duplicate_series, 1);
+        assert_eq!(stats.families, 2);
+        assert_eq!(stats.samples, 3);
+    }
+
+    #[test]
+    fn type_conflicts_keep_the_first() {
+        let mut a = MetricSink::new();
+        a.gauge("x", "h").sample(&[], 1.0);
+        let mut b = MetricSink::new();
+        b.counter("x", "h").sample(&[("l", "v")], 2.0);
+        let (out, stats) = text(&[&a, &b], Format::Text);
+        assert_eq!(out, "# HELP x h\n# TYPE x gauge\nx 1\n");
+        assert_eq!(stats.type_conflicts, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn escapes_help_and_labels() {
+        let mut a = MetricSink::new();
+        a.untyped("x", "a\\b\nc \"q\"")
+            .sample(&[("l", "a\"b\\c\nd")], 0.5);
+        let (out, _) = text(&[&a], Format::Text);
+        assert_eq!(
+            out,
+            "# HELP x a\\\\b\\nc \"q\"\n# TYPE x untyped\nx{l=\"a\\\"b\\\\c\\nd\"} 0.5\n"
+        );
+        let (om, _) = text(&[&a], Format::OpenMetrics);
+        assert_eq!(
+            om,
+            "# HELP x a\\\\b\\nc \\\"q\\\"\n# TYPE x unknown\nx{l=\"a\\\"b\\\\c\\nd\"} 0.5\n# EOF\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_counters_and_timestamps() {
+        let mut a = MetricSink::new();
+        a.counter("c_total", "h").sample(&[], 3.0);
+        a.counter("failcnt", "h")
+            .sample_at(&[("id", "/")], 2.0, 1658223777321);
+        a.gauge("g", "h").sample_at(&[], 1.5, 12);
+        let (om, _) = text(&[&a], Format::OpenMetrics);
+        assert_eq!(
+            om,
+            "# HELP c h\n# TYPE c counter\nc_total 3.0\n\
+             # HELP failcnt h\n# TYPE failcnt counter\nfailcnt_total{id=\"/\"} 2.0 1658223777.321\n\
+             # HELP g h\n# TYPE g gauge\ng 1.5 0.012\n# EOF\n"
+        );
+        let (txt, _) = text(&[&a], Format::Text);
+        assert!(txt.contains("failcnt{id=\"/\"} 2 1658223777321\n"), "{txt}");
+    }
+
+    #[test]
+    fn histograms_keep_source_order() {
+        let mut a = MetricSink::new();
+        a.family("h", "h", MetricType::Histogram)
+            .sample_suffixed("_bucket", &[("le", "0.5")], 1.0)
+            .sample_suffixed("_bucket", &[("le", "+Inf")], 2.0)
+            .sample_suffixed("_sum", &[], 1.5)
+            .sample_suffixed("_count", &[], 2.0)
+            .sample_suffixed("_count", &[], 2.0);
+        let (out, stats) = text(&[&a], Format::Text);
+        assert_eq!(
+            out,
+            "# HELP h h\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 1.5\nh_count 2\n"
+        );
+        assert_eq!(stats.duplicate_series, 1);
+    }
+}

@@ -1,0 +1,3 @@
+//! Host collectors: node_exporter's `node_*` families, one module each.
+
+pub mod loadavg;

@@ -1,0 +1,143 @@
+//! Small I/O and parsing helpers shared by collectors. I/O helpers attach the path to errors;
+//! parsing helpers are pure.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{CollectError, ParseError};
+
+/// Reads a whole file.
+pub fn read(path: &Path) -> Result<Vec<u8>, CollectError> {
+    fs::read(path).map_err(|e| CollectError::io(path, e))
+}
+
+/// Reads a whole file as text, replacing invalid UTF-8.
+pub fn read_text(path: &Path) -> Result<String, CollectError> {
+    read(path).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Reads a one-value sysfs/procfs attribute and trims surrounding white space.
+pub fn read_trimmed(path: &Path) -> Result<String, CollectError> {
+    read_text(path).map(|s| s.trim().to_string())
+}
+
+/// Reads an attribute, returning `None` if it is absent or unreadable (optional sysfs files).
+pub fn read_optional(path: &Path) -> Option<String> {
+    fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+}
+
+/// Reads an attribute and parses it as an integer-or-float number.
+pub fn read_number(path: &Path) -> Result<f64, CollectError> {
+    let text = read_trimmed(path)?;
+    parse_f64(&text).map_err(|e| CollectError::parse(path, e))
+}
+
+/// Reads an optional numeric attribute (absent, unreadable or unparsable → `None`).
+pub fn read_optional_number(path: &Path) -> Option<f64> {
+    read_optional(path).and_then(|s| parse_f64(&s).ok())
+}
+
+/// Sorted names of the entries of a directory. A missing directory is `NoData`.
+pub fn list_dir(path: &Path) -> Result<Vec<String>, CollectError> {
+    let entries = match fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CollectError::NoData(format!(
+                "{} does not exist",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(CollectError::io(path, e)),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Like [`list_dir`] but returns full paths.
+pub fn list_dir_paths(path: &Path) -> Result<Vec<PathBuf>, CollectError> {
+    Ok(list_dir(path)?.into_iter().map(|n| path.join(n)).collect())
+}
+
+/// Reads a file and runs a pure parser on it, attaching the path to parse errors.
+pub fn parse_file<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
+) -> Result<T, CollectError> {
+    let bytes = read(path)?;
+    parse(&bytes).map_err(|e| CollectError::parse(path, e))
+}
+
+/// Parses a decimal integer or float (as `strconv.ParseFloat` would accept for our inputs).
+pub fn parse_f64(s: &str) -> Result<f64, ParseError> {
+    let s = s.trim();
+    s.parse::<f64>()
+        .ok()
+        .filter(|_| !s.is_empty())
+        .ok_or_else(|| ParseError::new(format!("invalid number {s:?}")))
+}
+
+/// Parses an unsigned 64-bit integer.
+pub fn parse_u64(s: &str) -> Result<u64, ParseError> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| ParseError::new(format!("invalid unsigned integer {s:?}")))
+}
+
+/// Parses a signed 64-bit integer.
+pub fn parse_i64(s: &str) -> Result<i64, ParseError> {
+    s.trim()
+        .parse::<i64>()
+        .map_err(|_| ParseError::new(format!("invalid integer {s:?}")))
+}
+
+/// Text of a byte slice, invalid UTF-8 replaced.
+pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Makes an arbitrary string a valid metric-name fragment: every character outside
+/// `[a-zA-Z0-9_]` becomes `_` (as node_exporter's `SanitizeMetricName`).
+pub fn sanitize_metric_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_f64(" 12 ").unwrap(), 12.0);
+        assert_eq!(parse_f64("-1.5").unwrap(), -1.5);
+        assert!(parse_f64("").is_err());
+        assert!(parse_f64("abc").is_err());
+        assert_eq!(parse_u64("18446744073709551615").unwrap(), u64::MAX);
+        assert!(parse_u64("-1").is_err());
+        assert_eq!(parse_i64("-3").unwrap(), -3);
+    }
+
+    #[test]
+    fn sanitizes() {
+        assert_eq!(sanitize_metric_name("in0-input.x"), "in0_input_x");
+    }
+
+    #[test]
+    fn missing_dir_is_no_data() {
+        let err = list_dir(Path::new("/nonexistent/nodex/test")).unwrap_err();
+        assert!(err.is_no_data());
+    }
+}

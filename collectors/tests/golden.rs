@@ -1,0 +1,167 @@
+//! Golden tests: every collector runs over the fixture tree `tests/fixtures/host` and its
+//! exposition (plus its `node_scrape_collector_success` line) must equal
+//! `tests/golden/<collector>.prom` byte for byte. Values that depend on the machine running the
+//! test (clock, uname, statfs of the fixture directory) are masked as `LIVE`, as node_exporter's
+//! end-to-end test deletes them. `UPDATE_GOLDEN=1 cargo test -p nodex-collectors --test golden`
+//! rewrites the files; review the diff before committing it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+/// Families whose sample values depend on the test machine, not on the fixture tree.
+const LIVE_FAMILIES: &[&str] = &[
+    "node_time_seconds",
+    "node_time_zone_offset_seconds",
+    "node_filesystem_size_bytes",
+    "node_filesystem_free_bytes",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_files",
+    "node_filesystem_files_free",
+    "node_textfile_mtime_seconds",
+];
+
+/// Collectors whose every value comes from a system call of the test machine, not from files;
+/// their goldens keep names and label names only.
+const LIVE_COLLECTORS: &[&str] = &["timex", "uname"];
+
+/// Collectors with no golden yet, each with the reason. Kept empty when all are covered.
+const NO_GOLDEN: &[(&str, &str)] = &[];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The settings every golden run uses: the fixture roots and options that turn on the
+/// optional families the fixtures cover.
+pub fn golden_settings() -> Arc<Settings> {
+    let base = repo_root().join("tests/fixtures/host");
+    let mut options = Options::with_defaults();
+    options.set_list(
+        "collector.textfile.directory",
+        vec![base.join("textfile").to_string_lossy().into_owned()],
+    );
+    Arc::new(Settings {
+        roots: Roots::fixture(&base),
+        options,
+    })
+}
+
+fn mask(text: &str, collector: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        let live = !line.starts_with('#')
+            && (LIVE_FAMILIES.contains(&name)
+                || (LIVE_COLLECTORS.contains(&collector) && !name.starts_with("node_scrape")));
+        if live {
+            let value_at = line.rfind(' ').unwrap_or(line.len());
+            out.push_str(&line[..value_at]);
+            out.push_str(" LIVE");
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn run_collector(name: &str, settings: &Arc<Settings>) -> String {
+    let info = registry::find(name).expect("registered");
+    let collector = (info.build)(settings).expect("collector builds with golden settings");
+    let mut sink = MetricSink::new();
+    let result = collector.collect(&mut sink);
+    let mut meta = MetricSink::new();
+    meta.gauge(
+        "node_scrape_collector_success",
+        "node_exporter: Whether a collector succeeded.",
+    )
+    .sample(
+        &[("collector", name)],
+        if result.is_ok() { 1.0 } else { 0.0 },
+    );
+    let mut out = Vec::new();
+    render(&[&sink, &meta], Format::Text, &mut out).expect("render to memory");
+    let text = String::from_utf8(out).expect("exposition is UTF-8");
+    let mut masked = mask(&text, name);
+    if let Err(e) = result {
+        masked.push_str(&format!("# collector error: {e}\n"));
+    }
+    masked
+}
+
+#[test]
+fn every_collector_matches_its_golden() {
+    let settings = golden_settings();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for info in registry::all() {
+        if NO_GOLDEN.iter().any(|(n, _)| *n == info.name) {
+            continue;
+        }
+        let got = run_collector(info.name, &settings);
+        let path = repo_root()
+            .join("tests/golden")
+            .join(format!("{}.prom", info.name));
+        if update {
+            std::fs::write(&path, &got).expect("write golden");
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!(
+                "{}: output differs from {}\n{}",
+                info.name,
+                path.display(),
+                diff(&want, &got)
+            )),
+            Err(_) => failures.push(format!("{}: no golden file {}", info.name, path.display())),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+fn diff(want: &str, got: &str) -> String {
+    let w: Vec<&str> = want.lines().collect();
+    let g: Vec<&str> = got.lines().collect();
+    let mut out = String::new();
+    for line in &w {
+        if !g.contains(line) {
+            out.push_str(&format!("  - {line}\n"));
+        }
+    }
+    for line in &g {
+        if !w.contains(line) {
+            out.push_str(&format!("  + {line}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn goldens_have_no_orphans() {
+    let names: Vec<String> = registry::all()
+        .iter()
+        .map(|c| format!("{}.prom", c.name))
+        .collect();
+    for entry in std::fs::read_dir(repo_root().join("tests/golden")).expect("golden dir") {
+        let file = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if file.ends_with(".prom") {
+            assert!(
+                names.contains(&file),
+                "golden {file} has no registered collector"
+            );
+        }
+    }
+}
