@@ -1,6 +1,8 @@
 //! The collector interface and what a collector is built from.
 
-use std::sync::Arc;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::error::CollectError;
 use crate::expfmt::MetricSink;
@@ -8,12 +10,59 @@ use crate::options::Options;
 use crate::roots::Roots;
 
 /// What every collector is built from: where to read, and the collector flags.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Settings {
     /// File-system roots (procfs, sysfs, rootfs, udev data).
     pub roots: Roots,
     /// The `--collector.*` options.
     pub options: Options,
+    /// State that several collectors built from these settings share (e.g. the container
+    /// groups share one cgroup walk), keyed by a name the owning module picks.
+    pub shared: SharedState,
+}
+
+impl Settings {
+    /// Settings from roots and options, with empty shared state.
+    pub fn new(roots: Roots, options: Options) -> Self {
+        Settings {
+            roots,
+            options,
+            shared: SharedState::default(),
+        }
+    }
+}
+
+/// A small typed map for state shared between collectors of one `Settings`.
+#[derive(Default)]
+pub struct SharedState(Mutex<HashMap<(&'static str, TypeId), SharedValue>>);
+
+type SharedValue = Arc<dyn Any + Send + Sync>;
+
+impl std::fmt::Debug for SharedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedState")
+    }
+}
+
+impl SharedState {
+    /// Returns the value of type `T` stored under `key`, creating it with `init` the first time.
+    pub fn get_or_init<T: Any + Send + Sync>(
+        &self,
+        key: &'static str,
+        init: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = map
+            .entry((key, TypeId::of::<T>()))
+            .or_insert_with(|| Arc::new(init()) as SharedValue);
+        match Arc::clone(entry).downcast::<T>() {
+            Ok(value) => value,
+            Err(_) => unreachable!("entries are keyed by their TypeId"),
+        }
+    }
 }
 
 /// A source of metric families, run once per scrape on a blocking thread.

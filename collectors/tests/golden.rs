@@ -43,10 +43,7 @@ pub fn golden_settings() -> Arc<Settings> {
         "collector.textfile.directory",
         vec![base.join("textfile").to_string_lossy().into_owned()],
     );
-    Arc::new(Settings {
-        roots: Roots::fixture(&base),
-        options,
-    })
+    Arc::new(Settings::new(Roots::fixture(&base), options))
 }
 
 fn mask(text: &str, collector: &str) -> String {
