@@ -1,0 +1,518 @@
+//! Scrape orchestration: runs the selected collectors concurrently on blocking threads with a
+//! deadline, adds the per-collector meta metrics and the exporter's own metrics, and renders.
+//!
+//! A collector still running at the deadline is abandoned: it reports success 0 and the
+//! scrape is served without it. Its thread is counted as stuck until it returns; a collector
+//! with `MAX_STUCK_RUNS` runs stuck is not started again until one returns, so a hung
+//! mount or bus never piles up threads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nodex_collectors::expfmt::{render, Format, MetricSink, RenderStats};
+use nodex_collectors::{Collector, MetricType};
+
+use crate::selfmetrics;
+
+/// How many abandoned runs of one collector may still be blocked before it is skipped.
+pub const MAX_STUCK_RUNS: usize = 2;
+
+const RUNNING: u8 = 0;
+const FINISHED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+struct Entry {
+    name: &'static str,
+    collector: Arc<dyn Collector>,
+    stuck: Arc<AtomicUsize>,
+    last_error: Mutex<Option<String>>,
+}
+
+/// HTTP-handler counters exported as `promhttp_metric_handler_*`.
+#[derive(Default)]
+pub struct HandlerStats {
+    /// Completed metric requests by status code.
+    pub requests: Mutex<HashMap<u16, u64>>,
+    /// Metric requests being served now.
+    pub in_flight: AtomicUsize,
+    /// Gathering problems (duplicate series, type conflicts, failed collectors are not counted).
+    pub gathering_errors: AtomicU64,
+    /// Encoding problems (write failures).
+    pub encoding_errors: AtomicU64,
+}
+
+impl HandlerStats {
+    /// Counts a finished request with `code`.
+    pub fn count(&self, code: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(code).or_insert(0) += 1;
+    }
+}
+
+/// Why a `collect[]`/`exclude[]` selection was refused (HTTP 400, node_exporter's wording).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SelectionError(pub String);
+
+/// The enabled collectors and everything a scrape needs.
+pub struct Scraper {
+    entries: Vec<Entry>,
+    exporter_metrics: bool,
+    /// Counters of the HTTP handler, shared with the server.
+    pub stats: HandlerStats,
+}
+
+/// The rendered body of one scrape.
+pub struct ScrapeOutput {
+    /// Exposition bytes (already gzip-compressed when asked).
+    pub body: Vec<u8>,
+    /// What the renderer wrote and dropped.
+    pub render: RenderStats,
+}
+
+impl Scraper {
+    /// Builds a scraper over already-constructed collectors (name, collector), sorted by name.
+    pub fn new(
+        mut collectors: Vec<(&'static str, Box<dyn Collector>)>,
+        exporter_metrics: bool,
+    ) -> Self {
+        collectors.sort_by_key(|(name, _)| *name);
+        Scraper {
+            entries: collectors
+                .into_iter()
+                .map(|(name, collector)| Entry {
+                    name,
+                    collector: Arc::from(collector),
+                    stuck: Arc::new(AtomicUsize::new(0)),
+                    last_error: Mutex::new(None),
+                })
+                .collect(),
+            exporter_metrics,
+            stats: HandlerStats::default(),
+        }
+    }
+
+    /// Resolves `collect[]` / `exclude[]` as node_exporter's handler does.
+    pub fn select(
+        &self,
+        collect: &[String],
+        exclude: &[String],
+    ) -> Result<Vec<usize>, SelectionError> {
+        if !collect.is_empty() && !exclude.is_empty() {
+            return Err(SelectionError(
+                "Combined collect and exclude queries are not allowed.".into(),
+            ));
+        }
+        if collect.is_empty() {
+            return Ok((0..self.entries.len())
+                .filter(|&i| !exclude.iter().any(|x| x == self.entries[i].name))
+                .collect());
+        }
+        let mut picked = Vec::new();
+        for name in collect {
+            match self.entries.iter().position(|e| e.name == name) {
+                Some(i) => {
+                    if !picked.contains(&i) {
+                        picked.push(i);
+                    }
+                }
+                None => {
+                    let why = if nodex_collectors::registry::find(name).is_some() {
+                        "disabled collector"
+                    } else {
+                        "missing collector"
+                    };
+                    return Err(SelectionError(format!(
+                        "Couldn't create filtered metrics handler: couldn't create collector: {why}: {name}"
+                    )));
+                }
+            }
+        }
+        picked.sort_unstable();
+        Ok(picked)
+    }
+
+    /// Runs the selected collectors until `deadline` and renders the response body.
+    pub async fn scrape(
+        &self,
+        selected: &[usize],
+        deadline: Instant,
+        format: Format,
+        gzip: bool,
+    ) -> std::io::Result<ScrapeOutput> {
+        let mut runs = Vec::with_capacity(selected.len());
+        for &i in selected {
+            let entry = &self.entries[i];
+            let started = Instant::now();
+            if entry.stuck.load(Ordering::Acquire) >= MAX_STUCK_RUNS {
+                runs.push((i, started, None));
+                continue;
+            }
+            let collector = Arc::clone(&entry.collector);
+            let state = Arc::new(AtomicU8::new(RUNNING));
+            let stuck = Arc::clone(&entry.stuck);
+            let task_state = Arc::clone(&state);
+            let handle = tokio::task::spawn_blocking(move || {
+                let mut sink = MetricSink::new();
+                let result = collector.collect(&mut sink);
+                let elapsed = started.elapsed();
+                if task_state
+                    .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    stuck.fetch_sub(1, Ordering::AcqRel);
+                }
+                (sink, result, elapsed)
+            });
+            runs.push((i, started, Some((handle, state))));
+        }
+
+        let mut sinks = Vec::with_capacity(runs.len() + 2);
+        let mut meta = MetricSink::new();
+        let mut durations = Vec::with_capacity(runs.len());
+        for (i, started, run) in runs {
+            let entry = &self.entries[i];
+            let outcome = match run {
+                None => Err(format!(
+                    "skipped: {MAX_STUCK_RUNS} earlier runs are still blocked past their deadline"
+                )),
+                Some((handle, state)) => {
+                    match tokio::time::timeout_at(deadline.into(), handle).await {
+                        Ok(Ok((sink, result, elapsed))) => {
+                            sinks.push(sink);
+                            durations.push((entry.name, elapsed));
+                            match result {
+                                Ok(()) => Ok(()),
+                                Err(e) => Err(e.to_string()),
+                            }
+                        }
+                        Ok(Err(join_error)) => Err(format!("collector crashed: {join_error}")),
+                        Err(_) => {
+                            entry.stuck.fetch_add(1, Ordering::AcqRel);
+                            if state
+                                .compare_exchange(
+                                    RUNNING,
+                                    ABANDONED,
+                                    Ordering::AcqRel,
+                                    Ordering::Acquire,
+                                )
+                                .is_err()
+                            {
+                                entry.stuck.fetch_sub(1, Ordering::AcqRel);
+                            }
+                            Err("timed out: still running at the scrape deadline".to_string())
+                        }
+                    }
+                }
+            };
+            if !durations.iter().any(|(n, _)| *n == entry.name) {
+                durations.push((entry.name, started.elapsed()));
+            }
+            self.log_outcome(entry, &outcome);
+            meta.gauge(
+                "node_scrape_collector_success",
+                "node_exporter: Whether a collector succeeded.",
+            )
+            .sample(
+                &[("collector", entry.name)],
+                if outcome.is_ok() { 1.0 } else { 0.0 },
+            );
+        }
+        for (name, elapsed) in durations {
+            meta.gauge(
+                "node_scrape_collector_duration_seconds",
+                "node_exporter: Duration of a collector scrape.",
+            )
+            .sample(&[("collector", name)], elapsed.as_secs_f64());
+        }
+        sinks.push(meta);
+        sinks.push(self.exporter_sink());
+
+        let refs: Vec<&MetricSink> = sinks.iter().collect();
+        let mut body = Vec::with_capacity(64 * 1024);
+        let stats = if gzip {
+            let mut encoder = flate2::write::GzEncoder::new(&mut body, flate2::Compression::fast());
+            let stats = render(&refs, format, &mut encoder)?;
+            encoder.finish()?;
+            stats
+        } else {
+            render(&refs, format, &mut body)?
+        };
+        if stats.duplicate_series > 0 || !stats.type_conflicts.is_empty() {
+            self.stats.gathering_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                duplicate_series = stats.duplicate_series,
+                type_conflicts = ?stats.type_conflicts,
+                "error gathering metrics: dropped duplicate series or conflicting families"
+            );
+        }
+        Ok(ScrapeOutput {
+            body,
+            render: stats,
+        })
+    }
+
+    /// Logs a collector failure at error level when it first appears or changes, at debug level
+    /// while it repeats (and absent subsystems always at debug), so a permanent problem such as
+    /// a missing permission is said once rather than every scrape.
+    fn log_outcome(&self, entry: &Entry, outcome: &Result<(), String>) {
+        let mut last = entry.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(()) => {
+                if last.take().is_some() {
+                    tracing::info!(collector = entry.name, "collector recovered");
+                }
+            }
+            Err(msg) => {
+                let no_data = msg.starts_with("no data");
+                if no_data || last.as_deref() == Some(msg.as_str()) {
+                    tracing::debug!(collector = entry.name, err = %msg, "collector failed");
+                } else {
+                    tracing::error!(collector = entry.name, err = %msg, "collector failed");
+                }
+                *last = Some(msg.clone());
+            }
+        }
+    }
+
+    fn exporter_sink(&self) -> MetricSink {
+        let mut sink = MetricSink::new();
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let labels = [
+            ("branch", ""),
+            ("goarch", arch),
+            ("goos", std::env::consts::OS),
+            ("goversion", "rust"),
+            (
+                "revision",
+                option_env!("NODEX_REVISION").unwrap_or("unknown"),
+            ),
+            ("tags", "nodex"),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ];
+        sink.gauge(
+            "node_exporter_build_info",
+            "A metric with a constant '1' value labeled by version, revision, branch, goversion from which node_exporter was built, and the goos and goarch for the build.",
+        )
+        .sample(&labels, 1.0);
+        sink.gauge(
+            "nodex_build_info",
+            "A metric with a constant '1' value labeled by the version and revision of nodex.",
+        )
+        .sample(&labels, 1.0);
+        if !self.exporter_metrics {
+            return sink;
+        }
+        selfmetrics::write_process_metrics(&mut sink);
+        {
+            let requests = self
+                .stats
+                .requests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            sink.counter(
+                "promhttp_metric_handler_requests_total",
+                "Total number of scrapes by HTTP status code.",
+            );
+            for code in [200u16, 500, 503] {
+                let value = requests.get(&code).copied().unwrap_or(0);
+                sink.sample(&[("code", &code.to_string())], value as f64);
+            }
+            for (code, value) in requests
+                .iter()
+                .filter(|(c, _)| ![200, 500, 503].contains(*c))
+            {
+                sink.sample(&[("code", &code.to_string())], *value as f64);
+            }
+        }
+        sink.single(
+            "promhttp_metric_handler_requests_in_flight",
+            "Current number of scrapes being served.",
+            MetricType::Gauge,
+            self.stats.in_flight.load(Ordering::Relaxed) as f64,
+        );
+        sink.counter(
+            "promhttp_metric_handler_errors_total",
+            "Total number of internal errors encountered by the promhttp metric handler.",
+        )
+        .sample(
+            &[("cause", "encoding")],
+            self.stats.encoding_errors.load(Ordering::Relaxed) as f64,
+        )
+        .sample(
+            &[("cause", "gathering")],
+            self.stats.gathering_errors.load(Ordering::Relaxed) as f64,
+        );
+        sink
+    }
+}
+
+/// A per-scrape deadline: the configured timeout, shortened to 95% of the scraper's own
+/// `X-Prometheus-Scrape-Timeout-Seconds` when that is shorter.
+pub fn deadline(now: Instant, configured: Duration, scraper_timeout: Option<f64>) -> Instant {
+    let from_header = scraper_timeout
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| Duration::from_secs_f64(s * 0.95));
+    now + from_header.map_or(configured, |h| h.min(configured))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodex_collectors::CollectError;
+    use std::sync::mpsc;
+
+    struct Fixed(f64);
+    impl Collector for Fixed {
+        fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+            sink.single("test_value", "v", MetricType::Gauge, self.0);
+            Ok(())
+        }
+    }
+
+    struct Failing;
+    impl Collector for Failing {
+        fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+            sink.single("test_partial", "p", MetricType::Gauge, 1.0);
+            Err(CollectError::Other("boom".into()))
+        }
+    }
+
+    /// Blocks until its channel is closed or sent to.
+    struct Blocking(Mutex<mpsc::Receiver<()>>);
+    impl Collector for Blocking {
+        fn collect(&self, _sink: &mut MetricSink) -> Result<(), CollectError> {
+            let rx = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = rx.recv();
+            Ok(())
+        }
+    }
+
+    fn text(out: &ScrapeOutput) -> String {
+        String::from_utf8(out.body.clone()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_and_timeouts_are_reported_not_fatal() {
+        let (tx, rx) = mpsc::channel();
+        let scraper = Scraper::new(
+            vec![
+                ("a", Box::new(Fixed(2.0))),
+                ("b", Box::new(Failing)),
+                ("c", Box::new(Blocking(Mutex::new(rx)))),
+            ],
+            false,
+        );
+        let all = scraper.select(&[], &[]).unwrap();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let out = scraper
+            .scrape(&all, deadline, Format::Text, false)
+            .await
+            .unwrap();
+        let body = text(&out);
+        assert!(body.contains("test_value 2\n"), "{body}");
+        assert!(
+            body.contains("test_partial 1\n"),
+            "partial output kept: {body}"
+        );
+        assert!(body.contains("node_scrape_collector_success{collector=\"a\"} 1\n"));
+        assert!(body.contains("node_scrape_collector_success{collector=\"b\"} 0\n"));
+        assert!(body.contains("node_scrape_collector_success{collector=\"c\"} 0\n"));
+        assert!(Instant::now() < deadline + Duration::from_secs(1));
+        assert_eq!(scraper.entries[2].stuck.load(Ordering::Acquire), 1);
+
+        // Second scrape: another stuck run; third: skipped without starting a thread.
+        let _ = scraper
+            .scrape(
+                &all,
+                Instant::now() + Duration::from_millis(50),
+                Format::Text,
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(scraper.entries[2].stuck.load(Ordering::Acquire), 2);
+        let out = scraper
+            .scrape(
+                &all,
+                Instant::now() + Duration::from_millis(50),
+                Format::Text,
+                false,
+            )
+            .await
+            .unwrap();
+        assert!(text(&out).contains("node_scrape_collector_success{collector=\"c\"} 0\n"));
+        assert_eq!(scraper.entries[2].stuck.load(Ordering::Acquire), 2);
+
+        // Unblock both runs: the stuck count drains back to zero.
+        tx.send(()).unwrap();
+        tx.send(()).unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while scraper.entries[2].stuck.load(Ordering::Acquire) != 0 {
+            assert!(Instant::now() < until, "stuck runs never drained");
+            tokio::task::yield_now().await;
+        }
+        drop(tx);
+        let out = scraper
+            .scrape(
+                &all,
+                Instant::now() + Duration::from_secs(2),
+                Format::Text,
+                false,
+            )
+            .await
+            .unwrap();
+        assert!(text(&out).contains("node_scrape_collector_success{collector=\"c\"} 1\n"));
+    }
+
+    #[test]
+    fn selection_follows_node_exporter() {
+        let scraper = Scraper::new(
+            vec![
+                ("loadavg", Box::new(Fixed(1.0))),
+                ("b", Box::new(Fixed(1.0))),
+            ],
+            false,
+        );
+        assert_eq!(scraper.select(&["loadavg".into()], &[]).unwrap(), vec![1]);
+        assert_eq!(scraper.select(&[], &["b".into()]).unwrap(), vec![1]);
+        assert_eq!(scraper.select(&[], &["nope".into()]).unwrap(), vec![0, 1]);
+        let both = scraper.select(&["b".into()], &["b".into()]).unwrap_err();
+        assert_eq!(
+            both.0,
+            "Combined collect and exclude queries are not allowed."
+        );
+        let missing = scraper.select(&["nope".into()], &[]).unwrap_err();
+        assert!(
+            missing.0.ends_with("missing collector: nope"),
+            "{}",
+            missing.0
+        );
+    }
+
+    #[test]
+    fn deadline_uses_the_shorter_timeout() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline(now, Duration::from_secs(9), None),
+            now + Duration::from_secs(9)
+        );
+        assert_eq!(
+            deadline(now, Duration::from_secs(9), Some(2.0)),
+            now + Duration::from_secs_f64(1.9)
+        );
+        assert_eq!(
+            deadline(now, Duration::from_secs(1), Some(20.0)),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(
+            deadline(now, Duration::from_secs(1), Some(-3.0)),
+            now + Duration::from_secs(1)
+        );
+    }
+}
