@@ -15,6 +15,35 @@ pub fn find(name: &str) -> Option<CollectorInfo> {
     all().into_iter().find(|c| c.name == name)
 }
 
+/// The README's collector table: name, default, sources, and the families each collector's
+/// golden file (`<golden_dir>/<name>.prom`) holds.
+pub fn markdown_table(golden_dir: &std::path::Path) -> String {
+    let mut out = String::from("| collector | default | reads | families |\n|---|---|---|---|\n");
+    for info in all() {
+        let golden = std::fs::read_to_string(golden_dir.join(format!("{}.prom", info.name)))
+            .unwrap_or_default();
+        let families: Vec<String> = golden
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| !name.starts_with("node_scrape_collector_"))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            info.name,
+            if info.default_enabled { "on" } else { "off" },
+            info.sources,
+            if families.is_empty() {
+                "none on the fixture tree".to_string()
+            } else {
+                families.join(" ")
+            }
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

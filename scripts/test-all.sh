@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a Debian machine (as root) and runs the whole suite:
+# formatting, lints, unit tests, fixture goldens, the live node_exporter comparison, the
+# Prometheus end-to-end test, and the cgroup and Docker tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
+            busybox:busybox-static curl:curl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --examples -- -D warnings
+cargo test --workspace -- --test-threads=2

@@ -1,0 +1,155 @@
+//! The HTTP contract: routes, status codes, content negotiation, gzip, `collect[]`/`exclude[]`.
+
+mod common;
+
+use common::{get, request, start_nodex};
+
+#[test]
+fn serves_text_format_with_help_and_type_for_every_family() {
+    let nodex = start_nodex(&[]);
+    let resp = get(&nodex.url("/metrics"), &[]).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = resp.text();
+    let families = common::parse_exposition(&text);
+    for (name, family) in &families {
+        assert!(family.help.is_some(), "{name} has no HELP");
+        assert!(family.kind.is_some(), "{name} has no TYPE");
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &family.samples {
+            assert!(
+                seen.insert((s.name.clone(), s.labels.clone())),
+                "duplicate series {s:?}"
+            );
+        }
+    }
+    assert!(families.contains_key("node_scrape_collector_success"));
+    assert!(families.contains_key("node_exporter_build_info"));
+    assert!(families.contains_key("process_resident_memory_bytes"));
+    let complaints = common::promtool_check(&text);
+    assert!(
+        complaints.is_empty(),
+        "promtool check metrics: {complaints}"
+    );
+}
+
+#[test]
+fn openmetrics_and_gzip_on_request() {
+    let nodex = start_nodex(&[]);
+    let om = get(
+        &nodex.url("/metrics"),
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
+    )
+    .unwrap();
+    assert_eq!(om.status, 200);
+    assert_eq!(
+        om.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(
+        om.text().ends_with("# EOF\n"),
+        "OpenMetrics must end with # EOF"
+    );
+    assert!(om
+        .text()
+        .contains("# TYPE promhttp_metric_handler_requests counter\n"));
+
+    let gz = get(&nodex.url("/metrics"), &[("Accept-Encoding", "gzip")]).unwrap();
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert!(gz
+        .text()
+        .contains("# TYPE node_scrape_collector_success gauge"));
+}
+
+#[test]
+fn routes_and_methods() {
+    let nodex = start_nodex(&[]);
+    let landing = get(&nodex.url("/"), &[]).unwrap();
+    assert_eq!(landing.status, 200);
+    assert!(landing.text().contains("href=\"/metrics\""));
+    assert_eq!(get(&nodex.url("/nope"), &[]).unwrap().status, 404);
+    let post = request("POST", &nodex.url("/metrics"), &[("Content-Length", "0")]).unwrap();
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+}
+
+#[test]
+fn custom_telemetry_path() {
+    let nodex = start_nodex(&["--web.telemetry-path=/x/metrics"]);
+    assert_eq!(get(&nodex.url("/x/metrics"), &[]).unwrap().status, 200);
+    assert_eq!(get(&nodex.url("/metrics"), &[]).unwrap().status, 404);
+}
+
+#[test]
+fn collect_and_exclude_follow_node_exporter() {
+    let nodex = start_nodex(&[]);
+    let only = get(&nodex.url("/metrics?collect[]=loadavg"), &[]).unwrap();
+    assert_eq!(only.status, 200);
+    let fams = common::parse_exposition(&only.text());
+    let collectors: Vec<String> = fams["node_scrape_collector_success"]
+        .samples
+        .iter()
+        .map(|s| s.labels["collector"].clone())
+        .collect();
+    assert_eq!(collectors, vec!["loadavg"]);
+    assert!(
+        fams.contains_key("node_exporter_build_info"),
+        "filtered responses keep exporter metrics"
+    );
+
+    let excluded = get(&nodex.url("/metrics?exclude[]=loadavg"), &[]).unwrap();
+    assert_eq!(excluded.status, 200);
+    assert!(!excluded.text().contains("collector=\"loadavg\""));
+
+    let both = get(
+        &nodex.url("/metrics?collect[]=loadavg&exclude[]=loadavg"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(both.status, 400);
+    assert!(both
+        .text()
+        .contains("Combined collect and exclude queries are not allowed."));
+
+    let missing = get(&nodex.url("/metrics?collect[]=nosuch"), &[]).unwrap();
+    assert_eq!(missing.status, 400);
+    assert!(
+        missing.text().contains("missing collector: nosuch"),
+        "{}",
+        missing.text()
+    );
+
+    let off = start_nodex(&["--no-collector.loadavg"]);
+    let disabled = get(&off.url("/metrics?collect[]=loadavg"), &[]).unwrap();
+    assert_eq!(disabled.status, 400);
+    assert!(
+        disabled.text().contains("disabled collector: loadavg"),
+        "{}",
+        disabled.text()
+    );
+}
+
+#[test]
+fn bad_flags_stop_startup_with_status_2() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nodex"))
+            .args(args)
+            .output()
+            .expect("run nodex")
+    };
+    let unknown = run(&["--collector.nosuch"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--collector.nosuch"));
+    let bad_timeout = run(&["--scrape.timeout=soon"]);
+    assert_eq!(bad_timeout.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_timeout.stderr).contains("--scrape.timeout"));
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+}
