@@ -12,6 +12,7 @@ pub mod host;
 pub mod options;
 pub mod registry;
 pub mod roots;
+pub mod testing;
 pub mod util;
 
 pub use collector::{Collector, CollectorInfo, Settings};

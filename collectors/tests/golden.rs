@@ -1,31 +1,16 @@
 //! Golden tests: every collector runs over the fixture tree `tests/fixtures/host` and its
 //! exposition (plus its `node_scrape_collector_success` line) must equal
 //! `tests/golden/<collector>.prom` byte for byte. Values that depend on the machine running the
-//! test (clock, uname, statfs of the fixture directory) are masked as `LIVE`, as node_exporter's
-//! end-to-end test deletes them. `UPDATE_GOLDEN=1 cargo test -p nodex-collectors --test golden`
+//! test (clock, uname, statfs of the fixture directory) are masked as `LIVE` by
+//! `nodex_collectors::testing`, as node_exporter's end-to-end test deletes them. `UPDATE_GOLDEN=1 cargo test -p nodex-collectors --test golden`
 //! rewrites the files; review the diff before committing it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::testing::mask_live_values;
 use nodex_collectors::{registry, Options, Roots, Settings};
-
-/// Families whose sample values depend on the test machine, not on the fixture tree.
-const LIVE_FAMILIES: &[&str] = &[
-    "node_time_seconds",
-    "node_time_zone_offset_seconds",
-    "node_filesystem_size_bytes",
-    "node_filesystem_free_bytes",
-    "node_filesystem_avail_bytes",
-    "node_filesystem_files",
-    "node_filesystem_files_free",
-    "node_textfile_mtime_seconds",
-];
-
-/// Collectors whose every value comes from a system call of the test machine, not from files;
-/// their goldens keep names and label names only.
-const LIVE_COLLECTORS: &[&str] = &["timex", "uname"];
 
 /// Collectors with no golden yet, each with the reason. Kept empty when all are covered.
 const NO_GOLDEN: &[(&str, &str)] = &[];
@@ -46,26 +31,6 @@ pub fn golden_settings() -> Arc<Settings> {
     Arc::new(Settings::new(Roots::fixture(&base), options))
 }
 
-fn mask(text: &str, collector: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        let name = &line[..name_end];
-        let live = !line.starts_with('#')
-            && (LIVE_FAMILIES.contains(&name)
-                || (LIVE_COLLECTORS.contains(&collector) && !name.starts_with("node_scrape")));
-        if live {
-            let value_at = line.rfind(' ').unwrap_or(line.len());
-            out.push_str(&line[..value_at]);
-            out.push_str(" LIVE");
-        } else {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    out
-}
-
 fn run_collector(name: &str, settings: &Arc<Settings>) -> String {
     let info = registry::find(name).expect("registered");
     let collector = (info.build)(settings).expect("collector builds with golden settings");
@@ -83,7 +48,7 @@ fn run_collector(name: &str, settings: &Arc<Settings>) -> String {
     let mut out = Vec::new();
     render(&[&sink, &meta], Format::Text, &mut out).expect("render to memory");
     let text = String::from_utf8(out).expect("exposition is UTF-8");
-    let mut masked = mask(&text, name);
+    let mut masked = mask_live_values(&text);
     if let Err(e) = result {
         masked.push_str(&format!("# collector error: {e}\n"));
     }

@@ -1,0 +1,59 @@
+//! Support for golden tests: masking the sample values that depend on the machine running the
+//! test rather than on the fixture tree (clock, uname, statfs of the fixture directory, nodex's
+//! own process), as node_exporter's end-to-end test deletes them.
+
+/// Families whose sample values depend on the test machine, not on the fixture tree.
+pub const LIVE_FAMILIES: &[&str] = &[
+    "node_time_seconds",
+    "node_time_zone_offset_seconds",
+    "node_filesystem_size_bytes",
+    "node_filesystem_free_bytes",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_files",
+    "node_filesystem_files_free",
+    "node_textfile_mtime_seconds",
+    "node_scrape_collector_duration_seconds",
+];
+
+/// Family-name prefixes whose values are always live (the exporter's own process and handler).
+pub const LIVE_PREFIXES: &[&str] = &["process_", "promhttp_", "node_timex_", "node_uname_"];
+
+/// True when the sample line's value must be masked.
+pub fn is_live(metric_name: &str) -> bool {
+    LIVE_FAMILIES.contains(&metric_name) || LIVE_PREFIXES.iter().any(|p| metric_name.starts_with(p))
+}
+
+/// Replaces the value of every live sample line of a text exposition by `LIVE`. Label values of
+/// `node_uname_info` (the test machine's kernel) are masked too.
+pub fn mask_live_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        if line.starts_with('#') || !is_live(name) {
+            out.push_str(line);
+        } else if name == "node_uname_info" {
+            out.push_str("node_uname_info{LIVE} LIVE");
+        } else {
+            let value_at = line.rfind(' ').unwrap_or(line.len());
+            out.push_str(&line[..value_at]);
+            out.push_str(" LIVE");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_only_live_values() {
+        let text = "# TYPE node_time_seconds gauge\nnode_time_seconds 1.7e+09\nnode_load1 0.5\nnode_uname_info{release=\"6.1\"} 1\n";
+        assert_eq!(
+            mask_live_values(text),
+            "# TYPE node_time_seconds gauge\nnode_time_seconds LIVE\nnode_load1 0.5\nnode_uname_info{LIVE} LIVE\n"
+        );
+    }
+}
