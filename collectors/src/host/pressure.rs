@@ -183,4 +183,46 @@ mod tests {
         assert!(parse(b"full avg10=0 avg60=0 avg300=0 total=\xff").is_err());
         assert_eq!(parse(&[0xff, 0xfe, 0x00]).unwrap(), Psi::default());
     }
+
+    fn collect_tree(name: &str, files: &[(&str, &str)]) -> (Result<(), CollectError>, String) {
+        use crate::options::Options;
+        use crate::roots::Roots;
+
+        let base =
+            std::env::temp_dir().join(format!("nodex-pressure-{name}-{}", std::process::id()));
+        let dir = base.join("proc/pressure");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, content) in files {
+            std::fs::write(dir.join(file), content).unwrap();
+        }
+        let settings = Settings::new(Roots::fixture(&base), Options::default());
+        let mut sink = MetricSink::new();
+        let result = collect(&settings, &mut sink);
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+        (result, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn old_kernel_without_irq_or_cpu_full() {
+        let some = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n";
+        let both = format!("{some}full avg10=0.00 avg60=0.00 avg300=0.00 total=500000\n");
+        let (result, text) =
+            collect_tree("old", &[("cpu", some), ("io", &both), ("memory", &both)]);
+        assert!(result.is_ok());
+        assert!(text.contains("node_pressure_cpu_waiting_seconds_total 1\n"));
+        assert!(text.contains("node_pressure_memory_stalled_seconds_total 0.5\n"));
+        assert!(!text.contains("irq"));
+    }
+
+    #[test]
+    fn missing_lines_and_files_are_no_data() {
+        let some = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n";
+        let (result, text) = collect_tree("partial", &[("cpu", some), ("io", some)]);
+        assert!(result.unwrap_err().is_no_data());
+        assert!(text.contains("node_pressure_cpu_waiting_seconds_total 1\n"));
+        let (result, _) = collect_tree("none", &[]);
+        assert!(result.unwrap_err().is_no_data());
+    }
 }
