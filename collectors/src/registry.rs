@@ -5,7 +5,19 @@ use crate::host;
 
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
-    let mut list = vec![host::loadavg::INFO];
+    let mut list = vec![
+        host::loadavg::INFO,
+        host::cpu::INFO,
+        host::entropy::INFO,
+        host::filefd::INFO,
+        host::kernel_hung::INFO,
+        host::meminfo::INFO,
+        host::pressure::INFO,
+        host::schedstat::INFO,
+        host::softnet::INFO,
+        host::stat::INFO,
+        host::vmstat::INFO,
+    ];
     list.sort_by_key(|c| c.name);
     list
 }

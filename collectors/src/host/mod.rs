@@ -1,3 +1,13 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
+pub mod cpu;
+pub mod entropy;
+pub mod filefd;
+pub mod kernel_hung;
 pub mod loadavg;
+pub mod meminfo;
+pub mod pressure;
+pub mod schedstat;
+pub mod softnet;
+pub mod stat;
+pub mod vmstat;

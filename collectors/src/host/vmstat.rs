@@ -1,0 +1,93 @@
+//! vmstat: `node_vmstat_<field>` (untyped) from `/proc/vmstat`, for the fields matching
+//! `--collector.vmstat.fields`.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::collector::{Collector, CollectorInfo, Settings};
+use crate::error::{CollectError, ParseError};
+use crate::expfmt::MetricSink;
+use crate::options::{FlagKind, FlagSpec};
+use crate::util::{lossy, parse_f64, parse_file, sanitize_metric_name};
+
+/// Registration of this collector.
+pub const INFO: CollectorInfo = CollectorInfo {
+    name: "vmstat",
+    default_enabled: true,
+    sources: "/proc/vmstat",
+    flags: &[FlagSpec {
+        name: "collector.vmstat.fields",
+        help: "Regexp of fields to return for vmstat collector.",
+        kind: FlagKind::Value,
+        default: "^(oom_kill|pgpg|pswp|pg.*fault).*",
+        aliases: &[],
+    }],
+    build,
+};
+
+fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
+    let fields = settings.options.regex("collector.vmstat.fields")?;
+    Ok(Box::new(VmstatCollector {
+        settings: Arc::clone(settings),
+        fields,
+    }))
+}
+
+struct VmstatCollector {
+    settings: Arc<Settings>,
+    fields: Option<Regex>,
+}
+
+/// Parses `/proc/vmstat` into (field, value) pairs. Every value must be a number, as
+/// node_exporter parses each one before filtering.
+pub fn parse(bytes: &[u8]) -> Result<Vec<(String, f64)>, ParseError> {
+    let text = lossy(bytes);
+    let mut fields = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let Some(name) = parts.next() else {
+            continue;
+        };
+        let value = parts
+            .next()
+            .ok_or_else(|| ParseError::new(format!("vmstat field {name:?} has no value")))?;
+        fields.push((name.to_string(), parse_f64(value)?));
+    }
+    Ok(fields)
+}
+
+impl Collector for VmstatCollector {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let fields = parse_file(&self.settings.roots.proc("vmstat"), parse)?;
+        for (name, value) in fields {
+            if !self.fields.as_ref().is_none_or(|r| r.is_match(&name)) {
+                continue;
+            }
+            let metric = format!("node_vmstat_{}", sanitize_metric_name(&name));
+            let help = format!("/proc/vmstat information field {name}.");
+            sink.untyped(&metric, &help).sample(&[], value);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_real_sample() {
+        let fields = parse(b"nr_free_pages 139434\npgfault 82751224\noom_kill 0\n").unwrap();
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields[1], ("pgfault".to_string(), 82751224.0));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(parse(b"").unwrap().is_empty());
+        assert!(parse(b"pgfault\n").is_err());
+        assert!(parse(b"pgfault x\n").is_err());
+        assert!(parse(&[0xff, b' ', 0xfe]).is_err());
+    }
+}
