@@ -60,10 +60,12 @@ pub fn start_nodex(args: &[&str]) -> Running {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(remaining) {
             Ok(line) => {
+                seen.push(line.clone());
                 if let Some(addr) = line
                     .split_whitespace()
                     .find_map(|f| f.strip_prefix("address="))
@@ -81,7 +83,8 @@ pub fn start_nodex(args: &[&str]) -> Running {
                 let _ = child.kill();
                 let status = child.wait().ok();
                 panic!(
-                    "nodex did not start listening within 20s (args {args:?}, status {status:?})"
+                    "nodex did not start listening (args {args:?}, status {status:?}); it said:\n{}",
+                    seen.join("\n")
                 );
             }
         }
