@@ -1,3 +1,4 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod loadavg;
+pub mod mdadm;
