@@ -5,7 +5,11 @@ use crate::host;
 
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
-    let mut list = vec![host::loadavg::INFO, host::mdadm::INFO];
+    let mut list = vec![
+        host::diskstats::INFO,
+        host::loadavg::INFO,
+        host::mdadm::INFO,
+    ];
     list.sort_by_key(|c| c.name);
     list
 }

@@ -1,4 +1,5 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
+pub mod diskstats;
 pub mod loadavg;
 pub mod mdadm;
