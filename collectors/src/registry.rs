@@ -7,6 +7,7 @@ use crate::host;
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
         host::diskstats::INFO,
+        host::filesystem::INFO,
         host::loadavg::INFO,
         host::mdadm::INFO,
     ];
