@@ -305,6 +305,7 @@ fn worker(inner: &Inner) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
     use std::sync::mpsc::Receiver;
 
     fn ok() -> StatResult {
@@ -317,29 +318,41 @@ mod tests {
         })
     }
 
+    /// Counts calls blocked in the injected stat function: each one holds a thread.
+    #[derive(Default)]
+    struct Blocked {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
     /// A stat function that blocks on paths starting with `/hung` until `release` is dropped.
-    fn blocking_stat() -> (Box<StatFn>, Sender<()>) {
+    fn blocking_stat() -> (Box<StatFn>, Sender<()>, Arc<Blocked>) {
         let (release, gate) = mpsc::channel::<()>();
         let gate = Arc::new(Mutex::new(gate));
+        let blocked = Arc::new(Blocked::default());
+        let counter = Arc::clone(&blocked);
         let stat = move |path: &Path| -> StatResult {
-            if path.starts_with("/hung") {
-                let gate: &Mutex<Receiver<()>> = &gate;
-                // Each blocked call waits for the channel to close.
-                loop {
-                    let closed = gate
-                        .lock()
-                        .map(|g| g.recv_timeout(Duration::from_millis(5)))
-                        .map(|r| matches!(r, Err(mpsc::RecvTimeoutError::Disconnected)))
-                        .unwrap_or(true);
-                    if closed {
-                        break;
-                    }
-                }
-                return Err("released".into());
+            if !path.starts_with("/hung") {
+                return ok();
             }
-            ok()
+            let now = counter.now.fetch_add(1, Ordering::SeqCst) + 1;
+            counter.max.fetch_max(now, Ordering::SeqCst);
+            let gate: &Mutex<Receiver<()>> = &gate;
+            // Every blocked call waits until the sender is dropped.
+            loop {
+                let closed = gate
+                    .lock()
+                    .map(|g| g.recv_timeout(Duration::from_millis(5)))
+                    .map(|r| matches!(r, Err(mpsc::RecvTimeoutError::Disconnected)))
+                    .unwrap_or(true);
+                if closed {
+                    break;
+                }
+            }
+            counter.now.fetch_sub(1, Ordering::SeqCst);
+            Err("released".into())
         };
-        (Box::new(stat), release)
+        (Box::new(stat), release, blocked)
     }
 
     fn mounts(names: &[&str]) -> Vec<(String, PathBuf)> {
@@ -351,8 +364,8 @@ mod tests {
 
     #[test]
     fn hung_mount_times_out_then_recovers() {
-        let timeout = Duration::from_millis(100);
-        let (stat, release) = blocking_stat();
+        let timeout = Duration::from_millis(300);
+        let (stat, release, _) = blocking_stat();
         let pool = StatPool::new(2, timeout, stat);
         let list = mounts(&["/", "/hung/a", "/home"]);
 
@@ -367,7 +380,7 @@ mod tests {
         // A stuck mount is answered at once, without waiting or a second call.
         let started = Instant::now();
         let out = pool.stat_all(&list);
-        assert!(started.elapsed() < timeout);
+        assert!(started.elapsed() < timeout - Duration::from_millis(50));
         assert_eq!(out["/hung/a"], Outcome::Timeout);
         assert_eq!(out["/"], Outcome::Done(ok()));
 
@@ -388,7 +401,7 @@ mod tests {
     #[test]
     fn threads_stay_bounded_over_many_scrapes() {
         let timeout = Duration::from_millis(10);
-        let (stat, release) = blocking_stat();
+        let (stat, release, blocked) = blocking_stat();
         let workers = 3;
         let pool = StatPool::new(workers, timeout, stat);
         let mut names: Vec<String> = (0..20).map(|i| format!("/hung/{i}")).collect();
@@ -404,14 +417,20 @@ mod tests {
             assert_eq!(out.len(), list.len());
             assert!(pool.threads() <= workers + MAX_PARKED);
         }
+        // Hung calls filled every thread the cap allows, and never more.
+        assert_eq!(blocked.max.load(Ordering::SeqCst), workers + MAX_PARKED);
         drop(release);
         let drained = (0..400).any(|_| {
             std::thread::sleep(Duration::from_millis(5));
             pool.threads() <= workers
         });
         assert!(drained, "parked threads exit once their calls return");
-        let out = pool.stat_all(&list);
-        assert!(out.values().all(|o| matches!(o, Outcome::Done(_))));
+        let all_done = (0..20).any(|_| {
+            let out = pool.stat_all(&list);
+            out.values().all(|o| matches!(o, Outcome::Done(_)))
+        });
+        assert!(all_done, "every mount is statted again after recovery");
+        assert_eq!(blocked.now.load(Ordering::SeqCst), 0);
     }
 
     #[test]
