@@ -512,10 +512,7 @@ mod tests {
 
     #[test]
     fn default_filters() {
-        let mut options = Options::default();
-        options.set(MP_EXCLUDE, DEFAULT_MP_EXCLUDE);
-        options.set(FS_EXCLUDE, DEFAULT_FS_EXCLUDE);
-        let filters = Filters::from_options(&options).unwrap();
+        let filters = Filters::from_options(&Options::with_defaults()).unwrap();
         let mounts = parse_mountinfo(SAMPLE).unwrap();
         let kept: Vec<&str> = mounts
             .iter()
@@ -532,6 +529,25 @@ mod tests {
                 "/mnt/bad\u{fffd}"
             ]
         );
+    }
+
+    #[test]
+    fn include_alone_replaces_default_exclude() {
+        let mut options = Options::with_defaults();
+        options.set(MP_INCLUDE, "^/(proc|mnt/tools)$");
+        let filters = Filters::from_options(&options).unwrap();
+        let mounts = parse_mountinfo(SAMPLE).unwrap();
+        let kept: Vec<&str> = mounts
+            .iter()
+            .filter(|m| filters.allows(m))
+            .map(|m| m.mount_point.as_str())
+            .collect();
+        // `/proc` passes the mount-point include but its fs type stays excluded.
+        assert_eq!(kept, ["/mnt/tools"]);
+        options.set(MP_INCLUDE, "(");
+        assert!(Filters::from_options(&options)
+            .unwrap_err()
+            .contains(MP_INCLUDE));
     }
 
     #[test]
