@@ -17,6 +17,10 @@ pub fn all() -> Vec<CollectorInfo> {
         host::softnet::INFO,
         host::stat::INFO,
         host::vmstat::INFO,
+        host::diskstats::INFO,
+        host::filesystem::INFO,
+        host::loadavg::INFO,
+        host::mdadm::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

@@ -11,3 +11,7 @@ pub mod schedstat;
 pub mod softnet;
 pub mod stat;
 pub mod vmstat;
+pub mod diskstats;
+pub mod filesystem;
+pub mod loadavg;
+pub mod mdadm;

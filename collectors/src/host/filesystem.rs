@@ -1,0 +1,592 @@
+//! filesystem: `node_filesystem_*` for every mount of `/proc/1/mountinfo` (or
+//! `/proc/self/mountinfo` when pid 1 is hidden), with sizes from `statfs`.
+//!
+//! `statfs` runs on a bounded pool of dedicated threads ([`stat_pool`]): a hung mount is
+//! reported with `device_error="mountpoint timeout"` and never stalls a scrape for longer than
+//! `--collector.filesystem.mount-timeout`, unlike node_exporter whose first scrape that hits
+//! the hang blocks. The parsing, filtering and family emission here are pure.
+
+pub mod stat_pool;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use regex::Regex;
+
+use self::stat_pool::{FsStat, Outcome, StatPool, StatResult};
+use crate::collector::{Collector, CollectorInfo, Settings};
+use crate::error::{CollectError, ParseError};
+use crate::expfmt::MetricSink;
+use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec, Options};
+use crate::roots::Roots;
+use crate::util::parse_file;
+
+const MP_INCLUDE: &str = "collector.filesystem.mount-points-include";
+const MP_EXCLUDE: &str = "collector.filesystem.mount-points-exclude";
+const FS_INCLUDE: &str = "collector.filesystem.fs-types-include";
+const FS_EXCLUDE: &str = "collector.filesystem.fs-types-exclude";
+const MOUNT_TIMEOUT: &str = "collector.filesystem.mount-timeout";
+const STAT_WORKERS: &str = "collector.filesystem.stat-workers";
+
+const DEFAULT_MP_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+const DEFAULT_FS_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$";
+
+/// The `device_error` label of a mount whose `statfs` did not return in time.
+pub const TIMEOUT_ERROR: &str = "mountpoint timeout";
+
+/// Registration of this collector.
+pub const INFO: CollectorInfo = CollectorInfo {
+    name: "filesystem",
+    default_enabled: true,
+    sources: "/proc/1/mountinfo (or /proc/self/mountinfo), statfs",
+    flags: &[
+        FlagSpec {
+            name: MP_EXCLUDE,
+            help: "Regexp of mount points to exclude for filesystem collector. (mutually exclusive to mount-points-include)",
+            kind: FlagKind::Value,
+            default: DEFAULT_MP_EXCLUDE,
+            aliases: &["collector.filesystem.ignored-mount-points"],
+        },
+        FlagSpec {
+            name: MP_INCLUDE,
+            help: "Regexp of mount points to include for filesystem collector. (mutually exclusive to mount-points-exclude)",
+            kind: FlagKind::Value,
+            default: "",
+            aliases: &[],
+        },
+        FlagSpec {
+            name: FS_EXCLUDE,
+            help: "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-include)",
+            kind: FlagKind::Value,
+            default: DEFAULT_FS_EXCLUDE,
+            aliases: &["collector.filesystem.ignored-fs-types"],
+        },
+        FlagSpec {
+            name: FS_INCLUDE,
+            help: "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-exclude)",
+            kind: FlagKind::Value,
+            default: "",
+            aliases: &[],
+        },
+        FlagSpec {
+            name: MOUNT_TIMEOUT,
+            help: "how long to wait for a mount to respond before marking it as stale",
+            kind: FlagKind::Value,
+            default: "5s",
+            aliases: &[],
+        },
+        FlagSpec {
+            name: STAT_WORKERS,
+            help: "how many stat calls to process simultaneously",
+            kind: FlagKind::Value,
+            default: "4",
+            aliases: &[],
+        },
+    ],
+    build,
+};
+
+/// One line of mountinfo, as the collector needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Mount source (`device` label).
+    pub device: String,
+    /// Mount point with `\040`-style escapes decoded and invalid UTF-8 replaced.
+    pub mount_point: String,
+    /// The decoded mount point bytes (for `statfs` when they are not valid UTF-8).
+    pub mount_point_raw: Vec<u8>,
+    /// File-system type.
+    pub fs_type: String,
+    /// Device major number, as text.
+    pub major: String,
+    /// Device minor number, as text.
+    pub minor: String,
+    /// Per-mount options (field 6).
+    pub mount_options: String,
+    /// Super-block options (last field).
+    pub super_options: String,
+}
+
+impl Mount {
+    /// node_exporter's read-only rule: `ro` among the mount or super options, or ext4's
+    /// `emergency_ro` among the super options.
+    pub fn readonly(&self) -> bool {
+        self.mount_options.split(',').any(|o| o == "ro")
+            || self
+                .super_options
+                .split(',')
+                .any(|o| o == "ro" || o == "emergency_ro")
+    }
+}
+
+/// Parses `/proc/<pid>/mountinfo` with procfs' rules: at least 10 space-separated fields, the
+/// `-` separator fourth from the end, numeric ids and a `major:minor` pair. Any malformed line
+/// fails the whole file.
+pub fn parse_mountinfo(bytes: &[u8]) -> Result<Vec<Mount>, ParseError> {
+    let mut mounts = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        mounts.push(parse_mountinfo_line(line)?);
+    }
+    Ok(mounts)
+}
+
+fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
+    let text = || String::from_utf8_lossy(line).into_owned();
+    let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let n = fields.len();
+    if n < 10 {
+        return Err(ParseError::new(format!(
+            "too few fields in mount string: {}",
+            text()
+        )));
+    }
+    let field = |i: usize| fields.get(i).copied().unwrap_or_default();
+    if field(n - 4) != b"-" {
+        return Err(ParseError::new(format!(
+            "couldn't find separator in expected field: {}",
+            text()
+        )));
+    }
+    for id in [field(0), field(1)] {
+        if std::str::from_utf8(id)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .is_none()
+        {
+            return Err(ParseError::new(format!("invalid mount id in: {}", text())));
+        }
+    }
+    let (major, minor) = std::str::from_utf8(field(2))
+        .ok()
+        .and_then(|s| s.split_once(':'))
+        .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+        .ok_or_else(|| {
+            ParseError::new(format!(
+                "malformed mount point MajorMinorVer: {:?}",
+                String::from_utf8_lossy(field(2))
+            ))
+        })?;
+    let raw = unescape_octal(field(4));
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok(Mount {
+        device: lossy(field(n - 2)),
+        mount_point: lossy(&raw),
+        mount_point_raw: raw,
+        fs_type: lossy(field(n - 3)),
+        major: major.to_string(),
+        minor: minor.to_string(),
+        mount_options: lossy(field(5)),
+        super_options: lossy(field(n - 1)),
+    })
+}
+
+/// Decodes the kernel's mangling of space, tab, newline and backslash (`\040`, `\011`,
+/// `\012`, `\134`).
+fn unescape_octal(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let decoded = match field.get(i..i + 4) {
+            Some(b"\\040") => Some(b' '),
+            Some(b"\\011") => Some(b'\t'),
+            Some(b"\\012") => Some(b'\n'),
+            Some(b"\\134") => Some(b'\\'),
+            _ => None,
+        };
+        match decoded {
+            Some(b) => {
+                out.push(b);
+                i += 4;
+            }
+            None => {
+                out.extend_from_slice(field.get(i..=i).unwrap_or_default());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Mount-point and fs-type filters, each an include/exclude pair.
+#[derive(Debug, Clone)]
+pub struct Filters {
+    mp_include: Option<Regex>,
+    mp_exclude: Option<Regex>,
+    fs_include: Option<Regex>,
+    fs_exclude: Option<Regex>,
+}
+
+impl Filters {
+    /// Reads the four regex flags; as node_exporter, an include pattern given alone replaces
+    /// the default exclude instead of combining with it.
+    pub fn from_options(options: &Options) -> Result<Self, String> {
+        let pair = |inc: &str, exc: &str, default: &str| {
+            let (inc_re, mut exc_re) = include_exclude(options, inc, exc)?;
+            if inc_re.is_some() && options.value(exc) == default {
+                exc_re = None;
+            }
+            Ok::<_, String>((inc_re, exc_re))
+        };
+        let (mp_include, mp_exclude) = pair(MP_INCLUDE, MP_EXCLUDE, DEFAULT_MP_EXCLUDE)?;
+        let (fs_include, fs_exclude) = pair(FS_INCLUDE, FS_EXCLUDE, DEFAULT_FS_EXCLUDE)?;
+        Ok(Filters {
+            mp_include,
+            mp_exclude,
+            fs_include,
+            fs_exclude,
+        })
+    }
+
+    /// True if the mount passes both filters.
+    pub fn allows(&self, mount: &Mount) -> bool {
+        device_allowed(
+            &mount.mount_point,
+            self.mp_include.as_ref(),
+            self.mp_exclude.as_ref(),
+        ) && device_allowed(
+            &mount.fs_type,
+            self.fs_include.as_ref(),
+            self.fs_exclude.as_ref(),
+        )
+    }
+}
+
+/// Writes the families of `mounts` (already filtered, mount points already relative to the
+/// rootfs) from the outcome of their stat calls, keyed by mount point. Series are written once
+/// per (device, mount point, fs type, device error, major, minor), as node_exporter.
+pub fn emit(sink: &mut MetricSink, mounts: &[Mount], outcomes: &HashMap<String, Outcome>) {
+    let mut seen = HashSet::new();
+    for mount in mounts {
+        let outcome = outcomes
+            .get(&mount.mount_point)
+            .unwrap_or(&Outcome::Timeout);
+        let (error, stat, readonly) = match outcome {
+            // node_exporter skips the read-only check for stuck mounts: readonly is 0.
+            Outcome::Timeout => (TIMEOUT_ERROR, None, false),
+            Outcome::Done(Err(e)) => (e.as_str(), None, mount.readonly()),
+            Outcome::Done(Ok(s)) => ("", Some(s), mount.readonly()),
+        };
+        let key = (
+            &mount.device,
+            &mount.mount_point,
+            &mount.fs_type,
+            error,
+            &mount.major,
+            &mount.minor,
+        );
+        if !seen.insert(key) {
+            continue;
+        }
+        emit_mount(sink, mount, error, stat, readonly);
+    }
+}
+
+fn emit_mount(
+    sink: &mut MetricSink,
+    mount: &Mount,
+    error: &str,
+    stat: Option<&FsStat>,
+    readonly: bool,
+) {
+    let labels = [
+        ("device", mount.device.as_str()),
+        ("mountpoint", mount.mount_point.as_str()),
+        ("fstype", mount.fs_type.as_str()),
+        ("device_error", error),
+    ];
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    sink.gauge(
+        "node_filesystem_device_error",
+        "Whether an error occurred while getting statistics for the given device.",
+    )
+    .sample(&labels, flag(stat.is_none()));
+    sink.gauge("node_filesystem_readonly", "Filesystem read-only status.")
+        .sample(&labels, flag(readonly));
+    let Some(stat) = stat else {
+        return;
+    };
+    for (name, help, value) in [
+        (
+            "node_filesystem_size_bytes",
+            "Filesystem size in bytes.",
+            stat.size,
+        ),
+        (
+            "node_filesystem_free_bytes",
+            "Filesystem free space in bytes.",
+            stat.free,
+        ),
+        (
+            "node_filesystem_avail_bytes",
+            "Filesystem space available to non-root users in bytes.",
+            stat.avail,
+        ),
+        (
+            "node_filesystem_files",
+            "Filesystem total file nodes.",
+            stat.files,
+        ),
+        (
+            "node_filesystem_files_free",
+            "Filesystem total free file nodes.",
+            stat.files_free,
+        ),
+    ] {
+        sink.gauge(name, help).sample(&labels, value);
+    }
+    sink.gauge(
+        "node_filesystem_mount_info",
+        "Filesystem mount information.",
+    )
+    .sample(
+        &[
+            ("device", mount.device.as_str()),
+            ("major", mount.major.as_str()),
+            ("minor", mount.minor.as_str()),
+            ("mountpoint", mount.mount_point.as_str()),
+        ],
+        1.0,
+    );
+    // node_exporter >= 1.10 emits this macOS family as 0 on Linux too.
+    sink.gauge(
+        "node_filesystem_purgeable_bytes",
+        "Filesystem space available including purgeable space (MacOS specific).",
+    )
+    .sample(&labels, 0.0);
+}
+
+/// Go's text for an errno, as node_exporter puts it in `device_error`.
+pub fn errno_text(errno: i32) -> String {
+    if errno == libc::ESTALE {
+        return "stale NFS file handle".to_string();
+    }
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(at) => &text[..at],
+        None => text.as_str(),
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => format!("errno {errno}"),
+    }
+}
+
+/// `statfs` of one path, converted as node_exporter does (counts × `f_bsize`).
+pub fn statfs(path: &Path) -> StatResult {
+    match rustix::fs::statvfs(path) {
+        Ok(s) => {
+            let bsize = s.f_bsize as f64;
+            Ok(FsStat {
+                size: s.f_blocks as f64 * bsize,
+                free: s.f_bfree as f64 * bsize,
+                avail: s.f_bavail as f64 * bsize,
+                files: s.f_files as f64,
+                files_free: s.f_ffree as f64,
+            })
+        }
+        Err(e) => Err(errno_text(e.raw_os_error())),
+    }
+}
+
+/// Where to `statfs` a mount point: below the rootfs, from the raw bytes when the mount point
+/// is not valid UTF-8.
+fn stat_path(roots: &Roots, mount: &Mount) -> PathBuf {
+    if std::str::from_utf8(&mount.mount_point_raw).is_ok() {
+        return roots.root(&mount.mount_point);
+    }
+    let root = roots.rootfs.as_os_str().as_bytes();
+    let raw = mount.mount_point_raw.as_slice();
+    let stripped = match raw.strip_prefix(root) {
+        Some(rest) if root != b"/" && (rest.is_empty() || rest.starts_with(b"/")) => rest,
+        _ => raw,
+    };
+    roots.root(OsStr::from_bytes(stripped))
+}
+
+struct Filesystem {
+    settings: Arc<Settings>,
+    filters: Filters,
+    pool: StatPool,
+}
+
+fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
+    let filters = Filters::from_options(&settings.options)?;
+    let timeout = settings.options.duration(MOUNT_TIMEOUT)?;
+    let workers = settings.options.usize(STAT_WORKERS)?;
+    Ok(Box::new(Filesystem {
+        settings: Arc::clone(settings),
+        filters,
+        pool: StatPool::new(workers, timeout, Box::new(statfs)),
+    }))
+}
+
+impl Filesystem {
+    fn mounts(&self) -> Result<Vec<Mount>, CollectError> {
+        let roots = &self.settings.roots;
+        let mut mounts = match parse_file(&roots.proc("1/mountinfo"), parse_mountinfo) {
+            Err(CollectError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                tracing::debug!("reading root mounts failed, falling back to self mounts");
+                parse_file(&roots.proc("self/mountinfo"), parse_mountinfo)?
+            }
+            other => other?,
+        };
+        for mount in &mut mounts {
+            let stripped = roots.strip_rootfs(&mount.mount_point);
+            if stripped.len() != mount.mount_point.len() {
+                mount.mount_point = stripped.to_string();
+            }
+        }
+        mounts.retain(|m| self.filters.allows(m));
+        Ok(mounts)
+    }
+}
+
+impl Collector for Filesystem {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let mounts = self.mounts()?;
+        let roots = &self.settings.roots;
+        let requests: Vec<(String, PathBuf)> = mounts
+            .iter()
+            .map(|m| (m.mount_point.clone(), stat_path(roots, m)))
+            .collect();
+        let outcomes = self.pool.stat_all(&requests);
+        emit(sink, &mounts, &outcomes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &[u8] = b"22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict
+28 27 0:25 / /mnt/tools ro,nosuid,nodev,relatime - tmpfs model_tools_unavailable ro,size=4k,mode=755
+42 27 254:0 /var/lib/docker /var/lib/docker rw,relatime shared:1 - ext4 /dev/vda rw,discard
+43 27 8:1 / /mnt/with\\040space\\011tab rw master:3 - ext4 /dev/sda1 rw,emergency_ro
+44 27 8:2 / /mnt/bad\xff rw - ext4 /dev/sda2 rw
+";
+
+    #[test]
+    fn parses_mountinfo() {
+        let mounts = parse_mountinfo(SAMPLE).unwrap();
+        assert_eq!(mounts.len(), 6);
+        let root = &mounts[1];
+        assert_eq!(
+            (
+                root.device.as_str(),
+                root.mount_point.as_str(),
+                root.fs_type.as_str()
+            ),
+            ("/dev/vda", "/", "ext4")
+        );
+        assert_eq!((root.major.as_str(), root.minor.as_str()), ("254", "0"));
+        assert!(!root.readonly());
+        assert!(mounts[2].readonly());
+        assert_eq!(mounts[3].mount_point, "/var/lib/docker");
+        assert_eq!(mounts[4].mount_point, "/mnt/with space\ttab");
+        assert!(mounts[4].readonly(), "emergency_ro");
+        assert_eq!(mounts[5].mount_point, "/mnt/bad\u{fffd}");
+        assert_eq!(mounts[5].mount_point_raw, b"/mnt/bad\xff");
+    }
+
+    #[test]
+    fn rejects_bad_mountinfo() {
+        assert_eq!(parse_mountinfo(b"").unwrap(), vec![]);
+        assert!(parse_mountinfo(b"27 1 254:0 / / rw - ext4").is_err());
+        assert!(parse_mountinfo(b"27 1 254:0 / / rw x ext4 /dev/vda rw y").is_err());
+        assert!(parse_mountinfo(b"27 1 254-0 / / rw shared:1 - ext4 /dev/vda rw").is_err());
+        assert!(parse_mountinfo(b"x 1 254:0 / / rw shared:1 - ext4 /dev/vda rw").is_err());
+        assert!(parse_mountinfo(&[0xff, 0xfe, 0x00]).is_err());
+    }
+
+    #[test]
+    fn default_filters() {
+        let filters = Filters::from_options(&Options::with_defaults()).unwrap();
+        let mounts = parse_mountinfo(SAMPLE).unwrap();
+        let kept: Vec<&str> = mounts
+            .iter()
+            .filter(|m| filters.allows(m))
+            .map(|m| m.mount_point.as_str())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "/",
+                "/mnt/tools",
+                "/var/lib/docker",
+                "/mnt/with space\ttab",
+                "/mnt/bad\u{fffd}"
+            ]
+        );
+    }
+
+    #[test]
+    fn include_alone_replaces_default_exclude() {
+        let mut options = Options::with_defaults();
+        options.set(MP_INCLUDE, "^/(proc|mnt/tools)$");
+        let filters = Filters::from_options(&options).unwrap();
+        let mounts = parse_mountinfo(SAMPLE).unwrap();
+        let kept: Vec<&str> = mounts
+            .iter()
+            .filter(|m| filters.allows(m))
+            .map(|m| m.mount_point.as_str())
+            .collect();
+        // `/proc` passes the mount-point include but its fs type stays excluded.
+        assert_eq!(kept, ["/mnt/tools"]);
+        options.set(MP_INCLUDE, "(");
+        assert!(Filters::from_options(&options)
+            .unwrap_err()
+            .contains(MP_INCLUDE));
+    }
+
+    #[test]
+    fn emits_by_outcome() {
+        let mounts = parse_mountinfo(SAMPLE).unwrap();
+        let stat = FsStat {
+            size: 4.0,
+            free: 3.0,
+            avail: 2.0,
+            files: 1.0,
+            files_free: 0.0,
+        };
+        let mut outcomes = HashMap::new();
+        outcomes.insert("/".to_string(), Outcome::Done(Ok(stat)));
+        outcomes.insert(
+            "/mnt/tools".to_string(),
+            Outcome::Done(Err("permission denied".into())),
+        );
+        let mut sink = MetricSink::new();
+        // `/` twice (an over-mount) is written once; mounts without an outcome time out.
+        let list = [
+            mounts[1].clone(),
+            mounts[1].clone(),
+            mounts[2].clone(),
+            mounts[3].clone(),
+        ];
+        emit(&mut sink, &list, &outcomes);
+        // `/`: error, readonly, 5 sizes, mount_info, purgeable; the others: error, readonly.
+        assert_eq!(sink.sample_count(), 9 + 2 + 2);
+    }
+
+    #[test]
+    fn errno_texts_match_go() {
+        assert_eq!(errno_text(libc::ENOENT), "no such file or directory");
+        assert_eq!(errno_text(libc::EACCES), "permission denied");
+        assert_eq!(
+            errno_text(libc::ENOTCONN),
+            "transport endpoint is not connected"
+        );
+        assert_eq!(errno_text(libc::ESTALE), "stale NFS file handle");
+    }
+}
