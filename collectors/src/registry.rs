@@ -6,6 +6,11 @@ use crate::host;
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![host::loadavg::INFO];
+    list.push(host::sockstat::INFO);
+    list.push(host::conntrack::INFO);
+    list.push(host::udp_queues::INFO);
+    list.push(host::arp::INFO);
+    list.push(host::bonding::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
