@@ -11,6 +11,7 @@ pub fn all() -> Vec<CollectorInfo> {
     list.push(host::udp_queues::INFO);
     list.push(host::arp::INFO);
     list.push(host::bonding::INFO);
+    list.push(host::netstat::INFO);
     list.sort_by_key(|c| c.name);
     list
 }

@@ -4,5 +4,6 @@ pub mod arp;
 pub mod bonding;
 pub mod conntrack;
 pub mod loadavg;
+pub mod netstat;
 pub mod sockstat;
 pub mod udp_queues;
