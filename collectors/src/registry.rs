@@ -12,6 +12,7 @@ pub fn all() -> Vec<CollectorInfo> {
     list.push(host::arp::INFO);
     list.push(host::bonding::INFO);
     list.push(host::netstat::INFO);
+    list.push(host::netdev::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
