@@ -13,6 +13,7 @@ pub fn all() -> Vec<CollectorInfo> {
     list.push(host::bonding::INFO);
     list.push(host::netstat::INFO);
     list.push(host::netdev::INFO);
+    list.push(host::netclass::INFO);
     list.sort_by_key(|c| c.name);
     list
 }

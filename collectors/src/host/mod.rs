@@ -4,6 +4,7 @@ pub mod arp;
 pub mod bonding;
 pub mod conntrack;
 pub mod loadavg;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod sockstat;
