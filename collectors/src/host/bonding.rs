@@ -98,4 +98,14 @@ mod tests {
         assert!(parse_names("").is_empty());
         assert!(parse_names("\n").is_empty());
     }
+
+    #[test]
+    fn absent_subsystem_is_no_data() {
+        let roots = crate::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
+        let settings = std::sync::Arc::new(Settings::new(roots, crate::Options::with_defaults()));
+        let collector = (INFO.build)(&settings).unwrap();
+        let mut sink = MetricSink::new();
+        assert!(collector.collect(&mut sink).unwrap_err().is_no_data());
+        assert!(sink.is_empty());
+    }
 }

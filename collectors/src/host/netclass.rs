@@ -285,4 +285,32 @@ mod tests {
         assert_eq!(admin_state(Some(0x1003)), "up");
         assert_eq!(admin_state(Some(0x1002)), "down");
     }
+
+    #[test]
+    fn absent_subsystem_is_no_data() {
+        let roots = crate::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
+        let settings = std::sync::Arc::new(Settings::new(roots, crate::Options::with_defaults()));
+        let collector = (INFO.build)(&settings).unwrap();
+        let mut sink = MetricSink::new();
+        assert!(collector.collect(&mut sink).unwrap_err().is_no_data());
+        assert!(sink.is_empty());
+    }
+
+    #[test]
+    fn ignore_invalid_speed_drops_negative_speed() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
+        let mut opts = crate::Options::with_defaults();
+        opts.set("collector.netclass.ignore-invalid-speed", "true");
+        opts.set("collector.netclass.ignored-devices", "^lo$");
+        let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), opts));
+        let collector = (INFO.build)(&settings).unwrap();
+        let mut sink = MetricSink::new();
+        collector.collect(&mut sink).unwrap();
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("node_network_speed_bytes{device=\"eth0\"} 1.25e+09\n"));
+        assert!(!text.contains("node_network_speed_bytes{device=\"docker0\"}"));
+        assert!(!text.contains("device=\"lo\""));
+    }
 }

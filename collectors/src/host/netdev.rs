@@ -460,4 +460,40 @@ mod tests {
         assert_eq!(prefix_len(&[0; 16]), 0);
         assert_eq!(prefix_len(&[255; 16]), 128);
     }
+
+    fn render(options: &[(&str, &str)]) -> String {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
+        let mut opts = crate::Options::with_defaults();
+        for (k, v) in options {
+            opts.set(k, *v);
+        }
+        let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), opts));
+        let collector = (INFO.build)(&settings).unwrap();
+        let mut sink = MetricSink::new();
+        collector.collect(&mut sink).unwrap();
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn ifalias_label_and_filter() {
+        let text = render(&[
+            ("collector.netdev.label-ifalias", "true"),
+            ("collector.netdev.device-include", "^eth"),
+        ]);
+        assert!(text
+            .contains("node_network_receive_drop_total{device=\"eth0\",ifalias=\"uplink\"} 5\n"));
+        assert!(!text.contains("device=\"lo\""));
+    }
+
+    #[test]
+    fn detailed_metrics_unfold_counters() {
+        let text = render(&[("collector.netdev.enable-detailed-metrics", "true")]);
+        assert!(text.contains("node_network_receive_dropped_total{device=\"eth0\"} 4\n"));
+        assert!(text.contains("node_network_receive_missed_errors_total{device=\"eth0\"} 1\n"));
+        assert!(text.contains("node_network_transmit_window_errors_total{device=\"eth0\"} 1\n"));
+        assert!(text.contains("node_network_collisions_total{device=\"lo\"} 0\n"));
+        assert!(!text.contains("receive_drop_total"));
+    }
 }

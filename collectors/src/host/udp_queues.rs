@@ -94,4 +94,14 @@ mod tests {
         assert!(parse(b"h\n 1: a b 07 zz:01 00 0 0 0 0\n").is_err());
         assert!(parse(&[0xff, 0xfe]).is_err());
     }
+
+    #[test]
+    fn absent_subsystem_is_no_data() {
+        let roots = crate::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
+        let settings = std::sync::Arc::new(Settings::new(roots, crate::Options::with_defaults()));
+        let collector = (INFO.build)(&settings).unwrap();
+        let mut sink = MetricSink::new();
+        assert!(collector.collect(&mut sink).unwrap_err().is_no_data());
+        assert!(sink.is_empty());
+    }
 }
