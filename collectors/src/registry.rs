@@ -22,6 +22,15 @@ pub fn all() -> Vec<CollectorInfo> {
         host::loadavg::INFO,
         host::mdadm::INFO,
     ];
+    let mut list = vec![host::loadavg::INFO];
+    list.push(host::sockstat::INFO);
+    list.push(host::conntrack::INFO);
+    list.push(host::udp_queues::INFO);
+    list.push(host::arp::INFO);
+    list.push(host::bonding::INFO);
+    list.push(host::netstat::INFO);
+    list.push(host::netdev::INFO);
+    list.push(host::netclass::INFO);
     list.sort_by_key(|c| c.name);
     list
 }

@@ -1,0 +1,175 @@
+//! netstat: untyped `node_netstat_<Proto>_<Field>` from `/proc/net/netstat`, `/proc/net/snmp` and
+//! `/proc/net/snmp6`, keeping the fields that match `--collector.netstat.fields`.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::collector::{Collector, CollectorInfo, Settings};
+use crate::error::{CollectError, ParseError};
+use crate::expfmt::MetricSink;
+use crate::options::{FlagKind, FlagSpec};
+use crate::util::{parse_f64, parse_file, sanitize_metric_name};
+
+/// node_exporter 1.12's default for `--collector.netstat.fields`.
+const DEFAULT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+/// Registration of this collector.
+pub const INFO: CollectorInfo = CollectorInfo {
+    name: "netstat",
+    default_enabled: true,
+    sources: "/proc/net/netstat, /proc/net/snmp, /proc/net/snmp6",
+    flags: &[FlagSpec {
+        name: "collector.netstat.fields",
+        help: "Regexp of fields to return for netstat collector.",
+        kind: FlagKind::Value,
+        default: DEFAULT_FIELDS,
+        aliases: &[],
+    }],
+    build,
+};
+
+fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
+    let fields = settings.options.regex("collector.netstat.fields")?;
+    Ok(Box::new(NetstatCollector {
+        settings: Arc::clone(settings),
+        fields,
+    }))
+}
+
+struct NetstatCollector {
+    settings: Arc<Settings>,
+    /// `None` (an empty flag) matches every field, as Go's empty regexp does.
+    fields: Option<Regex>,
+}
+
+/// One statistic: protocol (`TcpExt`, `Ip6`...), field name and value.
+pub type Stat = (String, String, f64);
+
+/// Parses `/proc/net/netstat` or `/proc/net/snmp`: pairs of lines, a `Proto: Name Name...`
+/// header followed by `Proto: value value...`.
+pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
+    let mut stats = Vec::new();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    while let Some(names_line) = lines.next() {
+        let values_line = lines.next().unwrap_or("");
+        let names: Vec<&str> = names_line.split_whitespace().collect();
+        let values: Vec<&str> = values_line.split_whitespace().collect();
+        let (Some(proto), Some(value_proto)) = (names.first(), values.first()) else {
+            return Err(ParseError::new(format!(
+                "missing values for {names_line:?}"
+            )));
+        };
+        if names.len() != values.len() || proto != value_proto {
+            return Err(ParseError::new(format!(
+                "field count mismatch for {}",
+                proto.trim_end_matches(':')
+            )));
+        }
+        let proto = proto.trim_end_matches(':');
+        for (name, value) in names.iter().zip(&values).skip(1) {
+            stats.push((proto.to_string(), name.to_string(), parse_f64(value)?));
+        }
+    }
+    Ok(stats)
+}
+
+/// Parses `/proc/net/snmp6`: `Ip6InReceives  123` lines, split after the first `6` into
+/// protocol and field; lines without a `6` or with fewer than two columns are skipped.
+pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
+    let mut stats = Vec::new();
+    for line in text.lines() {
+        let mut cols = line.split_whitespace();
+        let (Some(key), Some(value)) = (cols.next(), cols.next()) else {
+            continue;
+        };
+        if let Some(six) = key.find('6') {
+            let (proto, name) = key.split_at(six + 1);
+            stats.push((proto.to_string(), name.to_string(), parse_f64(value)?));
+        }
+    }
+    Ok(stats)
+}
+
+impl NetstatCollector {
+    fn emit(&self, sink: &mut MetricSink, stats: &[Stat]) {
+        for (proto, name, value) in stats {
+            let key = format!("{proto}_{name}");
+            if self.fields.as_ref().is_some_and(|r| !r.is_match(&key)) {
+                continue;
+            }
+            let metric = sanitize_metric_name(&format!("node_netstat_{key}"));
+            sink.untyped(&metric, &format!("Statistic {proto}{name}."))
+                .sample(&[], *value);
+        }
+    }
+}
+
+impl Collector for NetstatCollector {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let roots = &self.settings.roots;
+        let netstat = parse_file(&roots.proc("net/netstat"), parse_paired)?;
+        let snmp = parse_file(&roots.proc("net/snmp"), parse_paired)?;
+        // snmp6 is absent when IPv6 is disabled.
+        let snmp6 = match parse_file(&roots.proc("net/snmp6"), parse_snmp6) {
+            Ok(s) => s,
+            Err(CollectError::Io { ref source, .. }) if source.kind() == ErrorKind::NotFound => {
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        for stats in [&netstat, &snmp, &snmp6] {
+            self.emit(sink, stats);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NETSTAT: &str = "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows\n\
+TcpExt: 0 1 2\nIpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 136179753 734389\n";
+
+    #[test]
+    fn parses_paired_lines() {
+        let s = parse_paired(NETSTAT.as_bytes()).unwrap();
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[1], ("TcpExt".into(), "SyncookiesRecv".into(), 1.0));
+        assert_eq!(s[4], ("IpExt".into(), "InOctets".into(), 136179753.0));
+        let snmp = parse_paired(b"Tcp: RtoAlgorithm MaxConn\nTcp: 1 -1\n").unwrap();
+        assert_eq!(snmp[1].2, -1.0);
+    }
+
+    #[test]
+    fn parses_snmp6() {
+        let s = parse_snmp6(
+            b"Ip6InReceives                   \t1\nIcmp6InMsgs 2\nUdpLite6InErrors 3\n\nfoo 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            vec![
+                ("Ip6".into(), "InReceives".into(), 1.0),
+                ("Icmp6".into(), "InMsgs".into(), 2.0),
+                ("UdpLite6".into(), "InErrors".into(), 3.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_and_bad_input() {
+        assert!(parse_paired(b"").unwrap().is_empty());
+        assert!(parse_snmp6(b"").unwrap().is_empty());
+        assert!(parse_paired(b"TcpExt: A B\n").is_err());
+        assert!(parse_paired(b"TcpExt: A B\nTcpExt: 1\n").is_err());
+        assert!(parse_paired(b"TcpExt: A\nTcpExt: x\n").is_err());
+        assert!(parse_snmp6(b"Ip6InReceives x\n").is_err());
+        assert!(parse_paired(&[0xff, 0xfe]).is_err());
+        assert!(parse_snmp6(&[0xff, 0xfe]).is_err());
+    }
+}
