@@ -6,31 +6,29 @@ use crate::host;
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
-        host::loadavg::INFO,
+        host::arp::INFO,
+        host::bonding::INFO,
+        host::conntrack::INFO,
         host::cpu::INFO,
+        host::diskstats::INFO,
         host::entropy::INFO,
         host::filefd::INFO,
-        host::kernel_hung::INFO,
-        host::meminfo::INFO,
-        host::pressure::INFO,
-        host::schedstat::INFO,
-        host::softnet::INFO,
-        host::stat::INFO,
-        host::vmstat::INFO,
-        host::diskstats::INFO,
         host::filesystem::INFO,
+        host::kernel_hung::INFO,
         host::loadavg::INFO,
         host::mdadm::INFO,
+        host::meminfo::INFO,
+        host::netclass::INFO,
+        host::netdev::INFO,
+        host::netstat::INFO,
+        host::pressure::INFO,
+        host::schedstat::INFO,
+        host::sockstat::INFO,
+        host::softnet::INFO,
+        host::stat::INFO,
+        host::udp_queues::INFO,
+        host::vmstat::INFO,
     ];
-    let mut list = vec![host::loadavg::INFO];
-    list.push(host::sockstat::INFO);
-    list.push(host::conntrack::INFO);
-    list.push(host::udp_queues::INFO);
-    list.push(host::arp::INFO);
-    list.push(host::bonding::INFO);
-    list.push(host::netstat::INFO);
-    list.push(host::netdev::INFO);
-    list.push(host::netclass::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
