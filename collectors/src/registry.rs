@@ -6,6 +6,10 @@ use crate::host;
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![host::loadavg::INFO];
+    list.push(host::interrupts::INFO);
+    list.push(host::processes::INFO);
+    list.push(host::softirqs::INFO);
+    list.push(host::tcpstat::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
