@@ -10,6 +10,10 @@ pub fn all() -> Vec<CollectorInfo> {
     list.push(host::processes::INFO);
     list.push(host::softirqs::INFO);
     list.push(host::tcpstat::INFO);
+    list.push(host::buddyinfo::INFO);
+    list.push(host::meminfo_numa::INFO);
+    list.push(host::slabinfo::INFO);
+    list.push(host::zoneinfo::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
