@@ -14,6 +14,13 @@ pub fn all() -> Vec<CollectorInfo> {
     list.push(host::meminfo_numa::INFO);
     list.push(host::slabinfo::INFO);
     list.push(host::zoneinfo::INFO);
+    list.push(host::cgroups::INFO);
+    list.push(host::cpu_vulnerabilities::INFO);
+    list.push(host::drbd::INFO);
+    list.push(host::ksmd::INFO);
+    list.push(host::lnstat::INFO);
+    list.push(host::swap::INFO);
+    list.push(host::sysctl::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
