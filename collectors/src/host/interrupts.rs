@@ -164,6 +164,32 @@ mod tests {
         assert_eq!(irqs["IPI0"].values, vec!["12", "34"]);
     }
 
+    fn run(flags: &[(&str, &str)]) -> String {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
+        let mut options = crate::Options::with_defaults();
+        for (k, v) in flags {
+            options.set(k, *v);
+        }
+        let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), options));
+        let mut sink = MetricSink::new();
+        (INFO.build)(&settings).unwrap().collect(&mut sink).unwrap();
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn filters_names_and_zeros() {
+        let text = run(&[(ZEROS, "false"), (INCLUDE, "^(LOC|2[0-9]);")]);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(samples.len(), 5, "{text}");
+        assert!(text.contains("type=\"26\"} 10"));
+        assert!(!text.contains("cpu=\"0\",devices=\"4-edge ttyS0\""));
+        let text = run(&[(EXCLUDE, "Local timer")]);
+        assert!(!text.contains("LOC"));
+        assert!(text.contains("NMI"));
+    }
+
     #[test]
     fn empty_truncated_garbage() {
         assert!(parse(b"").is_err());

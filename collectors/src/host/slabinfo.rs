@@ -141,6 +141,44 @@ mod tests {
         );
     }
 
+    fn slabs(flags: &[(&str, &str)]) -> Vec<String> {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
+        let mut options = crate::Options::with_defaults();
+        for (k, v) in flags {
+            options.set(k, *v);
+        }
+        let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), options));
+        let mut sink = MetricSink::new();
+        (INFO.build)(&settings).unwrap().collect(&mut sink).unwrap();
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("node_slabinfo_objects{slab=\""))
+            .filter_map(|l| l.split('"').next())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn filters_slab_names() {
+        assert_eq!(slabs(&[]).len(), 5);
+        assert_eq!(slabs(&[(INCLUDE, "^(TCP|dentry)$")]), vec!["TCP", "dentry"]);
+        assert_eq!(
+            slabs(&[(EXCLUDE, "^k")]),
+            vec!["TCP", "dentry", "ext4_inode_cache", "task_struct"]
+        );
+        assert!(
+            (INFO.build)(&Arc::new(Settings::new(crate::Roots::default(), {
+                let mut o = crate::Options::with_defaults();
+                o.set(EXCLUDE, "(");
+                o
+            })))
+            .is_err()
+        );
+    }
+
     #[test]
     fn rejects_bad_input() {
         assert!(parse(b"").unwrap().is_empty());

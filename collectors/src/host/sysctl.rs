@@ -5,13 +5,15 @@
 //! An include is `name` or `name:key1,key2,...`; with keys, each value of a multi-value sysctl
 //! becomes its own `node_sysctl_<name>_<key>` family.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::options::{FlagKind, FlagSpec};
-use crate::util::{lossy, parse_file, sanitize_metric_name};
+use crate::util::{lossy, parse_file};
 
 const INCLUDE: &str = "collector.sysctl.include";
 const INCLUDE_INFO: &str = "collector.sysctl.include-info";
@@ -84,8 +86,17 @@ impl Sysctl {
     }
 
     fn metric_name(&self) -> String {
-        format!("node_sysctl_{}", sanitize_metric_name(&self.name))
+        format!("node_sysctl_{}", sanitize(&self.name))
     }
+}
+
+/// node_exporter's `SanitizeMetricName`: each run of invalid characters, with the underscores
+/// around it, becomes one `_` (`net.ipv4._x` → `net_ipv4_x`).
+pub fn sanitize(name: &str) -> String {
+    static INVALID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"_*[^0-9A-Za-z_]+_*").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+    });
+    INVALID.replace_all(name, "_").into_owned()
 }
 
 /// Splits a sysctl file into its white-space separated values.
@@ -224,6 +235,11 @@ mod tests {
         assert_eq!(s.name, "net.ipv4.ip_local_port_range");
         assert_eq!(s.keys, vec!["low", "high"]);
         assert_eq!(s.metric_name(), "node_sysctl_net_ipv4_ip_local_port_range");
+        assert_eq!(sanitize("a._.b-c__x"), "a__b_c__x");
+        assert_eq!(
+            sanitize("net.ipv4.conf.br-1a.rp_filter"),
+            "net_ipv4_conf_br_1a_rp_filter"
+        );
         assert_eq!(parse_ints(b"32768\t60999\n").unwrap(), vec![32768, 60999]);
         assert!(parse_ints(b"").unwrap().is_empty());
         assert!(parse_ints(b"12 x").is_err());
