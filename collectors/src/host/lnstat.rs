@@ -56,16 +56,21 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     };
     for file in files {
         let table = parse_file(&dir.join(&file), parse)?;
-        if table.rows.is_empty() {
-            continue;
-        }
         for (i, header) in table.headers.iter().enumerate() {
-            let name = format!("node_lnstat_{}_total", sanitize_metric_name(header));
-            sink.counter(&name, "linux network cache stats");
             // Like procfs, a short line gives its values to the first headers only, so a
             // column's CPU number is its position among the lines that have it.
-            let column = table.rows.iter().filter_map(|row| row.get(i));
-            for (cpu, value) in column.enumerate() {
+            let column: Vec<u64> = table
+                .rows
+                .iter()
+                .filter_map(|row| row.get(i))
+                .copied()
+                .collect();
+            if column.is_empty() {
+                continue;
+            }
+            let name = format!("node_lnstat_{}_total", sanitize_metric_name(header));
+            sink.counter(&name, "linux network cache stats");
+            for (cpu, value) in column.iter().enumerate() {
                 sink.sample(
                     &[("cpu", &cpu.to_string()), ("subsystem", &file)],
                     *value as f64,

@@ -41,8 +41,9 @@ fn hex(field: &str) -> Result<u64, ParseError> {
 }
 
 /// Parses a `/proc/net/tcp{,6}` table into counts per state label plus the summed
-/// `tx_queued_bytes` and `rx_queued_bytes`, adding them to `stats`.
-pub fn parse_into(bytes: &[u8], stats: &mut BTreeMap<&'static str, f64>) -> Result<(), ParseError> {
+/// `tx_queued_bytes` and `rx_queued_bytes`.
+pub fn parse(bytes: &[u8]) -> Result<BTreeMap<&'static str, f64>, ParseError> {
+    let mut stats = BTreeMap::new();
     let text = lossy(bytes);
     for line in text.lines().skip(1) {
         let parts: Vec<&str> = line.split_whitespace().collect();
@@ -61,13 +62,6 @@ pub fn parse_into(bytes: &[u8], stats: &mut BTreeMap<&'static str, f64>) -> Resu
             .map_err(|_| ParseError::new(format!("invalid state {state:?}")))?;
         *stats.entry(state_name(state.into())).or_default() += 1.0;
     }
-    Ok(())
-}
-
-/// Parses one table on its own (see [`parse_into`]).
-pub fn parse(bytes: &[u8]) -> Result<BTreeMap<&'static str, f64>, ParseError> {
-    let mut stats = BTreeMap::new();
-    parse_into(bytes, &mut stats)?;
     Ok(stats)
 }
 
