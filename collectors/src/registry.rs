@@ -29,6 +29,22 @@ pub fn all() -> Vec<CollectorInfo> {
         host::udp_queues::INFO,
         host::vmstat::INFO,
     ];
+    let mut list = vec![host::loadavg::INFO];
+    list.push(host::interrupts::INFO);
+    list.push(host::processes::INFO);
+    list.push(host::softirqs::INFO);
+    list.push(host::tcpstat::INFO);
+    list.push(host::buddyinfo::INFO);
+    list.push(host::meminfo_numa::INFO);
+    list.push(host::slabinfo::INFO);
+    list.push(host::zoneinfo::INFO);
+    list.push(host::cgroups::INFO);
+    list.push(host::cpu_vulnerabilities::INFO);
+    list.push(host::drbd::INFO);
+    list.push(host::ksmd::INFO);
+    list.push(host::lnstat::INFO);
+    list.push(host::swap::INFO);
+    list.push(host::sysctl::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
