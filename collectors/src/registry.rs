@@ -8,43 +8,42 @@ pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
         host::arp::INFO,
         host::bonding::INFO,
+        host::buddyinfo::INFO,
+        host::cgroups::INFO,
         host::conntrack::INFO,
         host::cpu::INFO,
+        host::cpu_vulnerabilities::INFO,
         host::diskstats::INFO,
+        host::drbd::INFO,
         host::entropy::INFO,
         host::filefd::INFO,
         host::filesystem::INFO,
+        host::interrupts::INFO,
         host::kernel_hung::INFO,
+        host::ksmd::INFO,
+        host::lnstat::INFO,
         host::loadavg::INFO,
         host::mdadm::INFO,
         host::meminfo::INFO,
+        host::meminfo_numa::INFO,
         host::netclass::INFO,
         host::netdev::INFO,
         host::netstat::INFO,
         host::pressure::INFO,
+        host::processes::INFO,
         host::schedstat::INFO,
+        host::slabinfo::INFO,
         host::sockstat::INFO,
+        host::softirqs::INFO,
         host::softnet::INFO,
         host::stat::INFO,
+        host::swap::INFO,
+        host::sysctl::INFO,
+        host::tcpstat::INFO,
         host::udp_queues::INFO,
         host::vmstat::INFO,
+        host::zoneinfo::INFO,
     ];
-    let mut list = vec![host::loadavg::INFO];
-    list.push(host::interrupts::INFO);
-    list.push(host::processes::INFO);
-    list.push(host::softirqs::INFO);
-    list.push(host::tcpstat::INFO);
-    list.push(host::buddyinfo::INFO);
-    list.push(host::meminfo_numa::INFO);
-    list.push(host::slabinfo::INFO);
-    list.push(host::zoneinfo::INFO);
-    list.push(host::cgroups::INFO);
-    list.push(host::cpu_vulnerabilities::INFO);
-    list.push(host::drbd::INFO);
-    list.push(host::ksmd::INFO);
-    list.push(host::lnstat::INFO);
-    list.push(host::swap::INFO);
-    list.push(host::sysctl::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
