@@ -24,6 +24,8 @@ pub enum LogFormat {
 pub struct Config {
     /// `--web.listen-address` values.
     pub listen_addresses: Vec<String>,
+    /// `--web.config.file`: TLS and basic-auth configuration (exporter-toolkit YAML).
+    pub web_config_file: Option<std::path::PathBuf>,
     /// `--web.systemd-socket`: serve on the sockets systemd passed in.
     pub systemd_socket: bool,
     /// `--web.telemetry-path`.
@@ -101,6 +103,12 @@ pub fn command() -> Command {
                 .long("web.listen-address")
                 .action(ArgAction::Append)
                 .help("Addresses on which to expose metrics and web interface. Repeatable. [default: :9100]"),
+        )
+        .arg(
+            Arg::new("web.config.file")
+                .long("web.config.file")
+                .default_value("")
+                .help("Path to configuration file that can enable TLS or authentication (exporter-toolkit format)."),
         )
         .arg(
             Arg::new("web.telemetry-path")
@@ -286,8 +294,12 @@ where
         .map(|v| v.cloned().collect())
         .unwrap_or_else(|| vec![":9100".to_string()]);
 
+    let web_config_file = Some(text("web.config.file"))
+        .filter(|p| !p.is_empty())
+        .map(Into::into);
     Ok(Config {
         listen_addresses,
+        web_config_file,
         systemd_socket: bool_value(&m, "web.systemd-socket").unwrap_or(false),
         telemetry_path,
         max_requests: m

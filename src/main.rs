@@ -5,6 +5,7 @@ mod logging;
 mod scrape;
 mod selfmetrics;
 mod server;
+mod webconfig;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,6 +37,18 @@ fn main() -> ExitCode {
             }
         }
     }
+    let (web, rate_limiter) = match &config.web_config_file {
+        Some(path) => match webconfig::WebConfig::open(path)
+            .and_then(|w| Ok((w, webconfig::rate_limit(path)?)))
+        {
+            Ok((web, limiter)) => (Some(Arc::new(web)), limiter),
+            Err(msg) => {
+                eprintln!("nodex: error: --web.config.file: {msg}");
+                return ExitCode::from(2);
+            }
+        },
+        None => (None, None),
+    };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting nodex");
     for name in &config.enabled {
         tracing::info!(collector = name, "enabled collector");
@@ -59,6 +72,8 @@ fn main() -> ExitCode {
         max_requests: config.max_requests,
         permits: tokio::sync::Semaphore::new(config.max_requests.max(1)),
         scrape_timeout: config.scrape_timeout,
+        web,
+        rate_limiter,
     });
     let result = runtime.block_on(async {
         tokio::select! {

@@ -12,17 +12,20 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING,
+    CONTENT_TYPE, WWW_AUTHENTICATE,
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use nodex_collectors::expfmt::Format;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::scrape::{self, Scraper};
+use crate::webconfig::{RateLimiter, WebConfig};
 
 /// A request whose headers have not arrived in this time is dropped (slow clients).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +44,10 @@ pub struct AppState {
     pub permits: Semaphore,
     /// `--scrape.timeout`.
     pub scrape_timeout: Duration,
+    /// `--web.config.file`, when given.
+    pub web: Option<Arc<WebConfig>>,
+    /// Its `rate_limit`, fixed at start-up.
+    pub rate_limiter: Option<RateLimiter>,
 }
 
 /// Binds every listen address (or takes systemd's sockets) and serves until the process ends.
@@ -121,6 +128,11 @@ fn systemd_listeners() -> anyhow::Result<Vec<TcpListener>> {
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<AppState>) {
+    let tls = state
+        .web
+        .as_ref()
+        .and_then(|w| w.current().ok())
+        .is_some_and(|loaded| loaded.tls.is_some());
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -133,16 +145,64 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>) {
         };
         let state = Arc::clone(&state);
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, Arc::clone(&state)));
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!(err = %e, "connection ended with an error");
+            if tls {
+                if let Some(tls_stream) = accept_tls(stream, &state).await {
+                    serve_io(tls_stream, state).await;
+                }
+            } else {
+                serve_io(stream, state).await;
             }
         });
+    }
+}
+
+/// Completes a TLS handshake with the configuration as it is on disk now. A client that speaks
+/// plain HTTP to the TLS port gets Go's 400 answer instead of a handshake failure.
+async fn accept_tls(
+    mut stream: TcpStream,
+    state: &AppState,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != 0x16 => {
+            let _ = stream
+                .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                .await;
+            return None;
+        }
+        Ok(Ok(1)) => {}
+        _ => return None,
+    }
+    let config = match state.web.as_ref()?.current() {
+        Ok(loaded) => loaded.tls.clone()?,
+        Err(e) => {
+            tracing::error!(err = %e, "refusing TLS connection: web config is invalid");
+            return None;
+        }
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(err = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+async fn serve_io<I>(io: I, state: Arc<AppState>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(req, Arc::clone(&state)));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = conn.await {
+        tracing::debug!(err = %e, "connection ended with an error");
     }
 }
 
@@ -166,6 +226,49 @@ async fn handle(
     req: Request<Incoming>,
     state: Arc<AppState>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let Some(web) = state.web.clone() else {
+        return Ok(route(req, &state).await);
+    };
+    let loaded = match web.current() {
+        Ok(l) => l,
+        Err(e) => {
+            return Ok(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("invalid web config: {e}"),
+            ))
+        }
+    };
+    if state.rate_limiter.as_ref().is_some_and(|r| !r.allow()) {
+        return Ok(text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests".into(),
+        ));
+    }
+    if !loaded.users.is_empty() {
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let checked = Arc::clone(&loaded);
+        let ok = tokio::task::spawn_blocking(move || web.authorize(&checked, header.as_deref()))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            let mut resp = text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            return Ok(resp);
+        }
+    }
+    let mut resp = route(req, &state).await;
+    for (name, value) in &loaded.headers {
+        resp.headers_mut().insert(name.clone(), value.clone());
+    }
+    Ok(resp)
+}
+
+async fn route(req: Request<Incoming>, state: &AppState) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut resp = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -173,20 +276,20 @@ async fn handle(
         );
         resp.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Ok(resp);
+        return resp;
     }
     let path = req.uri().path();
     if path == state.telemetry_path {
-        return Ok(metrics(&req, &state).await);
+        return metrics(&req, state).await;
     }
     if path == "/" {
-        return Ok(response(
+        return response(
             StatusCode::OK,
             "text/html; charset=utf-8",
             landing_page(&state.telemetry_path),
-        ));
+        );
     }
-    Ok(text(StatusCode::NOT_FOUND, "404 page not found".into()))
+    text(StatusCode::NOT_FOUND, "404 page not found".into())
 }
 
 async fn metrics(req: &Request<Incoming>, state: &AppState) -> Response<Full<Bytes>> {
