@@ -1,3 +1,5 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod loadavg;
+pub mod nfs;
+pub mod nfsd;
