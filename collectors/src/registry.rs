@@ -5,7 +5,12 @@ use crate::host;
 
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
-    let mut list = vec![host::loadavg::INFO, host::nfs::INFO, host::nfsd::INFO];
+    let mut list = vec![
+        host::loadavg::INFO,
+        host::nfs::INFO,
+        host::nfsd::INFO,
+        host::xfs::INFO,
+    ];
     list.sort_by_key(|c| c.name);
     list
 }

@@ -3,3 +3,4 @@
 pub mod loadavg;
 pub mod nfs;
 pub mod nfsd;
+pub mod xfs;
