@@ -10,6 +10,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::nfs::INFO,
         host::nfsd::INFO,
         host::xfs::INFO,
+        host::zfs::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

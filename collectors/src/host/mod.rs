@@ -4,3 +4,4 @@ pub mod loadavg;
 pub mod nfs;
 pub mod nfsd;
 pub mod xfs;
+pub mod zfs;
