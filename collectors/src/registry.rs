@@ -6,6 +6,7 @@ use crate::host;
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
+        host::bcache::INFO,
         host::btrfs::INFO,
         host::loadavg::INFO,
         host::nfs::INFO,
