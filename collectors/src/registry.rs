@@ -8,6 +8,7 @@ pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
         host::bcache::INFO,
         host::btrfs::INFO,
+        host::ipvs::INFO,
         host::loadavg::INFO,
         host::nfs::INFO,
         host::nfsd::INFO,

@@ -2,6 +2,7 @@
 
 pub mod bcache;
 pub mod btrfs;
+pub mod ipvs;
 pub mod loadavg;
 pub mod nfs;
 pub mod nfsd;
