@@ -7,6 +7,7 @@ use crate::host;
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
         host::bcache::INFO,
+        host::bcachefs::INFO,
         host::btrfs::INFO,
         host::ipvs::INFO,
         host::loadavg::INFO,

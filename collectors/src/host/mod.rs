@@ -1,6 +1,7 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod bcache;
+pub mod bcachefs;
 pub mod btrfs;
 pub mod ipvs;
 pub mod loadavg;
