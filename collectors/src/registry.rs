@@ -43,6 +43,15 @@ pub fn all() -> Vec<CollectorInfo> {
         host::udp_queues::INFO,
         host::vmstat::INFO,
         host::zoneinfo::INFO,
+        host::bcache::INFO,
+        host::bcachefs::INFO,
+        host::btrfs::INFO,
+        host::ipvs::INFO,
+        host::loadavg::INFO,
+        host::nfs::INFO,
+        host::nfsd::INFO,
+        host::xfs::INFO,
+        host::zfs::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

@@ -1,0 +1,471 @@
+//! bcachefs: bcachefs filesystem statistics from `/sys/fs/bcachefs/<uuid>/` (`node_bcachefs_*`),
+//! read as procfs' `bcachefs` package does: btree cache size, compression, error and btree
+//! write statistics, persistent counters and per-device (`dev-N`) information and IO.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::collector::Settings;
+use crate::error::{CollectError, ParseError};
+use crate::expfmt::MetricSink;
+use crate::stateless_collector;
+use crate::util::{list_dir, lossy, read, sanitize_metric_name};
+
+stateless_collector!("bcachefs", true, "/sys/fs/bcachefs/<uuid>/", collect);
+
+/// Compressed and uncompressed bytes of one compression algorithm.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    /// Compressed size in bytes.
+    pub compressed: u64,
+    /// Uncompressed size in bytes.
+    pub uncompressed: u64,
+}
+
+/// Number and average size of btree writes of one type.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BtreeWrites {
+    /// Number of writes.
+    pub count: u64,
+    /// Average write size in bytes.
+    pub size: u64,
+}
+
+/// IO done by a device: operation (`read`/`write`) → data type → bytes.
+pub type IoDone = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// Parses bcachefs' human-readable sizes (`542k`, `1.5G`, `405`) as procfs does.
+pub fn parse_human_bytes(text: &str) -> Result<u64, ParseError> {
+    let s = text.trim();
+    let Some(last) = s.chars().last() else {
+        return Err(ParseError::new("empty size"));
+    };
+    let exponent = match last.to_ascii_lowercase() {
+        'k' => 1,
+        'm' => 2,
+        'g' => 3,
+        't' => 4,
+        'p' => 5,
+        'e' => 6,
+        _ => 0,
+    };
+    let number = if exponent == 0 {
+        s
+    } else {
+        &s[..s.len() - last.len_utf8()]
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| ParseError::new(format!("invalid size {text:?}")))?;
+    Ok((value * 1024f64.powi(exponent)) as u64)
+}
+
+fn parse_u64(text: &str) -> Result<u64, ParseError> {
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| ParseError::new(format!("invalid number {text:?}")))
+}
+
+/// Parses `compression_stats`: a header line, then `algorithm: compressed uncompressed [avg]`.
+pub fn parse_compression(bytes: &[u8]) -> Result<BTreeMap<String, Compression>, ParseError> {
+    let mut stats = BTreeMap::new();
+    for line in lossy(bytes).lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [name, compressed, uncompressed, ref rest @ ..] = fields[..] else {
+            continue;
+        };
+        if let Some(avg) = rest.first() {
+            parse_human_bytes(avg)?;
+        }
+        stats.insert(
+            name.trim_end_matches(':').to_string(),
+            Compression {
+                compressed: parse_human_bytes(compressed)?,
+                uncompressed: parse_human_bytes(uncompressed)?,
+            },
+        );
+    }
+    Ok(stats)
+}
+
+/// Parses `errors`: `name count [timestamp]` lines into counts.
+pub fn parse_errors(bytes: &[u8]) -> Result<BTreeMap<String, u64>, ParseError> {
+    let mut stats = BTreeMap::new();
+    for line in lossy(bytes).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [name, count, ref rest @ ..] = fields[..] else {
+            continue;
+        };
+        if let Some(ts) = rest.first() {
+            parse_u64(ts)?;
+        }
+        stats.insert(name.to_string(), parse_u64(count)?);
+    }
+    Ok(stats)
+}
+
+/// Parses one `counters/<name>` file into its "since filesystem creation" value.
+pub fn parse_counter(bytes: &[u8]) -> Result<u64, ParseError> {
+    let mut creation = None;
+    let mut seen = false;
+    for line in lossy(bytes).lines() {
+        if let Some(value) = line.strip_prefix("since mount:") {
+            parse_human_bytes(value)?;
+            seen = true;
+        } else if let Some(value) = line.strip_prefix("since filesystem creation:") {
+            creation = Some(parse_human_bytes(value)?);
+            seen = true;
+        }
+    }
+    if !seen {
+        return Err(ParseError::new("counter file format not recognized"));
+    }
+    Ok(creation.unwrap_or(0))
+}
+
+/// Parses `btree_write_stats`: a header line, then `type: count average_size`.
+pub fn parse_btree_writes(bytes: &[u8]) -> Result<BTreeMap<String, BtreeWrites>, ParseError> {
+    let mut stats = BTreeMap::new();
+    for line in lossy(bytes).lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [name, count, size, ..] = fields[..] else {
+            continue;
+        };
+        stats.insert(
+            name.trim_end_matches(':').to_string(),
+            BtreeWrites {
+                count: parse_u64(count)?,
+                size: parse_human_bytes(size)?,
+            },
+        );
+    }
+    Ok(stats)
+}
+
+/// Parses a device's `io_done`: `read:`/`write:` sections of `data_type : bytes` lines.
+pub fn parse_io_done(bytes: &[u8]) -> Result<IoDone, ParseError> {
+    let mut stats = IoDone::new();
+    let mut op: Option<String> = None;
+    for line in lossy(bytes).lines() {
+        let line = line.trim();
+        if line == "read:" || line == "write:" {
+            let name = line.trim_end_matches(':').to_string();
+            stats.entry(name.clone()).or_default();
+            op = Some(name);
+            continue;
+        }
+        let (Some(op), Some((kind, value))) = (&op, line.split_once(':')) else {
+            continue;
+        };
+        stats
+            .entry(op.clone())
+            .or_default()
+            .insert(kind.trim().to_string(), parse_u64(value)?);
+    }
+    Ok(stats)
+}
+
+/// Parses a device's `io_errors`: the `type: count` lines of the "since filesystem
+/// creation" section.
+pub fn parse_io_errors(bytes: &[u8]) -> Result<BTreeMap<String, u64>, ParseError> {
+    let mut stats = BTreeMap::new();
+    let mut in_section = false;
+    for line in lossy(bytes).lines() {
+        if line.starts_with("IO errors since filesystem creation") {
+            in_section = true;
+            continue;
+        }
+        if line.starts_with("IO errors since ") {
+            break;
+        }
+        if !in_section {
+            continue;
+        }
+        if let Some((kind, value)) = line.trim().split_once(':') {
+            stats.insert(kind.trim().to_string(), parse_u64(value)?);
+        }
+    }
+    Ok(stats)
+}
+
+/// Reads a file that may be absent: `None` then; other read errors are errors.
+fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, CollectError> {
+    match read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses an optional file with `parse`; an absent file gives `T::default()`.
+fn parse_optional<T: Default>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
+) -> Result<T, CollectError> {
+    match read_if_exists(path)? {
+        Some(bytes) => parse(&bytes).map_err(|e| CollectError::parse(path, e)),
+        None => Ok(T::default()),
+    }
+}
+
+fn trimmed_or_empty(path: &Path) -> String {
+    read(path)
+        .map(|b| lossy(&b).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let base = settings.roots.sys("fs/bcachefs");
+    let uuids: Vec<String> = list_dir(&base)?
+        .into_iter()
+        .filter(|n| base.join(n).is_dir())
+        .collect();
+    if uuids.is_empty() {
+        return Err(CollectError::NoData("no bcachefs filesystems".into()));
+    }
+    for uuid in &uuids {
+        collect_filesystem(&base.join(uuid), uuid, sink)?;
+    }
+    Ok(())
+}
+
+fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let cache_path = dir.join("btree_cache_size");
+    let cache = match read_if_exists(&cache_path)? {
+        Some(bytes) if !lossy(&bytes).trim().is_empty() => {
+            parse_human_bytes(&lossy(&bytes)).map_err(|e| CollectError::parse(&cache_path, e))?
+        }
+        _ => 0,
+    };
+    let compression = parse_optional(&dir.join("compression_stats"), parse_compression)?;
+    let errors = parse_optional(&dir.join("errors"), parse_errors)?;
+    let counters = read_counters(&dir.join("counters"))?;
+    let writes = parse_optional(&dir.join("btree_write_stats"), parse_btree_writes)?;
+    let u = [("uuid", uuid)];
+    sink.gauge("node_bcachefs_info", "Filesystem information.")
+        .sample(&u, 1.0);
+    sink.gauge(
+        "node_bcachefs_btree_cache_size_bytes",
+        "Btree cache memory usage in bytes.",
+    )
+    .sample(&u, cache as f64);
+    for (algorithm, c) in &compression {
+        let labels = [("algorithm", algorithm.as_str()), ("uuid", uuid)];
+        sink.gauge(
+            "node_bcachefs_compression_compressed_bytes",
+            "Compressed size by algorithm.",
+        )
+        .sample(&labels, c.compressed as f64);
+        sink.gauge(
+            "node_bcachefs_compression_uncompressed_bytes",
+            "Uncompressed size by algorithm.",
+        )
+        .sample(&labels, c.uncompressed as f64);
+    }
+    for (kind, count) in &errors {
+        sink.counter("node_bcachefs_errors_total", "Error count by error type.")
+            .sample(
+                &[("error_type", kind.as_str()), ("uuid", uuid)],
+                *count as f64,
+            );
+    }
+    for (name, value) in &counters {
+        sink.counter(
+            &format!("node_bcachefs_{}_total", sanitize_metric_name(name)),
+            &format!("Bcachefs counter {name} since filesystem creation."),
+        )
+        .sample(&u, *value as f64);
+    }
+    for (kind, w) in &writes {
+        let labels = [("type", kind.as_str()), ("uuid", uuid)];
+        sink.counter(
+            "node_bcachefs_btree_writes_total",
+            "Number of btree writes by type.",
+        )
+        .sample(&labels, w.count as f64);
+        sink.gauge(
+            "node_bcachefs_btree_write_average_size_bytes",
+            "Average btree write size by type.",
+        )
+        .sample(&labels, w.size as f64);
+    }
+    for entry in list_dir(dir)? {
+        let Some(device) = entry.strip_prefix("dev-") else {
+            continue;
+        };
+        let path = dir.join(&entry);
+        if path.is_dir() && !path.is_symlink() {
+            collect_device(&path, uuid, device, sink)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads `counters/`: every file's "since filesystem creation" value (absent dir → none).
+fn read_counters(dir: &Path) -> Result<BTreeMap<String, u64>, CollectError> {
+    let names = match list_dir(dir) {
+        Err(e) if e.is_no_data() => return Ok(BTreeMap::new()),
+        other => other?,
+    };
+    let mut counters = BTreeMap::new();
+    for name in names {
+        let path = dir.join(&name);
+        if path.is_dir() {
+            continue;
+        }
+        if let Some(bytes) = read_if_exists(&path)? {
+            let value = parse_counter(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+            counters.insert(name, value);
+        } else {
+            counters.insert(name, 0);
+        }
+    }
+    Ok(counters)
+}
+
+fn read_uint(path: &Path) -> Result<u64, CollectError> {
+    match read_if_exists(path)? {
+        Some(bytes) => parse_u64(&lossy(&bytes)).map_err(|e| CollectError::parse(path, e)),
+        None => Ok(0),
+    }
+}
+
+fn collect_device(
+    dir: &Path,
+    uuid: &str,
+    device: &str,
+    sink: &mut MetricSink,
+) -> Result<(), CollectError> {
+    let label = trimmed_or_empty(&dir.join("label"));
+    let state = trimmed_or_empty(&dir.join("state"));
+    let bucket_raw = trimmed_or_empty(&dir.join("bucket_size"));
+    let bucket_size = if bucket_raw.is_empty() {
+        0
+    } else {
+        parse_human_bytes(&bucket_raw)
+            .map_err(|e| CollectError::parse(&dir.join("bucket_size"), e))?
+    };
+    let buckets = read_uint(&dir.join("nbuckets"))?;
+    let durability = read_uint(&dir.join("durability"))?;
+    let io_done = parse_optional(&dir.join("io_done"), parse_io_done)?;
+    let io_errors = parse_optional(&dir.join("io_errors"), parse_io_errors)?;
+    let labels = [("device", device), ("uuid", uuid)];
+    sink.gauge("node_bcachefs_device_info", "Device information.")
+        .sample(
+            &[
+                ("device", device),
+                ("label", &label),
+                ("state", &state),
+                ("uuid", uuid),
+            ],
+            1.0,
+        );
+    sink.gauge(
+        "node_bcachefs_device_bucket_size_bytes",
+        "Bucket size in bytes.",
+    )
+    .sample(&labels, bucket_size as f64);
+    sink.gauge("node_bcachefs_device_buckets", "Total number of buckets.")
+        .sample(&labels, buckets as f64);
+    sink.gauge(
+        "node_bcachefs_device_durability",
+        "Device durability setting.",
+    )
+    .sample(&labels, durability as f64);
+    sink.counter(
+        "node_bcachefs_device_io_done_bytes_total",
+        "IO bytes by operation type and data type.",
+    );
+    for (op, kinds) in &io_done {
+        for (kind, value) in kinds {
+            sink.sample(
+                &[
+                    ("data_type", kind),
+                    ("device", device),
+                    ("operation", op),
+                    ("uuid", uuid),
+                ],
+                *value as f64,
+            );
+        }
+    }
+    sink.counter(
+        "node_bcachefs_device_io_errors_total",
+        "IO errors by error type.",
+    );
+    for (kind, value) in &io_errors {
+        sink.sample(
+            &[("device", device), ("type", kind), ("uuid", uuid)],
+            *value as f64,
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes() {
+        assert_eq!(parse_human_bytes("542k").unwrap(), 555008);
+        assert_eq!(parse_human_bytes("322M").unwrap(), 337641472);
+        assert_eq!(parse_human_bytes("1.5G").unwrap(), 1610612736);
+        assert_eq!(parse_human_bytes("\t405").unwrap(), 405);
+        assert!(parse_human_bytes("").is_err());
+        assert!(parse_human_bytes("1.5 GiB").is_err());
+        assert!(parse_human_bytes("k").is_err());
+    }
+
+    #[test]
+    fn compression_and_writes() {
+        let comp = "typeName:       compressed      uncompressed    average extent size\nlz4:            1.37G           2.56G           112k\nincompressible: 7.44G           7.44G           112k\nnone: 0\n";
+        let stats = parse_compression(comp.as_bytes()).unwrap();
+        assert_eq!(stats.len(), 2);
+        assert_eq!(stats["lz4"].uncompressed, (2.56 * 1073741824.0) as u64);
+        assert!(parse_compression(b"header\nlz4: x 1\n").is_err());
+        let writes = "                 nr     size\ninitial:         19088  108k\ninterior:        16804  2.31k\n";
+        let w = parse_btree_writes(writes.as_bytes()).unwrap();
+        assert_eq!(
+            w["initial"],
+            BtreeWrites {
+                count: 19088,
+                size: 110592
+            }
+        );
+        assert!(parse_btree_writes(b"h\ninitial: 1.5 1k\n").is_err());
+        assert!(parse_btree_writes(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_and_counters() {
+        let errors = parse_errors(b"btree_node_read_err 5 1736541812\nbad_magic 0\n").unwrap();
+        assert_eq!(errors["btree_node_read_err"], 5);
+        assert!(parse_errors(b"x y\n").is_err());
+        let counter =
+            "since mount:                   12345\nsince filesystem creation:     67890\n";
+        assert_eq!(parse_counter(counter.as_bytes()).unwrap(), 67890);
+        assert_eq!(parse_counter(b"since mount:\t1.5k\n").unwrap(), 0);
+        assert!(parse_counter(b"").is_err());
+        assert!(parse_counter(b"since filesystem creation: x\n").is_err());
+        assert!(parse_counter(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn device_io() {
+        let done = "read:\nsb          :       3989504\nbtree       :      4411097088\nwrite:\nsb          :         10\nuser        :  99\n";
+        let io = parse_io_done(done.as_bytes()).unwrap();
+        assert_eq!(io["read"]["btree"], 4411097088);
+        assert_eq!(io["write"]["user"], 99);
+        assert!(parse_io_done(b"read:\nsb : x\n").is_err());
+        let errors = "IO errors since filesystem creation\n  read:    197346\n  write:   0\n  checksum:0\nIO errors since 8 y ago\n  read:    5\n";
+        let e = parse_io_errors(errors.as_bytes()).unwrap();
+        assert_eq!(e["read"], 197346);
+        assert_eq!(e["checksum"], 0);
+        assert_eq!(e.len(), 3);
+        assert!(parse_io_errors(b"").unwrap().is_empty());
+    }
+}

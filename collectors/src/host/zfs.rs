@@ -1,0 +1,334 @@
+//! zfs: OpenZFS kstats from `/proc/spl/kstat/zfs` (`node_zfs_*`, untyped, named after the raw
+//! kstat), per-pool I/O (`node_zfs_zpool_*{zpool}`), per-dataset object-set statistics
+//! (`node_zfs_zpool_dataset_*{dataset,zpool}`) and pool state (`node_zfs_zpool_state`).
+
+use std::path::Path;
+
+use crate::collector::Settings;
+use crate::error::{CollectError, ParseError};
+use crate::expfmt::{MetricSink, MetricType};
+use crate::stateless_collector;
+use crate::util::{list_dir, lossy, read, sanitize_metric_name};
+
+stateless_collector!("zfs", true, "/proc/spl/kstat/zfs", collect);
+
+/// Metric subsystem and kstat file of every global kstat node_exporter reads.
+const KSTATS: &[(&str, &str)] = &[
+    ("zfs_abd", "abdstats"),
+    ("zfs_arc", "arcstats"),
+    ("zfs_dbuf", "dbufstats"),
+    ("zfs_dmu_tx", "dmu_tx"),
+    ("zfs_dnode", "dnodestats"),
+    ("zfs_fm", "fm"),
+    ("zfs_vdev_cache", "vdev_cache_stats"),
+    ("zfs_vdev_mirror", "vdev_mirror_stats"),
+    ("zfs_xuio", "xuio_stats"),
+    ("zfs_zfetch", "zfetchstats"),
+    ("zfs_zil", "zil"),
+];
+
+/// The pool states node_exporter reports, one sample each.
+const POOL_STATES: [&str; 7] = [
+    "online",
+    "degraded",
+    "faulted",
+    "offline",
+    "removed",
+    "unavail",
+    "suspended",
+];
+
+/// kstat data types node_exporter reads: KSTAT_DATA_INT64 and KSTAT_DATA_UINT64.
+const KSTAT_INT64: &str = "3";
+const KSTAT_UINT64: &str = "4";
+
+/// One value of an object-set kstat: the dataset (`None` before the `dataset_name` line),
+/// the kstat name and its value.
+pub type ObjsetValue = (Option<String>, String, u64);
+
+fn is_header(parts: &[&str]) -> bool {
+    parts == ["name", "type", "data"]
+}
+
+fn parse_value(name: &str, text: &str) -> Result<u64, ParseError> {
+    text.parse::<u64>().map_err(|_| {
+        ParseError::new(format!(
+            "could not parse expected integer value for {name:?}"
+        ))
+    })
+}
+
+/// Parses a named kstat file (`name type data` table): the 64-bit integer rows, as
+/// `(name, value)`. A file without the table header is an error.
+pub fn parse_kstat(bytes: &[u8]) -> Result<Vec<(String, u64)>, ParseError> {
+    let text = lossy(bytes);
+    let mut in_table = false;
+    let mut values = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if !in_table {
+            in_table = is_header(&parts);
+            continue;
+        }
+        if let [name, kind, data, ..] = parts[..] {
+            if kind == KSTAT_UINT64 || kind == KSTAT_INT64 {
+                values.push((name.to_string(), parse_value(name, data)?));
+            }
+        }
+    }
+    if !in_table {
+        return Err(ParseError::new("no kstat table header"));
+    }
+    Ok(values)
+}
+
+/// Parses a pool `io` kstat (a header row starting with `nread`, then value rows) into
+/// `(field, value)` pairs.
+pub fn parse_pool_io(bytes: &[u8]) -> Result<Vec<(String, u64)>, ParseError> {
+    let text = lossy(bytes);
+    let mut fields: Option<Vec<&str>> = None;
+    let mut values = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let Some(names) = &fields else {
+            if parts.len() >= 12 && parts.first() == Some(&"nread") {
+                fields = Some(parts);
+            }
+            continue;
+        };
+        if parts.is_empty() {
+            continue;
+        }
+        if parts.len() < names.len() {
+            return Err(ParseError::new("short pool io value row"));
+        }
+        for (name, data) in names.iter().zip(&parts) {
+            values.push((name.to_string(), parse_value(name, data)?));
+        }
+    }
+    Ok(values)
+}
+
+/// Parses an `objset-*` kstat: the unsigned 64-bit rows, each with the dataset named by the
+/// `dataset_name` row read before it.
+pub fn parse_objset(bytes: &[u8]) -> Result<Vec<ObjsetValue>, ParseError> {
+    let text = lossy(bytes);
+    let mut in_table = false;
+    let mut dataset: Option<String> = None;
+    let mut values = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if !in_table {
+            in_table = is_header(&parts);
+            continue;
+        }
+        let [name, kind, data, ..] = parts[..] else {
+            continue;
+        };
+        if name == "dataset_name" {
+            dataset = Some(data.to_string());
+        } else if kind == KSTAT_UINT64 {
+            values.push((dataset.clone(), name.to_string(), parse_value(name, data)?));
+        }
+    }
+    if !in_table {
+        return Err(ParseError::new("no kstat table header"));
+    }
+    Ok(values)
+}
+
+/// Parses a pool `state` file: its first line, lower-cased.
+pub fn parse_state(bytes: &[u8]) -> Result<String, ParseError> {
+    Ok(lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_lowercase())
+}
+
+fn metric_suffix(kstat: &str) -> String {
+    sanitize_metric_name(&kstat.replace('-', "_"))
+}
+
+/// Reads a file that may vanish (module unloaded, pool exported): `None` when it is absent.
+fn read_present(path: &Path) -> Result<Option<Vec<u8>>, CollectError> {
+    match read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let base = settings.roots.proc("spl/kstat/zfs");
+    if !base.exists() {
+        return Err(CollectError::NoData(format!(
+            "{} does not exist",
+            base.display()
+        )));
+    }
+    for (subsystem, file) in KSTATS {
+        let path = base.join(file);
+        // kstat files appear with ZFS features; a missing one is skipped.
+        let Some(bytes) = read_present(&path)? else {
+            continue;
+        };
+        let values = parse_kstat(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+        for (name, value) in values {
+            sink.untyped(
+                &format!("node_{subsystem}_{}", metric_suffix(&name)),
+                &format!("kstat.zfs.misc.{file}.{name}"),
+            )
+            .sample(&[], value as f64);
+        }
+    }
+    let pools = match list_dir(&base) {
+        Err(e) if e.is_no_data() => return Ok(()),
+        other => other?,
+    };
+    for pool in &pools {
+        collect_pool_io(&base.join(pool), pool, sink)?;
+    }
+    for pool in &pools {
+        collect_objsets(&base.join(pool), pool, sink)?;
+    }
+    for pool in &pools {
+        collect_state(&base.join(pool), pool, sink)?;
+    }
+    Ok(())
+}
+
+fn collect_pool_io(dir: &Path, pool: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let path = dir.join("io");
+    if !dir.is_dir() || !path.exists() {
+        return Ok(());
+    }
+    let bytes = read(&path)?;
+    let values = parse_pool_io(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+    for (name, value) in values {
+        sink.untyped(
+            &format!("node_zfs_zpool_{}", metric_suffix(&name)),
+            &format!("kstat.zfs.misc.io.{name}"),
+        )
+        .sample(&[("zpool", pool)], value as f64);
+    }
+    Ok(())
+}
+
+fn collect_objsets(dir: &Path, pool: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for file in list_dir(dir)? {
+        if !file.starts_with("objset-") {
+            continue;
+        }
+        let path = dir.join(&file);
+        let bytes = read(&path)?;
+        let values = parse_objset(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+        for (dataset, name, value) in values {
+            // Rows before `dataset_name` carry empty labels, as in node_exporter.
+            let (zpool, dataset) = match &dataset {
+                Some(d) => (pool, d.as_str()),
+                None => ("", ""),
+            };
+            sink.untyped(
+                &format!("node_zfs_zpool_dataset_{}", metric_suffix(&name)),
+                &format!("kstat.zfs.misc.objset.{name}"),
+            )
+            .sample(&[("dataset", dataset), ("zpool", zpool)], value as f64);
+        }
+    }
+    Ok(())
+}
+
+fn collect_state(dir: &Path, pool: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let path = dir.join("state");
+    if !dir.is_dir() || !path.exists() {
+        return Ok(());
+    }
+    let bytes = read(&path)?;
+    let state = parse_state(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+    sink.family(
+        "node_zfs_zpool_state",
+        "kstat.zfs.misc.state",
+        MetricType::Gauge,
+    );
+    for name in POOL_STATES {
+        let active = if state == name { 1.0 } else { 0.0 };
+        sink.sample(&[("state", name), ("zpool", pool)], active);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARCSTATS: &str = "13 1 0x01 86 4128 8429416566 2213224542839
+name                            type data
+hits                            4    8772612
+misses                          4    604635
+demand_data_hits                4    7221032
+c_min                           4    33554432
+arc_no_grow                     2    0
+memory_available_bytes          3    4294967296
+evict_l2_eligible-mfu           4    12
+";
+
+    #[test]
+    fn parses_kstat_table() {
+        let values = parse_kstat(ARCSTATS.as_bytes()).unwrap();
+        assert_eq!(values.len(), 6, "the uint32 row is skipped");
+        assert_eq!(values[0], ("hits".to_string(), 8772612));
+        assert_eq!(metric_suffix(&values[5].0), "evict_l2_eligible_mfu");
+    }
+
+    #[test]
+    fn kstat_errors() {
+        assert!(parse_kstat(b"").is_err());
+        assert!(parse_kstat(b"hits 4 1\n").is_err(), "no header");
+        assert!(parse_kstat(b"name type data\nhits 4 x\n").is_err());
+        assert!(parse_kstat(b"name type data\nneg 3 -1\n").is_err());
+        assert!(parse_kstat(&[0xff, 0xfe]).is_err());
+        assert!(parse_kstat(b"name type data\nhits 4\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parses_pool_io() {
+        let io = "12 3 0x00 1 80 2280461574617 2282306520107
+nread    nwritten reads    writes   wtime    wlentime wupdate  rtime    rlentime rupdate  wcnt     rcnt
+1884160  3206144  22       132      7155162  104112268 2280461577166 1134712 111011580 2280461575803 0 0
+";
+        let values = parse_pool_io(io.as_bytes()).unwrap();
+        assert_eq!(values.len(), 12);
+        assert_eq!(values[1], ("nwritten".to_string(), 3206144));
+        assert!(parse_pool_io(b"").unwrap().is_empty());
+        let short = "nread a b c d e f g h i j k\n1 2\n";
+        assert!(parse_pool_io(short.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn parses_objset() {
+        let objset = "23 1 0x01 7 2160 221578688875 6665999035587
+name                            type data
+dataset_name                    7    pool1/home
+writes                          4    4
+nwritten                        4    28
+";
+        let values = parse_objset(objset.as_bytes()).unwrap();
+        assert_eq!(
+            values[1],
+            (Some("pool1/home".to_string()), "nwritten".to_string(), 28)
+        );
+        assert!(parse_objset(b"writes 4 1\n").is_err());
+    }
+
+    #[test]
+    fn parses_state() {
+        assert_eq!(parse_state(b"ONLINE\n").unwrap(), "online");
+        assert_eq!(parse_state(b"").unwrap(), "");
+    }
+}
