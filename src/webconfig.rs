@@ -6,7 +6,7 @@
 //! without a restart; `rate_limit` and the choice of TLS or plain HTTP are fixed at start-up.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -485,6 +485,13 @@ pub fn rate_limit(path: &Path) -> Result<Option<RateLimiter>, String> {
 
 type Fingerprint = Vec<Option<(SystemTime, u64)>>;
 
+/// The last load: what it was built from, the files it read, and its outcome.
+struct Cached {
+    fingerprint: Fingerprint,
+    files: Vec<PathBuf>,
+    result: Result<Arc<Loaded>, String>,
+}
+
 fn fingerprint(files: &[PathBuf]) -> Fingerprint {
     files
         .iter()
@@ -499,7 +506,7 @@ fn fingerprint(files: &[PathBuf]) -> Fingerprint {
 /// The live configuration: reloaded when the file or any file it names changes.
 pub struct WebConfig {
     path: PathBuf,
-    cached: Mutex<(Fingerprint, Vec<PathBuf>, Result<Arc<Loaded>, String>)>,
+    cached: Mutex<Cached>,
     auth_cache: Mutex<HashMap<u64, bool>>,
     bcrypt_lock: Mutex<()>,
     hasher: RandomState,
@@ -516,7 +523,11 @@ impl WebConfig {
         let files = loaded.files.clone();
         Ok(WebConfig {
             path: path.to_path_buf(),
-            cached: Mutex::new((fingerprint(&files), files, Ok(Arc::new(loaded)))),
+            cached: Mutex::new(Cached {
+                fingerprint: fingerprint(&files),
+                files,
+                result: Ok(Arc::new(loaded)),
+            }),
             auth_cache: Mutex::new(HashMap::new()),
             bcrypt_lock: Mutex::new(()),
             hasher: RandomState::new(),
@@ -526,20 +537,20 @@ impl WebConfig {
     /// The configuration as it is on disk now (re-read if anything changed).
     pub fn current(&self) -> Result<Arc<Loaded>, String> {
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        let now = fingerprint(&cached.1);
-        if now != cached.0 {
+        let now = fingerprint(&cached.files);
+        if now != cached.fingerprint {
             let result = load(&self.path).map(Arc::new);
             match &result {
                 Ok(loaded) => {
                     tracing::info!(file = %self.path.display(), "web config reloaded");
-                    cached.1 = loaded.files.clone();
+                    cached.files = loaded.files.clone();
                 }
                 Err(e) => tracing::error!(err = %e, "web config reload failed"),
             }
-            cached.0 = fingerprint(&cached.1);
-            cached.2 = result;
+            cached.fingerprint = fingerprint(&cached.files);
+            cached.result = result;
         }
-        cached.2.clone()
+        cached.result.clone()
     }
 
     /// Checks an `Authorization` header against the users; blocking (bcrypt), so call it from
@@ -552,11 +563,7 @@ impl WebConfig {
             return false;
         };
         let hash = loaded.users.get(&user).map(String::as_str);
-        let key = {
-            let mut h = self.hasher.build_hasher();
-            (&user, hash, &password).hash(&mut h);
-            h.finish()
-        };
+        let key = self.hasher.hash_one((&user, hash, &password));
         if let Some(ok) = self
             .auth_cache
             .lock()

@@ -7,7 +7,10 @@ use crate::host;
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
         host::arp::INFO,
+        host::bcache::INFO,
+        host::bcachefs::INFO,
         host::bonding::INFO,
+        host::btrfs::INFO,
         host::buddyinfo::INFO,
         host::cgroups::INFO,
         host::conntrack::INFO,
@@ -19,6 +22,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::filefd::INFO,
         host::filesystem::INFO,
         host::interrupts::INFO,
+        host::ipvs::INFO,
         host::kernel_hung::INFO,
         host::ksmd::INFO,
         host::lnstat::INFO,
@@ -29,6 +33,8 @@ pub fn all() -> Vec<CollectorInfo> {
         host::netclass::INFO,
         host::netdev::INFO,
         host::netstat::INFO,
+        host::nfs::INFO,
+        host::nfsd::INFO,
         host::pressure::INFO,
         host::processes::INFO,
         host::schedstat::INFO,
@@ -42,16 +48,9 @@ pub fn all() -> Vec<CollectorInfo> {
         host::tcpstat::INFO,
         host::udp_queues::INFO,
         host::vmstat::INFO,
-        host::zoneinfo::INFO,
-        host::bcache::INFO,
-        host::bcachefs::INFO,
-        host::btrfs::INFO,
-        host::ipvs::INFO,
-        host::loadavg::INFO,
-        host::nfs::INFO,
-        host::nfsd::INFO,
         host::xfs::INFO,
         host::zfs::INFO,
+        host::zoneinfo::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

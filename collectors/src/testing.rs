@@ -18,13 +18,16 @@ pub const LIVE_FAMILIES: &[&str] = &[
 /// Family-name prefixes whose values are always live (the exporter's own process and handler).
 pub const LIVE_PREFIXES: &[&str] = &["process_", "promhttp_", "node_timex_", "node_uname_"];
 
+/// Families whose label values too come from the test machine (kernel, time zone).
+pub const LIVE_LABELS: &[&str] = &["node_uname_info", "node_time_zone_offset_seconds"];
+
 /// True when the sample line's value must be masked.
 pub fn is_live(metric_name: &str) -> bool {
     LIVE_FAMILIES.contains(&metric_name) || LIVE_PREFIXES.iter().any(|p| metric_name.starts_with(p))
 }
 
-/// Replaces the value of every live sample line of a text exposition by `LIVE`. Label values of
-/// `node_uname_info` (the test machine's kernel) are masked too.
+/// Replaces the value of every live sample line of a text exposition by `LIVE`, and the whole
+/// label set of the `LIVE_LABELS` families.
 pub fn mask_live_values(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
@@ -32,8 +35,9 @@ pub fn mask_live_values(text: &str) -> String {
         let name = &line[..name_end];
         if line.starts_with('#') || !is_live(name) {
             out.push_str(line);
-        } else if name == "node_uname_info" {
-            out.push_str("node_uname_info{LIVE} LIVE");
+        } else if LIVE_LABELS.contains(&name) {
+            out.push_str(name);
+            out.push_str("{LIVE} LIVE");
         } else {
             let value_at = line.rfind(' ').unwrap_or(line.len());
             out.push_str(&line[..value_at]);
