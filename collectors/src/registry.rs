@@ -5,7 +5,14 @@ use crate::host;
 
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
-    let mut list = vec![host::loadavg::INFO];
+    let mut list = vec![
+        host::loadavg::INFO,
+        host::uname::INFO,
+        host::time::INFO,
+        host::timex::INFO,
+        host::os::INFO,
+        host::selinux::INFO,
+    ];
     list.sort_by_key(|c| c.name);
     list
 }

@@ -1,3 +1,8 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod loadavg;
+pub mod os;
+pub mod selinux;
+pub mod time;
+pub mod timex;
+pub mod uname;
