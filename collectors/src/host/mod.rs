@@ -1,5 +1,6 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
+pub mod cpufreq;
 pub mod loadavg;
 pub mod os;
 pub mod selinux;
