@@ -4,6 +4,7 @@ pub mod cpufreq;
 pub mod loadavg;
 pub mod os;
 pub mod selinux;
+pub mod thermal_zone;
 pub mod time;
 pub mod timex;
 pub mod uname;
