@@ -3,6 +3,7 @@
 pub mod cpufreq;
 pub mod loadavg;
 pub mod os;
+pub mod powersupplyclass;
 pub mod selinux;
 pub mod thermal_zone;
 pub mod time;
