@@ -1,6 +1,7 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod cpufreq;
+pub mod hwmon;
 pub mod loadavg;
 pub mod os;
 pub mod powersupplyclass;
