@@ -7,6 +7,7 @@ use crate::host;
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
         host::loadavg::INFO,
+        host::textfile::INFO,
         host::hwmon::INFO,
         host::powersupplyclass::INFO,
         host::thermal_zone::INFO,

@@ -6,6 +6,7 @@ pub mod loadavg;
 pub mod os;
 pub mod powersupplyclass;
 pub mod selinux;
+pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod timex;
