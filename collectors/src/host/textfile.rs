@@ -524,10 +524,13 @@ impl Merged {
                     ok = false;
                     continue;
                 }
-                if acc.help.is_none() {
-                    acc.help = family.help;
-                }
                 acc.files.push(file.to_string());
+                // A family without HELP gets "Metric read from ...", which differs from a HELP
+                // another file gave: node_exporter's registry then drops the later series.
+                if acc.help.is_some() != family.help.is_some() {
+                    tracing::error!(metric = %family.name, file, "metric help differs from an earlier textfile; series dropped");
+                    continue;
+                }
                 acc.series.extend(family.series);
             } else {
                 self.families.insert(
