@@ -193,7 +193,7 @@ impl Parser {
         if !valid_metric_name(name) {
             return Err(format!("invalid metric name in comment: {name:?}"));
         }
-        let index = self.family_for(name, false);
+        let index = self.family_for(name);
         let family = &mut self.families[index];
         if keyword == "HELP" {
             if family.help.is_some() {
@@ -225,29 +225,25 @@ impl Parser {
         Ok(())
     }
 
-    /// The family a name belongs to: `x_sum`/`x_count` (and `x_bucket`) join an existing
-    /// summary (histogram) `x`; otherwise the family of that exact name, created if new.
-    fn family_for(&mut self, name: &str, sample: bool) -> usize {
-        let mut suffixes = vec!["_sum", "_count"];
-        if sample {
-            suffixes.push("_bucket");
-        }
-        for suffix in suffixes {
-            if let Some(base) = name.strip_suffix(suffix) {
-                if let Some(&i) = self.by_name.get(base) {
-                    let kind = self.families[i].kind;
-                    let joins = match suffix {
-                        "_bucket" => kind == Some(MetricType::Histogram),
-                        _ => matches!(kind, Some(MetricType::Histogram | MetricType::Summary)),
-                    };
-                    if joins {
-                        return i;
-                    }
-                }
-            }
-        }
+    /// The family a name belongs to, as `setOrCreateCurrentMF`: the family of that exact
+    /// name; else `x_sum`/`x_count` join a summary or histogram `x` and `x_bucket` a
+    /// histogram `x`; else a new family.
+    fn family_for(&mut self, name: &str) -> usize {
         if let Some(&i) = self.by_name.get(name) {
             return i;
+        }
+        for suffix in ["_sum", "_count", "_bucket"] {
+            let Some(&i) = name.strip_suffix(suffix).and_then(|b| self.by_name.get(b)) else {
+                continue;
+            };
+            let joins = match self.families[i].kind {
+                Some(MetricType::Histogram) => true,
+                Some(MetricType::Summary) => suffix != "_bucket",
+                _ => false,
+            };
+            if joins {
+                return i;
+            }
         }
         self.families.push(RawFamily {
             name: name.to_string(),
@@ -294,7 +290,7 @@ impl Parser {
                 rest.trim()
             ));
         }
-        let index = self.family_for(name, true);
+        let index = self.family_for(name);
         let family = &mut self.families[index];
         add_sample(family, name, labels, value, timestamp_ms)
     }
@@ -997,5 +993,58 @@ go_gc_duration_seconds_count 12
         assert!(!wildcard_match("dir[^0-9]", "dir5"));
         assert!(wildcard_match("d?r", "dir"));
         assert!(!wildcard_match("*.prom", "a.txt"));
+    }
+
+    fn collect_dir(files: &[(&str, &str)]) -> String {
+        let dir = std::env::temp_dir().join(format!("nodex-textfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).unwrap();
+        }
+        let collector = TextfileCollector {
+            directories: vec![dir.to_string_lossy().into_owned()],
+        };
+        let mut sink = MetricSink::new();
+        collector.collect(&mut sink).unwrap();
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .replace(&*dir.to_string_lossy(), "DIR")
+            .lines()
+            .filter(|l| !l.starts_with("node_textfile_mtime_seconds{"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn conflicts_between_files() {
+        let out = collect_dir(&[
+            ("a.prom", "# HELP m first\nm{f=\"a\"} 1\nu{f=\"a\"} 1\n"),
+            ("b.prom", "# HELP m second\nm{f=\"b\"} 2\nu{f=\"b\"} 2\n"),
+            ("c.prom", "# TYPE u counter\nu{f=\"c\"} 3\n"),
+            ("d.prom", "u{f=\"d\"} 4\n"),
+        ]);
+        assert!(
+            out.contains("# HELP m first\n# TYPE m untyped\nm{f=\"a\"} 1\n#"),
+            "{out}"
+        );
+        assert!(!out.contains("m{f=\"b\"}"), "{out}");
+        assert!(out.contains("# HELP u Metric read from DIR/a.prom, DIR/b.prom, DIR/d.prom\n"));
+        assert!(!out.contains("u{f=\"c\"}"), "{out}");
+        assert!(out.contains("u{f=\"b\"} 2\nu{f=\"d\"} 4"), "{out}");
+        assert!(out.contains("node_textfile_scrape_error 1"), "{out}");
+    }
+
+    #[test]
+    fn no_directory_is_no_error() {
+        let collector = TextfileCollector {
+            directories: Vec::new(),
+        };
+        let mut sink = MetricSink::new();
+        collector.collect(&mut sink).unwrap();
+        assert_eq!(sink.sample_count(), 1);
     }
 }
