@@ -146,9 +146,15 @@ fn collect_cpu(
             Err(e) => return Err(CollectError::io(&path, e)),
         }
     }
-    let mut texts = Vec::new();
+    let mut available = String::new();
+    let mut governor = String::new();
     for file in REQUIRED_TEXT_FILES {
-        texts.push(read_text(&dir.join(file))?.trim().to_string());
+        let text = read_text(&dir.join(file))?.trim().to_string();
+        match file {
+            "scaling_available_governors" => available = text,
+            "scaling_governor" => governor = text,
+            _ => {}
+        }
     }
     for (name, help, hz) in values {
         if skip_current && name == "node_cpu_frequency_hertz" {
@@ -157,7 +163,7 @@ fn collect_cpu(
         sink.family(name, help, MetricType::Gauge)
             .sample(&[("cpu", cpu)], hz);
     }
-    let states = governor_states(&texts[0], &texts[2]);
+    let states = governor_states(&available, &governor);
     if !states.is_empty() {
         sink.family(
             "node_cpu_scaling_governor",
