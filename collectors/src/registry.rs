@@ -51,6 +51,17 @@ pub fn all() -> Vec<CollectorInfo> {
         host::xfs::INFO,
         host::zfs::INFO,
         host::zoneinfo::INFO,
+        host::loadavg::INFO,
+        host::textfile::INFO,
+        host::hwmon::INFO,
+        host::powersupplyclass::INFO,
+        host::thermal_zone::INFO,
+        host::cpufreq::INFO,
+        host::uname::INFO,
+        host::time::INFO,
+        host::timex::INFO,
+        host::os::INFO,
+        host::selinux::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

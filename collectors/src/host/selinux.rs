@@ -1,0 +1,200 @@
+//! selinux: whether SELinux is enabled, its configured and current modes, and the AVC
+//! statistics from the selinuxfs mount (`<sysfs>/fs/selinux`).
+
+use std::io::ErrorKind;
+
+use crate::collector::Settings;
+use crate::error::{CollectError, ParseError};
+use crate::expfmt::{MetricSink, MetricType};
+use crate::stateless_collector;
+use crate::util::{lossy, parse_file, parse_u64, read_number, read_optional};
+
+stateless_collector!(
+    "selinux",
+    true,
+    "/sys/fs/selinux, /etc/selinux/config, /proc/self/attr/current",
+    collect
+);
+
+/// The mode named by `SELINUX=` in `/etc/selinux/config`, as go-selinux's
+/// `DefaultEnforceMode`: enforcing 1, permissive 0, anything else (disabled, absent) -1.
+pub fn parse_config_mode(bytes: &[u8]) -> i64 {
+    let text = lossy(bytes);
+    let mode = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("SELINUX="))
+        .next_back()
+        .map(|v| v.trim().trim_matches('"'))
+        .unwrap_or("");
+    match mode {
+        "enforcing" => 1,
+        "permissive" => 0,
+        _ => -1,
+    }
+}
+
+/// AVC cache counters summed over all lines of `avc/cache_stats`:
+/// lookups, hits, misses, allocations, reclaims, frees.
+pub fn parse_avc_stats(bytes: &[u8]) -> Result<[u64; 6], ParseError> {
+    let text = lossy(bytes);
+    let mut sums = [0u64; 6];
+    for line in text.lines().skip(1) {
+        let values: Vec<&str> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if values.len() != 6 {
+            return Err(ParseError::new(format!("invalid AVC stat line: {line}")));
+        }
+        for (sum, v) in sums.iter_mut().zip(values) {
+            *sum = sum.wrapping_add(parse_u64(v)?);
+        }
+    }
+    Ok(sums)
+}
+
+/// `avc/hash_stats`: entries, buckets used, buckets available, longest chain.
+pub fn parse_avc_hash_stats(bytes: &[u8]) -> Result<[u64; 4], ParseError> {
+    let text = lossy(bytes);
+    let mut lines = text.lines();
+    let mut next = |prefix: &str| {
+        lines
+            .next()
+            .and_then(|l| l.strip_prefix(prefix))
+            .map(str::to_string)
+            .ok_or_else(|| ParseError::new(format!("missing {prefix:?} line")))
+    };
+    let entries = parse_u64(&next("entries: ")?)?;
+    let buckets = next("buckets used: ")?;
+    let (used, available) = buckets
+        .split_once('/')
+        .ok_or_else(|| ParseError::new(format!("invalid buckets line {buckets:?}")))?;
+    let longest = parse_u64(&next("longest chain: ")?)?;
+    Ok([entries, parse_u64(used)?, parse_u64(available)?, longest])
+}
+
+/// go-selinux's `GetEnabled`: selinuxfs is mounted and the process label is not `kernel`.
+fn enabled(settings: &Settings) -> bool {
+    if !settings.roots.sys("fs/selinux/enforce").exists() {
+        return false;
+    }
+    read_optional(&settings.roots.proc("self/attr/current"))
+        .map(|label| label.trim_end_matches('\0') != "kernel")
+        .unwrap_or(true)
+}
+
+fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let gauge = MetricType::Gauge;
+    if !enabled(settings) {
+        sink.single(
+            "node_selinux_enabled",
+            "SELinux is enabled, 1 is true, 0 is false",
+            gauge,
+            0.0,
+        );
+        return Ok(());
+    }
+    sink.single(
+        "node_selinux_enabled",
+        "SELinux is enabled, 1 is true, 0 is false",
+        gauge,
+        1.0,
+    );
+    let config_mode = match std::fs::read(settings.roots.root("etc/selinux/config")) {
+        Ok(bytes) => parse_config_mode(&bytes),
+        Err(e) if e.kind() == ErrorKind::NotFound => -1,
+        Err(_) => -1,
+    };
+    sink.single(
+        "node_selinux_config_mode",
+        "Configured SELinux enforcement mode",
+        gauge,
+        config_mode as f64,
+    );
+    let fs = settings.roots.sys("fs/selinux");
+    let current_mode = read_number(&fs.join("enforce")).unwrap_or(-1.0);
+    sink.single(
+        "node_selinux_current_mode",
+        "Current SELinux enforcement mode",
+        gauge,
+        current_mode,
+    );
+
+    let stats = parse_file(&fs.join("avc/cache_stats"), parse_avc_stats)?;
+    let counters = [
+        ("node_selinux_avc_lookups_total", "SELinux AVC lookups"),
+        ("node_selinux_avc_hits_total", "SELinux AVC hits"),
+        ("node_selinux_avc_misses_total", "SELinux AVC misses"),
+        (
+            "node_selinux_avc_allocations_total",
+            "SELinux AVC allocations",
+        ),
+        ("node_selinux_avc_reclaims_total", "SELinux AVC reclaims"),
+        ("node_selinux_avc_frees_total", "SELinux AVC frees"),
+    ];
+    for ((name, help), value) in counters.iter().zip(stats) {
+        sink.single(name, help, MetricType::Counter, value as f64);
+    }
+    let hash = parse_file(&fs.join("avc/hash_stats"), parse_avc_hash_stats)?;
+    let gauges = [
+        ("node_selinux_avc_hash_entries", "SELinux AVC hash entries"),
+        (
+            "node_selinux_avc_hash_buckets_used",
+            "SELinux AVC hash buckets used",
+        ),
+        (
+            "node_selinux_avc_hash_buckets_available",
+            "SELinux AVC hash buckets available",
+        ),
+        (
+            "node_selinux_avc_hash_longest_chain",
+            "SELinux AVC hash longest chain",
+        ),
+    ];
+    for ((name, help), value) in gauges.iter().zip(hash) {
+        sink.single(name, help, gauge, value as f64);
+    }
+    let threshold = read_number(&fs.join("avc/cache_threshold"))?;
+    sink.single(
+        "node_selinux_avc_threshold",
+        "SELinux AVC threshold",
+        gauge,
+        threshold,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_modes() {
+        let cfg =
+            b"# This file controls the state of SELinux\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
+        assert_eq!(parse_config_mode(cfg), 1);
+        assert_eq!(parse_config_mode(b"SELINUX=permissive\n"), 0);
+        assert_eq!(parse_config_mode(b"SELINUX=disabled\n"), -1);
+        assert_eq!(parse_config_mode(b""), -1);
+        assert_eq!(parse_config_mode(&[0xff, 0xfe]), -1);
+    }
+
+    #[test]
+    fn avc_stats() {
+        let text =
+            b"lookups hits misses allocations reclaims frees\n100 90 10 10 0 5\n50 40 10 10 0 1\n";
+        assert_eq!(parse_avc_stats(text).unwrap(), [150, 130, 20, 20, 0, 6]);
+        assert_eq!(parse_avc_stats(b"").unwrap(), [0; 6]);
+        assert!(parse_avc_stats(b"header\n1 2 3\n").is_err());
+        assert!(parse_avc_stats(b"header\n\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn avc_hash_stats() {
+        let text = b"entries: 510\nbuckets used: 293/512\nlongest chain: 5\n";
+        assert_eq!(parse_avc_hash_stats(text).unwrap(), [510, 293, 512, 5]);
+        assert!(parse_avc_hash_stats(b"").is_err());
+        assert!(parse_avc_hash_stats(b"entries: 1\nbuckets used: 2\n").is_err());
+        assert!(parse_avc_hash_stats(b"entries: x\n").is_err());
+    }
+}
