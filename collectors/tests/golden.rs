@@ -16,7 +16,8 @@ use nodex_collectors::{registry, Options, Roots, Settings};
 const NO_GOLDEN: &[(&str, &str)] = &[];
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 /// The settings every golden run uses: the fixture roots and options that turn on the
