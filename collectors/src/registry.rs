@@ -5,7 +5,11 @@ use crate::host;
 
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
-    let mut list = vec![host::loadavg::INFO];
+    let mut list = vec![
+        host::loadavg::INFO,
+        host::edac::INFO,
+        host::infiniband::INFO,
+    ];
     list.sort_by_key(|c| c.name);
     list
 }

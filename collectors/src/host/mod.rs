@@ -1,3 +1,5 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
+pub mod edac;
+pub mod infiniband;
 pub mod loadavg;
