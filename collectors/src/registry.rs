@@ -9,6 +9,9 @@ pub fn all() -> Vec<CollectorInfo> {
         host::loadavg::INFO,
         host::edac::INFO,
         host::infiniband::INFO,
+        host::fibrechannel::INFO,
+        host::nvme::INFO,
+        host::tapestats::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

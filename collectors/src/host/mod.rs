@@ -1,5 +1,8 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod edac;
+pub mod fibrechannel;
 pub mod infiniband;
 pub mod loadavg;
+pub mod nvme;
+pub mod tapestats;
