@@ -12,6 +12,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::fibrechannel::INFO,
         host::nvme::INFO,
         host::tapestats::INFO,
+        host::rapl::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

@@ -5,4 +5,5 @@ pub mod fibrechannel;
 pub mod infiniband;
 pub mod loadavg;
 pub mod nvme;
+pub mod rapl;
 pub mod tapestats;
