@@ -13,6 +13,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::nvme::INFO,
         host::tapestats::INFO,
         host::rapl::INFO,
+        host::dmi::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

@@ -1,5 +1,6 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
+pub mod dmi;
 pub mod edac;
 pub mod fibrechannel;
 pub mod infiniband;
