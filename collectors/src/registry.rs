@@ -14,6 +14,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::tapestats::INFO,
         host::rapl::INFO,
         host::dmi::INFO,
+        host::watchdog::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

@@ -8,3 +8,4 @@ pub mod loadavg;
 pub mod nvme;
 pub mod rapl;
 pub mod tapestats;
+pub mod watchdog;
