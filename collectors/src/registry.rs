@@ -15,6 +15,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::rapl::INFO,
         host::dmi::INFO,
         host::watchdog::INFO,
+        host::dmmultipath::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

@@ -1,6 +1,7 @@
 //! Host collectors: node_exporter's `node_*` families, one module each.
 
 pub mod dmi;
+pub mod dmmultipath;
 pub mod edac;
 pub mod fibrechannel;
 pub mod infiniband;
