@@ -256,15 +256,20 @@ fn read_port(dir: &Path, number: &str) -> Result<Port, CollectError> {
     let mut counters = Vec::new();
     let mut lifespan_ms = None;
     if dir.join("counters").exists() {
-        read_counter_dir(&dir.join("counters"), COUNTERS, &mut counters)?;
-        match read_counter_dir(&dir.join("counters_ext"), LEGACY_COUNTERS, &mut counters) {
+        read_counter_dir(&dir.join("counters"), COUNTERS, true, &mut counters)?;
+        match read_counter_dir(
+            &dir.join("counters_ext"),
+            LEGACY_COUNTERS,
+            false,
+            &mut counters,
+        ) {
             Err(CollectError::NoData(_)) => {}
             other => other?,
         }
     }
     if dir.join("hw_counters").exists() {
-        read_counter_dir(&dir.join("hw_counters"), HW_COUNTERS, &mut counters)?;
-        lifespan_ms = read_counter(&dir.join("hw_counters/lifespan"))?;
+        read_counter_dir(&dir.join("hw_counters"), HW_COUNTERS, false, &mut counters)?;
+        lifespan_ms = read_counter(&dir.join("hw_counters/lifespan"), false)?;
     }
     Ok(Port {
         number,
@@ -280,6 +285,7 @@ fn read_port(dir: &Path, number: &str) -> Result<Port, CollectError> {
 fn read_counter_dir(
     dir: &Path,
     specs: &'static [CounterSpec],
+    skip_einval: bool,
     out: &mut Vec<(&'static CounterSpec, u64)>,
 ) -> Result<(), CollectError> {
     for name in list_dir(dir)? {
@@ -290,7 +296,7 @@ fn read_counter_dir(
         if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             continue;
         }
-        if let Some(mut value) = read_counter(&path)? {
+        if let Some(mut value) = read_counter(&path, skip_einval)? {
             if QUAD_OCTET_FILES.contains(&spec.0) {
                 value = value.wrapping_mul(4);
             }
@@ -301,20 +307,22 @@ fn read_counter_dir(
 }
 
 /// Reads one counter file, skipping it (`None`) when the kernel refuses the read as procfs
-/// does (absent, permission, EOPNOTSUPP, EINVAL) or reports `N/A (no PMA)`.
-fn read_counter(path: &Path) -> Result<Option<u64>, CollectError> {
+/// does (absent, permission, EOPNOTSUPP, and EINVAL in `counters/` only) or reports
+/// `N/A (no PMA)`.
+fn read_counter(path: &Path, skip_einval: bool) -> Result<Option<u64>, CollectError> {
     match read(path) {
         Ok(bytes) => parse_counter(&bytes).map_err(|e| CollectError::parse(path, e)),
-        Err(CollectError::Io { source, .. }) if skippable(&source) => Ok(None),
+        Err(CollectError::Io { source, .. }) if skippable(&source, skip_einval) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-fn skippable(err: &std::io::Error) -> bool {
+fn skippable(err: &std::io::Error, skip_einval: bool) -> bool {
     matches!(
         err.kind(),
-        ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidInput
+        ErrorKind::NotFound | ErrorKind::PermissionDenied
     ) || err.raw_os_error() == Some(libc::EOPNOTSUPP)
+        || (skip_einval && err.raw_os_error() == Some(libc::EINVAL))
 }
 
 fn emit_device(device: &Device, sink: &mut MetricSink) {
@@ -393,5 +401,23 @@ mod tests {
         assert!(parse_counter(b"").is_err());
         assert!(parse_counter(b"12 34").is_err());
         assert!(parse_counter(&[0xff]).is_err());
+    }
+
+    #[test]
+    fn absent_subsystem_is_no_data() {
+        assert!(run_on_empty_root(INFO).unwrap_err().is_no_data());
+    }
+
+    fn run_on_empty_root(
+        info: crate::collector::CollectorInfo,
+    ) -> Result<crate::expfmt::MetricSink, CollectError> {
+        let roots = crate::roots::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
+        let settings = std::sync::Arc::new(crate::collector::Settings::new(
+            roots,
+            crate::options::Options::with_defaults(),
+        ));
+        let collector = (info.build)(&settings).map_err(CollectError::Other)?;
+        let mut sink = crate::expfmt::MetricSink::new();
+        collector.collect(&mut sink).map(|()| sink)
     }
 }
