@@ -22,12 +22,13 @@ const ATTRIBUTES: &[(&str, &str)] = &[
     ("cntlid", "cntlid"),
 ];
 
-/// The namespace id of a controller's namespace directory: `nvme0n1`, or `nvme0c0n1` under
-/// native multipath.
+/// The namespace id of a namespace directory below a controller. procfs 0.21.1 (the one
+/// node_exporter 1.12 uses) only matches the native-multipath path devices `nvme<C>c<C>n<N>`;
+/// plain `nvme0n1` directories (multipath disabled) are not found (procfs#821, fixed later).
 pub fn namespace_id(dir_name: &str) -> Option<String> {
     static PATTERN: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
     let pattern = PATTERN
-        .get_or_init(|| Regex::new(r"^nvme\d+(?:c\d+)?n(\d+)").ok())
+        .get_or_init(|| Regex::new(r"nvme\d+c\d+n(\d+)").ok())
         .as_ref()?;
     Some(pattern.captures(dir_name)?.get(1)?.as_str().to_string())
 }
@@ -70,6 +71,7 @@ fn read_controllers(class: &Path) -> Result<Vec<Controller>, CollectError> {
             .collect::<Result<_, _>>()?;
         let namespaces = list_dir(&dir)?
             .iter()
+            .filter(|entry| dir.join(entry).is_dir())
             .filter_map(|entry| Some((namespace_id(entry)?, dir.join(entry))))
             .map(|(id, path)| read_namespace(&path, id))
             .collect();
@@ -128,10 +130,10 @@ fn emit(controller: &Controller, sink: &mut MetricSink) {
             ],
             1.0,
         );
-        // `size` counts 512-byte sectors and `nuse` logical blocks; capacity multiplies the
-        // sector count by the block size, as node_exporter's HELP says.
+        // procfs multiplies both `size` and `nuse` by the logical block size, so capacity and
+        // size are the same value.
         let capacity = ns.size.wrapping_mul(ns.logical_block_size);
-        let size = ns.size.wrapping_mul(512);
+        let size = capacity;
         let used = ns.used.wrapping_mul(ns.logical_block_size);
         for (name, help, value) in [
             ("node_nvme_namespace_capacity_bytes", "Capacity of the NVMe namespace in bytes. Computed as namespace_size * namespace_logical_block_size", capacity),
@@ -150,9 +152,10 @@ mod tests {
 
     #[test]
     fn finds_namespace_directories() {
-        assert_eq!(namespace_id("nvme0n1").as_deref(), Some("1"));
+        assert_eq!(namespace_id("nvme0c0n1").as_deref(), Some("1"));
         assert_eq!(namespace_id("nvme0c0n2").as_deref(), Some("2"));
-        assert_eq!(namespace_id("nvme12n10").as_deref(), Some("10"));
+        assert_eq!(namespace_id("nvme12c3n10").as_deref(), Some("10"));
+        assert_eq!(namespace_id("nvme0n1"), None);
         assert_eq!(namespace_id("ng0n1"), None);
         assert_eq!(namespace_id("nvme0"), None);
         assert_eq!(namespace_id("power"), None);
