@@ -11,7 +11,9 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{list_dir, lossy, missing_as_no_data, parse_u64_prefixed, read, read_trimmed};
+use crate::util::{
+    list_dir, lossy, missing_as_no_data, parse_file, parse_u64_prefixed, read, read_trimmed,
+};
 
 stateless_collector!(
     "infiniband",
@@ -241,18 +243,17 @@ fn optional_attribute(path: &Path) -> Result<String, CollectError> {
 
 fn read_port(dir: &Path, number: &str) -> Result<Port, CollectError> {
     let number = number
-        .parse::<u32>()
-        .map_err(|_| CollectError::Other(format!("failed to convert {number} into uint")))?
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| number.parse::<u32>().ok())
+        .flatten()
+        .ok_or_else(|| CollectError::Other(format!("failed to convert {number} into uint")))?
         .to_string();
-    let parse = |file: &str, parser: fn(&[u8]) -> Result<u64, ParseError>| {
-        let path = dir.join(file);
-        parser(&read(&path)?).map_err(|e| CollectError::parse(&path, e))
-    };
     // link_layer is required by procfs although node_exporter exports nothing from it.
     read(&dir.join("link_layer"))?;
-    let state_id = parse("state", |b| parse_state(b).map(u64::from))? as u32;
-    let phys_state_id = parse("phys_state", |b| parse_state(b).map(u64::from))? as u32;
-    let rate = parse("rate", parse_rate)?;
+    let state_id = parse_file(&dir.join("state"), parse_state)?;
+    let phys_state_id = parse_file(&dir.join("phys_state"), parse_state)?;
+    let rate = parse_file(&dir.join("rate"), parse_rate)?;
     let mut counters = Vec::new();
     let mut lifespan_ms = None;
     if dir.join("counters").exists() {
