@@ -11,7 +11,7 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::{FlagKind, FlagSpec};
-use crate::util::{list_dir, lossy, parse_u64, read, sanitize_metric_name};
+use crate::util::{list_dir, lossy, parse_file, parse_u64, read, sanitize_metric_name};
 
 const ZONE_LABEL: &str = "collector.rapl.enable-zone-label";
 
@@ -76,9 +76,7 @@ impl Collector for Rapl {
         let zones = zones(&dir).map_err(absent_or_denied)?;
         for zone in &zones {
             let path = Path::new(&zone.path).join("energy_uj");
-            let microjoules = read(&path)
-                .and_then(|b| parse_microjoules(&b).map_err(|e| CollectError::parse(&path, e)))
-                .map_err(denied)?;
+            let microjoules = parse_file(&path, parse_microjoules).map_err(denied)?;
             self.emit(zone, microjoules as f64 / 1_000_000.0, sink);
         }
         Ok(())
@@ -122,8 +120,7 @@ fn zones(dir: &Path) -> Result<Vec<Zone>, CollectError> {
             continue;
         };
         let (index, name) = index_and_name(&seen, lossy(&raw_name).trim());
-        let max = zone_dir.join("max_energy_range_uj");
-        parse_microjoules(&read(&max)?).map_err(|e| CollectError::parse(&max, e))?;
+        parse_file(&zone_dir.join("max_energy_range_uj"), parse_microjoules)?;
         seen.insert(name.clone(), index + 1);
         zones.push(Zone {
             name,
