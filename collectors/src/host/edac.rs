@@ -201,4 +201,22 @@ mod tests {
         let mut sink = crate::expfmt::MetricSink::new();
         collector.collect(&mut sink).map(|()| sink)
     }
+
+    #[test]
+    fn bad_counter_fails_but_keeps_earlier_samples() {
+        let base = std::env::temp_dir().join(format!("nodex-edac-{}", std::process::id()));
+        let mc = base.join("sys/devices/system/edac/mc/mc0");
+        std::fs::create_dir_all(&mc).unwrap();
+        std::fs::write(mc.join("ce_count"), "3\n").unwrap();
+        std::fs::write(mc.join("ce_noinfo_count"), "x\n").unwrap();
+        let settings = crate::collector::Settings::new(
+            crate::roots::Roots::fixture(&base),
+            crate::options::Options::default(),
+        );
+        let mut sink = MetricSink::new();
+        let err = collect(&settings, &mut sink).unwrap_err();
+        std::fs::remove_dir_all(&base).unwrap();
+        assert!(!err.is_no_data());
+        assert_eq!(sink.sample_count(), 1);
+    }
 }

@@ -421,4 +421,38 @@ mod tests {
         let mut sink = crate::expfmt::MetricSink::new();
         collector.collect(&mut sink).map(|()| sink)
     }
+
+    fn run_on(files: &[(&str, &str)]) -> Result<MetricSink, CollectError> {
+        let base =
+            std::env::temp_dir().join(format!("nodex-ib-{}-{}", std::process::id(), files.len()));
+        for (rel, content) in files {
+            let path = base.join("sys/class/infiniband").join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        let settings = crate::collector::Settings::new(
+            crate::roots::Roots::fixture(&base),
+            crate::options::Options::default(),
+        );
+        let mut sink = MetricSink::new();
+        let result = collect(&settings, &mut sink).map(|()| sink);
+        std::fs::remove_dir_all(&base).unwrap();
+        result
+    }
+
+    #[test]
+    fn missing_firmware_version_is_no_data_and_bad_counter_fails() {
+        let port = [
+            ("hca/ports/1/link_layer", "InfiniBand\n"),
+            ("hca/ports/1/state", "4: ACTIVE\n"),
+            ("hca/ports/1/phys_state", "5: LinkUp\n"),
+            ("hca/ports/1/rate", "40 Gb/sec (4X QDR)\n"),
+        ];
+        assert!(run_on(&port).unwrap_err().is_no_data());
+        let mut files = port.to_vec();
+        files.push(("hca/fw_ver", "1.0\n"));
+        assert_eq!(run_on(&files).unwrap().sample_count(), 4);
+        files.push(("hca/ports/1/counters/link_downed", "many\n"));
+        assert!(!run_on(&files).unwrap_err().is_no_data());
+    }
 }
