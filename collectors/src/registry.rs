@@ -61,6 +61,16 @@ pub fn all() -> Vec<CollectorInfo> {
         host::xfs::INFO,
         host::zfs::INFO,
         host::zoneinfo::INFO,
+        host::loadavg::INFO,
+        host::edac::INFO,
+        host::infiniband::INFO,
+        host::fibrechannel::INFO,
+        host::nvme::INFO,
+        host::tapestats::INFO,
+        host::rapl::INFO,
+        host::dmi::INFO,
+        host::watchdog::INFO,
+        host::dmmultipath::INFO,
     ];
     list.sort_by_key(|c| c.name);
     list

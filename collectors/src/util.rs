@@ -115,6 +115,52 @@ pub fn sanitize_metric_name(s: &str) -> String {
         .collect()
 }
 
+/// Parses an unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` (procfs' `ValueParser`):
+/// a `0x`, `0o` or `0b` prefix, or a bare leading `0` (octal), selects the base.
+pub fn parse_u64_prefixed(s: &str) -> Result<u64, ParseError> {
+    let err = || ParseError::new(format!("invalid unsigned integer {s:?}"));
+    let lower = s.to_ascii_lowercase();
+    let (digits, radix) = if let Some(rest) = lower.strip_prefix("0x") {
+        (rest, 16)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (rest, 8)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (rest, 2)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (&lower[1..], 8)
+    } else {
+        (lower.as_str(), 10)
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return Err(err());
+    }
+    u64::from_str_radix(digits, radix).map_err(|_| err())
+}
+
+/// Parses a signed integer as Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then the
+/// prefixes of [`parse_u64_prefixed`].
+pub fn parse_i64_prefixed(s: &str) -> Result<i64, ParseError> {
+    let err = || ParseError::new(format!("invalid integer {s:?}"));
+    let (negative, magnitude) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let value = i128::from(parse_u64_prefixed(magnitude).map_err(|_| err())?);
+    let value = if negative { -value } else { value };
+    i64::try_from(value).map_err(|_| err())
+}
+
+/// Turns a "no such file or directory" read error into [`CollectError::NoData`], as
+/// node_exporter's collectors map `os.ErrNotExist` to `ErrNoData`; other errors pass through.
+pub fn missing_as_no_data(err: CollectError) -> CollectError {
+    match err {
+        CollectError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            CollectError::NoData(format!("{} does not exist", path.display()))
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +185,31 @@ mod tests {
     fn missing_dir_is_no_data() {
         let err = list_dir(Path::new("/nonexistent/nodex/test")).unwrap_err();
         assert!(err.is_no_data());
+    }
+
+    #[test]
+    fn prefixed_integers() {
+        assert_eq!(parse_u64_prefixed("0x1F").unwrap(), 31);
+        assert_eq!(parse_u64_prefixed("010").unwrap(), 8);
+        assert_eq!(parse_u64_prefixed("0").unwrap(), 0);
+        assert_eq!(parse_u64_prefixed("0b101").unwrap(), 5);
+        assert_eq!(parse_u64_prefixed("0xffffffffffffffff").unwrap(), u64::MAX);
+        assert!(parse_u64_prefixed("").is_err());
+        assert!(parse_u64_prefixed("0x").is_err());
+        assert!(parse_u64_prefixed("-1").is_err());
+        assert!(parse_u64_prefixed("09").is_err());
+        assert_eq!(parse_i64_prefixed("-0x10").unwrap(), -16);
+        assert_eq!(parse_i64_prefixed("+7").unwrap(), 7);
+        assert!(parse_i64_prefixed("9223372036854775808").is_err());
+        assert_eq!(
+            parse_i64_prefixed("-9223372036854775808").unwrap(),
+            i64::MIN
+        );
+    }
+
+    #[test]
+    fn missing_files_are_no_data() {
+        let err = read(Path::new("/nonexistent/nodex/file")).unwrap_err();
+        assert!(missing_as_no_data(err).is_no_data());
     }
 }
