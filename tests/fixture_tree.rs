@@ -97,7 +97,8 @@ fn damaged_files_fail_only_their_collector() {
     copy_tree(&fixture_base(), &base);
     std::fs::write(base.join("proc/loadavg"), b"\xff\xfegarbage").expect("garble loadavg");
     let _ = std::fs::remove_file(base.join("proc/meminfo"));
-    std::fs::write(base.join("proc/stat"), b"cpu  1 2").expect("truncate stat");
+    std::fs::remove_file(base.join("proc/stat")).expect("remove stat");
+    std::fs::create_dir(base.join("proc/stat")).expect("stat becomes unreadable (a directory)");
 
     let args = tree_args(&base);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -380,7 +380,20 @@ pub fn scrape(url: &str) -> BTreeMap<String, Family> {
     parse_exposition(&resp.text())
 }
 
-/// Runs `promtool check metrics` on an exposition; returns its complaints (empty when clean).
+/// Lint complaints promtool makes about node_exporter's own metric names (it makes the same
+/// about node_exporter 1.5's output); nodex must keep those names, so they are tolerated.
+const INHERITED_LINTS: &[&str] = &[
+    "metric names should be written in 'snake_case' not 'camelCase'",
+    "use base unit \"bytes\" instead of \"bits\"",
+    "counter metrics should have \"_total\" suffix",
+    "non-counter metrics should not have \"_total\" suffix",
+    "non-histogram and non-summary metrics should not have \"_count\" suffix",
+    "non-histogram and non-summary metrics should not have \"_sum\" suffix",
+    "use base unit \"seconds\" instead of",
+];
+
+/// Runs `promtool check metrics` on an exposition. Returns the complaints that matter: any
+/// parse error, and any lint other than those node_exporter's names inherently trigger.
 pub fn promtool_check(text: &str) -> String {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -398,10 +411,17 @@ pub fn promtool_check(text: &str) -> String {
     let out = child.wait_with_output().expect("promtool output");
     let mut msg = String::from_utf8_lossy(&out.stdout).into_owned();
     msg.push_str(&String::from_utf8_lossy(&out.stderr));
-    if out.status.success() {
-        String::new()
-    } else {
-        msg
+    match out.status.code() {
+        Some(0) => String::new(),
+        // 3: lint problems only; keep those not inherited from node_exporter's names.
+        Some(3) => msg
+            .lines()
+            .filter(|l| {
+                !l.trim().is_empty() && !INHERITED_LINTS.iter().any(|lint| l.contains(lint))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect(),
+        _ => format!("promtool failed ({:?}): {msg}", out.status.code()),
     }
 }
 
