@@ -24,6 +24,35 @@ const NOT_COMPARED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Labels node_exporter 1.12 added to a family since 1.5: nodex has them, 1.5 does not. Series
+/// are matched on 1.5's labels.
+const LABELS_ADDED_SINCE_1_5: &[(&str, &str, &str)] = &[
+    (
+        "node_filesystem_",
+        "device_error",
+        "added after 1.5: every filesystem series carries its stat error",
+    ),
+    (
+        "node_disk_info",
+        "rotational",
+        "added after 1.5: the rotational flag from sysfs queue/rotational",
+    ),
+    (
+        "node_network_info",
+        "adminstate",
+        "added after 1.5: the administrative state from the interface flags",
+    ),
+];
+
+/// Series node_exporter 1.5 emits that 1.12's defaults exclude: (family prefix, label, value
+/// prefix, reason).
+const SERIES_DROPPED_SINCE_1_5: &[(&str, &str, &str, &str)] = &[(
+    "node_disk_",
+    "device",
+    "zram",
+    "1.12's default --collector.diskstats.device-exclude also excludes zram devices",
+)];
+
 /// meminfo: node_exporter 1.12 exports a fixed set of fields; 1.5 exported every field of
 /// /proc/meminfo. nodex follows 1.12, so 1.5's other `node_memory_*` families are not expected.
 const MEMINFO_1_12: &[&str] = &[
@@ -190,6 +219,12 @@ fn nodex_matches_node_exporter_family_by_family() {
     for (why, names) in &skipped {
         println!("not compared ({why}): {}", names.join(", "));
     }
+    for (family, label, why) in LABELS_ADDED_SINCE_1_5 {
+        println!("difference kept from 1.12: {family}* has label {label} ({why})");
+    }
+    for (family, label, value, why) in SERIES_DROPPED_SINCE_1_5 {
+        println!("difference kept from 1.12: {family}* without {label}={value}* ({why})");
+    }
     assert!(
         compared.len() > 100,
         "too few families compared ({}): is node_exporter serving?",
@@ -203,6 +238,35 @@ fn nodex_matches_node_exporter_family_by_family() {
     );
 }
 
+fn added_labels(name: &str) -> Vec<&'static str> {
+    LABELS_ADDED_SINCE_1_5
+        .iter()
+        .filter(|(prefix, _, _)| name.starts_with(prefix))
+        .map(|(_, label, _)| *label)
+        .collect()
+}
+
+fn dropped_since_1_5(name: &str, labels: &BTreeMap<String, String>) -> bool {
+    SERIES_DROPPED_SINCE_1_5
+        .iter()
+        .any(|(prefix, label, value, _)| {
+            name.starts_with(prefix) && labels.get(*label).is_some_and(|v| v.starts_with(value))
+        })
+}
+
+/// nodex's sample whose labels, without the labels added since 1.5, equal node_exporter's.
+fn find_matching<'a>(
+    mine: &'a Family,
+    labels: &BTreeMap<String, String>,
+    added: &[&str],
+) -> Option<&'a common::Sample> {
+    mine.samples.iter().find(|s| {
+        let mut stripped = s.labels.clone();
+        stripped.retain(|k, _| !added.contains(&k.as_str()));
+        &stripped == labels
+    })
+}
+
 fn compare_family(
     name: &str,
     theirs: &Family,
@@ -210,13 +274,16 @@ fn compare_family(
     after: Option<&Family>,
     problems: &mut Vec<String>,
 ) {
+    let added = added_labels(name);
     if theirs.kind != mine.kind {
         problems.push(format!(
             "{name}: type {:?} in node_exporter, {:?} in nodex",
             theirs.kind, mine.kind
         ));
     }
-    if theirs.label_names() != mine.label_names() {
+    let mut my_names = mine.label_names();
+    my_names.retain(|n| !added.contains(&n.as_str()));
+    if theirs.label_names() != my_names {
         problems.push(format!(
             "{name}: label names {:?} in node_exporter, {:?} in nodex",
             theirs.label_names(),
@@ -228,7 +295,10 @@ fn compare_family(
         || MONOTONIC_NON_COUNTERS.contains(&name)
         || (theirs.kind.as_deref() == Some("untyped") && !FLUCTUATING_UNTYPED.contains(&name));
     for sample in &theirs.samples {
-        let Some(my) = mine.find(&sample.labels) else {
+        if dropped_since_1_5(name, &sample.labels) {
+            continue;
+        }
+        let Some(my) = find_matching(mine, &sample.labels, &added) else {
             problems.push(format!(
                 "{name}{:?}: series missing from nodex",
                 sample.labels
