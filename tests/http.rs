@@ -153,3 +153,75 @@ fn bad_flags_stop_startup_with_status_2() {
     let version = run(&["--version"]);
     assert_eq!(version.status.code(), Some(0));
 }
+
+/// Makes a FIFO; a read of it blocks until a writer opens it.
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path without NUL");
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
+
+/// Opens the FIFO for writing without blocking: succeeds only once a reader has it open.
+fn open_writer_if_read(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()
+}
+
+#[test]
+fn past_max_requests_answers_503() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc_dir = dir.path().join("proc");
+    std::fs::create_dir(&proc_dir).expect("mkdir proc");
+    let fifo = proc_dir.join("loadavg");
+    mkfifo(&fifo);
+    let procfs = format!("--path.procfs={}", proc_dir.display());
+    let nodex = start_nodex(&[
+        &procfs,
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+        "--web.max-requests=1",
+        "--scrape.timeout=60s",
+    ]);
+    let url = nodex.url("/metrics");
+    let held_url = url.clone();
+    let held = std::thread::spawn(move || get(&held_url, &[]).expect("first scrape"));
+
+    // The first scrape holds the only permit once its loadavg read has the FIFO open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let writer = loop {
+        if let Some(w) = open_writer_if_read(&fifo) {
+            break w;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first scrape never reached the collector"
+        );
+        std::thread::yield_now();
+    };
+    let refused = get(&url, &[]).expect("second scrape");
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.text().trim(),
+        "Limit of concurrent requests reached (1), try again later."
+    );
+
+    use std::io::Write;
+    let mut writer = writer;
+    writer
+        .write_all(b"0.25 0.5 1 1/100 42\n")
+        .expect("feed the FIFO");
+    drop(writer);
+    let first = held.join().expect("first scrape thread");
+    assert_eq!(first.status, 200);
+    assert!(
+        first.text().contains("node_load1 0.25\n"),
+        "{}",
+        first.text()
+    );
+}

@@ -767,6 +767,11 @@ struct TextfileCollector {
 impl TextfileCollector {
     /// Reads, parses and validates one file; `Err` means the file counts as failed.
     fn process_file(path: &Path) -> Result<(Vec<Family>, f64), String> {
+        // A FIFO or device would block or never end; only regular files are read.
+        let meta = std::fs::metadata(path).map_err(|e| format!("failed to stat {path:?}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("textfile {path:?} is not a regular file"));
+        }
         let bytes = std::fs::read(path)
             .map_err(|e| format!("failed to open textfile data file {path:?}: {e}"))?;
         let families = parse_text(&bytes)
