@@ -165,9 +165,7 @@ async fn accept_tls(
     let mut first = [0u8; 1];
     match tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] != 0x16 => {
-            let _ = stream
-                .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-                .await;
+            refuse_plain_http(stream).await;
             return None;
         }
         Ok(Ok(1)) => {}
@@ -189,6 +187,29 @@ async fn accept_tls(
         }
         Err(_) => None,
     }
+}
+
+/// Answers a plain-HTTP request on the TLS port as Go's TLS server does. The request head is
+/// read first: closing a socket with unread data would reset it before the client sees the answer.
+async fn refuse_plain_http(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    let read_head = async {
+        while head.len() < MAX_HEADER_BYTES && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), read_head).await;
+    let _ = stream
+        .write_all(
+            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+        )
+        .await;
+    let _ = stream.shutdown().await;
 }
 
 async fn serve_io<I>(io: I, state: Arc<AppState>)
@@ -238,11 +259,23 @@ async fn handle(
             ))
         }
     };
+    let mut resp = guarded(req, &state, web, Arc::clone(&loaded)).await;
+    // Like exporter-toolkit, the configured headers go on every answer, refusals included.
+    for (name, value) in &loaded.headers {
+        resp.headers_mut().insert(name.clone(), value.clone());
+    }
+    Ok(resp)
+}
+
+/// Applies the rate limit and basic auth of the web config, then routes.
+async fn guarded(
+    req: Request<Incoming>,
+    state: &AppState,
+    web: Arc<WebConfig>,
+    loaded: Arc<crate::webconfig::Loaded>,
+) -> Response<Full<Bytes>> {
     if state.rate_limiter.as_ref().is_some_and(|r| !r.allow()) {
-        return Ok(text(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too Many Requests".into(),
-        ));
+        return text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests".into());
     }
     if !loaded.users.is_empty() {
         let header = req
@@ -250,22 +283,17 @@ async fn handle(
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let checked = Arc::clone(&loaded);
-        let ok = tokio::task::spawn_blocking(move || web.authorize(&checked, header.as_deref()))
+        let ok = tokio::task::spawn_blocking(move || web.authorize(&loaded, header.as_deref()))
             .await
             .unwrap_or(false);
         if !ok {
             let mut resp = text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
-            return Ok(resp);
+            return resp;
         }
     }
-    let mut resp = route(req, &state).await;
-    for (name, value) in &loaded.headers {
-        resp.headers_mut().insert(name.clone(), value.clone());
-    }
-    Ok(resp)
+    route(req, state).await
 }
 
 async fn route(req: Request<Incoming>, state: &AppState) -> Response<Full<Bytes>> {

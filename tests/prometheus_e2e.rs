@@ -4,107 +4,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, get, start_nodex, wait_ready};
-
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_prometheus(target: &str) -> Prometheus {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let rules = common::repo().join("tests/prometheus/node-rules.yml");
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{target}']}}]\n",
-        rules.display()
-    );
-    let config_path = dir.path().join("prometheus.yml");
-    std::fs::write(&config_path, config).expect("write config");
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is missing: install Debian's prometheus (see README)");
-    let prom = Prometheus {
-        child,
-        port,
-        _dir: dir,
-    };
-    wait_ready(
-        &format!("http://127.0.0.1:{port}/-/ready"),
-        Duration::from_secs(60),
-    );
-    prom
-}
-
-fn query(prom: &Prometheus, expr: &str) -> Vec<serde_json::Value> {
-    let mut encoded = String::new();
-    for b in expr.bytes() {
-        if b.is_ascii_alphanumeric() {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    let url = format!(
-        "http://127.0.0.1:{}/api/v1/query?query={encoded}",
-        prom.port
-    );
-    let resp = get(&url, &[]).expect("query prometheus");
-    let json: serde_json::Value =
-        serde_json::from_slice(&resp.body).expect("prometheus answers JSON");
-    assert_eq!(json["status"], "success", "query {expr}: {json}");
-    json["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Polls `expr` until `ok` accepts the result, or fails with the last result after `limit`.
-fn eventually(
-    prom: &Prometheus,
-    expr: &str,
-    limit: Duration,
-    ok: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let result = query(prom, expr);
-        if ok(&result) {
-            return result;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{expr} never satisfied the check; last result: {result:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn value(sample: &serde_json::Value) -> f64 {
-    sample["value"][1]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
-}
+use common::prometheus::{eventually, start_prometheus, value};
+use common::start_nodex;
 
 fn cpu_count() -> usize {
     std::fs::read_to_string("/proc/stat")
@@ -117,7 +20,12 @@ fn cpu_count() -> usize {
 #[test]
 fn prometheus_scrapes_nodex_and_rules_evaluate() {
     let nodex = start_nodex(&[]);
-    let prom = start_prometheus(&nodex.addr.to_string());
+    let rules = common::repo().join("tests/prometheus/node-rules.yml");
+    let prom = start_prometheus(&format!(
+        "rule_files: ['{}']\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{}']}}]\n",
+        rules.display(),
+        nodex.addr
+    ));
     let limit = Duration::from_secs(60);
 
     eventually(&prom, "up{job=\"node\"}", limit, |r| {

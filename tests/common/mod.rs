@@ -2,6 +2,8 @@
 //! HTTP client, and a parser of the text exposition format.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod prometheus;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
