@@ -159,7 +159,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>) {
 /// Completes a TLS handshake with the configuration as it is on disk now. A client that speaks
 /// plain HTTP to the TLS port gets Go's 400 answer instead of a handshake failure.
 async fn accept_tls(
-    mut stream: TcpStream,
+    stream: TcpStream,
     state: &AppState,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     let mut first = [0u8; 1];
