@@ -6,6 +6,8 @@ use crate::host;
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![host::loadavg::INFO];
+    list.push(crate::container::cpu::INFO);
+    list.push(crate::container::memory::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
