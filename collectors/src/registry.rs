@@ -8,6 +8,9 @@ pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![host::loadavg::INFO];
     list.push(crate::container::cpu::INFO);
     list.push(crate::container::memory::INFO);
+    list.push(crate::container::spec::INFO);
+    list.push(crate::container::process::INFO);
+    list.push(crate::container::network::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
