@@ -11,6 +11,10 @@ pub fn all() -> Vec<CollectorInfo> {
     list.push(crate::container::spec::INFO);
     list.push(crate::container::process::INFO);
     list.push(crate::container::network::INFO);
+    list.push(crate::container::oom::INFO);
+    list.push(crate::container::pressure::INFO);
+    list.push(crate::container::diskio::INFO);
+    list.push(crate::container::machine::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
