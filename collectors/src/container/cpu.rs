@@ -76,18 +76,19 @@ fn read_v2(snap: &Snapshot, id: &str) -> Option<CpuStats> {
         "burst_usec",
     ];
     let v = flat_keyed_lookup(&read(&dir, "cpu.stat")?, keys).ok()?;
-    let f = |i: usize, scale: f64| v[i].unwrap_or(0) as f64 * scale;
+    // Divide (not multiply by 1e-6) so that 1995000 µs prints as 1.995, as cAdvisor's ns / 1e9.
+    let f = |i: usize, per_unit: f64| v[i].unwrap_or(0) as f64 / per_unit;
     let mut s = CpuStats {
-        usage: f(0, 1e-6),
-        user: f(1, 1e-6),
-        system: f(2, 1e-6),
+        usage: f(0, 1e6),
+        user: f(1, 1e6),
+        system: f(2, 1e6),
         ..CpuStats::default()
     };
     let quota = read(&dir, "cpu.max").and_then(|b| cpu_max(&b).ok().and_then(|(q, _)| q));
     if quota.is_some_and(|q| q > 0) {
-        s.cfs = Some([f(3, 1.0), f(4, 1.0), f(5, 1e-6)]);
+        s.cfs = Some([f(3, 1.0), f(4, 1.0), f(5, 1e6)]);
         if v[6].is_some() {
-            s.burst = Some([f(6, 1.0), f(7, 1e-6)]);
+            s.burst = Some([f(6, 1.0), f(7, 1e6)]);
         }
     }
     Some(s)

@@ -318,7 +318,10 @@ pub fn discover(roots: &Roots) -> Result<Hierarchies, CollectError> {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let mounts = parse::cgroup_mounts(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+        let Ok(mounts) = parse::cgroup_mounts(&bytes) else {
+            tracing::debug!("unparsable {}", path.display());
+            continue;
+        };
         if let Some(h) = hierarchies(roots, &mounts) {
             return Ok(h);
         }
