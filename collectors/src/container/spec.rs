@@ -2,7 +2,7 @@
 //! `container_spec_memory_{limit,reservation_limit,swap_limit}_bytes`,
 //! `container_start_time_seconds` and `container_last_seen` (no timestamps: these are spec).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::parse::{cpu_max, limit};
@@ -100,10 +100,13 @@ fn start_time(snap: &Snapshot, id: &str, boot: f64) -> Option<f64> {
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| d.as_secs_f64())
     };
-    [Ctrl::Cpu, Ctrl::Memory, Ctrl::Pids]
+    let mut dirs: Vec<PathBuf> = [Ctrl::Cpu, Ctrl::Memory, Ctrl::Pids]
         .iter()
         .filter_map(|c| snap.hier.dir(*c, id))
-        .flat_map(|d| [secs(&d), secs(&d.join(marker))])
+        .collect();
+    dirs.dedup();
+    dirs.iter()
+        .flat_map(|d| [secs(d), secs(&d.join(marker))])
         .flatten()
         .reduce(f64::min)
         .map(|t| t.max(boot).floor())

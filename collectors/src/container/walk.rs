@@ -449,8 +449,13 @@ fn container(
 }
 
 /// Reads a cgroup file of a container; `None` when the file (or the cgroup) is gone.
+/// Open, read, close: no `stat` for a size hint (cgroup files report size 0 anyway).
 pub fn read(dir: &Path, file: &str) -> Option<Vec<u8>> {
-    std::fs::read(dir.join(file)).ok()
+    use std::io::Read;
+    let mut f = std::fs::File::open(dir.join(file)).ok()?;
+    let mut buf = Vec::with_capacity(512);
+    f.read_to_end(&mut buf).ok()?;
+    Some(buf)
 }
 
 /// Reads and parses a one-number cgroup file; `None` if absent or malformed.
