@@ -491,6 +491,67 @@ mod tests {
     }
 
     #[test]
+    fn flags_are_checked() {
+        let settings = |flag: &str, value: &str| {
+            let mut o = crate::options::Options::with_defaults();
+            o.set(flag, value);
+            Settings::new(Roots::default(), o)
+        };
+        let ok = Config::from_settings(&settings("collector.container.labels", "cadvisor"));
+        assert!(ok.is_ok_and(|c| c.cadvisor_labels && c.allowlist.len() == 3));
+        let bad = Config::from_settings(&settings("collector.container.labels", "docker"));
+        assert!(bad.unwrap_err().contains("collector.container.labels"));
+        let bad = Config::from_settings(&settings("collector.container.cgroup-exclude", "("));
+        assert!(bad
+            .unwrap_err()
+            .contains("collector.container.cgroup-exclude"));
+        let bad = Config::from_settings(&settings("collector.container.max-depth", "-1"));
+        assert!(bad.unwrap_err().contains("collector.container.max-depth"));
+        let default = Config::from_settings(&settings("collector.container.timestamps", "false"))
+            .expect("defaults are valid");
+        let exclude = default.exclude.expect("default exclude");
+        assert!(exclude.is_match("/system.slice/var-lib-docker.mount"));
+        assert!(exclude.is_match(&format!(
+            "/kubepods.slice/x.slice/crio-conmon-{}.scope",
+            "a".repeat(64)
+        )));
+        assert!(!exclude.is_match("/system.slice/docker.service"));
+    }
+
+    #[test]
+    fn hierarchies_from_mounts() {
+        let mounts = |text: &str| parse::cgroup_mounts(text.as_bytes()).expect("mountinfo");
+        let base = std::env::temp_dir().join(format!("nodex-hier-{}", std::process::id()));
+        for d in [
+            "sys/fs/cgroup/cpu,cpuacct",
+            "sys/fs/cgroup/memory",
+            "sys/fs/cgroup/unified",
+        ] {
+            std::fs::create_dir_all(base.join(d)).expect("mkdir");
+        }
+        let roots = Roots::fixture(&base);
+        let hybrid = mounts(
+            "1 0 0:1 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+             2 0 0:2 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+             4 0 0:4 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
+        );
+        let h = hierarchies(&roots, &hybrid).expect("hybrid");
+        assert!(!h.v2);
+        let cg = base.join("sys/fs/cgroup");
+        assert_eq!(h.dir(Ctrl::Cpuacct, "/a"), Some(cg.join("cpu,cpuacct/a")));
+        assert_eq!(h.dir(Ctrl::Cpu, "/"), Some(cg.join("cpu,cpuacct")));
+        assert_eq!(h.dir(Ctrl::Pids, "/a"), None, "unmounted dir is ignored");
+        assert_eq!(h.unified_dir("/a"), Some(cg.join("unified/a")));
+        let pure = mounts("3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+        let h = hierarchies(&roots, &pure).expect("v2");
+        assert!(h.v2);
+        assert_eq!(h.dir(Ctrl::Memory, "/a"), Some(cg.join("unified/a")));
+        assert!(hierarchies(&roots, &[]).is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
     fn joins_ids() {
         let b = Path::new("/x");
         assert_eq!(join_id(b, "/"), PathBuf::from("/x"));
