@@ -13,7 +13,7 @@ use super::layout::RuntimeHint;
 use crate::error::ParseError;
 
 /// What nodex knows about one runtime container.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Meta {
     /// The `name` label (Docker name without `/`, containerd id, CRI-O name).
     pub name: String,
@@ -35,6 +35,39 @@ pub struct Meta {
     pub host_network: bool,
     /// Runtime labels (Docker labels, OCI annotations), for `--collector.container.labels=cadvisor`.
     pub labels: Vec<(String, String)>,
+    /// When the runtime started the container (unix seconds; Docker's `State.StartedAt`).
+    pub started: Option<f64>,
+}
+
+/// Parses an RFC 3339 UTC time as Docker writes it (`2026-11-22T21:00:00.123456789Z`) into
+/// unix seconds. Other offsets and Go's zero time (`0001-01-01T00:00:00Z`) give `None`.
+pub fn parse_rfc3339_utc(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let valid = (1970..=9999).contains(&y)
+        && (1..=12).contains(&m)
+        && (1..=31).contains(&day)
+        && hh < 24
+        && mm < 60
+        && ss < 61
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let fraction = format!("0.{frac}").parse::<f64>().unwrap_or(0.0);
+    Some((days * 86400 + hh * 3600 + mm * 60 + ss) as f64 + fraction)
 }
 
 fn json(bytes: &[u8]) -> Result<Value, ParseError> {
@@ -89,6 +122,7 @@ pub fn parse_docker(config: &[u8], network_mode: &str) -> Result<Meta, ParseErro
         netns_owner: !network_mode.starts_with("container:"),
         host_network: network_mode == "host",
         labels,
+        started: parse_rfc3339_utc(str_at(&v, &["State", "StartedAt"])),
     })
 }
 
@@ -149,6 +183,7 @@ fn containerd_meta(ann: &[(String, String)], id: &str, own_netns: bool) -> Meta 
         netns_owner: if kind.is_empty() { own_netns } else { sandbox },
         host_network: !own_netns && (sandbox || kind.is_empty()),
         labels: Vec::new(),
+        started: None,
     }
 }
 
@@ -177,6 +212,7 @@ fn crio_meta(ann: &[(String, String)], own_netns: bool) -> Meta {
         host_network: sandbox
             && (label(ann, "io.kubernetes.cri-o.HostNetwork") == "true" || !own_netns),
         labels: Vec::new(),
+        started: None,
     }
 }
 
@@ -356,6 +392,23 @@ mod tests {
             (c.pod.as_str(), c.namespace.as_str(), c.container.as_str()),
             ("web-0", "shop", "POD")
         );
+    }
+
+    #[test]
+    fn docker_times() {
+        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            parse_rfc3339_utc("2026-11-22T21:00:00.5Z"),
+            Some(1795381200.5)
+        );
+        assert_eq!(parse_rfc3339_utc("2000-02-29T12:00:00Z"), Some(951825600.0));
+        assert_eq!(parse_rfc3339_utc("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_utc("2026-11-22T21:00:00+01:00"), None);
+        assert_eq!(parse_rfc3339_utc(""), None);
+        assert_eq!(parse_rfc3339_utc("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_utc("garbage"), None);
+        let m = parse_docker(DOCKER, "").unwrap();
+        assert_eq!(m.started, Some(1795381200.0));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! container_spec: `container_spec_cpu_{period,quota,shares}`,
 //! `container_spec_memory_{limit,reservation_limit,swap_limit}_bytes`,
 //! `container_start_time_seconds` and `container_last_seen` (no timestamps: these are spec).
+//! The start time is Docker's `State.StartedAt` where Docker knows the container, else the
+//! cgroup time (cAdvisor's raw and containerd handlers).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -131,7 +133,12 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             let spec = Spec {
                 cpu: cpu_spec(snap, &c.id),
                 memory: memory_spec(snap, &c.id),
-                start: start_time(snap, &c.id, boot),
+                start: c
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.started)
+                    .map(f64::floor)
+                    .or_else(|| start_time(snap, &c.id, boot)),
             };
             (c, spec)
         })
