@@ -138,20 +138,15 @@ pub fn parse_oci(bytes: &[u8], id: &str) -> Result<Meta, ParseError> {
         return Err(ParseError::new("config.json is not an object"));
     }
     let ann = string_map(v.get("annotations"));
-    // An OCI namespace without a path is a new one; an unlisted namespace is inherited from the
-    // runtime, i.e. the host's.
+    // A `network` entry (new, or a CRI runtime's pinned netns path) means the container does not
+    // run in the runtime's network namespace; without one it inherits the host's (OCI spec).
     let own_netns = v
         .get("linux")
         .and_then(|l| l.get("namespaces"))
         .and_then(Value::as_array)
         .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.get("type").and_then(Value::as_str) == Some("network")
-                    && n.get("path")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .is_empty()
-            })
+            ns.iter()
+                .any(|n| n.get("type").and_then(Value::as_str) == Some("network"))
         });
     let mut m = if label(&ann, "io.kubernetes.cri-o.ContainerType").is_empty() {
         containerd_meta(&ann, id, own_netns)
@@ -210,7 +205,10 @@ fn crio_meta(ann: &[(String, String)], own_netns: bool) -> Meta {
         sandbox,
         netns_owner: sandbox,
         host_network: sandbox
-            && (label(ann, "io.kubernetes.cri-o.HostNetwork") == "true" || !own_netns),
+            && match label(ann, "io.kubernetes.cri-o.HostNetwork") {
+                "" => !own_netns,
+                flag => flag == "true",
+            },
         labels: Vec::new(),
         started: None,
     }
@@ -361,7 +359,7 @@ mod tests {
         assert!(parse_docker(&[0xff, 0xfe], "").is_err());
     }
 
-    const SANDBOX: &[u8] = br#"{"ociVersion":"1.1.0","process":{"args":["/pause"]},"linux":{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"network","path":""}]},"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"06298a","io.kubernetes.cri.sandbox-log-directory":"/var/log/pods/shop_web-0_1b2c","io.kubernetes.cri.sandbox-name":"web-0","io.kubernetes.cri.sandbox-namespace":"shop","io.kubernetes.cri.sandbox-uid":"1b2c","io.kubernetes.cri.podsandbox.image-name":"registry.k8s.io/pause:3.9"}}"#;
+    const SANDBOX: &[u8] = br#"{"ociVersion":"1.1.0","process":{"args":["/pause"]},"linux":{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"network","path":"/var/run/netns/cni-0c9d4e5f"}]},"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"06298a","io.kubernetes.cri.sandbox-log-directory":"/var/log/pods/shop_web-0_1b2c","io.kubernetes.cri.sandbox-name":"web-0","io.kubernetes.cri.sandbox-namespace":"shop","io.kubernetes.cri.sandbox-uid":"1b2c","io.kubernetes.cri.podsandbox.image-name":"registry.k8s.io/pause:3.9"}}"#;
 
     #[test]
     fn containerd_config() {
@@ -388,6 +386,8 @@ mod tests {
     fn crio_config() {
         let c = parse_oci(br#"{"annotations":{"io.kubernetes.cri-o.ContainerType":"sandbox","io.kubernetes.cri-o.Name":"k8s_POD_web-0_shop_1b2c_0","io.kubernetes.cri-o.HostNetwork":"true","io.kubernetes.cri-o.Labels":"{\"io.kubernetes.pod.name\":\"web-0\",\"io.kubernetes.pod.namespace\":\"shop\"}"}}"#, "x").unwrap();
         assert!(c.sandbox && c.host_network && c.netns_owner);
+        let pinned = parse_oci(br#"{"linux":{"namespaces":[{"type":"network","path":"/var/run/netns/x"}]},"annotations":{"io.kubernetes.cri-o.ContainerType":"sandbox","io.kubernetes.cri-o.HostNetwork":"false"}}"#, "x").unwrap();
+        assert!(pinned.sandbox && !pinned.host_network);
         assert_eq!(
             (c.pod.as_str(), c.namespace.as_str(), c.container.as_str()),
             ("web-0", "shop", "POD")
