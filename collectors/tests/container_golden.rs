@@ -12,7 +12,11 @@ use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::{registry, Options, Roots, Settings};
 
 const TREES: &[&str] = &["cgroup-v1", "cgroup-v2"];
-const LIVE_FAMILIES: &[&str] = &["container_start_time_seconds", "container_last_seen"];
+const LIVE_FAMILIES: &[&str] = &[
+    "container_creation_time_seconds",
+    "container_start_time_seconds",
+    "container_last_seen",
+];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -1,7 +1,7 @@
 //! container_memory: usage, working set, rss, cache, swap, mapped file, max usage, failcnt,
 //! failures and kernel usage, with cAdvisor's v1 / v2 / v2-root rules (cadvisor.md §3).
 
-use super::parse::{flat_keyed, meminfo, single};
+use super::parse::{flat_keyed, flat_keyed_lookup, meminfo, single};
 use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
@@ -10,7 +10,7 @@ use crate::expfmt::{MetricSink, MetricType};
 
 container_group!(
     "container_memory",
-    "cgroup memory.usage_in_bytes, memory.max_usage_in_bytes, memory.failcnt, memory.stat, memory.kmem.usage_in_bytes (v1); memory.current, memory.peak, memory.stat, memory.swap.current (v2); /proc/meminfo (v2 root swap)",
+    "cgroup memory.usage_in_bytes, memory.max_usage_in_bytes, memory.failcnt, memory.stat, memory.kmem.usage_in_bytes (v1); memory.current, memory.peak, memory.stat, memory.swap.current, memory.events (v2); /proc/meminfo (v2 root swap)",
     emit,
     &[]
 );
@@ -40,15 +40,18 @@ pub struct MemStats {
     pub faults: [u64; 4],
     /// Active and inactive file pages.
     pub file: [u64; 2],
+    /// v2 only (0 on v1, as cAdvisor): memory.events high and max, file_dirty,
+    /// file_writeback, pgscan, pgsteal, workingset_refault_file, workingset_refault_anon.
+    pub v2_only: [u64; 8],
 }
 
 /// The `memory.stat` values the group uses, indexed like `KEYS_V1`/`KEYS_V2`.
 #[derive(Default)]
 struct StatKeys {
-    values: [u64; 12],
+    values: [u64; 16],
 }
 
-const KEYS_V1: [&str; 12] = [
+const KEYS_V1: [&str; 16] = [
     "cache",
     "rss",
     "swap",
@@ -61,9 +64,13 @@ const KEYS_V1: [&str; 12] = [
     "total_inactive_file",
     "",
     "",
+    "",
+    "",
+    "",
+    "",
 ];
 
-const KEYS_V2: [&str; 12] = [
+const KEYS_V2: [&str; 16] = [
     "file",
     "anon",
     "",
@@ -74,11 +81,15 @@ const KEYS_V2: [&str; 12] = [
     "pgmajfault",
     "active_file",
     "inactive_file",
-    "",
-    "",
+    "file_dirty",
+    "file_writeback",
+    "pgscan",
+    "pgsteal",
+    "workingset_refault_file",
+    "workingset_refault_anon",
 ];
 
-fn stat(bytes: &[u8], keys: &[&str; 12]) -> Option<StatKeys> {
+fn stat(bytes: &[u8], keys: &[&str; 16]) -> Option<StatKeys> {
     let mut s = StatKeys::default();
     flat_keyed(bytes, |k, v| {
         for (i, want) in keys.iter().enumerate() {
@@ -103,7 +114,7 @@ fn read_v1(snap: &Snapshot, id: &str) -> Option<MemStats> {
     let dir = snap.hier.dir(Ctrl::Memory, id)?;
     let usage = read_u64(&dir, "memory.usage_in_bytes")?;
     let hierarchy = read_u64(&dir, "memory.use_hierarchy") == Some(1);
-    let keys: [&str; 12] = if hierarchy {
+    let keys: [&str; 16] = if hierarchy {
         let mut k = KEYS_V1;
         for (i, (total, _)) in V1_HIERARCHY.iter().enumerate() {
             k[i] = total;
@@ -125,6 +136,7 @@ fn read_v1(snap: &Snapshot, id: &str) -> Option<MemStats> {
         kernel: read_u64(&dir, "memory.kmem.usage_in_bytes").unwrap_or(0),
         faults: [s[4], s[5], s[6], s[7]],
         file: [s[8], s[9]],
+        v2_only: [0; 8],
     })
 }
 
@@ -149,6 +161,9 @@ fn read_v2(settings: &Settings, snap: &Snapshot, id: &str) -> Option<MemStats> {
         }
         None => return None,
     };
+    let [high, max] = read(&dir, "memory.events")
+        .and_then(|b| flat_keyed_lookup(&b, ["high", "max"]).ok())
+        .unwrap_or_default();
     Some(MemStats {
         usage,
         max_usage: read_u64(&dir, "memory.peak").unwrap_or(0),
@@ -161,6 +176,16 @@ fn read_v2(settings: &Settings, snap: &Snapshot, id: &str) -> Option<MemStats> {
         kernel: 0,
         faults: [s[4], s[5], s[6], s[7]],
         file: [s[8], s[9]],
+        v2_only: [
+            high.unwrap_or(0),
+            max.unwrap_or(0),
+            s[10],
+            s[11],
+            s[12],
+            s[13],
+            s[14],
+            s[15],
+        ],
     })
 }
 
@@ -246,6 +271,56 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         ),
         stats.iter().map(|(c, s)| (*c, vec![], s.failcnt as f64)),
     );
+    let v2_only = [
+        (
+            "container_memory_events_high_total",
+            "Cumulative count of memory.high throttle events for the container",
+            MetricType::Counter,
+        ),
+        (
+            "container_memory_events_max_total",
+            "Cumulative count of memory.max limit hit events for the container",
+            MetricType::Counter,
+        ),
+        (
+            "container_memory_file_dirty_bytes",
+            "Number of bytes of file cache that has been modified but not yet written back to disk.",
+            gauge,
+        ),
+        (
+            "container_memory_file_writeback_bytes",
+            "Number of bytes of file cache that is currently being written back to disk.",
+            gauge,
+        ),
+        (
+            "container_memory_pgscan_total",
+            "Cumulative number of pages scanned by the page reclaim algorithm.",
+            MetricType::Counter,
+        ),
+        (
+            "container_memory_pgsteal_total",
+            "Cumulative number of pages reclaimed by the page reclaim algorithm.",
+            MetricType::Counter,
+        ),
+        (
+            "container_memory_workingset_refault_file_total",
+            "Cumulative number of refaults of previously evicted file pages.",
+            MetricType::Counter,
+        ),
+        (
+            "container_memory_workingset_refault_anon_total",
+            "Cumulative number of refaults of previously evicted anonymous pages.",
+            MetricType::Counter,
+        ),
+    ];
+    for (i, desc) in v2_only.into_iter().enumerate() {
+        family(
+            sink,
+            snap,
+            desc,
+            stats.iter().map(|(c, s)| (*c, vec![], s.v2_only[i] as f64)),
+        );
+    }
     let kinds = [
         ("pgfault", "container"),
         ("pgmajfault", "container"),

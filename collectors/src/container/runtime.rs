@@ -37,6 +37,10 @@ pub struct Meta {
     pub labels: Vec<(String, String)>,
     /// When the runtime started the container (unix seconds; Docker's `State.StartedAt`).
     pub started: Option<f64>,
+    /// When the runtime created the container (unix seconds; Docker's `Created`).
+    pub created: Option<f64>,
+    /// The health-check status (Docker's `State.Health.Status`; `""` without a check).
+    pub health: String,
 }
 
 /// Parses an RFC 3339 UTC time as Docker writes it (`2026-11-22T21:00:00.123456789Z`) into
@@ -123,6 +127,8 @@ pub fn parse_docker(config: &[u8], network_mode: &str) -> Result<Meta, ParseErro
         host_network: network_mode == "host",
         labels,
         started: parse_rfc3339_utc(str_at(&v, &["State", "StartedAt"])),
+        created: parse_rfc3339_utc(str_at(&v, &["Created"])),
+        health: str_at(&v, &["State", "Health", "Status"]).to_string(),
     })
 }
 
@@ -177,8 +183,7 @@ fn containerd_meta(ann: &[(String, String)], id: &str, own_netns: bool) -> Meta 
         // when its spec asks for a new one.
         netns_owner: if kind.is_empty() { own_netns } else { sandbox },
         host_network: !own_netns && (sandbox || kind.is_empty()),
-        labels: Vec::new(),
-        started: None,
+        ..Meta::default()
     }
 }
 
@@ -209,8 +214,7 @@ fn crio_meta(ann: &[(String, String)], own_netns: bool) -> Meta {
                 "" => !own_netns,
                 flag => flag == "true",
             },
-        labels: Vec::new(),
-        started: None,
+        ..Meta::default()
     }
 }
 
@@ -330,7 +334,7 @@ pub fn parse_pod_log_dir(name: &str) -> Option<(String, String, String)> {
 mod tests {
     use super::*;
 
-    const DOCKER: &[u8] = br#"{"StreamConfig":{},"State":{"Running":true,"Pid":4242,"StartedAt":"2026-11-22T21:00:00Z"},"ID":"abc","Created":"2026-11-22T20:59:59Z","Path":"/bin/busybox","Config":{"Hostname":"abc","Image":"nodex-busy:test","Labels":{"io.kubernetes.container.name":"app","io.kubernetes.pod.name":"web-0","io.kubernetes.pod.namespace":"shop","io.kubernetes.pod.uid":"1b2c3d4e-0000-4000-8000-123456789abc"}},"Image":"sha256:1234","Name":"/k8s_app_web-0_shop_1b2c_0","Driver":"fuse-overlayfs"}"#;
+    const DOCKER: &[u8] = br#"{"StreamConfig":{},"State":{"Running":true,"Pid":4242,"StartedAt":"2026-11-22T21:00:00Z","Health":{"Status":"healthy","FailingStreak":0}},"ID":"abc","Created":"2026-11-22T20:59:59Z","Path":"/bin/busybox","Config":{"Hostname":"abc","Image":"nodex-busy:test","Labels":{"io.kubernetes.container.name":"app","io.kubernetes.pod.name":"web-0","io.kubernetes.pod.namespace":"shop","io.kubernetes.pod.uid":"1b2c3d4e-0000-4000-8000-123456789abc"}},"Image":"sha256:1234","Name":"/k8s_app_web-0_shop_1b2c_0","Driver":"fuse-overlayfs"}"#;
 
     #[test]
     fn docker_config() {
@@ -409,6 +413,8 @@ mod tests {
         assert_eq!(parse_rfc3339_utc("garbage"), None);
         let m = parse_docker(DOCKER, "").unwrap();
         assert_eq!(m.started, Some(1795381200.0));
+        assert_eq!(m.created, Some(1795381199.0));
+        assert_eq!(m.health, "healthy");
     }
 
     #[test]

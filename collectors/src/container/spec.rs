@@ -1,6 +1,7 @@
 //! container_spec: `container_spec_cpu_{period,quota,shares}`,
 //! `container_spec_memory_{limit,reservation_limit,swap_limit}_bytes`,
-//! `container_start_time_seconds` and `container_last_seen` (no timestamps: these are spec).
+//! `container_{creation,start}_time_seconds` (no timestamps: these are spec),
+//! `container_last_seen` and `container_health_state`.
 //! The start time is Docker's `State.StartedAt` where Docker knows the container, else the
 //! cgroup time (cAdvisor's raw and containerd handlers).
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::parse::{cpu_max, limit};
+use super::runtime::Meta;
 use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
@@ -33,6 +35,8 @@ pub struct Spec {
     pub memory: Option<[u64; 3]>,
     /// Start time (unix seconds).
     pub start: Option<f64>,
+    /// Creation time (unix seconds).
+    pub created: Option<f64>,
 }
 
 /// cAdvisor's v2 `cpu.weight` → shares conversion (integer arithmetic).
@@ -130,15 +134,13 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         .iter()
         .filter(|c| c.kind != Kind::Sandbox)
         .map(|c| {
+            let cgroup_time = start_time(snap, &c.id, boot);
+            let runtime = |f: fn(&Meta) -> Option<f64>| c.meta.as_deref().and_then(f);
             let spec = Spec {
                 cpu: cpu_spec(snap, &c.id),
                 memory: memory_spec(snap, &c.id),
-                start: c
-                    .meta
-                    .as_ref()
-                    .and_then(|m| m.started)
-                    .map(f64::floor)
-                    .or_else(|| start_time(snap, &c.id, boot)),
+                start: runtime(|m| m.started).map(f64::floor).or(cgroup_time),
+                created: runtime(|m| m.created).map(f64::floor).or(cgroup_time),
             };
             (c, spec)
         })
@@ -189,6 +191,16 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             .collect();
         spec_family(sink, name, help, rows);
     }
+    let created = specs
+        .iter()
+        .filter_map(|(c, s)| s.created.map(|t| (*c, t)))
+        .collect();
+    spec_family(
+        sink,
+        "container_creation_time_seconds",
+        "Container creation time since unix epoch in seconds.",
+        created,
+    );
     let starts = specs
         .iter()
         .filter_map(|(c, s)| s.start.map(|t| (*c, t)))
@@ -211,7 +223,29 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             .iter()
             .map(|(c, _)| (*c, vec![], snap.time_secs.floor())),
     );
+    family(
+        sink,
+        snap,
+        (
+            "container_health_state",
+            "The result of the container's health check",
+            gauge,
+        ),
+        specs.iter().map(|(c, _)| {
+            let status = c.meta.as_deref().map_or("", |m| m.health.as_str());
+            (*c, vec![], health_value(status))
+        }),
+    );
     Ok(())
+}
+
+/// cAdvisor's health value: 1 healthy, −1 without a health check, 0 starting or unhealthy.
+fn health_value(status: &str) -> f64 {
+    match status {
+        "healthy" => 1.0,
+        "" => -1.0,
+        _ => 0.0,
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +259,14 @@ mod tests {
         assert_eq!(weight_to_shares(100), 2597);
         assert_eq!(weight_to_shares(10000), 262144);
         assert_eq!(weight_to_shares(0), 0);
+    }
+
+    #[test]
+    fn health_values() {
+        assert_eq!(health_value("healthy"), 1.0);
+        assert_eq!(health_value("unhealthy"), 0.0);
+        assert_eq!(health_value("starting"), 0.0);
+        assert_eq!(health_value(""), -1.0);
     }
 
     #[test]
