@@ -46,7 +46,7 @@ fn interfaces(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<Vec<NetDe
             if !m.netns_owner || m.host_network {
                 return None;
             }
-            let pid = first_pid(snap, &c.id)?.to_string();
+            let pid = first_pid(snap, &c.id).or(m.pid)?.to_string();
             let own = netns(roots, &pid)?;
             if netns(roots, "1").is_some_and(|host| host == own) {
                 return None;

@@ -41,6 +41,9 @@ pub struct Meta {
     pub created: Option<f64>,
     /// The health-check status (Docker's `State.Health.Status`; `""` without a check).
     pub health: String,
+    /// The runtime's pid of the container's init process (Docker `State.Pid`, containerd
+    /// `init.pid`), used when the cgroup lists no process of its own.
+    pub pid: Option<u32>,
 }
 
 /// Parses an RFC 3339 UTC time as Docker writes it (`2026-11-22T21:00:00.123456789Z`) into
@@ -129,6 +132,12 @@ pub fn parse_docker(config: &[u8], network_mode: &str) -> Result<Meta, ParseErro
         started: parse_rfc3339_utc(str_at(&v, &["State", "StartedAt"])),
         created: parse_rfc3339_utc(str_at(&v, &["Created"])),
         health: str_at(&v, &["State", "Health", "Status"]).to_string(),
+        pid: v
+            .get("State")
+            .and_then(|st| st.get("Pid"))
+            .and_then(Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|p| *p > 0),
     })
 }
 
@@ -302,9 +311,14 @@ fn probe(
         parse_oci(&bytes, id).ok().map(|m| (file, m))
     };
     let containerd = || {
-        containerd_ns
-            .iter()
-            .find_map(|ns| oci(ns.join(id).join("config.json")))
+        containerd_ns.iter().find_map(|ns| {
+            let (file, mut meta) = oci(ns.join(id).join("config.json"))?;
+            meta.pid = std::fs::read_to_string(ns.join(id).join("init.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+                .filter(|p| *p > 0);
+            Some((file, meta))
+        })
     };
     let crio = || {
         dirs.crio.iter().find_map(|root| {
@@ -415,6 +429,7 @@ mod tests {
         assert_eq!(m.started, Some(1795381200.0));
         assert_eq!(m.created, Some(1795381199.0));
         assert_eq!(m.health, "healthy");
+        assert_eq!(m.pid, Some(4242));
     }
 
     #[test]
