@@ -6,6 +6,7 @@
 //! the collector functions, which never panic on what they read.
 
 pub mod collector;
+pub mod container;
 pub mod error;
 pub mod expfmt;
 pub mod host;

@@ -71,6 +71,16 @@ pub fn all() -> Vec<CollectorInfo> {
         host::zfs::INFO,
         host::zoneinfo::INFO,
     ];
+    let mut list = vec![host::loadavg::INFO];
+    list.push(crate::container::cpu::INFO);
+    list.push(crate::container::memory::INFO);
+    list.push(crate::container::spec::INFO);
+    list.push(crate::container::process::INFO);
+    list.push(crate::container::network::INFO);
+    list.push(crate::container::oom::INFO);
+    list.push(crate::container::pressure::INFO);
+    list.push(crate::container::diskio::INFO);
+    list.push(crate::container::machine::INFO);
     list.sort_by_key(|c| c.name);
     list
 }

@@ -1,0 +1,45 @@
+//! container_oom: `container_oom_events_total` from the kernel's per-cgroup OOM-kill counter
+//! (v2 `memory.events oom_kill`, v1 `memory.oom_control oom_kill`, kernel ≥ 4.13) instead of
+//! cAdvisor's `/dev/kmsg` parsing, which misses events (cadvisor#3015).
+
+use super::parse::flat_keyed_lookup;
+use super::walk::{read, Ctrl, Kind, Snapshot};
+use super::{container_group, family};
+use crate::collector::Settings;
+use crate::error::CollectError;
+use crate::expfmt::{MetricSink, MetricType};
+
+container_group!(
+    "container_oom",
+    "cgroup memory.oom_control (v1), memory.events (v2)",
+    emit,
+    &[]
+);
+
+fn oom_kills(snap: &Snapshot, id: &str) -> Option<u64> {
+    let dir = snap.hier.dir(Ctrl::Memory, id)?;
+    let file = if snap.hier.v2 {
+        "memory.events"
+    } else {
+        "memory.oom_control"
+    };
+    let [kills] = flat_keyed_lookup(&read(&dir, file)?, ["oom_kill"]).ok()?;
+    kills
+}
+
+fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
+    family(
+        sink,
+        snap,
+        (
+            "container_oom_events_total",
+            "Count of out of memory events observed for the container",
+            MetricType::Counter,
+        ),
+        snap.containers
+            .iter()
+            .filter(|c| c.kind != Kind::Sandbox)
+            .filter_map(|c| oom_kills(snap, &c.id).map(|v| (c, vec![], v as f64))),
+    );
+    Ok(())
+}

@@ -1,0 +1,573 @@
+//! Pure parsers for cgroup (v1 and v2) and procfs files the container groups read.
+//!
+//! Every parser takes the bytes of one file and returns typed values or a [`ParseError`];
+//! none does I/O. Values are kept as `u64` in the file's own unit; callers scale them.
+
+use crate::error::ParseError;
+
+fn text(bytes: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))
+}
+
+fn num(s: &str) -> Result<u64, ParseError> {
+    s.parse::<u64>()
+        .map_err(|_| ParseError::new(format!("invalid number {s:?}")))
+}
+
+/// Parses a flat-keyed file (`cpu.stat`, `memory.stat`, `memory.events`, `cpuacct.stat`,
+/// `memory.oom_control`): one `key value` pair per line. Calls `f` for each pair.
+pub fn flat_keyed(bytes: &[u8], mut f: impl FnMut(&str, u64)) -> Result<(), ParseError> {
+    let text = text(bytes)?;
+    if text.trim().is_empty() {
+        return Err(ParseError::new("empty"));
+    }
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split_whitespace();
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(key), Some(value), None) => f(key, num(value)?),
+            _ => return Err(ParseError::new(format!("malformed line {line:?}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Looks up some keys of a flat-keyed file; `out[i]` receives the value of `keys[i]`.
+pub fn flat_keyed_lookup<const N: usize>(
+    bytes: &[u8],
+    keys: [&str; N],
+) -> Result<[Option<u64>; N], ParseError> {
+    let mut out = [None; N];
+    flat_keyed(bytes, |k, v| {
+        if let Some(i) = keys.iter().position(|want| *want == k) {
+            out[i] = Some(v);
+        }
+    })?;
+    Ok(out)
+}
+
+/// A one-value cgroup limit file (`memory.max`, `memory.limit_in_bytes`, `pids.max`,
+/// `cpu.cfs_quota_us`): `max` is `None` (no limit); v1's `-1` is `None` too.
+pub fn limit(bytes: &[u8]) -> Result<Option<u64>, ParseError> {
+    let t = text(bytes)?.trim();
+    match t {
+        "max" | "-1" => Ok(None),
+        "" => Err(ParseError::new("empty")),
+        _ => num(t).map(Some),
+    }
+}
+
+/// A one-value counter or gauge file (`cpuacct.usage`, `memory.current`, `pids.current`).
+pub fn single(bytes: &[u8]) -> Result<u64, ParseError> {
+    let t = text(bytes)?.trim();
+    if t.is_empty() {
+        return Err(ParseError::new("empty"));
+    }
+    num(t)
+}
+
+/// v2 `cpu.max`: `<quota|max> <period>`; returns (quota, `None` when `max`; period).
+pub fn cpu_max(bytes: &[u8]) -> Result<(Option<u64>, u64), ParseError> {
+    let t = text(bytes)?;
+    let mut fields = t.split_whitespace();
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(quota), Some(period), None) => {
+            let quota = if quota == "max" {
+                None
+            } else {
+                Some(num(quota)?)
+            };
+            Ok((quota, num(period)?))
+        }
+        _ => Err(ParseError::new(format!("malformed cpu.max {t:?}"))),
+    }
+}
+
+/// One device line of v2 `io.stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoStat {
+    /// Device major number.
+    pub major: u32,
+    /// Device minor number.
+    pub minor: u32,
+    /// Bytes read.
+    pub rbytes: u64,
+    /// Bytes written.
+    pub wbytes: u64,
+    /// Read operations.
+    pub rios: u64,
+    /// Write operations.
+    pub wios: u64,
+}
+
+fn major_minor(s: &str) -> Result<(u32, u32), ParseError> {
+    let (ma, mi) = s
+        .split_once(':')
+        .ok_or_else(|| ParseError::new(format!("invalid device {s:?}")))?;
+    let parse = |x: &str| {
+        x.parse::<u32>()
+            .map_err(|_| ParseError::new(format!("invalid device {s:?}")))
+    };
+    Ok((parse(ma)?, parse(mi)?))
+}
+
+/// Parses v2 `io.stat` (`MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..`);
+/// unknown keys (`dbytes`, `cost.*`) are ignored. An empty file is valid (no I/O yet).
+pub fn io_stat(bytes: &[u8]) -> Result<Vec<IoStat>, ParseError> {
+    let mut out = Vec::new();
+    for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split_whitespace();
+        let dev = fields.next().unwrap_or_default();
+        let (major, minor) = major_minor(dev)?;
+        let mut s = IoStat {
+            major,
+            minor,
+            ..IoStat::default()
+        };
+        for kv in fields {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| ParseError::new(format!("malformed field {kv:?}")))?;
+            let slot = match k {
+                "rbytes" => &mut s.rbytes,
+                "wbytes" => &mut s.wbytes,
+                "rios" => &mut s.rios,
+                "wios" => &mut s.wios,
+                _ => continue,
+            };
+            *slot = num(v)?;
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// One line of a v1 blkio file (`blkio.throttle.io_service_bytes_recursive`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlkioEntry {
+    /// Device major number.
+    pub major: u32,
+    /// Device minor number.
+    pub minor: u32,
+    /// `Read`, `Write`, `Sync`, `Async`, `Discard` or `Total`.
+    pub op: String,
+    /// The value (bytes or operations).
+    pub value: u64,
+}
+
+/// Parses a v1 blkio `MAJ:MIN Op value` file; the trailing `Total N` line is skipped.
+pub fn blkio(bytes: &[u8]) -> Result<Vec<BlkioEntry>, ParseError> {
+    let mut out = Vec::new();
+    for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["Total", v] => {
+                num(v)?;
+            }
+            [dev, op, v] => {
+                let (major, minor) = major_minor(dev)?;
+                out.push(BlkioEntry {
+                    major,
+                    minor,
+                    op: (*op).to_string(),
+                    value: num(v)?,
+                });
+            }
+            _ => return Err(ParseError::new(format!("malformed line {line:?}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// The PSI totals of a `*.pressure` file, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pressure {
+    /// `some total=`.
+    pub some: u64,
+    /// `full total=` (absent for the root cgroup's cpu before 5.13).
+    pub full: Option<u64>,
+}
+
+/// Parses a PSI file: `some avg10=.. avg60=.. avg300=.. total=N` and optionally `full ...`.
+pub fn pressure(bytes: &[u8]) -> Result<Pressure, ParseError> {
+    let mut some = None;
+    let mut full = None;
+    for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split_whitespace();
+        let kind = fields.next().unwrap_or_default();
+        let total = fields
+            .find_map(|f| f.strip_prefix("total="))
+            .ok_or_else(|| ParseError::new(format!("no total in {line:?}")))?;
+        let total = num(total)?;
+        match kind {
+            "some" => some = Some(total),
+            "full" => full = Some(total),
+            _ => return Err(ParseError::new(format!("unknown pressure line {line:?}"))),
+        }
+    }
+    let some = some.ok_or_else(|| ParseError::new("no some line"))?;
+    Ok(Pressure { some, full })
+}
+
+/// A cgroup file-system mount from mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// Mount point as the mountinfo owner sees it (octal escapes decoded).
+    pub mount_point: String,
+    /// True for `cgroup2`.
+    pub v2: bool,
+    /// v1 controllers from the super options (`cpu`, `cpuacct`, `name=systemd`...); empty for v2.
+    pub controllers: Vec<String>,
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let digits = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let (b'\\', Some(d)) = (b[i], digits) {
+            let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+            if let Ok(v) = u8::try_from(v) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses mountinfo and returns its `cgroup` and `cgroup2` mounts in order.
+pub fn cgroup_mounts(bytes: &[u8]) -> Result<Vec<CgroupMount>, ParseError> {
+    let text = text(bytes)?;
+    if text.trim().is_empty() {
+        return Err(ParseError::new("empty mountinfo"));
+    }
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let sep = fields
+            .iter()
+            .position(|f| *f == "-")
+            .filter(|&p| p >= 6)
+            .ok_or_else(|| ParseError::new(format!("malformed mountinfo line {line:?}")))?;
+        let (Some(fstype), Some(super_opts)) = (fields.get(sep + 1), fields.get(sep + 3)) else {
+            return Err(ParseError::new(format!(
+                "truncated mountinfo line {line:?}"
+            )));
+        };
+        let v2 = match *fstype {
+            "cgroup2" => true,
+            "cgroup" => false,
+            _ => continue,
+        };
+        let controllers = if v2 {
+            Vec::new()
+        } else {
+            super_opts
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent="))
+                .map(str::to_string)
+                .collect()
+        };
+        out.push(CgroupMount {
+            mount_point: unescape_octal(fields[4]),
+            v2,
+            controllers,
+        });
+    }
+    Ok(out)
+}
+
+/// Counters of one interface from `/proc/<pid>/net/dev`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetDev {
+    /// Interface name.
+    pub name: String,
+    /// Receive: bytes, packets, errors, dropped.
+    pub rx: [u64; 4],
+    /// Transmit: bytes, packets, errors, dropped.
+    pub tx: [u64; 4],
+}
+
+/// Parses `/proc/<pid>/net/dev`; lines need 17 fields (name + 16 counters), as cAdvisor.
+pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
+    let text = text(bytes)?;
+    let mut lines = text.lines();
+    let header_ok = lines.next().is_some_and(|l| l.contains('|'))
+        && lines.next().is_some_and(|l| l.contains('|'));
+    if !header_ok {
+        return Err(ParseError::new("missing net/dev header"));
+    }
+    let mut out = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let (name, rest) = line
+            .split_once(':')
+            .ok_or_else(|| ParseError::new(format!("malformed line {line:?}")))?;
+        let values = rest
+            .split_whitespace()
+            .map(num)
+            .collect::<Result<Vec<u64>, _>>()?;
+        if values.len() != 16 {
+            return Err(ParseError::new(format!("want 16 counters in {line:?}")));
+        }
+        out.push(NetDev {
+            name: name.trim().to_string(),
+            rx: [values[0], values[1], values[2], values[3]],
+            tx: [values[8], values[9], values[10], values[11]],
+        });
+    }
+    Ok(out)
+}
+
+/// The `/proc/meminfo` values the machine group needs, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    /// `MemTotal`.
+    pub mem_total: u64,
+    /// `SwapTotal`.
+    pub swap_total: u64,
+    /// `SwapFree`.
+    pub swap_free: u64,
+}
+
+/// Parses `/proc/meminfo` for MemTotal, SwapTotal and SwapFree (kB → bytes).
+pub fn meminfo(bytes: &[u8]) -> Result<MemInfo, ParseError> {
+    let mut m = MemInfo::default();
+    let mut found = false;
+    for line in text(bytes)?.lines() {
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "MemTotal" => &mut m.mem_total,
+            "SwapTotal" => &mut m.swap_total,
+            "SwapFree" => &mut m.swap_free,
+            _ => continue,
+        };
+        let value = rest.split_whitespace().next().unwrap_or_default();
+        *slot = num(value)?.saturating_mul(1024);
+        found |= key == "MemTotal";
+    }
+    if !found {
+        return Err(ParseError::new("no MemTotal"));
+    }
+    Ok(m)
+}
+
+/// CPU topology counts from `/proc/cpuinfo`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTopology {
+    /// Logical CPUs (`processor` entries).
+    pub cores: u64,
+    /// Distinct (`physical id`, `core id`) pairs; `cores` if the file has no topology.
+    pub physical_cores: u64,
+    /// Distinct `physical id` values; 1 if the file has none.
+    pub sockets: u64,
+}
+
+/// Parses `/proc/cpuinfo` into logical CPU, physical core and socket counts.
+pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
+    let mut cores = 0u64;
+    let mut sockets = std::collections::BTreeSet::new();
+    let mut physical = std::collections::BTreeSet::new();
+    let mut socket: Option<String> = None;
+    for line in text(bytes)?.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match key.trim() {
+            "processor" => {
+                cores += 1;
+                socket = None;
+            }
+            "physical id" => {
+                sockets.insert(value.to_string());
+                socket = Some(value.to_string());
+            }
+            "core id" => {
+                physical.insert((socket.clone().unwrap_or_default(), value.to_string()));
+            }
+            _ => {}
+        }
+    }
+    if cores == 0 {
+        return Err(ParseError::new("no processor entries"));
+    }
+    let len = |n: usize, fallback: u64| if n == 0 { fallback } else { n as u64 };
+    Ok(CpuTopology {
+        cores,
+        physical_cores: len(physical.len(), cores),
+        sockets: len(sockets.len(), 1),
+    })
+}
+
+/// Parses a `cgroup.procs` file into pids.
+pub fn pids(bytes: &[u8]) -> Result<Vec<u32>, ParseError> {
+    text(bytes)?
+        .split_whitespace()
+        .map(|p| {
+            p.parse::<u32>()
+                .map_err(|_| ParseError::new(format!("invalid pid {p:?}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GARBAGE: &[u8] = &[0xff, 0xfe, 0x00, 0x12];
+
+    #[test]
+    fn flat_keyed_real_and_bad() {
+        let cpu = b"usage_usec 253083004\nuser_usec 191140967\nsystem_usec 61942037\nnice_usec 0\n";
+        let [u, s, x] =
+            flat_keyed_lookup(cpu, ["usage_usec", "system_usec", "nr_periods"]).unwrap();
+        assert_eq!((u, s, x), (Some(253083004), Some(61942037), None));
+        assert!(flat_keyed(b"", |_, _| {}).is_err());
+        assert!(flat_keyed(b"usage_usec", |_, _| {}).is_err());
+        assert!(flat_keyed(b"user abc\n", |_, _| {}).is_err());
+        assert!(flat_keyed(GARBAGE, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(limit(b"max\n").unwrap(), None);
+        assert_eq!(limit(b"-1\n").unwrap(), None);
+        assert_eq!(limit(b"268435456\n").unwrap(), Some(268435456));
+        assert_eq!(
+            limit(b"9223372036854771712\n").unwrap(),
+            Some(9223372036854771712)
+        );
+        assert!(limit(b"").is_err());
+        assert!(limit(b"12ab").is_err());
+        assert!(limit(GARBAGE).is_err());
+        assert_eq!(single(b"42\n").unwrap(), 42);
+        assert!(single(b"").is_err());
+    }
+
+    #[test]
+    fn cpu_max_forms() {
+        assert_eq!(cpu_max(b"max 100000\n").unwrap(), (None, 100000));
+        assert_eq!(cpu_max(b"50000 100000\n").unwrap(), (Some(50000), 100000));
+        assert!(cpu_max(b"").is_err());
+        assert!(cpu_max(b"50000").is_err());
+        assert!(cpu_max(b"x y").is_err());
+        assert!(cpu_max(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn io_stat_lines() {
+        let s = b"8:0 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n253:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0 cost.usage=1\n";
+        let v = io_stat(s).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            v[0],
+            IoStat {
+                major: 8,
+                minor: 0,
+                rbytes: 1459200,
+                wbytes: 314773504,
+                rios: 192,
+                wios: 353
+            }
+        );
+        assert!(io_stat(b"").unwrap().is_empty());
+        assert!(io_stat(b"8:0 rbytes").is_err());
+        assert!(io_stat(b"8 rbytes=1").is_err());
+        assert!(io_stat(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn blkio_lines() {
+        let s = b"8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Discard 0\n8:0 Total 12288\nTotal 12288\n";
+        let v = blkio(s).unwrap();
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[1].op, "Write");
+        assert_eq!(v[1].value, 8192);
+        assert!(blkio(b"Total 0\n").unwrap().is_empty());
+        assert!(blkio(b"").unwrap().is_empty());
+        assert!(blkio(b"8:0 Read").is_err());
+        assert!(blkio(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn pressure_files() {
+        let s = b"some avg10=6.86 avg60=3.06 avg300=1.81 total=17054867\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        assert_eq!(
+            pressure(s).unwrap(),
+            Pressure {
+                some: 17054867,
+                full: Some(0)
+            }
+        );
+        let some_only = b"some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n";
+        assert_eq!(pressure(some_only).unwrap().full, None);
+        assert!(pressure(b"").is_err());
+        assert!(pressure(b"some avg10=0.00").is_err());
+        assert!(pressure(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn mountinfo_cgroups() {
+        let s = b"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n\
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,release_agent=/x,name=systemd\n\
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+42 31 0:39 / /mnt/a\\040b rw - cgroup2 cgroup2 rw\n";
+        let m = cgroup_mounts(s).unwrap();
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[0].mount_point, "/sys/fs/cgroup/cpu,cpuacct");
+        assert_eq!(m[0].controllers, vec!["cpu", "cpuacct"]);
+        assert_eq!(m[1].controllers, vec!["xattr", "name=systemd"]);
+        assert!(m[2].v2 && m[2].controllers.is_empty());
+        assert_eq!(m[3].mount_point, "/mnt/a b");
+        assert!(cgroup_mounts(b"").is_err());
+        assert!(cgroup_mounts(b"32 31 0:29 / /x rw - cgroup").is_err());
+        assert!(cgroup_mounts(b"garbage line here\n").is_err());
+        assert!(cgroup_mounts(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn net_dev_lines() {
+        let s = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  eth0: 2155 25 1 2 0 0 0 0 1286 15 3 4 0 0 0 0\n";
+        let v = net_dev(s).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].name, "eth0");
+        assert_eq!(v[1].rx, [2155, 25, 1, 2]);
+        assert_eq!(v[1].tx, [1286, 15, 3, 4]);
+        assert!(net_dev(b"").is_err());
+        assert!(net_dev(&s[..s.len() - 20]).is_err());
+        assert!(net_dev(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn meminfo_and_cpuinfo() {
+        let m = meminfo(b"MemTotal:        4013668 kB\nMemFree: 1 kB\nSwapTotal:       1048572 kB\nSwapFree:        1048572 kB\n").unwrap();
+        assert_eq!(m.mem_total, 4013668 * 1024);
+        assert_eq!(m.swap_total, 1048572 * 1024);
+        assert!(meminfo(b"").is_err());
+        assert!(meminfo(b"MemTotal: x kB").is_err());
+        assert!(meminfo(GARBAGE).is_err());
+        let c = cpuinfo(b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n").unwrap();
+        assert_eq!((c.cores, c.physical_cores, c.sockets), (3, 2, 1));
+        let arm = cpuinfo(b"processor : 0\nBogoMIPS : 50\n\nprocessor : 1\n").unwrap();
+        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 2, 1));
+        assert!(cpuinfo(b"").is_err());
+        assert!(cpuinfo(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn procs() {
+        assert_eq!(pids(b"1\n23\n").unwrap(), vec![1, 23]);
+        assert!(pids(b"").unwrap().is_empty());
+        assert!(pids(b"1\nx\n").is_err());
+        assert!(pids(GARBAGE).is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! container_process: `container_processes`, `container_threads`, `container_threads_max`,
+//! `container_file_descriptors` and `container_sockets` (cgroup.procs, pids.current,
+//! pids.max and `/proc/<pid>/fd` of the container's processes).
+
+use super::parse::{limit, pids};
+use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
+use super::{container_group, family};
+use crate::collector::Settings;
+use crate::error::CollectError;
+use crate::expfmt::{MetricSink, MetricType};
+use crate::roots::Roots;
+
+container_group!(
+    "container_process",
+    "cgroup cgroup.procs, pids.current, pids.max; /proc/<pid>/fd",
+    emit,
+    &[]
+);
+
+/// Process counts of one container.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStats {
+    /// Processes in `cgroup.procs`.
+    pub processes: u64,
+    /// `pids.current` (0 where absent, e.g. the v1 root).
+    pub threads: u64,
+    /// `pids.max` (0 = unlimited).
+    pub threads_max: u64,
+    /// Open file descriptors of those processes.
+    pub fds: u64,
+    /// Of which sockets.
+    pub sockets: u64,
+}
+
+/// Counts the fds and socket fds of a process; a process that exited counts nothing.
+fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
+    let dir = roots.proc(format!("{pid}/fd"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return (0, 0);
+    };
+    let mut fds = 0;
+    let mut sockets = 0;
+    for e in entries.filter_map(Result::ok) {
+        fds += 1;
+        if std::fs::read_link(e.path())
+            .is_ok_and(|t| t.as_os_str().as_encoded_bytes().starts_with(b"socket:"))
+        {
+            sockets += 1;
+        }
+    }
+    (fds, sockets)
+}
+
+fn read_stats(roots: &Roots, snap: &Snapshot, id: &str) -> Option<ProcStats> {
+    let dir = snap
+        .hier
+        .dir(Ctrl::Pids, id)
+        .filter(|d| d.is_dir())
+        .or_else(|| snap.hier.dir(Ctrl::Cpu, id))?;
+    let procs = pids(&read(&dir, "cgroup.procs")?).ok()?;
+    let mut s = ProcStats {
+        processes: procs.len() as u64,
+        threads: read_u64(&dir, "pids.current").unwrap_or(0),
+        threads_max: read(&dir, "pids.max")
+            .and_then(|b| limit(&b).ok().flatten())
+            .unwrap_or(0),
+        ..ProcStats::default()
+    };
+    for pid in procs {
+        let (fds, sockets) = count_fds(roots, pid);
+        s.fds += fds;
+        s.sockets += sockets;
+    }
+    Some(s)
+}
+
+/// A gauge family: name, help and the value it takes from the stats.
+type Gauge = (&'static str, &'static str, fn(&ProcStats) -> u64);
+
+fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let stats: Vec<(&Container, ProcStats)> = snap
+        .containers
+        .iter()
+        .filter(|c| c.kind != Kind::Sandbox)
+        .filter_map(|c| read_stats(&settings.roots, snap, &c.id).map(|s| (c, s)))
+        .collect();
+    let families: [Gauge; 5] = [
+        (
+            "container_processes",
+            "Number of processes running inside the container.",
+            |s| s.processes,
+        ),
+        (
+            "container_threads",
+            "Number of threads running inside the container",
+            |s| s.threads,
+        ),
+        (
+            "container_threads_max",
+            "Maximum number of threads allowed inside the container, infinity if value is zero",
+            |s| s.threads_max,
+        ),
+        (
+            "container_file_descriptors",
+            "Number of open file descriptors for the container.",
+            |s| s.fds,
+        ),
+        (
+            "container_sockets",
+            "Number of open sockets for the container.",
+            |s| s.sockets,
+        ),
+    ];
+    for (name, help, get) in families {
+        family(
+            sink,
+            snap,
+            (name, help, MetricType::Gauge),
+            stats.iter().map(|(c, s)| (*c, vec![], get(s) as f64)),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,560 @@
+//! Cgroup discovery and the per-scrape walk shared by the container groups.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use regex::Regex;
+
+use super::layout;
+use super::parse;
+use super::runtime::{parse_pod_log_dir, Meta, MetaCache, StateDirs};
+use crate::collector::Settings;
+use crate::error::CollectError;
+use crate::roots::Roots;
+use crate::util;
+
+/// How long a walk is reused: long enough for all groups of one scrape, short enough that the
+/// next scrape (seconds later) walks again.
+const SNAPSHOT_TTL: Duration = Duration::from_millis(900);
+
+/// The container flags, parsed once when the first group is built.
+#[derive(Debug)]
+pub struct Config {
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+    max_depth: usize,
+    /// Whether stats samples carry explicit timestamps.
+    pub timestamps: bool,
+    cadvisor_labels: bool,
+    allowlist: Vec<String>,
+    state: StateDirs,
+    pod_log_dir: PathBuf,
+    /// Whether PSI is emitted for pod and sandbox cgroups too.
+    pub pressure_pod_level: bool,
+}
+
+impl Config {
+    /// Reads the `collector.container.*` flags; errors name the flag.
+    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+        let o = &settings.options;
+        let r = &settings.roots;
+        let labels = o.value("collector.container.labels");
+        let cadvisor_labels = match labels.as_str() {
+            "kubelet" | "" => false,
+            "cadvisor" => true,
+            other => {
+                return Err(format!(
+                    "invalid --collector.container.labels {other:?} (kubelet|cadvisor)"
+                ))
+            }
+        };
+        let dir = |flag: &str| r.root(o.value(flag));
+        Ok(Config {
+            include: o.regex("collector.container.cgroup-include")?,
+            exclude: o.regex("collector.container.cgroup-exclude")?,
+            max_depth: o.usize("collector.container.max-depth")?,
+            timestamps: o.bool("collector.container.timestamps"),
+            cadvisor_labels,
+            allowlist: o
+                .value("collector.container.label-allowlist")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            state: StateDirs {
+                docker: dir("collector.container.docker-root"),
+                containerd: dir("collector.container.containerd-state"),
+                crio: vec![
+                    dir("collector.container.crio-root"),
+                    dir("collector.container.crio-runroot"),
+                ],
+            },
+            pod_log_dir: dir("collector.container.pod-log-dir"),
+            pressure_pod_level: o.bool("collector.container.pressure-pod-level"),
+        })
+    }
+}
+
+/// The controllers whose files the groups read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ctrl {
+    /// `cpu` (v1 shares/quota/cfs stats; v2 everything cpu).
+    Cpu,
+    /// `cpuacct` (v1 usage).
+    Cpuacct,
+    /// `memory`.
+    Memory,
+    /// `pids`.
+    Pids,
+    /// `blkio` (v2 `io`).
+    Blkio,
+}
+
+const CTRLS: [(Ctrl, &str); 5] = [
+    (Ctrl::Cpu, "cpu"),
+    (Ctrl::Cpuacct, "cpuacct"),
+    (Ctrl::Memory, "memory"),
+    (Ctrl::Pids, "pids"),
+    (Ctrl::Blkio, "blkio"),
+];
+
+/// The mounted hierarchies, mapped below the configured roots.
+#[derive(Clone, Debug, Default)]
+pub struct Hierarchies {
+    /// True when the controllers live in a cgroup2 hierarchy (pure v2).
+    pub v2: bool,
+    v1: [Option<PathBuf>; 5],
+    /// The cgroup2 mount (pure v2, or `unified` on a hybrid host).
+    pub unified: Option<PathBuf>,
+}
+
+impl Hierarchies {
+    /// The directory of container `id` in controller `ctrl`'s hierarchy, if it is mounted.
+    pub fn dir(&self, ctrl: Ctrl, id: &str) -> Option<PathBuf> {
+        let base = if self.v2 {
+            self.unified.as_ref()
+        } else {
+            let i = CTRLS.iter().position(|(c, _)| *c == ctrl)?;
+            self.v1[i].as_ref()
+        }?;
+        Some(join_id(base, id))
+    }
+
+    /// The container's directory in the cgroup2 hierarchy (pure v2 or hybrid).
+    pub fn unified_dir(&self, id: &str) -> Option<PathBuf> {
+        self.unified.as_ref().map(|b| join_id(b, id))
+    }
+
+    fn walk_roots(&self) -> Vec<PathBuf> {
+        let mut roots: Vec<PathBuf> = if self.v2 {
+            self.unified.iter().cloned().collect()
+        } else {
+            self.v1.iter().flatten().cloned().collect()
+        };
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+}
+
+fn join_id(base: &Path, id: &str) -> PathBuf {
+    let rel = id.trim_start_matches('/');
+    if rel.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
+/// Maps a mount point from mountinfo below the roots: `/sys/...` goes below `--path.sysfs`
+/// (a DaemonSet sees the host's `/sys/fs/cgroup` at `/host/sys/fs/cgroup`), a path already
+/// below the sysfs root is kept, anything else goes below `--path.rootfs`.
+pub fn map_mount_point(roots: &Roots, mount_point: &str) -> PathBuf {
+    let sysfs = roots.sysfs.to_string_lossy();
+    let sysfs = sysfs.trim_end_matches('/');
+    if !sysfs.is_empty() && sysfs != "/sys" && mount_point.starts_with(&format!("{sysfs}/")) {
+        return PathBuf::from(mount_point);
+    }
+    match mount_point.strip_prefix("/sys/") {
+        Some(rest) => roots.sys(rest),
+        None => roots.root(mount_point),
+    }
+}
+
+/// Builds the hierarchies from the cgroup mounts of mountinfo; `None` when none is usable.
+pub fn hierarchies(roots: &Roots, mounts: &[parse::CgroupMount]) -> Option<Hierarchies> {
+    let mut h = Hierarchies::default();
+    for m in mounts {
+        let dir = map_mount_point(roots, &m.mount_point);
+        if !dir.is_dir() {
+            continue;
+        }
+        if m.v2 {
+            h.unified.get_or_insert(dir);
+            continue;
+        }
+        for (i, (_, name)) in CTRLS.iter().enumerate() {
+            if m.controllers.iter().any(|c| c == name) && h.v1[i].is_none() {
+                h.v1[i] = Some(dir.clone());
+            }
+        }
+    }
+    if h.v1.iter().all(Option::is_none) {
+        h.unified.as_ref()?;
+        h.v2 = true;
+    }
+    Some(h)
+}
+
+/// What kind of cgroup a container is, which decides its labels and families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The hierarchy root `/`.
+    Root,
+    /// A system service, slice, QoS level or unknown cgroup.
+    Raw,
+    /// A Kubernetes pod cgroup (`...pod<uid>`).
+    Pod,
+    /// A runtime container.
+    App,
+    /// A pod sandbox (pause container): network series only.
+    Sandbox,
+}
+
+/// One container of a snapshot.
+#[derive(Debug)]
+pub struct Container {
+    /// The cgroup path relative to the hierarchy root.
+    pub id: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// Label pairs, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// Runtime metadata, if a runtime knows it.
+    pub meta: Option<Arc<Meta>>,
+}
+
+/// The result of one walk.
+pub struct Snapshot {
+    /// When the walk finished (unix ms), the timestamp of stats samples.
+    pub time_ms: i64,
+    /// When the walk finished (unix seconds), for `container_last_seen`.
+    pub time_secs: f64,
+    /// The mounted hierarchies.
+    pub hier: Hierarchies,
+    /// The containers, sorted by id.
+    pub containers: Vec<Container>,
+    /// The flags.
+    pub config: Arc<Config>,
+    taken: Instant,
+}
+
+/// State shared by the groups of one `Settings`: flags, metadata cache, last snapshot.
+pub struct Shared {
+    config: Arc<Config>,
+    meta: MetaCache,
+    last: Mutex<Option<Arc<Snapshot>>>,
+}
+
+impl Shared {
+    /// Shared state for these flags.
+    pub fn new(config: Config) -> Self {
+        Shared {
+            config: Arc::new(config),
+            meta: MetaCache::default(),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The snapshot of this scrape: the last walk if it is fresh, else a new walk. Groups that
+    /// ask while a walk runs wait for it instead of walking again.
+    pub fn snapshot(&self, settings: &Settings) -> Result<Arc<Snapshot>, CollectError> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = last.as_ref().filter(|s| s.taken.elapsed() < SNAPSHOT_TTL) {
+            return Ok(Arc::clone(s));
+        }
+        let snap = Arc::new(self.walk(&settings.roots)?);
+        *last = Some(Arc::clone(&snap));
+        Ok(snap)
+    }
+
+    fn walk(&self, roots: &Roots) -> Result<Snapshot, CollectError> {
+        let hier = discover(roots)?;
+        let cfg = &self.config;
+        let mut ids = Vec::new();
+        for root in hier.walk_roots() {
+            walk_dir(&root, String::new(), 0, cfg.max_depth, &mut ids);
+        }
+        ids.sort();
+        ids.dedup();
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| {
+                crate::options::device_allowed(id, cfg.include.as_ref(), cfg.exclude.as_ref())
+            })
+            .collect();
+        let containerd_ns =
+            util::list_dir_paths(&cfg.state.containerd.join("io.containerd.runtime.v2.task"))
+                .unwrap_or_default();
+        let mut found: Vec<(String, layout::Layout<'_>, Option<Arc<Meta>>)> = ids
+            .iter()
+            .map(|id| {
+                let l = layout::parse(id);
+                let meta = l
+                    .container_id
+                    .and_then(|cid| self.meta.lookup(&cfg.state, &containerd_ns, cid, l.hint));
+                (id.clone(), l, meta)
+            })
+            .collect();
+        self.meta
+            .retain(|cid| found.iter().any(|(_, l, _)| l.container_id == Some(cid)));
+        let pods = pod_names(cfg, &found);
+        let containers = found
+            .drain(..)
+            .map(|(id, l, meta)| container(cfg, id, &l, meta, &pods))
+            .collect();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(Snapshot {
+            time_ms: now.as_millis() as i64,
+            time_secs: now.as_secs_f64(),
+            hier,
+            containers,
+            config: Arc::clone(cfg),
+            taken: Instant::now(),
+        })
+    }
+}
+
+/// Finds the cgroup mounts in `<procfs>/1/mountinfo` (the host's view with hostPID) or
+/// `<procfs>/self/mountinfo`. No usable mount is `NoData`.
+pub fn discover(roots: &Roots) -> Result<Hierarchies, CollectError> {
+    for who in ["1", "self"] {
+        let path = roots.proc(format!("{who}/mountinfo"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(mounts) = parse::cgroup_mounts(&bytes) else {
+            tracing::debug!("unparsable {}", path.display());
+            continue;
+        };
+        if let Some(h) = hierarchies(roots, &mounts) {
+            return Ok(h);
+        }
+    }
+    Err(CollectError::NoData("no cgroup file system mounted".into()))
+}
+
+fn walk_dir(dir: &Path, id: String, depth: usize, max_depth: usize, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let children: Vec<std::ffi::OsString> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name())
+        .collect();
+    out.push(if id.is_empty() {
+        "/".to_string()
+    } else {
+        id.clone()
+    });
+    if max_depth != 0 && depth >= max_depth {
+        return;
+    }
+    for name in children {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        walk_dir(
+            &dir.join(name),
+            format!("{id}/{name}"),
+            depth + 1,
+            max_depth,
+            out,
+        );
+    }
+}
+
+fn pod_names(
+    cfg: &Config,
+    found: &[(String, layout::Layout<'_>, Option<Arc<Meta>>)],
+) -> HashMap<String, (String, String)> {
+    let mut pods: HashMap<String, (String, String)> = HashMap::new();
+    let wanted = found.iter().any(|(_, l, _)| l.is_pod);
+    if !wanted {
+        return pods;
+    }
+    for (_, l, meta) in found {
+        let Some(m) = meta else { continue };
+        let uid = if m.pod_uid.is_empty() {
+            l.pod_uid.clone().unwrap_or_default()
+        } else {
+            m.pod_uid.clone()
+        };
+        if !uid.is_empty() && !m.pod.is_empty() {
+            pods.insert(uid, (m.namespace.clone(), m.pod.clone()));
+        }
+    }
+    for name in util::list_dir(&cfg.pod_log_dir).unwrap_or_default() {
+        if let Some((uid, ns, pod)) = parse_pod_log_dir(&name) {
+            pods.entry(uid).or_insert((ns, pod));
+        }
+    }
+    pods
+}
+
+fn container(
+    cfg: &Config,
+    id: String,
+    l: &layout::Layout<'_>,
+    meta: Option<Arc<Meta>>,
+    pods: &HashMap<String, (String, String)>,
+) -> Container {
+    let kind = match &meta {
+        _ if id == "/" => Kind::Root,
+        Some(m) if m.sandbox => Kind::Sandbox,
+        Some(_) => Kind::App,
+        None if l.is_pod => Kind::Pod,
+        None => Kind::Raw,
+    };
+    let empty = Meta::default();
+    let m = meta.as_deref().unwrap_or(&empty);
+    let (namespace, pod) = match (kind, l.pod_uid.as_ref().and_then(|u| pods.get(u))) {
+        (Kind::Pod, Some((ns, pod))) => (ns.as_str(), pod.as_str()),
+        _ => (m.namespace.as_str(), m.pod.as_str()),
+    };
+    let mut labels: Vec<(String, String)> = if cfg.cadvisor_labels {
+        let mut v = vec![
+            ("id".to_string(), id.clone()),
+            ("image".to_string(), m.image.clone()),
+            ("name".to_string(), m.name.clone()),
+        ];
+        let runtime: BTreeMap<&str, &str> = m
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        for key in &cfg.allowlist {
+            v.push((
+                format!("container_label_{}", util::sanitize_metric_name(key)),
+                runtime.get(key.as_str()).copied().unwrap_or("").to_string(),
+            ));
+        }
+        v
+    } else {
+        [
+            ("container", m.container.as_str()),
+            ("id", id.as_str()),
+            ("image", m.image.as_str()),
+            ("name", m.name.as_str()),
+            ("namespace", namespace),
+            ("pod", pod),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    labels.sort();
+    Container {
+        id,
+        kind,
+        labels,
+        meta,
+    }
+}
+
+/// Reads a cgroup file of a container; `None` when the file (or the cgroup) is gone.
+/// Open, read, close: no `stat` for a size hint (cgroup files report size 0 anyway).
+pub fn read(dir: &Path, file: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(dir.join(file)).ok()?;
+    let mut buf = Vec::with_capacity(512);
+    f.read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Reads and parses a one-number cgroup file; `None` if absent or malformed.
+pub fn read_u64(dir: &Path, file: &str) -> Option<u64> {
+    read(dir, file).and_then(|b| parse::single(&b).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_mount_points_below_roots() {
+        let mut r = Roots::default();
+        assert_eq!(
+            map_mount_point(&r, "/sys/fs/cgroup/cpu,cpuacct"),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
+        r.sysfs = PathBuf::from("/host/sys");
+        r.rootfs = PathBuf::from("/host/root");
+        assert_eq!(
+            map_mount_point(&r, "/sys/fs/cgroup/memory"),
+            PathBuf::from("/host/sys/fs/cgroup/memory")
+        );
+        assert_eq!(
+            map_mount_point(&r, "/host/sys/fs/cgroup"),
+            PathBuf::from("/host/sys/fs/cgroup")
+        );
+        assert_eq!(
+            map_mount_point(&r, "/cgroup2"),
+            PathBuf::from("/host/root/cgroup2")
+        );
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        let settings = |flag: &str, value: &str| {
+            let mut o = crate::options::Options::with_defaults();
+            o.set(flag, value);
+            Settings::new(Roots::default(), o)
+        };
+        let ok = Config::from_settings(&settings("collector.container.labels", "cadvisor"));
+        assert!(ok.is_ok_and(|c| c.cadvisor_labels && c.allowlist.len() == 3));
+        let bad = Config::from_settings(&settings("collector.container.labels", "docker"));
+        assert!(bad.unwrap_err().contains("collector.container.labels"));
+        let bad = Config::from_settings(&settings("collector.container.cgroup-exclude", "("));
+        assert!(bad
+            .unwrap_err()
+            .contains("collector.container.cgroup-exclude"));
+        let bad = Config::from_settings(&settings("collector.container.max-depth", "-1"));
+        assert!(bad.unwrap_err().contains("collector.container.max-depth"));
+        let default = Config::from_settings(&settings("collector.container.timestamps", "false"))
+            .expect("defaults are valid");
+        let exclude = default.exclude.expect("default exclude");
+        assert!(exclude.is_match("/system.slice/var-lib-docker.mount"));
+        assert!(exclude.is_match(&format!(
+            "/kubepods.slice/x.slice/crio-conmon-{}.scope",
+            "a".repeat(64)
+        )));
+        assert!(!exclude.is_match("/system.slice/docker.service"));
+    }
+
+    #[test]
+    fn hierarchies_from_mounts() {
+        let mounts = |text: &str| parse::cgroup_mounts(text.as_bytes()).expect("mountinfo");
+        let base = std::env::temp_dir().join(format!("nodex-hier-{}", std::process::id()));
+        for d in [
+            "sys/fs/cgroup/cpu,cpuacct",
+            "sys/fs/cgroup/memory",
+            "sys/fs/cgroup/unified",
+        ] {
+            std::fs::create_dir_all(base.join(d)).expect("mkdir");
+        }
+        let roots = Roots::fixture(&base);
+        let hybrid = mounts(
+            "1 0 0:1 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+             2 0 0:2 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+             4 0 0:4 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
+        );
+        let h = hierarchies(&roots, &hybrid).expect("hybrid");
+        assert!(!h.v2);
+        let cg = base.join("sys/fs/cgroup");
+        assert_eq!(h.dir(Ctrl::Cpuacct, "/a"), Some(cg.join("cpu,cpuacct/a")));
+        assert_eq!(h.dir(Ctrl::Cpu, "/"), Some(cg.join("cpu,cpuacct")));
+        assert_eq!(h.dir(Ctrl::Pids, "/a"), None, "unmounted dir is ignored");
+        assert_eq!(h.unified_dir("/a"), Some(cg.join("unified/a")));
+        let pure = mounts("3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+        let h = hierarchies(&roots, &pure).expect("v2");
+        assert!(h.v2);
+        assert_eq!(h.dir(Ctrl::Memory, "/a"), Some(cg.join("unified/a")));
+        assert!(hierarchies(&roots, &[]).is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn joins_ids() {
+        let b = Path::new("/x");
+        assert_eq!(join_id(b, "/"), PathBuf::from("/x"));
+        assert_eq!(join_id(b, "/a/b"), PathBuf::from("/x/a/b"));
+    }
+}

@@ -1,0 +1,206 @@
+//! Live test on this machine's real cgroups (needs root; skipped otherwise): creates its own
+//! uniquely named parent and child cgroup in every mounted hierarchy, puts a busy process with
+//! a memory limit in the child, and checks the container collectors (with the default roots)
+//! see its CPU usage grow, report the limit, and forget it once the cgroups are removed.
+//! A drop guard kills the process and removes the cgroups (children first) even on failure;
+//! no other cgroup is touched.
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nodex_collectors::container::walk::{discover, Ctrl, Hierarchies};
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+const LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Owns the busy process and the cgroup dirs this test created.
+struct Guard {
+    child: Option<Child>,
+    /// Created dirs, parents before children.
+    dirs: Vec<PathBuf>,
+}
+
+impl Guard {
+    fn cleanup(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for dir in self.dirs.iter().rev() {
+            for _ in 0..50 {
+                match std::fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        self.dirs.clear();
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn hierarchy_dirs(h: &Hierarchies, id: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = [
+        Ctrl::Cpu,
+        Ctrl::Cpuacct,
+        Ctrl::Memory,
+        Ctrl::Pids,
+        Ctrl::Blkio,
+    ]
+    .iter()
+    .filter_map(|c| h.dir(*c, id))
+    .chain(h.unified_dir(id))
+    .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+fn scrape(settings: &Arc<Settings>, names: &[&str]) -> String {
+    let mut sinks = Vec::new();
+    for name in names {
+        let info = registry::find(name).expect("registered");
+        let collector = (info.build)(settings).expect("builds");
+        let mut sink = MetricSink::new();
+        collector.collect(&mut sink).expect("collects");
+        sinks.push(sink);
+    }
+    let refs: Vec<&MetricSink> = sinks.iter().collect();
+    let mut out = Vec::new();
+    render(&refs, Format::Text, &mut out).expect("render");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn value(text: &str, family: &str, id: &str) -> Option<f64> {
+    let needle = format!("id=\"{id}\"");
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(&needle))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn live_cgroups_are_seen_and_forgotten() {
+    if !is_root() {
+        eprintln!("skipped: needs root to create cgroups");
+        return;
+    }
+    let roots = Roots::default();
+    let Ok(hier) = discover(&roots) else {
+        eprintln!("skipped: no cgroup file system");
+        return;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let parent = format!("/nodex-test-{}-{nanos}", std::process::id());
+    let child_id = format!("{parent}/busy");
+    let mut guard = Guard {
+        child: None,
+        dirs: Vec::new(),
+    };
+    for (p, c) in hierarchy_dirs(&hier, &parent)
+        .into_iter()
+        .zip(hierarchy_dirs(&hier, &child_id))
+    {
+        if std::fs::create_dir(&p).is_err() {
+            eprintln!("skipped: cannot create {}", p.display());
+            return;
+        }
+        guard.dirs.push(p.clone());
+        if hier.v2 {
+            let _ = std::fs::write(p.join("cgroup.subtree_control"), "+cpu +memory +pids +io");
+        }
+        std::fs::create_dir(&c).expect("create child cgroup");
+        guard.dirs.push(c);
+    }
+    let mem = hier.dir(Ctrl::Memory, &child_id).expect("memory hierarchy");
+    let limit_file = if hier.v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    if !mem.join(limit_file).exists() {
+        eprintln!(
+            "skipped: no {limit_file} in {} (controller not delegated)",
+            mem.display()
+        );
+        return;
+    }
+    std::fs::write(mem.join(limit_file), LIMIT.to_string()).expect("set memory limit");
+
+    let child = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .expect("spawn busy loop");
+    let pid = child.id();
+    guard.child = Some(child);
+    for dir in hierarchy_dirs(&hier, &child_id) {
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
+    }
+
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        format!("^{}(/|$)", regex_escape(&parent)),
+    );
+    let settings = Arc::new(Settings::new(roots, options));
+    let groups = [
+        "container_cpu",
+        "container_spec",
+        "container_memory",
+        "container_process",
+    ];
+
+    std::thread::sleep(Duration::from_millis(300));
+    let first = scrape(&settings, &groups);
+    let cpu0 = value(&first, "container_cpu_usage_seconds_total", &child_id)
+        .unwrap_or_else(|| panic!("no cpu usage for {child_id}:\n{first}"));
+    assert_eq!(
+        value(&first, "container_spec_memory_limit_bytes", &child_id),
+        Some(LIMIT as f64),
+        "{first}"
+    );
+    assert!(value(&first, "container_memory_usage_bytes", &child_id).is_some());
+    assert_eq!(value(&first, "container_processes", &child_id), Some(1.0));
+
+    std::thread::sleep(Duration::from_millis(1200));
+    let second = scrape(&settings, &groups);
+    let cpu1 = value(&second, "container_cpu_usage_seconds_total", &child_id).expect("cpu again");
+    assert!(cpu1 > cpu0, "cpu usage did not grow: {cpu0} -> {cpu1}");
+
+    guard.cleanup();
+    std::thread::sleep(Duration::from_millis(1200));
+    let after = scrape(&settings, &groups);
+    assert!(
+        !after.contains(&parent),
+        "series of removed cgroups remain:\n{after}"
+    );
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}

@@ -1,0 +1,223 @@
+//! Golden tests of the container groups: every `container_*` collector and `machine` runs over
+//! the fixture trees `tests/fixtures/cgroup-v1` (hybrid host, Docker and cri-dockerd on the
+//! cgroupfs driver) and `tests/fixtures/cgroup-v2` (pure v2, containerd on the systemd driver),
+//! and its exposition must equal `tests/golden/<tree>/<collector>.prom`. Values that depend on
+//! the clock or on file mtimes of the checkout (start time, last seen) are masked as `LIVE`.
+//! `UPDATE_GOLDEN=1 cargo test -p nodex-collectors --test container_golden` rewrites them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+const TREES: &[&str] = &["cgroup-v1", "cgroup-v2"];
+const LIVE_FAMILIES: &[&str] = &[
+    "container_creation_time_seconds",
+    "container_start_time_seconds",
+    "container_last_seen",
+];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn container_collectors() -> Vec<&'static str> {
+    registry::all()
+        .iter()
+        .map(|c| c.name)
+        .filter(|n| n.starts_with("container_") || *n == "machine")
+        .collect()
+}
+
+fn settings(tree: &str, options: Options) -> Arc<Settings> {
+    let base = repo_root().join("tests/fixtures").join(tree);
+    Arc::new(Settings::new(Roots::fixture(&base), options))
+}
+
+fn mask(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        if !line.starts_with('#') && LIVE_FAMILIES.contains(&&line[..name_end]) {
+            let value_at = line.rfind(' ').unwrap_or(line.len());
+            out.push_str(&line[..value_at]);
+            out.push_str(" LIVE");
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn run(name: &str, settings: &Arc<Settings>) -> String {
+    let info = registry::find(name).expect("registered");
+    let collector = (info.build)(settings).expect("builds");
+    let mut sink = MetricSink::new();
+    let result = collector.collect(&mut sink);
+    let mut out = Vec::new();
+    render(&[&sink], Format::Text, &mut out).expect("render");
+    let mut text = mask(&String::from_utf8(out).expect("UTF-8"));
+    if let Err(e) = result {
+        text.push_str(&format!("# collector error: {e}\n"));
+    }
+    text
+}
+
+#[test]
+fn container_groups_match_goldens() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for tree in TREES {
+        let settings = settings(tree, Options::with_defaults());
+        for name in container_collectors() {
+            let got = run(name, &settings);
+            let path = repo_root()
+                .join("tests/golden")
+                .join(tree)
+                .join(format!("{name}.prom"));
+            if update {
+                std::fs::write(&path, &got).expect("write golden");
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(want) if want == got => {}
+                Ok(want) => failures.push(format!(
+                    "{tree}/{name} differs:\n--- want\n{want}\n--- got\n{got}"
+                )),
+                Err(_) => failures.push(format!("{tree}/{name}: no golden {}", path.display())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn cadvisor_label_mode_and_timestamps() {
+    let mut options = Options::with_defaults();
+    options.set("collector.container.labels", "cadvisor");
+    options.set("collector.container.timestamps", "true");
+    let got = run("container_cpu", &settings("cgroup-v1", options));
+    let app = got
+        .lines()
+        .find(|l| l.starts_with("container_cpu_usage_seconds_total{") && l.contains("k8s_app"))
+        .expect("app container cpu line");
+    assert!(app.contains(r#"container_label_io_kubernetes_container_name="app""#));
+    assert!(app.contains(r#"container_label_io_kubernetes_pod_namespace="shop""#));
+    assert!(
+        !app.contains("namespace=\"shop\",pod="),
+        "no kubelet labels: {app}"
+    );
+    let ts = app.rsplit(' ').next().expect("timestamp");
+    assert!(ts.parse::<i64>().expect("integer ms") > 1_600_000_000_000);
+}
+
+#[test]
+fn one_walk_is_shared_by_the_groups() {
+    // Two groups built from the same settings share their walk: both see the same snapshot even
+    // when the tree changes between the two collects (within the snapshot lifetime).
+    let dir = std::env::temp_dir().join(format!("nodex-walk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&repo_root().join("tests/fixtures/cgroup-v2"), &dir);
+    let settings = Arc::new(Settings::new(
+        Roots::fixture(&dir),
+        Options::with_defaults(),
+    ));
+    let spec = (registry::find("container_spec").expect("spec").build)(&settings).expect("spec");
+    let oom = (registry::find("container_oom").expect("oom").build)(&settings).expect("oom");
+    let mut sink = MetricSink::new();
+    spec.collect(&mut sink).expect("spec collects");
+    let extra = dir.join("sys/fs/cgroup/system.slice/late.service");
+    std::fs::create_dir_all(&extra).expect("mkdir");
+    std::fs::write(extra.join("memory.events"), "oom_kill 0\n").expect("write");
+    let mut sink = MetricSink::new();
+    oom.collect(&mut sink).expect("oom collects");
+    let mut out = Vec::new();
+    render(&[&sink], Format::Text, &mut out).expect("render");
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert!(text.contains("containerd.service"));
+    assert!(!text.contains("late.service"), "second group walked again");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("readlink");
+            std::os::unix::fs::symlink(link, &target).expect("symlink");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Scrape cost over 1000 containers (the cgroup-v2 app container and its sandbox replicated
+/// into 500 pods). Run with `cargo test --release -p nodex-collectors --test container_golden
+/// -- --ignored --nocapture`; the 250 ms budget is asserted in release builds only.
+#[test]
+#[ignore]
+fn thousand_containers_scrape_cost() {
+    let dir = std::env::temp_dir().join(format!("nodex-perf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fixture = repo_root().join("tests/fixtures/cgroup-v2");
+    copy_tree(&fixture, &dir);
+    let burstable = "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice";
+    let pod = "kubepods-burstable-pod1b2c3d4e_0000_4000_8000_123456789abc.slice";
+    let task = "root/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+    for p in 0..500u32 {
+        let pod_dir = dir.join(burstable).join(format!(
+            "kubepods-burstable-pod{p:08x}_0000_4000_8000_000000000000.slice"
+        ));
+        copy_tree(&fixture.join(burstable).join(pod), &pod_dir);
+        for (kind, old) in [("b", "b"), ("c", "c")] {
+            let old_id = old.repeat(64);
+            let new_id = format!("{p:08x}{kind}").repeat(8)[..64].to_string();
+            std::fs::rename(
+                pod_dir.join(format!("cri-containerd-{old_id}.scope")),
+                pod_dir.join(format!("cri-containerd-{new_id}.scope")),
+            )
+            .expect("rename");
+            copy_tree(
+                &fixture.join(task).join(&old_id),
+                &dir.join(task).join(&new_id),
+            );
+        }
+    }
+    let settings = Arc::new(Settings::new(
+        Roots::fixture(&dir),
+        Options::with_defaults(),
+    ));
+    let collectors: Vec<_> = container_collectors()
+        .into_iter()
+        .map(|n| (registry::find(n).expect("registered").build)(&settings).expect("builds"))
+        .collect();
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..4 {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let start = std::time::Instant::now();
+        let mut sinks: Vec<MetricSink> = Vec::new();
+        for (name, c) in container_collectors().iter().zip(&collectors) {
+            let t = std::time::Instant::now();
+            let mut sink = MetricSink::new();
+            c.collect(&mut sink).expect("collects");
+            sinks.push(sink);
+            eprintln!("  {name}: {:?}", t.elapsed());
+        }
+        let refs: Vec<&MetricSink> = sinks.iter().collect();
+        let mut out = Vec::new();
+        render(&refs, Format::Text, &mut out).expect("render");
+        best = best.min(start.elapsed());
+        eprintln!("scrape: {:?}, {} bytes", start.elapsed(), out.len());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if !cfg!(debug_assertions) {
+        assert!(best < std::time::Duration::from_millis(250), "{best:?}");
+    }
+}

@@ -1,0 +1,177 @@
+//! Live Docker test (needs root, a running Docker daemon and `/bin/busybox` from Debian's
+//! busybox-static; skipped otherwise): builds a `FROM scratch` image holding busybox, runs a
+//! busy loop in it with `--memory`, and checks the container collectors name it from Docker's
+//! state on disk, see its CPU and network counters grow, report the memory limit, and forget
+//! it after `docker rm -f`. A drop guard removes the container, the image and the build context
+//! even on failure. Traffic goes only to the Docker bridge gateway (an address of this machine).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+const MEMORY: u64 = 96 * 1024 * 1024;
+
+struct Guard {
+    name: String,
+    image: String,
+    context: PathBuf,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+        let _ = docker(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.context);
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn scrape(settings: &Arc<Settings>, names: &[&str]) -> String {
+    let mut sinks = Vec::new();
+    for name in names {
+        let info = registry::find(name).expect("registered");
+        let collector = (info.build)(settings).expect("builds");
+        let mut sink = MetricSink::new();
+        collector.collect(&mut sink).expect("collects");
+        sinks.push(sink);
+    }
+    let refs: Vec<&MetricSink> = sinks.iter().collect();
+    let mut out = Vec::new();
+    render(&refs, Format::Text, &mut out).expect("render");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn line<'a>(text: &'a str, family: &str, must: &[&str]) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")) && must.iter().all(|m| l.contains(m)))
+}
+
+fn value(text: &str, family: &str, must: &[&str]) -> Option<f64> {
+    line(text, family, must).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn docker_container_is_named_measured_and_forgotten() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() == 0 };
+    let busybox = PathBuf::from("/bin/busybox");
+    if !root || !busybox.exists() || docker(&["info"]).is_err() {
+        eprintln!("skipped: needs root, /bin/busybox and a Docker daemon");
+        return;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tag = format!("{}-{nanos}", std::process::id());
+    let guard = Guard {
+        name: format!("nodex-test-{tag}"),
+        image: format!("nodex-test-busy:{tag}"),
+        context: std::env::temp_dir().join(format!("nodex-docker-{tag}")),
+    };
+    std::fs::create_dir_all(&guard.context).expect("build context");
+    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
+    std::fs::write(
+        guard.context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n\
+         CMD [\"/bin/busybox\", \"sh\", \"-c\", \"while :; do :; done\"]\n",
+    )
+    .expect("Dockerfile");
+    let context = guard.context.to_string_lossy().into_owned();
+    docker(&["build", "-q", "-t", &guard.image, &context]).expect("docker build");
+    let memory = MEMORY.to_string();
+    let id = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &guard.name,
+        "--memory",
+        &memory,
+        &guard.image,
+    ])
+    .expect("docker run");
+    let gateway = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}",
+        &guard.name,
+    ])
+    .expect("gateway");
+
+    let cgroup = format!("/docker/{id}");
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        format!("^/docker/{id}$"),
+    );
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let groups = ["container_cpu", "container_spec", "container_network"];
+    let id_label = format!("id=\"{cgroup}\"");
+    let eth0 = [id_label.as_str(), "interface=\"eth0\""];
+
+    std::thread::sleep(Duration::from_millis(500));
+    let first = scrape(&settings, &groups);
+    let cpu_line = line(&first, "container_cpu_usage_seconds_total", &[&id_label])
+        .unwrap_or_else(|| panic!("no cpu series for {cgroup}:\n{first}"));
+    assert!(
+        cpu_line.contains(&format!("name=\"{}\"", guard.name)),
+        "{cpu_line}"
+    );
+    assert!(
+        cpu_line.contains(&format!("image=\"{}\"", guard.image)),
+        "{cpu_line}"
+    );
+    assert_eq!(
+        value(&first, "container_spec_memory_limit_bytes", &[&id_label]),
+        Some(MEMORY as f64)
+    );
+    let cpu0 = value(&first, "container_cpu_usage_seconds_total", &[&id_label]).expect("cpu");
+    let rx0 = value(&first, "container_network_receive_bytes_total", &eth0)
+        .unwrap_or_else(|| panic!("no eth0 series:\n{first}"));
+    assert!(
+        !first.contains("interface=\"lo\""),
+        "loopback must be skipped"
+    );
+
+    docker(&[
+        "exec",
+        &guard.name,
+        "/bin/busybox",
+        "ping",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        &gateway,
+    ])
+    .expect("ping the bridge gateway");
+    std::thread::sleep(Duration::from_millis(1000));
+    let second = scrape(&settings, &groups);
+    let cpu1 = value(&second, "container_cpu_usage_seconds_total", &[&id_label]).expect("cpu");
+    assert!(cpu1 > cpu0, "cpu did not grow: {cpu0} -> {cpu1}");
+    let rx1 = value(&second, "container_network_receive_bytes_total", &eth0).expect("rx");
+    assert!(rx1 > rx0, "rx bytes did not grow: {rx0} -> {rx1}");
+
+    docker(&["rm", "-f", &guard.name]).expect("docker rm");
+    std::thread::sleep(Duration::from_millis(1000));
+    let after = scrape(&settings, &groups);
+    assert!(!after.contains(&id), "series remain after rm:\n{after}");
+}
