@@ -1,11 +1,20 @@
 //! Every collector nodex knows, in one list. Adding a collector is one line here plus its module.
 
 use crate::collector::CollectorInfo;
-use crate::host;
+use crate::{container, host};
 
 /// All registered collectors, sorted by name.
 pub fn all() -> Vec<CollectorInfo> {
     let mut list = vec![
+        container::cpu::INFO,
+        container::diskio::INFO,
+        container::machine::INFO,
+        container::memory::INFO,
+        container::network::INFO,
+        container::oom::INFO,
+        container::pressure::INFO,
+        container::process::INFO,
+        container::spec::INFO,
         host::arp::INFO,
         host::bcache::INFO,
         host::bcachefs::INFO,
@@ -71,16 +80,6 @@ pub fn all() -> Vec<CollectorInfo> {
         host::zfs::INFO,
         host::zoneinfo::INFO,
     ];
-    let mut list = vec![host::loadavg::INFO];
-    list.push(crate::container::cpu::INFO);
-    list.push(crate::container::memory::INFO);
-    list.push(crate::container::spec::INFO);
-    list.push(crate::container::process::INFO);
-    list.push(crate::container::network::INFO);
-    list.push(crate::container::oom::INFO);
-    list.push(crate::container::pressure::INFO);
-    list.push(crate::container::diskio::INFO);
-    list.push(crate::container::machine::INFO);
     list.sort_by_key(|c| c.name);
     list
 }
