@@ -19,9 +19,74 @@ use crate::selfmetrics;
 /// How many abandoned runs of one collector may still be blocked before it is skipped.
 pub const MAX_STUCK_RUNS: usize = 2;
 
-const RUNNING: u8 = 0;
-const FINISHED: u8 = 1;
-const ABANDONED: u8 = 2;
+/// How many worker threads run one scrape's collectors; more threads cost memory and wake-ups
+/// and buy nothing on small nodes.
+pub const COLLECTOR_CONCURRENCY: usize = 4;
+
+const WAITING: u8 = 0;
+const RUNNING: u8 = 1;
+const FINISHED: u8 = 2;
+const ABANDONED: u8 = 3;
+
+type RunOutput = (
+    MetricSink,
+    Result<(), nodex_collectors::CollectError>,
+    Duration,
+);
+
+/// One scrape's collectors, shared by its worker threads. Workers take collectors in turn;
+/// at the deadline the job is closed: unstarted collectors are dropped and running ones are
+/// abandoned (counted as stuck until they return).
+struct Job {
+    collectors: Vec<(Arc<dyn Collector>, Arc<AtomicUsize>)>,
+    states: Vec<AtomicU8>,
+    results: Mutex<Vec<Option<RunOutput>>>,
+    next: AtomicUsize,
+    remaining: AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl Job {
+    /// A worker's loop: run collectors until none is left or the job was closed.
+    fn work(&self) {
+        loop {
+            let pos = self.next.fetch_add(1, Ordering::AcqRel);
+            let Some((collector, stuck)) = self.collectors.get(pos) else {
+                return;
+            };
+            if self.states[pos]
+                .compare_exchange(WAITING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return; // closed at the deadline
+            }
+            let started = Instant::now();
+            let mut sink = MetricSink::new();
+            // A bug must cost one collector's series, not the exporter.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                collector.collect(&mut sink)
+            }))
+            .unwrap_or_else(|_| {
+                Err(nodex_collectors::CollectError::Other(
+                    "collector panicked".into(),
+                ))
+            });
+            let output = (sink, result, started.elapsed());
+            self.results.lock().unwrap_or_else(|p| p.into_inner())[pos] = Some(output);
+            if self.states[pos]
+                .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // Finished after the deadline: the scrape has moved on.
+                stuck.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+            if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.done.notify_one();
+            }
+        }
+    }
+}
 
 struct Entry {
     name: &'static str,
@@ -141,71 +206,72 @@ impl Scraper {
         format: Format,
         gzip: bool,
     ) -> std::io::Result<ScrapeOutput> {
-        let mut runs = Vec::with_capacity(selected.len());
+        let scrape_started = Instant::now();
+        let runnable: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|&i| self.entries[i].stuck.load(Ordering::Acquire) < MAX_STUCK_RUNS)
+            .collect();
+        let job = Arc::new(Job {
+            collectors: runnable
+                .iter()
+                .map(|&i| {
+                    (
+                        Arc::clone(&self.entries[i].collector),
+                        Arc::clone(&self.entries[i].stuck),
+                    )
+                })
+                .collect(),
+            states: runnable.iter().map(|_| AtomicU8::new(WAITING)).collect(),
+            results: Mutex::new(runnable.iter().map(|_| None).collect()),
+            next: AtomicUsize::new(0),
+            remaining: AtomicUsize::new(runnable.len()),
+            done: tokio::sync::Notify::new(),
+        });
+        if !runnable.is_empty() {
+            for _ in 0..COLLECTOR_CONCURRENCY.min(runnable.len()) {
+                let job = Arc::clone(&job);
+                tokio::task::spawn_blocking(move || job.work());
+            }
+            let _ = tokio::time::timeout_at(deadline.into(), job.done.notified()).await;
+        }
+        // Settle every collector before taking results: one that finishes after this point is
+        // abandoned and its late result ignored, so every `Ok` below has its result stored.
+        let fates: Vec<Result<(), String>> = runnable
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| self.settle(&self.entries[i], &job.states[pos]))
+            .collect();
+        let mut results: Vec<Option<RunOutput>> = job
+            .results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter_mut()
+            .map(Option::take)
+            .collect();
+
+        let mut sinks = Vec::with_capacity(selected.len() + 2);
+        let mut meta = MetricSink::new();
+        let mut durations = Vec::with_capacity(selected.len());
         for &i in selected {
             let entry = &self.entries[i];
-            let started = Instant::now();
-            if entry.stuck.load(Ordering::Acquire) >= MAX_STUCK_RUNS {
-                runs.push((i, started, None));
-                continue;
-            }
-            let collector = Arc::clone(&entry.collector);
-            let state = Arc::new(AtomicU8::new(RUNNING));
-            let stuck = Arc::clone(&entry.stuck);
-            let task_state = Arc::clone(&state);
-            let handle = tokio::task::spawn_blocking(move || {
-                let mut sink = MetricSink::new();
-                let result = collector.collect(&mut sink);
-                let elapsed = started.elapsed();
-                if task_state
-                    .compare_exchange(RUNNING, FINISHED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    stuck.fetch_sub(1, Ordering::AcqRel);
-                }
-                (sink, result, elapsed)
-            });
-            runs.push((i, started, Some((handle, state))));
-        }
-
-        let mut sinks = Vec::with_capacity(runs.len() + 2);
-        let mut meta = MetricSink::new();
-        let mut durations = Vec::with_capacity(runs.len());
-        for (i, started, run) in runs {
-            let entry = &self.entries[i];
-            let outcome = match run {
+            let outcome = match runnable.iter().position(|&r| r == i) {
                 None => Err(format!(
                     "skipped: {MAX_STUCK_RUNS} earlier runs are still blocked past their deadline"
                 )),
-                Some((handle, state)) => {
-                    match tokio::time::timeout_at(deadline.into(), handle).await {
-                        Ok(Ok((sink, result, elapsed))) => {
+                Some(pos) => match &fates[pos] {
+                    Ok(()) => match results[pos].take() {
+                        Some((sink, result, elapsed)) => {
                             sinks.push(sink);
                             durations.push((entry.name, elapsed));
-                            match result {
-                                Ok(()) => Ok(()),
-                                Err(e) => Err(e.to_string()),
-                            }
+                            result.map_err(|e| e.to_string())
                         }
-                        Ok(Err(join_error)) => Err(format!("collector crashed: {join_error}")),
-                        Err(_) => {
-                            entry.stuck.fetch_add(1, Ordering::AcqRel);
-                            if state
-                                .compare_exchange(
-                                    RUNNING,
-                                    ABANDONED,
-                                    Ordering::AcqRel,
-                                    Ordering::Acquire,
-                                )
-                                .is_err()
-                            {
-                                entry.stuck.fetch_sub(1, Ordering::AcqRel);
-                            }
-                            Err("timed out: still running at the scrape deadline".to_string())
-                        }
-                    }
-                }
+                        None => Err("finished without a result".to_string()),
+                    },
+                    Err(why) => Err(why.clone()),
+                },
             };
+            let started = scrape_started;
             if !durations.iter().any(|(n, _)| *n == entry.name) {
                 durations.push((entry.name, started.elapsed()));
             }
@@ -251,6 +317,25 @@ impl Scraper {
             body,
             render: stats,
         })
+    }
+
+    /// Decides a collector's fate once the scrape stops waiting: finished in time (`Ok`), never
+    /// started, or abandoned while running (then counted as stuck until it returns).
+    fn settle(&self, entry: &Entry, state: &AtomicU8) -> Result<(), String> {
+        if state
+            .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return Err("not started before the scrape deadline".to_string());
+        }
+        entry.stuck.fetch_add(1, Ordering::AcqRel);
+        match state.compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Err("timed out: still running at the scrape deadline".to_string()),
+            Err(_) => {
+                entry.stuck.fetch_sub(1, Ordering::AcqRel);
+                Ok(())
+            }
+        }
     }
 
     /// Logs a collector failure at error level when it first appears or changes, at debug level

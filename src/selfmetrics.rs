@@ -48,11 +48,15 @@ pub fn parse_limit(text: &str, row: &str) -> Option<u64> {
     }
 }
 
+/// Boot time never changes; read it once rather than parse `/proc/stat` every scrape.
 fn boot_time() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    stat.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
+    static BOOT_TIME: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *BOOT_TIME.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 /// Appends the process families; families whose source cannot be read are left out.

@@ -6,9 +6,31 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{CollectError, ParseError};
 
-/// Reads a whole file.
+/// Reads a whole file. Unlike `fs::read` it does not stat the file first: procfs and sysfs
+/// report sizes of 0 or 4096 that say nothing about the content.
 pub fn read(path: &Path) -> Result<Vec<u8>, CollectError> {
-    fs::read(path).map_err(|e| CollectError::io(path, e))
+    use std::io::Read;
+    let mut file = fs::File::open(path).map_err(|e| CollectError::io(path, e))?;
+    let mut bytes = Vec::with_capacity(4096);
+    file.read_to_end(&mut bytes)
+        .map_err(|e| CollectError::io(path, e))?;
+    Ok(bytes)
+}
+
+/// Reads a one-value attribute (sysfs, or a procfs sysctl) with a single `read`: such files
+/// hand their whole value, at most a page, to the first read. A full page means there may be
+/// more, and the rest is read too.
+pub fn read_attribute(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut buf = [0u8; 4096];
+    let n = file.read(&mut buf)?;
+    if n < buf.len() {
+        return Ok(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let mut all = buf.to_vec();
+    file.read_to_end(&mut all)?;
+    Ok(String::from_utf8_lossy(&all).into_owned())
 }
 
 /// Reads a whole file as text, replacing invalid UTF-8.

@@ -112,23 +112,44 @@ fn skippable(err: &std::io::Error) -> bool {
     ) || err.raw_os_error() == Some(libc::EOPNOTSUPP)
 }
 
-/// Reads every regular file of an interface directory, as procfs' `parseNetClassIface`.
+/// The attribute files the exported families use; node_exporter's procfs reads every file of
+/// the directory, but only these reach the output, and each sysfs read costs a syscall round.
+const ATTRIBUTES: &[&str] = &[
+    "addr_assign_type",
+    "address",
+    "broadcast",
+    "carrier",
+    "carrier_changes",
+    "carrier_down_count",
+    "carrier_up_count",
+    "dev_id",
+    "dormant",
+    "duplex",
+    "flags",
+    "ifalias",
+    "ifindex",
+    "iflink",
+    "link_mode",
+    "mtu",
+    "name_assign_type",
+    "netdev_group",
+    "operstate",
+    "speed",
+    "tx_queue_len",
+    "type",
+];
+
+/// Reads the exported attributes of an interface directory, skipping those the device does not
+/// support, as procfs' `parseNetClassIface` does.
 fn read_attributes(dir: &Path) -> Result<Attributes, CollectError> {
     let mut attrs = Attributes::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| CollectError::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| CollectError::io(dir, e))?;
-        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if !is_file {
-            continue;
-        }
-        let path = entry.path();
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                attrs.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
+    for name in ATTRIBUTES {
+        let path = dir.join(name);
+        match crate::util::read_attribute(&path) {
+            Ok(text) => {
+                attrs.insert((*name).to_string(), text.trim().to_string());
             }
-            Err(e) if skippable(&e) => {}
+            Err(e) if skippable(&e) || e.kind() == ErrorKind::IsADirectory => {}
             Err(e) => return Err(CollectError::io(&path, e)),
         }
     }
