@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian machine (as root) and runs the whole suite:
 # formatting, lints, unit tests, fixture goldens, the live node_exporter comparison, the
-# Prometheus end-to-end test, and the cgroup and Docker tests.
+# Prometheus end-to-end and TLS tests, the deployment files, and the cgroup, Docker and image tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
-            busybox:busybox-static curl:curl; do
+            busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
+            readelf:binutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -16,6 +17,8 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+command -v kubernetes-validate >/dev/null 2>&1 || python3 -m pip install -q kubernetes-validate
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --examples -- -D warnings

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds a static nodex (glibc, +crt-static) and the FROM-scratch image.
+# Usage: scripts/build-image.sh [tag]   (default tag: nodex:dev)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tag="${1:-nodex:dev}"
+target="$(rustc -vV | sed -n 's/^host: //p')"
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target "$target"
+mkdir -p .build
+cp "target/$target/release/nodex" .build/nodex
+if readelf -d .build/nodex | grep -q NEEDED; then
+  echo "error: .build/nodex needs shared libraries; the image has none" >&2
+  exit 1
+fi
+docker build -q -t "$tag" . >/dev/null
+echo "$tag"

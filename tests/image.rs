@@ -1,0 +1,180 @@
+//! The container image, run as the DaemonSet runs it: host PID and network namespaces, the
+//! host's `/proc`, `/sys` and `/` read-only under `/host`. Host families must carry the host's
+//! own values, and container families must include a container started beside it and nodex's
+//! own container. Needs root and a Docker engine; builds the static binary and the image with
+//! `scripts/build-image.sh`. Everything it creates is removed, even on failure.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{free_port, get, parse_exposition, repo};
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Removes the test's containers and image when the test ends, passing or failing.
+struct Cleanup {
+    containers: Vec<String>,
+    image: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = docker(&["rm", "-f", c]);
+        }
+        let _ = docker(&["rmi", "-f", &self.image]);
+    }
+}
+
+fn host_mem_total_bytes() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
+    let kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("MemTotal");
+    kb * 1024.0
+}
+
+fn host_root_size_bytes() -> f64 {
+    let st = rustix::fs::statvfs("/").expect("statvfs /");
+    (st.f_blocks * st.f_frsize) as f64
+}
+
+#[test]
+fn image_runs_as_a_daemonset_would() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || docker(&["info"]).is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs root and a Docker engine for the image test"
+        );
+        eprintln!("skipped: needs root and a Docker engine");
+        return;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let unique = format!("{}-{nanos}", std::process::id());
+    let image = format!("nodex-test:{unique}");
+    let mut cleanup = Cleanup {
+        containers: Vec::new(),
+        image: image.clone(),
+    };
+
+    let build = Command::new(repo().join("scripts/build-image.sh"))
+        .arg(&image)
+        .output()
+        .expect("run scripts/build-image.sh");
+    assert!(
+        build.status.success(),
+        "image build failed: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+
+    // A container beside nodex: nodex itself, idle on a port nobody scrapes.
+    let beside_name = format!("nodex-test-beside-{unique}");
+    cleanup.containers.push(beside_name.clone());
+    let beside_port = free_port().to_string();
+    let beside = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &beside_name,
+        &image,
+        &format!("--web.listen-address=127.0.0.1:{beside_port}"),
+        "--collector.disable-defaults",
+    ])
+    .expect("start the container beside");
+
+    let name = format!("nodex-test-daemonset-{unique}");
+    cleanup.containers.push(name.clone());
+    let port = free_port();
+    // The DaemonSet mounts the host's / at /host/root (HostToContainer). Docker refuses to bind
+    // a parent of its own data root unless the host's / is a shared or slave mount, as it is on
+    // systemd hosts; this test machine's is private, and a test must not change the host's
+    // mounts. So the test binds /usr, a directory of the root file system, at /host/root:
+    // statfs through it sees the host's root file system, which is what is compared below.
+    let own = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--pid=host",
+        "--net=host",
+        "-v",
+        "/proc:/host/proc:ro",
+        "-v",
+        "/sys:/host/sys:ro",
+        "-v",
+        "/usr:/host/root:ro",
+        &image,
+        &format!("--web.listen-address=127.0.0.1:{port}"),
+        "--path.procfs=/host/proc",
+        "--path.sysfs=/host/sys",
+        "--path.rootfs=/host/root",
+    ])
+    .expect("start nodex as a DaemonSet would");
+
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        match get(&url, &[]) {
+            Ok(r) if r.status == 200 && r.text().contains("container_cpu_usage_seconds_total") => {
+                break r.text()
+            }
+            _ => {
+                let logs = docker(&["logs", &name]).unwrap_or_default();
+                assert!(
+                    Instant::now() < deadline,
+                    "nodex in the container never served container metrics; logs:\n{logs}"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    let families = parse_exposition(&text);
+
+    let mem = families["node_memory_MemTotal_bytes"].samples[0].value;
+    assert_eq!(mem, host_mem_total_bytes(), "MemTotal is the host's");
+    let root_fs = families["node_filesystem_size_bytes"]
+        .samples
+        .iter()
+        .find(|s| s.labels["mountpoint"] == "/")
+        .expect("a filesystem series for the host's /");
+    assert_eq!(
+        root_fs.value,
+        host_root_size_bytes(),
+        "size of / is the host's"
+    );
+
+    let ids: Vec<&str> = families["container_cpu_usage_seconds_total"]
+        .samples
+        .iter()
+        .map(|s| s.labels["id"].as_str())
+        .collect();
+    for (what, id) in [
+        ("the container beside", &beside),
+        ("nodex's own container", &own),
+    ] {
+        assert!(
+            ids.iter().any(|i| i.contains(id.as_str())),
+            "{what} ({id}) missing from container ids: {ids:?}"
+        );
+    }
+}
