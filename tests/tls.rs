@@ -216,6 +216,41 @@ fn tls_with_basic_auth_and_reload() {
 }
 
 #[test]
+fn rotated_certificates_are_served_without_a_restart() {
+    let old = make_pki();
+    let new = make_pki();
+    let config = write_config(
+        &old,
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
+    );
+    let flag = format!("--web.config.file={}", config.display());
+    let nodex = start_nodex(&[&flag]);
+    let url = format!("https://127.0.0.1:{}/metrics", nodex.addr.port());
+    let old_ca = old.path("ca.pem");
+    let new_ca = new.path("ca.pem");
+    assert_eq!(curl(&url, &["--cacert", old_ca.to_str().unwrap()]).0, "200");
+    assert_eq!(
+        curl(&url, &["--cacert", new_ca.to_str().unwrap()]).0,
+        "000",
+        "new CA not trusted yet"
+    );
+    // Rotate: a key pair signed by another CA replaces the served one in place.
+    for file in ["server.pem", "server.key"] {
+        std::fs::copy(new.path(file), old.path(file)).expect("rotate certificate");
+    }
+    assert_eq!(
+        curl(&url, &["--cacert", new_ca.to_str().unwrap()]).0,
+        "200",
+        "rotated certificate served"
+    );
+    assert_eq!(
+        curl(&url, &["--cacert", old_ca.to_str().unwrap()]).0,
+        "000",
+        "old certificate retired"
+    );
+}
+
+#[test]
 fn mutual_tls_requires_a_client_certificate() {
     let pki = make_pki();
     let config = write_config(
