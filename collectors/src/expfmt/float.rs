@@ -33,6 +33,16 @@ pub fn format_float(value: f64) -> String {
 }
 
 fn write_go_g(out: &mut Vec<u8>, value: f64) {
+    let magnitude = value.abs();
+    if (1e-4..1e6).contains(&magnitude) {
+        // Go lays these out without an exponent, with the same shortest digits Rust prints.
+        if value.fract() == 0.0 {
+            let _ = write!(out, "{}", value as i64);
+        } else {
+            let _ = write!(out, "{value}");
+        }
+        return;
+    }
     let mut sci = [0u8; 40];
     let len = {
         let mut cursor = std::io::Cursor::new(&mut sci[..]);
@@ -137,6 +147,13 @@ mod tests {
             (999999.0, "999999"),
             (123.456, "123.456"),
             (-1e21, "-1e+21"),
+            (999999.5, "999999.5"),
+            (-123456.0, "-123456"),
+            (0.00012345, "0.00012345"),
+            (9.99e-5, "9.99e-05"),
+            (1e-4, "0.0001"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (190.92000000000002, "190.92000000000002"),
         ];
         for (value, want) in cases {
             assert_eq!(format_float(*value), *want, "formatting {value:?}");

@@ -4,13 +4,11 @@
 use std::io::ErrorKind;
 use std::sync::Arc;
 
-use regex::Regex;
-
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::{FlagKind, FlagSpec};
-use crate::util::{parse_f64, parse_file, sanitize_metric_name};
+use crate::util::{parse_f64, read, sanitize_metric_name, FieldNames};
 
 /// node_exporter 1.12's default for `--collector.netstat.fields`.
 const DEFAULT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -34,22 +32,23 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let fields = settings.options.regex("collector.netstat.fields")?;
     Ok(Box::new(NetstatCollector {
         settings: Arc::clone(settings),
-        fields,
+        names: FieldNames::new(fields),
     }))
 }
 
 struct NetstatCollector {
     settings: Arc<Settings>,
-    /// `None` (an empty flag) matches every field, as Go's empty regexp does.
-    fields: Option<Regex>,
+    /// The field filter (`None`, an empty flag, matches every field, as Go's empty regexp does)
+    /// and the names kept fields are exported under.
+    names: FieldNames,
 }
 
 /// One statistic: protocol (`TcpExt`, `Ip6`...), field name and value.
-pub type Stat = (String, String, f64);
+pub type Stat<'a> = (&'a str, &'a str, f64);
 
 /// Parses `/proc/net/netstat` or `/proc/net/snmp`: pairs of lines, a `Proto: Name Name...`
 /// header followed by `Proto: value value...`.
-pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
+pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
@@ -70,7 +69,7 @@ pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
         }
         let proto = proto.trim_end_matches(':');
         for (name, value) in names.iter().zip(&values).skip(1) {
-            stats.push((proto.to_string(), name.to_string(), parse_f64(value)?));
+            stats.push((proto, *name, parse_f64(value)?));
         }
     }
     Ok(stats)
@@ -78,7 +77,7 @@ pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
 
 /// Parses `/proc/net/snmp6`: `Ip6InReceives  123` lines, split after the first `6` into
 /// protocol and field; lines without a `6` or with fewer than two columns are skipped.
-pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
+pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
     for line in text.lines() {
@@ -88,22 +87,30 @@ pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat>, ParseError> {
         };
         if let Some(six) = key.find('6') {
             let (proto, name) = key.split_at(six + 1);
-            stats.push((proto.to_string(), name.to_string(), parse_f64(value)?));
+            stats.push((proto, name, parse_f64(value)?));
         }
     }
     Ok(stats)
 }
 
 impl NetstatCollector {
-    fn emit(&self, sink: &mut MetricSink, stats: &[Stat]) {
+    fn emit(&self, sink: &mut MetricSink, stats: &[Stat<'_>]) {
+        let mut key = String::with_capacity(64);
         for (proto, name, value) in stats {
-            let key = format!("{proto}_{name}");
-            if self.fields.as_ref().is_some_and(|r| !r.is_match(&key)) {
-                continue;
-            }
-            let metric = sanitize_metric_name(&format!("node_netstat_{key}"));
-            sink.untyped(&metric, &format!("Statistic {proto}{name}."))
-                .sample(&[], *value);
+            key.clear();
+            key.push_str(proto);
+            key.push('_');
+            key.push_str(name);
+            self.names.with(
+                &key,
+                |key| {
+                    let metric = sanitize_metric_name(&format!("node_netstat_{key}"));
+                    (metric, format!("Statistic {proto}{name}."))
+                },
+                |metric, help| {
+                    sink.untyped(metric, help).sample(&[], *value);
+                },
+            );
         }
     }
 }
@@ -111,16 +118,25 @@ impl NetstatCollector {
 impl Collector for NetstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let roots = &self.settings.roots;
-        let netstat = parse_file(&roots.proc("net/netstat"), parse_paired)?;
-        let snmp = parse_file(&roots.proc("net/snmp"), parse_paired)?;
+        let (netstat_path, snmp_path, snmp6_path) = (
+            roots.proc("net/netstat"),
+            roots.proc("net/snmp"),
+            roots.proc("net/snmp6"),
+        );
+        let netstat_bytes = read(&netstat_path)?;
+        let snmp_bytes = read(&snmp_path)?;
         // snmp6 is absent when IPv6 is disabled.
-        let snmp6 = match parse_file(&roots.proc("net/snmp6"), parse_snmp6) {
-            Ok(s) => s,
+        let snmp6_bytes = match read(&snmp6_path) {
+            Ok(b) => b,
             Err(CollectError::Io { ref source, .. }) if source.kind() == ErrorKind::NotFound => {
                 Vec::new()
             }
             Err(e) => return Err(e),
         };
+        let netstat =
+            parse_paired(&netstat_bytes).map_err(|e| CollectError::parse(&netstat_path, e))?;
+        let snmp = parse_paired(&snmp_bytes).map_err(|e| CollectError::parse(&snmp_path, e))?;
+        let snmp6 = parse_snmp6(&snmp6_bytes).map_err(|e| CollectError::parse(&snmp6_path, e))?;
         for stats in [&netstat, &snmp, &snmp6] {
             self.emit(sink, stats);
         }

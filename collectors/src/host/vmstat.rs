@@ -3,13 +3,11 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
-
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::{FlagKind, FlagSpec};
-use crate::util::{lossy, parse_f64, parse_file, sanitize_metric_name};
+use crate::util::{parse_f64, read, sanitize_metric_name, FieldNames};
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -30,19 +28,21 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let fields = settings.options.regex("collector.vmstat.fields")?;
     Ok(Box::new(VmstatCollector {
         settings: Arc::clone(settings),
-        fields,
+        names: FieldNames::new(fields),
     }))
 }
 
 struct VmstatCollector {
     settings: Arc<Settings>,
-    fields: Option<Regex>,
+    /// The field filter and the names kept fields are exported under.
+    names: FieldNames,
 }
 
 /// Parses `/proc/vmstat` into (field, value) pairs. Every value must be a number, as
 /// node_exporter parses each one before filtering.
-pub fn parse(bytes: &[u8]) -> Result<Vec<(String, f64)>, ParseError> {
-    let text = lossy(bytes);
+pub fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ParseError::new("/proc/vmstat is not UTF-8"))?;
     let mut fields = Vec::new();
     for line in text.lines() {
         let mut parts = line.split_whitespace();
@@ -52,21 +52,26 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(String, f64)>, ParseError> {
         let value = parts
             .next()
             .ok_or_else(|| ParseError::new(format!("vmstat field {name:?} has no value")))?;
-        fields.push((name.to_string(), parse_f64(value)?));
+        fields.push((name, parse_f64(value)?));
     }
     Ok(fields)
 }
 
 impl Collector for VmstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let fields = parse_file(&self.settings.roots.proc("vmstat"), parse)?;
-        for (name, value) in fields {
-            if !self.fields.as_ref().is_none_or(|r| r.is_match(&name)) {
-                continue;
-            }
-            let metric = format!("node_vmstat_{}", sanitize_metric_name(&name));
-            let help = format!("/proc/vmstat information field {name}.");
-            sink.untyped(&metric, &help).sample(&[], value);
+        let path = self.settings.roots.proc("vmstat");
+        let bytes = read(&path)?;
+        for (name, value) in parse(&bytes).map_err(|e| CollectError::parse(&path, e))? {
+            self.names.with(
+                name,
+                |name| {
+                    let metric = format!("node_vmstat_{}", sanitize_metric_name(name));
+                    (metric, format!("/proc/vmstat information field {name}."))
+                },
+                |metric, help| {
+                    sink.untyped(metric, help).sample(&[], value);
+                },
+            );
         }
         Ok(())
     }
@@ -80,7 +85,7 @@ mod tests {
     fn parses_real_sample() {
         let fields = parse(b"nr_free_pages 139434\npgfault 82751224\noom_kill 0\n").unwrap();
         assert_eq!(fields.len(), 3);
-        assert_eq!(fields[1], ("pgfault".to_string(), 82751224.0));
+        assert_eq!(fields[1], ("pgfault", 82751224.0));
     }
 
     #[test]
