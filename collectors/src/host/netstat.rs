@@ -155,8 +155,8 @@ TcpExt: 0 1 2\nIpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 136179753 734389\n
     fn parses_paired_lines() {
         let s = parse_paired(NETSTAT.as_bytes()).unwrap();
         assert_eq!(s.len(), 6);
-        assert_eq!(s[1], ("TcpExt".into(), "SyncookiesRecv".into(), 1.0));
-        assert_eq!(s[4], ("IpExt".into(), "InOctets".into(), 136179753.0));
+        assert_eq!(s[1], ("TcpExt", "SyncookiesRecv", 1.0));
+        assert_eq!(s[4], ("IpExt", "InOctets", 136179753.0));
         let snmp = parse_paired(b"Tcp: RtoAlgorithm MaxConn\nTcp: 1 -1\n").unwrap();
         assert_eq!(snmp[1].2, -1.0);
     }
@@ -170,9 +170,9 @@ TcpExt: 0 1 2\nIpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 136179753 734389\n
         assert_eq!(
             s,
             vec![
-                ("Ip6".into(), "InReceives".into(), 1.0),
-                ("Icmp6".into(), "InMsgs".into(), 2.0),
-                ("UdpLite6".into(), "InErrors".into(), 3.0),
+                ("Ip6", "InReceives", 1.0),
+                ("Icmp6", "InMsgs", 2.0),
+                ("UdpLite6", "InErrors", 3.0),
             ]
         );
     }
