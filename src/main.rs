@@ -67,7 +67,11 @@ fn main() -> ExitCode {
         }
     };
     let state = Arc::new(server::AppState {
-        scraper: scrape::Scraper::new(collectors, !config.disable_exporter_metrics),
+        scraper: scrape::Scraper::new(
+            collectors,
+            Arc::clone(&settings),
+            !config.disable_exporter_metrics,
+        ),
         telemetry_path: config.telemetry_path.clone(),
         max_requests: config.max_requests,
         permits: tokio::sync::Semaphore::new(config.max_requests.max(1)),

@@ -123,6 +123,7 @@ pub struct SelectionError(pub String);
 /// The enabled collectors and everything a scrape needs.
 pub struct Scraper {
     entries: Vec<Entry>,
+    settings: Arc<nodex_collectors::Settings>,
     exporter_metrics: bool,
     /// Counters of the HTTP handler, shared with the server.
     pub stats: HandlerStats,
@@ -140,6 +141,7 @@ impl Scraper {
     /// Builds a scraper over already-constructed collectors (name, collector), sorted by name.
     pub fn new(
         mut collectors: Vec<(&'static str, Box<dyn Collector>)>,
+        settings: Arc<nodex_collectors::Settings>,
         exporter_metrics: bool,
     ) -> Self {
         collectors.sort_by_key(|(name, _)| *name);
@@ -153,6 +155,7 @@ impl Scraper {
                     last_error: Mutex::new(None),
                 })
                 .collect(),
+            settings,
             exporter_metrics,
             stats: HandlerStats::default(),
         }
@@ -206,6 +209,7 @@ impl Scraper {
         format: Format,
         gzip: bool,
     ) -> std::io::Result<ScrapeOutput> {
+        self.settings.begin_scrape();
         let scrape_started = Instant::now();
         let runnable: Vec<usize> = selected
             .iter()
@@ -491,6 +495,7 @@ mod tests {
                 ("b", Box::new(Failing)),
                 ("c", Box::new(Blocking(Mutex::new(rx)))),
             ],
+            Arc::default(),
             false,
         );
         let all = scraper.select(&[], &[]).unwrap();
@@ -562,6 +567,7 @@ mod tests {
                 ("loadavg", Box::new(Fixed(1.0))),
                 ("b", Box::new(Fixed(1.0))),
             ],
+            Arc::default(),
             false,
         );
         assert_eq!(scraper.select(&["loadavg".into()], &[]).unwrap(), vec![1]);

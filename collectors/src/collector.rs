@@ -19,6 +19,8 @@ pub struct Settings {
     /// State that several collectors built from these settings share (e.g. the container
     /// groups share one cgroup walk), keyed by a name the owning module picks.
     pub shared: SharedState,
+    /// Number of the current scrape, bumped by the scraper; 0 when collectors run on their own.
+    scrape: std::sync::atomic::AtomicU64,
 }
 
 impl Settings {
@@ -28,7 +30,19 @@ impl Settings {
             roots,
             options,
             shared: SharedState::default(),
+            scrape: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Starts a new scrape: state cached for "this scrape" (a shared walk) is stale from now on.
+    pub fn begin_scrape(&self) {
+        self.scrape
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The current scrape's number; 0 means no scraper is counting, so nothing may be reused.
+    pub fn scrape_epoch(&self) -> u64 {
+        self.scrape.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

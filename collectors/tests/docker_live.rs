@@ -92,7 +92,7 @@ fn docker_container_is_named_measured_and_forgotten() {
     std::fs::write(
         guard.context.join("Dockerfile"),
         "FROM scratch\nCOPY busybox /bin/busybox\n\
-         CMD [\"/bin/busybox\", \"sh\", \"-c\", \"while :; do :; done\"]\n",
+         CMD [\"/bin/busybox\", \"sh\", \"-c\", \"x=$(/bin/busybox head -c 16000000 /dev/zero | /bin/busybox tr '\\\\0' a); while :; do :; done\"]\n",
     )
     .expect("Dockerfile");
     let context = guard.context.to_string_lossy().into_owned();
@@ -123,12 +123,21 @@ fn docker_container_is_named_measured_and_forgotten() {
         format!("^/docker/{id}$"),
     );
     let settings = Arc::new(Settings::new(Roots::default(), options));
-    let groups = ["container_cpu", "container_spec", "container_network"];
+    let groups = [
+        "container_cpu",
+        "container_spec",
+        "container_network",
+        "container_memory",
+    ];
     let id_label = format!("id=\"{cgroup}\"");
     let eth0 = [id_label.as_str(), "interface=\"eth0\""];
 
-    std::thread::sleep(Duration::from_millis(500));
-    let first = scrape(&settings, &groups);
+    // The container holds ~16 MB in a shell variable once started; wait for that.
+    let first = eventually(|| {
+        let text = scrape(&settings, &groups);
+        let ws = value(&text, "container_memory_working_set_bytes", &[&id_label])?;
+        (ws > 16e6).then_some(text)
+    });
     let cpu_line = line(&first, "container_cpu_usage_seconds_total", &[&id_label])
         .unwrap_or_else(|| panic!("no cpu series for {cgroup}:\n{first}"));
     assert!(
@@ -144,6 +153,30 @@ fn docker_container_is_named_measured_and_forgotten() {
         Some(MEMORY as f64)
     );
     let cpu0 = value(&first, "container_cpu_usage_seconds_total", &[&id_label]).expect("cpu");
+    let stats = docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.MemUsage}}",
+        &guard.name,
+    ])
+    .expect("docker stats");
+    let docker_usage =
+        parse_size(stats.split('/').next().unwrap_or("")).expect("docker stats memory usage");
+    let working_set = value(
+        &scrape(&settings, &groups),
+        "container_memory_working_set_bytes",
+        &[&id_label],
+    )
+    .expect("working set");
+    let ratio = working_set / docker_usage;
+    eprintln!(
+        "working set {working_set} B, docker stats {docker_usage} B ({stats}), ratio {ratio:.3}"
+    );
+    assert!(
+        (0.95..=1.05).contains(&ratio),
+        "working set {working_set} vs docker stats {docker_usage} ({stats}): ratio {ratio:.3}"
+    );
     let rx0 = value(&first, "container_network_receive_bytes_total", &eth0)
         .unwrap_or_else(|| panic!("no eth0 series:\n{first}"));
     assert!(
@@ -163,17 +196,52 @@ fn docker_container_is_named_measured_and_forgotten() {
         &gateway,
     ])
     .expect("ping the bridge gateway");
-    std::thread::sleep(Duration::from_millis(1000));
-    let second = scrape(&settings, &groups);
-    let cpu1 = value(&second, "container_cpu_usage_seconds_total", &[&id_label]).expect("cpu");
-    assert!(cpu1 > cpu0, "cpu did not grow: {cpu0} -> {cpu1}");
-    let rx1 = value(&second, "container_network_receive_bytes_total", &eth0).expect("rx");
-    assert!(rx1 > rx0, "rx bytes did not grow: {rx0} -> {rx1}");
+    // Counters only grow; poll until both have moved (or fail at the deadline).
+    eventually(|| {
+        let text = scrape(&settings, &groups);
+        let cpu1 = value(&text, "container_cpu_usage_seconds_total", &[&id_label])?;
+        let rx1 = value(&text, "container_network_receive_bytes_total", &eth0)?;
+        (cpu1 > cpu0 && rx1 > rx0).then_some(())
+    });
 
     docker(&["rm", "-f", &guard.name]).expect("docker rm");
-    std::thread::sleep(Duration::from_millis(1000));
+    // `docker rm -f` returns once the container and its cgroup are gone: the very next scrape
+    // must not show it.
     let after = scrape(&settings, &groups);
     assert!(!after.contains(&id), "series remain after rm:\n{after}");
+}
+
+/// Polls `check` until it returns a value, failing after 20 s.
+fn eventually<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Parses `docker stats` sizes such as `16.2MiB` or `980kB`.
+fn parse_size(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "kB" => 1e3,
+        "MiB" => 1024.0 * 1024.0,
+        "MB" => 1e6,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
 }
 
 /// Outside CI a missing prerequisite (root, a cgroup mount, Docker) skips the test with a note;

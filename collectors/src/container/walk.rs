@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use regex::Regex;
 
@@ -14,10 +14,6 @@ use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::roots::Roots;
 use crate::util;
-
-/// How long a walk is reused: long enough for all groups of one scrape, short enough that the
-/// next scrape (seconds later) walks again.
-const SNAPSHOT_TTL: Duration = Duration::from_millis(900);
 
 /// The container flags, parsed once when the first group is built.
 #[derive(Debug)]
@@ -229,7 +225,8 @@ pub struct Snapshot {
     pub containers: Vec<Container>,
     /// The flags.
     pub config: Arc<Config>,
-    taken: Instant,
+    /// The scrape it was taken for (`Settings::scrape_epoch`).
+    epoch: u64,
 }
 
 /// State shared by the groups of one `Settings`: flags, metadata cache, last snapshot.
@@ -249,14 +246,18 @@ impl Shared {
         }
     }
 
-    /// The snapshot of this scrape: the last walk if it is fresh, else a new walk. Groups that
-    /// ask while a walk runs wait for it instead of walking again.
+    /// The snapshot of this scrape: the walk taken for the current scrape if there is one, else
+    /// a new walk, so every group of a scrape sees one walk and no scrape sees an older one.
+    /// Groups that ask while a walk runs wait for it instead of walking again.
     pub fn snapshot(&self, settings: &Settings) -> Result<Arc<Snapshot>, CollectError> {
+        let epoch = settings.scrape_epoch();
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = last.as_ref().filter(|s| s.taken.elapsed() < SNAPSHOT_TTL) {
+        if let Some(s) = last.as_ref().filter(|s| epoch != 0 && s.epoch == epoch) {
             return Ok(Arc::clone(s));
         }
-        let snap = Arc::new(self.walk(&settings.roots)?);
+        let mut snap = self.walk(&settings.roots)?;
+        snap.epoch = epoch;
+        let snap = Arc::new(snap);
         *last = Some(Arc::clone(&snap));
         Ok(snap)
     }
@@ -305,7 +306,7 @@ impl Shared {
             hier,
             containers,
             config: Arc::clone(cfg),
-            taken: Instant::now(),
+            epoch: 0,
         })
     }
 }
