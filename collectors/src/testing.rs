@@ -1,4 +1,4 @@
-//! Support for golden tests: masking the sample values that depend on the machine running the
+//! Support for tests: running a collector on an empty root, and for golden tests masking the sample values that depend on the machine running the
 //! test rather than on the fixture tree (clock, uname, statfs of the fixture directory, nodex's
 //! own process), as node_exporter's end-to-end test deletes them.
 
@@ -46,6 +46,22 @@ pub fn mask_live_values(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Builds `info`'s collector on roots that do not exist and runs it once: how a collector
+/// behaves on a host without its subsystem (it should say "no data", or succeed empty where
+/// node_exporter does).
+pub fn run_on_empty_root(
+    info: crate::collector::CollectorInfo,
+) -> Result<crate::expfmt::MetricSink, crate::error::CollectError> {
+    let roots = crate::roots::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
+    let settings = std::sync::Arc::new(crate::collector::Settings::new(
+        roots,
+        crate::options::Options::with_defaults(),
+    ));
+    let collector = (info.build)(&settings).map_err(crate::error::CollectError::Other)?;
+    let mut sink = crate::expfmt::MetricSink::new();
+    collector.collect(&mut sink).map(|()| sink)
 }
 
 #[cfg(test)]

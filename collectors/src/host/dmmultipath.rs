@@ -184,19 +184,8 @@ mod tests {
 
     #[test]
     fn absent_subsystem_is_no_data() {
-        assert!(run_on_empty_root(INFO).unwrap_err().is_no_data());
-    }
-
-    fn run_on_empty_root(
-        info: crate::collector::CollectorInfo,
-    ) -> Result<crate::expfmt::MetricSink, CollectError> {
-        let roots = crate::roots::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
-        let settings = std::sync::Arc::new(crate::collector::Settings::new(
-            roots,
-            crate::options::Options::with_defaults(),
-        ));
-        let collector = (info.build)(&settings).map_err(CollectError::Other)?;
-        let mut sink = crate::expfmt::MetricSink::new();
-        collector.collect(&mut sink).map(|()| sink)
+        assert!(crate::testing::run_on_empty_root(INFO)
+            .unwrap_err()
+            .is_no_data());
     }
 }

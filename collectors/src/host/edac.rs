@@ -185,21 +185,8 @@ mod tests {
 
     #[test]
     fn absent_edac_succeeds_empty() {
-        let result = run_on_empty_root(INFO);
+        let result = crate::testing::run_on_empty_root(INFO);
         assert!(result.as_ref().is_ok_and(|sink| sink.is_empty()));
-    }
-
-    fn run_on_empty_root(
-        info: crate::collector::CollectorInfo,
-    ) -> Result<crate::expfmt::MetricSink, CollectError> {
-        let roots = crate::roots::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
-        let settings = std::sync::Arc::new(crate::collector::Settings::new(
-            roots,
-            crate::options::Options::with_defaults(),
-        ));
-        let collector = (info.build)(&settings).map_err(CollectError::Other)?;
-        let mut sink = crate::expfmt::MetricSink::new();
-        collector.collect(&mut sink).map(|()| sink)
     }
 
     #[test]
