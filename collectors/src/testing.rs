@@ -1,6 +1,7 @@
-//! Support for tests: running a collector on an empty root, and for golden tests masking the sample values that depend on the machine running the
-//! test rather than on the fixture tree (clock, uname, statfs of the fixture directory, nodex's
-//! own process), as node_exporter's end-to-end test deletes them.
+//! Support for tests: running a collector on an empty root, and, for golden tests, masking the
+//! sample values that depend on the machine running the test rather than on the fixture tree
+//! (clock, uname, statfs of the fixture directory, nodex's own process), as node_exporter's
+//! end-to-end test deletes them.
 
 /// Families whose sample values depend on the test machine, not on the fixture tree.
 pub const LIVE_FAMILIES: &[&str] = &[
