@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds a static nodex (glibc, +crt-static) and the FROM-scratch image.
+# Builds a static, non-PIE nodex (glibc, +crt-static; no start-up relocations to page in) and the
+# FROM-scratch image.
 # Usage: scripts/build-image.sh [tag]   (default tag: nodex:dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag="${1:-nodex:dev}"
 target="$(rustc -vV | sed -n 's/^host: //p')"
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target "$target"
+RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' cargo build --release --locked --target "$target"
 mkdir -p .build
 cp "target/$target/release/nodex" .build/nodex
 if readelf -d .build/nodex | grep -q NEEDED; then

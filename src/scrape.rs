@@ -19,9 +19,12 @@ use crate::selfmetrics;
 /// How many abandoned runs of one collector may still be blocked before it is skipped.
 pub const MAX_STUCK_RUNS: usize = 2;
 
-/// How many worker threads run one scrape's collectors; more threads cost memory and wake-ups
-/// and buy nothing on small nodes.
-pub const COLLECTOR_CONCURRENCY: usize = 4;
+/// How many worker threads run one scrape's collectors: one per CPU, between 2 and 4. More
+/// threads than CPUs buy nothing, and each allocating thread costs a glibc malloc arena of
+/// resident memory.
+fn collector_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4)
+}
 
 const WAITING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -233,7 +236,7 @@ impl Scraper {
             done: tokio::sync::Notify::new(),
         });
         if !runnable.is_empty() {
-            for _ in 0..COLLECTOR_CONCURRENCY.min(runnable.len()) {
+            for _ in 0..collector_concurrency().min(runnable.len()) {
                 let job = Arc::clone(&job);
                 tokio::task::spawn_blocking(move || job.work());
             }
