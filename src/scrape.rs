@@ -23,7 +23,9 @@ pub const MAX_STUCK_RUNS: usize = 2;
 /// threads than CPUs buy nothing, and each allocating thread costs a glibc malloc arena of
 /// resident memory.
 fn collector_concurrency() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4)
 }
 
 const WAITING: u8 = 0;
