@@ -50,19 +50,35 @@ pub fn mask_live_values(text: &str) -> String {
 }
 
 /// Builds `info`'s collector on roots that do not exist and runs it once: how a collector
-/// behaves on a host without its subsystem (it should say "no data", or succeed empty where
-/// node_exporter does).
-pub fn run_on_empty_root(
+/// behaves on a host without its subsystem. Returns what it wrote along with its result; `Err`
+/// when the collector does not build.
+pub fn collect_on_empty_root(
     info: crate::collector::CollectorInfo,
-) -> Result<crate::expfmt::MetricSink, crate::error::CollectError> {
+) -> Result<
+    (
+        crate::expfmt::MetricSink,
+        Result<(), crate::error::CollectError>,
+    ),
+    String,
+> {
     let roots = crate::roots::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
     let settings = std::sync::Arc::new(crate::collector::Settings::new(
         roots,
         crate::options::Options::with_defaults(),
     ));
-    let collector = (info.build)(&settings).map_err(crate::error::CollectError::Other)?;
+    let collector = (info.build)(&settings)?;
     let mut sink = crate::expfmt::MetricSink::new();
-    collector.collect(&mut sink).map(|()| sink)
+    let result = collector.collect(&mut sink);
+    Ok((sink, result))
+}
+
+/// Like [`collect_on_empty_root`], for tests that only need the samples or the error (it should
+/// say "no data", or succeed empty where node_exporter does).
+pub fn run_on_empty_root(
+    info: crate::collector::CollectorInfo,
+) -> Result<crate::expfmt::MetricSink, crate::error::CollectError> {
+    let (sink, result) = collect_on_empty_root(info).map_err(crate::error::CollectError::Other)?;
+    result.map(|()| sink)
 }
 
 #[cfg(test)]

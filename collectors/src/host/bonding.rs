@@ -101,11 +101,8 @@ mod tests {
 
     #[test]
     fn absent_subsystem_is_no_data() {
-        let roots = crate::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
-        let settings = std::sync::Arc::new(Settings::new(roots, crate::Options::with_defaults()));
-        let collector = (INFO.build)(&settings).unwrap();
-        let mut sink = MetricSink::new();
-        assert!(collector.collect(&mut sink).unwrap_err().is_no_data());
+        let (sink, result) = crate::testing::collect_on_empty_root(INFO).unwrap();
+        assert!(result.unwrap_err().is_no_data());
         assert!(sink.is_empty());
     }
 }
