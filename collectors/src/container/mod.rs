@@ -177,30 +177,8 @@ pub(crate) fn sample(
     value: f64,
     stats: bool,
 ) {
-    // Merge the container's sorted labels with the (few) extra ones on the stack, so the sink
-    // gets them sorted and nothing is allocated per sample.
-    const EMPTY: (&str, &str) = ("", "");
-    let mut buf = [EMPTY; 16];
-    let total = c.labels.len() + extra.len();
-    let mut heap = Vec::new();
-    let labels: &mut [(&str, &str)] = if total <= buf.len() {
-        &mut buf[..total]
-    } else {
-        heap.resize(total, EMPTY);
-        &mut heap
-    };
-    let own = c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    for (slot, pair) in labels.iter_mut().zip(own.chain(extra.iter().copied())) {
-        *slot = pair;
-    }
-    if !extra.is_empty() {
-        labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    }
-    if stats && snap.config.timestamps {
-        sink.sample_at(labels, value, snap.time_ms);
-    } else {
-        sink.sample(labels, value);
-    }
+    let ts = (stats && snap.config.timestamps).then_some(snap.time_ms);
+    sink.sample_in_set(&snap.label_sets, c.set, extra, value, ts);
 }
 
 /// Writes one family over `rows` of (container, extra labels, value).

@@ -12,6 +12,7 @@ use super::parse;
 use super::runtime::{parse_pod_log_dir, Meta, MetaCache, StateDirs};
 use crate::collector::Settings;
 use crate::error::CollectError;
+use crate::expfmt::LabelSets;
 use crate::roots::Roots;
 use crate::util;
 
@@ -209,6 +210,8 @@ pub struct Container {
     pub kind: Kind,
     /// Label pairs, sorted by name.
     pub labels: Vec<(String, String)>,
+    /// Index of its labels in `Snapshot::label_sets`.
+    pub set: u32,
     /// Runtime metadata, if a runtime knows it.
     pub meta: Option<Arc<Meta>>,
 }
@@ -223,6 +226,8 @@ pub struct Snapshot {
     pub hier: Hierarchies,
     /// The containers, sorted by id.
     pub containers: Vec<Container>,
+    /// The containers' labels, encoded once for all the groups' samples.
+    pub label_sets: Arc<LabelSets>,
     /// The flags.
     pub config: Arc<Config>,
     /// The scrape it was taken for (`Settings::scrape_epoch`).
@@ -293,9 +298,19 @@ impl Shared {
         self.meta
             .retain(|cid| found.iter().any(|(_, l, _)| l.container_id == Some(cid)));
         let pods = pod_names(cfg, &found);
+        let mut label_sets = LabelSets::new();
         let containers = found
             .drain(..)
-            .map(|(id, l, meta)| container(cfg, id, &l, meta, &pods))
+            .map(|(id, l, meta)| {
+                let mut c = container(cfg, id, &l, meta, &pods);
+                let pairs: Vec<(&str, &str)> = c
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                c.set = label_sets.push(&pairs);
+                c
+            })
             .collect();
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -305,6 +320,7 @@ impl Shared {
             time_secs: now.as_secs_f64(),
             hier,
             containers,
+            label_sets: Arc::new(label_sets),
             config: Arc::clone(cfg),
             epoch: 0,
         })
@@ -445,6 +461,7 @@ fn container(
         id,
         kind,
         labels,
+        set: 0,
         meta,
     }
 }

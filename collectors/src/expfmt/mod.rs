@@ -7,4 +7,4 @@ mod sink;
 
 pub use float::{format_float, write_float};
 pub use render::{render, Format, RenderStats};
-pub use sink::{escape_label_value, MetricSink, MetricType};
+pub use sink::{escape_label_value, LabelSets, MetricSink, MetricType};

@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use super::float::openmetrics_value;
-use super::sink::{FamilyBlock, Line, MetricSink, MetricType};
+use super::sink::{FamilyBlock, Line, MetricSink, MetricType, NO_SET};
 
 /// The exposition format of a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +78,9 @@ pub fn render<W: Write>(
     blocks.sort_by(|a, b| a.name().cmp(b.name()));
 
     let mut stats = RenderStats::default();
-    let mut lines: Vec<(&MetricSink, Line)> = Vec::new();
     let mut scratch = Vec::with_capacity(256);
+    // Keys of shared-label-set lines, expanded one family at a time.
+    let mut expanded: Vec<u8> = Vec::new();
     let mut i = 0;
     while i < blocks.len() {
         let name = blocks[i].name();
@@ -89,7 +90,9 @@ pub fn render<W: Write>(
         }
         let first = &blocks[i];
         let kind = first.block.kind;
-        lines.clear();
+        expanded.clear();
+        // (sink, line, whether the key lives in `expanded`)
+        let mut picked: Vec<(&MetricSink, Line, bool)> = Vec::new();
         for block in &blocks[i..j] {
             if block.block.kind != kind {
                 stats
@@ -99,8 +102,32 @@ pub fn render<W: Write>(
             }
             let ls =
                 &block.sink.lines[block.block.lines.start as usize..block.block.lines.end as usize];
-            lines.extend(ls.iter().map(|l| (block.sink, *l)));
+            picked.extend(ls.iter().map(|l| match (l.set, &block.sink.sets) {
+                (NO_SET, _) | (_, None) => (block.sink, *l, false),
+                (set, Some(sets)) => {
+                    let start = expanded.len() as u32;
+                    let extras = &block.sink.buf[l.start as usize..l.key_end as usize];
+                    sets.write_key(set, extras, &mut expanded);
+                    let key_end = expanded.len() as u32;
+                    expanded.extend_from_slice(&block.sink.buf[l.key_end as usize..l.end as usize]);
+                    let line = Line {
+                        start,
+                        key_end,
+                        end: expanded.len() as u32,
+                        set: NO_SET,
+                    };
+                    (block.sink, line, true)
+                }
+            }));
         }
+        let mut lines: Vec<(&[u8], Line)> = picked
+            .iter()
+            .map(|(sink, line, in_expanded)| {
+                let buf: &[u8] = if *in_expanded { &expanded } else { &sink.buf };
+                (buf, *line)
+            })
+            .collect();
+        drop(picked);
         let before = lines.len();
         if matches!(kind, MetricType::Histogram | MetricType::Summary) {
             // Keep the source order (buckets in `le` order); drop exact repeats only.
@@ -113,8 +140,8 @@ pub fn render<W: Write>(
         stats.duplicate_series += before - lines.len();
 
         write_family_header(out, format, name, first.help(), kind, &mut scratch)?;
-        for (sink, line) in &lines {
-            write_line(out, format, name, kind, sink, line, &mut scratch)?;
+        for (buf, line) in &lines {
+            write_line(out, format, name, kind, buf, line, &mut scratch)?;
         }
         stats.families += 1;
         stats.samples += lines.len();
@@ -126,8 +153,8 @@ pub fn render<W: Write>(
     Ok(stats)
 }
 
-fn key<'a>((sink, line): &(&'a MetricSink, Line)) -> &'a [u8] {
-    &sink.buf[line.start as usize..line.key_end as usize]
+fn key<'a>((buf, line): &(&'a [u8], Line)) -> &'a [u8] {
+    &buf[line.start as usize..line.key_end as usize]
 }
 
 fn openmetrics_family_name(name: &[u8], kind: MetricType) -> &[u8] {
@@ -175,14 +202,14 @@ fn write_line<W: Write>(
     format: Format,
     name: &[u8],
     kind: MetricType,
-    sink: &MetricSink,
+    buf: &[u8],
     line: &Line,
     scratch: &mut Vec<u8>,
 ) -> io::Result<()> {
     scratch.clear();
     scratch.extend_from_slice(name);
-    let key = &sink.buf[line.start as usize..line.key_end as usize];
-    let rest = &sink.buf[line.key_end as usize + 1..line.end as usize];
+    let key = &buf[line.start as usize..line.key_end as usize];
+    let rest = &buf[line.key_end as usize + 1..line.end as usize];
     match format {
         Format::Text => {
             scratch.extend_from_slice(key);
@@ -319,5 +346,50 @@ mod tests {
             "# HELP h h\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 1.5\nh_count 2\n"
         );
         assert_eq!(stats.duplicate_series, 1);
+    }
+
+    #[test]
+    fn shared_label_sets_merge_with_extra_labels() {
+        use super::super::sink::LabelSets;
+        use std::sync::Arc;
+        let mut table = LabelSets::new();
+        let a = table.push(&[("name", "a"), ("id", "/x")]);
+        let b = table.push(&[("id", "/y\"q\",z"), ("name", "b")]);
+        let table = Arc::new(table);
+        let mut other = LabelSets::new();
+        let c = other.push(&[("id", "/other")]);
+        let other = Arc::new(other);
+        let mut sink = MetricSink::new();
+        sink.counter("c_total", "h")
+            .sample_in_set(&table, b, &[("cpu", "total")], 2.0, None)
+            .sample_in_set(
+                &table,
+                a,
+                &[("zone", "q\"\\"), ("cpu", "total")],
+                1.0,
+                Some(5),
+            )
+            .sample_in_set(&table, a, &[], 3.0, None)
+            .sample_in_set(&other, c, &[("cpu", "0")], 4.0, None)
+            .sample_in_set(&table, a, &[("cpu", "total"), ("zone", "q\"\\")], 9.0, None);
+        let plain = {
+            let mut p = MetricSink::new();
+            p.counter("c_total", "h")
+                .sample(&[("id", "/x"), ("name", "a")], 7.0);
+            p
+        };
+        let (out, stats) = text(&[&sink, &plain], Format::Text);
+        assert_eq!(
+            out,
+            "# HELP c_total h\n# TYPE c_total counter\n\
+             c_total{cpu=\"0\",id=\"/other\"} 4\n\
+             c_total{cpu=\"total\",id=\"/x\",name=\"a\",zone=\"q\\\"\\\\\"} 1 5\n\
+             c_total{cpu=\"total\",id=\"/y\\\"q\\\",z\",name=\"b\"} 2\n\
+             c_total{id=\"/x\",name=\"a\"} 3\n"
+        );
+        assert_eq!(
+            stats.duplicate_series, 2,
+            "the repeated extra set and the plain copy"
+        );
     }
 }

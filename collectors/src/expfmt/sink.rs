@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::float::write_float;
 
@@ -47,12 +48,130 @@ impl MetricType {
 }
 
 /// One sample line: `buf[start..key_end]` is the suffix plus label set (the series identity),
-/// `buf[key_end+1..end]` is the value and optional timestamp.
+/// `buf[key_end+1..end]` is the value and optional timestamp. A line with a `set` holds only its
+/// extra labels there (`a="x",b="y"`, no braces, no suffix); the renderer merges them with the
+/// shared set's labels.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Line {
     pub start: u32,
     pub key_end: u32,
     pub end: u32,
+    pub set: u32,
+}
+
+/// `Line::set` of a line that carries its whole label set itself.
+pub(crate) const NO_SET: u32 = u32::MAX;
+
+/// Label sets that many samples share (a container's six labels on its ~70 series), encoded
+/// once per scrape. A sample refers to its set by index, so a sink holds each set's text once
+/// instead of once per line: at 1000 containers this is the difference between ~18 MB and
+/// ~3 MB of sample lines held until rendering.
+#[derive(Default, Debug)]
+pub struct LabelSets {
+    text: Vec<u8>,
+    /// Per label: its name and its encoded `name="value"` segment, ranges into `text`.
+    labels: Vec<(Range<u32>, Range<u32>)>,
+    /// Per set: its range in `labels`.
+    sets: Vec<Range<u32>>,
+}
+
+impl LabelSets {
+    /// Creates an empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a label set (any order; stored sorted by name) and returns its index.
+    pub fn push(&mut self, labels: &[(&str, &str)]) -> u32 {
+        let mut sorted: Vec<&(&str, &str)> = labels.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let first = self.labels.len() as u32;
+        for (name, value) in sorted {
+            let name_range = push_str(&mut self.text, name);
+            let start = name_range.start;
+            self.text.extend_from_slice(b"=\"");
+            escape_label_value(&mut self.text, value);
+            self.text.push(b'"');
+            self.labels
+                .push((name_range, start..self.text.len() as u32));
+        }
+        self.sets.push(first..self.labels.len() as u32);
+        self.sets.len() as u32 - 1
+    }
+
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// True when the table holds no set.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Writes `{...}`: set `set`'s labels merged by name with `extras` (segments as a set line
+    /// stores them). Nothing when both are empty.
+    pub(crate) fn write_key(&self, set: u32, extras: &[u8], out: &mut Vec<u8>) {
+        let own = self
+            .sets
+            .get(set as usize)
+            .map(|r| &self.labels[r.start as usize..r.end as usize])
+            .unwrap_or(&[]);
+        let mut own = own.iter().peekable();
+        let mut extra = Segments(extras).peekable();
+        if own.peek().is_none() && extra.peek().is_none() {
+            return;
+        }
+        out.push(b'{');
+        let mut first = true;
+        loop {
+            let take_own = match (own.peek(), extra.peek()) {
+                (Some((name, _)), Some((extra_name, _))) => range(&self.text, name) <= *extra_name,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let segment = if take_own {
+                own.next().map(|(_, seg)| range(&self.text, seg))
+            } else {
+                extra.next().map(|(_, seg)| seg)
+            };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(segment.unwrap_or_default());
+        }
+        out.push(b'}');
+    }
+}
+
+fn range<'a>(bytes: &'a [u8], r: &Range<u32>) -> &'a [u8] {
+    &bytes[r.start as usize..r.end as usize]
+}
+
+/// Iterates `name="value"` segments joined by commas, as `write_labels` writes them, yielding
+/// (name, whole segment).
+struct Segments<'a>(&'a [u8]);
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.0;
+        if bytes.is_empty() {
+            return None;
+        }
+        let eq = bytes.iter().position(|&b| b == b'=')?;
+        // The value starts after `="` and ends at the first quote not escaped by a backslash.
+        let mut i = eq + 2;
+        while i < bytes.len() && bytes[i] != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        let end = (i + 1).min(bytes.len());
+        self.0 = bytes.get(end + 1..).unwrap_or_default();
+        Some((&bytes[..eq], &bytes[..end]))
+    }
 }
 
 /// A run of lines that belong to one family, as written by one collector.
@@ -71,6 +190,8 @@ pub struct MetricSink {
     pub(crate) buf: Vec<u8>,
     pub(crate) lines: Vec<Line>,
     pub(crate) families: Vec<FamilyBlock>,
+    /// The shared label sets that `set` lines refer to.
+    pub(crate) sets: Option<Arc<LabelSets>>,
 }
 
 impl MetricSink {
@@ -137,6 +258,34 @@ impl MetricSink {
         self
     }
 
+    /// Adds a sample labelled with shared set `set` of `sets` plus `extra` (any order), with an
+    /// optional timestamp in milliseconds. A sink refers to one table; a sample from another
+    /// table is written out in full.
+    pub fn sample_in_set(
+        &mut self,
+        sets: &Arc<LabelSets>,
+        set: u32,
+        extra: &[(&str, &str)],
+        value: f64,
+        timestamp_ms: Option<i64>,
+    ) -> &mut Self {
+        if !self.family_open() {
+            return self;
+        }
+        let own = self.sets.get_or_insert_with(|| Arc::clone(sets));
+        let start = self.buf.len() as u32;
+        if Arc::ptr_eq(own, sets) {
+            write_sorted_labels(&mut self.buf, extra);
+            self.finish_line(start, set, value, timestamp_ms);
+        } else {
+            let mut extras = Vec::new();
+            write_sorted_labels(&mut extras, extra);
+            sets.write_key(set, &extras, &mut self.buf);
+            self.finish_line(start, NO_SET, value, timestamp_ms);
+        }
+        self
+    }
+
     /// Shorthand: a family with one unlabelled sample.
     pub fn single(&mut self, name: &str, help: &str, kind: MetricType, value: f64) -> &mut Self {
         self.family(name, help, kind).sample(&[], value)
@@ -158,26 +307,32 @@ impl MetricSink {
         self.buf.clear();
         self.lines.clear();
         self.families.clear();
+        self.sets = None;
     }
 
     fn write_line(&mut self, suffix: &str, labels: &[(&str, &str)], value: f64, ts: Option<i64>) {
-        let Some(family) = self.families.last_mut() else {
-            tracing::error!("sample written before any family was opened; dropped");
+        if !self.family_open() {
             return;
-        };
+        }
         let start = self.buf.len() as u32;
         self.buf.extend_from_slice(suffix.as_bytes());
         if !labels.is_empty() {
             self.buf.push(b'{');
-            if labels.windows(2).all(|w| w[0].0 <= w[1].0) {
-                write_labels(&mut self.buf, labels.iter());
-            } else {
-                let mut sorted: Vec<&(&str, &str)> = labels.iter().collect();
-                sorted.sort_by(|a, b| a.0.cmp(b.0));
-                write_labels(&mut self.buf, sorted.into_iter());
-            }
+            write_sorted_labels(&mut self.buf, labels);
             self.buf.push(b'}');
         }
+        self.finish_line(start, NO_SET, value, ts);
+    }
+
+    fn family_open(&self) -> bool {
+        if self.families.is_empty() {
+            tracing::error!("sample written before any family was opened; dropped");
+        }
+        !self.families.is_empty()
+    }
+
+    /// Ends the line whose key started at `start` with its value and timestamp.
+    fn finish_line(&mut self, start: u32, set: u32, value: f64, ts: Option<i64>) {
         let key_end = self.buf.len() as u32;
         self.buf.push(b' ');
         write_float(&mut self.buf, value);
@@ -189,8 +344,22 @@ impl MetricSink {
             start,
             key_end,
             end,
+            set,
         });
-        family.lines.end = self.lines.len() as u32;
+        if let Some(family) = self.families.last_mut() {
+            family.lines.end = self.lines.len() as u32;
+        }
+    }
+}
+
+/// Writes `labels` sorted by name as `a="x",b="y"`.
+fn write_sorted_labels(buf: &mut Vec<u8>, labels: &[(&str, &str)]) {
+    if labels.windows(2).all(|w| w[0].0 <= w[1].0) {
+        write_labels(buf, labels.iter());
+    } else {
+        let mut sorted: Vec<&(&str, &str)> = labels.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        write_labels(buf, sorted.into_iter());
     }
 }
 
