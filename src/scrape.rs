@@ -22,10 +22,14 @@ pub const MAX_STUCK_RUNS: usize = 2;
 /// How many worker threads run one scrape's collectors: one per CPU, between 2 and 4. More
 /// threads than CPUs buy nothing, and each allocating thread costs a glibc malloc arena of
 /// resident memory.
+/// Decided once: `available_parallelism` reads the cgroup CPU quota files on every call.
 fn collector_concurrency() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 4)
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 4)
+    })
 }
 
 const WAITING: u8 = 0;

@@ -38,6 +38,7 @@ impl Settings {
     pub fn begin_scrape(&self) {
         self.scrape
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        crate::fdcache::next_scrape();
     }
 
     /// The current scrape's number; 0 means no scraper is counting, so nothing may be reused.

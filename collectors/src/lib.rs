@@ -9,6 +9,7 @@ pub mod collector;
 pub mod container;
 pub mod error;
 pub mod expfmt;
+pub mod fdcache;
 pub mod host;
 pub mod options;
 pub mod registry;

@@ -5,15 +5,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{CollectError, ParseError};
+use crate::fdcache;
 
 /// Reads a whole file. Unlike `fs::read` it does not stat the file first: procfs and sysfs
 /// report sizes of 0 or 4096 that say nothing about the content.
+/// procfs and sysfs files are read through descriptors kept between scrapes ([`fdcache`]).
 pub fn read(path: &Path) -> Result<Vec<u8>, CollectError> {
-    use std::io::Read;
-    let mut file = fs::File::open(path).map_err(|e| CollectError::io(path, e))?;
-    let mut bytes = Vec::with_capacity(4096);
-    file.read_to_end(&mut bytes)
-        .map_err(|e| CollectError::io(path, e))?;
+    read_bytes(path).map_err(|e| CollectError::io(path, e))
+}
+
+/// `std::fs::read` for procfs and sysfs: no `stat` for a size hint, and the descriptor kept
+/// between scrapes ([`fdcache`]).
+pub fn read_bytes(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fdcache::read_into(path.as_ref(), &mut bytes, false)?;
     Ok(bytes)
 }
 
@@ -21,22 +26,18 @@ pub fn read(path: &Path) -> Result<Vec<u8>, CollectError> {
 /// hand their whole value, at most a page, to the first read. A full page means there may be
 /// more, and the rest is read too.
 pub fn read_attribute(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
     thread_local! {
         // One page per worker thread, reused: zeroing a fresh page per attribute showed up in
         // profiles as a tenth of the scrape's user time.
-        static PAGE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 4096]);
+        static PAGE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
     }
-    let mut file = fs::File::open(path)?;
     PAGE.with(|page| {
         let mut buf = page.borrow_mut();
-        let n = file.read(&mut buf)?;
-        if n < buf.len() {
-            return Ok(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-        let mut all = buf.to_vec();
-        file.read_to_end(&mut all)?;
-        Ok(String::from_utf8_lossy(&all).into_owned())
+        fdcache::read_into(path, &mut buf, true)?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        buf.truncate(0);
+        buf.shrink_to(4096);
+        Ok(text)
     })
 }
 
@@ -52,7 +53,7 @@ pub fn read_trimmed(path: &Path) -> Result<String, CollectError> {
 
 /// Reads an attribute, returning `None` if it is absent or unreadable (optional sysfs files).
 pub fn read_optional(path: &Path) -> Option<String> {
-    fs::read(path)
+    read(path)
         .ok()
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
 }

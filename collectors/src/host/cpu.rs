@@ -82,7 +82,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
 
 /// Reads the isolated CPU list once at start-up; an absent file means no isolation metrics.
 fn read_isolated(path: &Path) -> Result<Option<Vec<u16>>, String> {
-    match std::fs::read(path) {
+    match crate::util::read_bytes(path) {
         Ok(bytes) => parse_cpu_list(&lossy(&bytes))
             .map(Some)
             .map_err(|e| format!("unable to get isolated cpus from {}: {e}", path.display())),

@@ -136,7 +136,7 @@ fn collect_cpu(
     let mut values = Vec::new();
     for (file, name, help) in FREQ_FILES {
         let path = dir.join(file);
-        match std::fs::read(&path) {
+        match crate::util::read_bytes(&path) {
             Ok(bytes) => {
                 let hz = parse_khz(&String::from_utf8_lossy(&bytes))
                     .map_err(|e| CollectError::parse(&path, e))?;

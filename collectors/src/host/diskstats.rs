@@ -263,9 +263,10 @@ impl Collector for Diskstats {
                 continue;
             }
             // Missing udev data (no file, no udev at all) leaves the labels empty, as upstream.
-            let udev = std::fs::read(roots.udev(format!("b{}:{}", stat.major, stat.minor)))
-                .map(|b| parse_udev(&b))
-                .unwrap_or_default();
+            let udev =
+                crate::util::read_bytes(roots.udev(format!("b{}:{}", stat.major, stat.minor)))
+                    .map(|b| parse_udev(&b))
+                    .unwrap_or_default();
             let rotational =
                 read_optional(&roots.sys(format!("block/{}/queue/rotational", stat.name)))
                     .and_then(|s| s.parse::<u64>().ok())

@@ -27,7 +27,7 @@ pub fn parse(bytes: &[u8]) -> Result<u64, ParseError> {
 
 /// Reads an optional value: absent is `None`, unreadable or malformed is an error.
 fn read_value(path: &Path) -> Result<Option<u64>, CollectError> {
-    match std::fs::read(path) {
+    match crate::util::read_bytes(path) {
         Ok(bytes) => parse(&bytes)
             .map(Some)
             .map_err(|e| CollectError::parse(path, e)),

@@ -194,7 +194,7 @@ fn chip_name(dir: &Path) -> Result<String, CollectError> {
 
 /// The cleaned content of the `name` file, if any.
 fn human_chip_name(dir: &Path) -> Option<String> {
-    let raw = std::fs::read(dir.join("name")).ok()?;
+    let raw = crate::util::read_bytes(dir.join("name")).ok()?;
     Some(clean_name(&String::from_utf8_lossy(&raw))).filter(|n| !n.is_empty())
 }
 

@@ -21,7 +21,7 @@ pub fn parse(bytes: &[u8]) -> Result<u64, ParseError> {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let path = settings.roots.proc("sys/kernel/hung_task_detect_count");
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::util::read_bytes(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CollectError::NoData(

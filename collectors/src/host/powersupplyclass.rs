@@ -218,7 +218,7 @@ fn read_supply(dir: &Path) -> Result<PowerSupply, CollectError> {
             continue;
         }
         let path = entry.path();
-        let bytes = match std::fs::read(&path) {
+        let bytes = match crate::util::read_bytes(&path) {
             Ok(b) => b,
             Err(e) if unavailable(&e) => continue,
             Err(e) => return Err(CollectError::io(&path, e)),

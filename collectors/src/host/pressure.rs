@@ -114,7 +114,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     let mut found = 0;
     for (resource, some_family, full_family) in &RESOURCES {
         let path = settings.roots.proc("pressure").join(resource);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match crate::util::read_bytes(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) if e.raw_os_error() == Some(EOPNOTSUPP) => {

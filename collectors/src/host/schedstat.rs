@@ -61,7 +61,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<SchedCpu>, ParseError> {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let path = settings.roots.proc("schedstat");
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::util::read_bytes(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CollectError::NoData("schedstat file does not exist".into()))

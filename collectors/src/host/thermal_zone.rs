@@ -35,7 +35,7 @@ enum ReadError {
 }
 
 fn read_attr(dir: &Path, name: &str) -> Result<String, ReadError> {
-    std::fs::read(dir.join(name))
+    crate::util::read_bytes(dir.join(name))
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .map_err(|_| ReadError::Skip)
 }
@@ -51,7 +51,7 @@ fn parse_attr<T>(
 
 /// Type and temperature of one zone; `Ok(None)` for a disabled or unreadable zone.
 fn read_zone(dir: &Path) -> Result<Option<(String, f64)>, CollectError> {
-    match std::fs::read(dir.join("mode")) {
+    match crate::util::read_bytes(dir.join("mode")) {
         Ok(mode) if is_disabled(&String::from_utf8_lossy(&mode)) => return Ok(None),
         Ok(_) => {}
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {}
