@@ -97,31 +97,43 @@ fn forget(path: &Path) {
     lock().files.remove(path);
 }
 
-/// Whether an open file may be kept: procfs (not a pid directory) or sysfs, and room left.
-fn keepable(path: &Path, file: &File) -> Option<bool> {
-    let magic = rustix::fs::fstatfs(file).ok()?.f_type as i64;
-    match magic {
-        SYSFS_MAGIC => Some(true),
-        PROC_SUPER_MAGIC => Some(!path.components().any(|c| {
-            let s = c.as_os_str().as_encoded_bytes();
-            !s.is_empty() && s.iter().all(u8::is_ascii_digit)
-        })),
-        _ => Some(false),
+/// Which pseudo file system an open file is on, if it is one whose files may be kept.
+#[derive(PartialEq)]
+enum Kind {
+    Proc,
+    Sys,
+}
+
+// `f_type`'s width differs between architectures.
+#[allow(clippy::unnecessary_cast)]
+fn kind(file: &File) -> Option<Kind> {
+    match rustix::fs::fstatfs(file).ok()?.f_type as i64 {
+        SYSFS_MAGIC => Some(Kind::Sys),
+        PROC_SUPER_MAGIC => Some(Kind::Proc),
+        _ => None,
     }
+}
+
+/// Whether a procfs path names a per-process directory (`/proc/<pid>/...`).
+fn in_pid_dir(path: &Path) -> bool {
+    path.components().any(|c| {
+        let s = c.as_os_str().as_encoded_bytes();
+        !s.is_empty() && s.iter().all(u8::is_ascii_digit)
+    })
 }
 
 fn open_and_keep(path: &Path, epoch: u64) -> io::Result<Arc<File>> {
     let file = Arc::new(File::open(path)?);
-    if epoch == 0 || keepable(path, &file) != Some(true) {
+    if epoch == 0 {
         return Ok(file);
     }
-    let sysfs = rustix::fs::fstatfs(&*file).is_ok_and(|s| s.f_type as i64 == SYSFS_MAGIC);
-    let dir = match path.parent() {
-        Some(parent) if sysfs => match dir_id(parent) {
+    let dir = match (kind(&file), path.parent()) {
+        (Some(Kind::Proc), _) if !in_pid_dir(path) => None,
+        (Some(Kind::Sys), Some(parent)) => match dir_id(parent) {
             Some(id) => Some((parent.to_path_buf(), id)),
             None => return Ok(file),
         },
-        _ => None,
+        _ => return Ok(file),
     };
     let mut c = lock();
     if c.files.len() < MAX_OPEN {
