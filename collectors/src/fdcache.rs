@@ -227,7 +227,7 @@ mod tests {
         std::fs::write(&path, b"two, longer").expect("write");
         read_into(&path, &mut buf, true).expect("read");
         assert_eq!(buf, b"two, longer");
-        assert!(lock().files.get(&path).is_none(), "tmp files are not kept");
+        assert!(!lock().files.contains_key(&path), "tmp files are not kept");
         let missing = dir.join("missing");
         assert!(read_into(&missing, &mut buf, false).is_err());
         let _ = std::fs::remove_dir_all(&dir);
