@@ -48,8 +48,14 @@ impl Running {
 
 /// Starts nodex on an ephemeral loopback port and waits until it says where it listens.
 pub fn start_nodex(args: &[&str]) -> Running {
+    start_nodex_env(args, &[])
+}
+
+/// Like [`start_nodex`], with extra environment variables.
+pub fn start_nodex_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodex"));
     cmd.arg("--web.listen-address=127.0.0.1:0").args(args);
+    cmd.envs(env.iter().copied());
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn nodex");
     let stderr = child.stderr.take().expect("stderr piped");

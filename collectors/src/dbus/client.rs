@@ -44,8 +44,8 @@ pub fn parse_address(text: &str) -> Result<Address, String> {
             let Some((key, value)) = param.split_once('=') else {
                 continue;
             };
-            let value = unescape(value)
-                .ok_or_else(|| format!("bad escape in D-Bus address {text:?}"))?;
+            let value =
+                unescape(value).ok_or_else(|| format!("bad escape in D-Bus address {text:?}"))?;
             match key {
                 "path" => {
                     use std::os::unix::ffi::OsStringExt;
@@ -168,7 +168,9 @@ impl Connection {
     fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, DbusError> {
         loop {
             let left = self.remaining()?;
-            self.stream.set_read_timeout(Some(left)).map_err(transport)?;
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(transport)?;
             match self.stream.read(buf) {
                 Ok(0) => return Err(DbusError::Transport("D-Bus socket closed".into())),
                 Ok(n) => return Ok(n),
@@ -188,7 +190,9 @@ impl Connection {
         let mut line = Vec::new();
         while !line.ends_with(b"\r\n") {
             if line.len() > 512 {
-                return Err(DbusError::Transport("D-Bus authentication line too long".into()));
+                return Err(DbusError::Transport(
+                    "D-Bus authentication line too long".into(),
+                ));
             }
             let mut byte = [0];
             self.read_some(&mut byte)?;
@@ -374,7 +378,10 @@ mod tests {
     fn refused_and_garbage_answers_are_errors() {
         for (answer, want) in [
             (&b"REJECTED EXTERNAL\r\n"[..], "refused"),
-            (&b"OK 1234\r\nl\x02\x00\x09\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"[..], "malformed"),
+            (
+                &b"OK 1234\r\nl\x02\x00\x09\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"[..],
+                "malformed",
+            ),
             (&b"OK 1234\r\n"[..], "closed"),
         ] {
             let dir = tempdir();

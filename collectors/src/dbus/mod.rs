@@ -6,3 +6,15 @@ pub mod wire;
 
 pub use client::{parse_address, Address, Connection, DbusError};
 pub use wire::Value;
+
+use crate::roots::Roots;
+
+/// The system bus as godbus finds it: `DBUS_SYSTEM_BUS_ADDRESS` when set, else the standard
+/// socket, taken below `--path.rootfs` (as `run/dbus/system_bus_socket`: `/var/run` is an
+/// absolute symlink to `/run`, which would leave a rootfs mounted elsewhere).
+pub fn system_bus_address(roots: &Roots) -> Result<Address, String> {
+    match std::env::var("DBUS_SYSTEM_BUS_ADDRESS") {
+        Ok(text) if !text.is_empty() => parse_address(&text),
+        _ => Ok(Address::Path(roots.root("run/dbus/system_bus_socket"))),
+    }
+}

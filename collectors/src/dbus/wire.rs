@@ -337,7 +337,9 @@ impl Value {
 /// The signature of a sequence of values (a message body).
 pub fn signature_of(values: &[Value]) -> String {
     let mut sig = String::new();
-    values.iter().for_each(|v| v.type_of().write_signature(&mut sig));
+    values
+        .iter()
+        .for_each(|v| v.type_of().write_signature(&mut sig));
     sig
 }
 
@@ -546,10 +548,7 @@ pub fn valid_object_path(path: &str) -> bool {
     }
     match path.strip_prefix('/') {
         Some(rest) => rest.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         }),
         None => false,
     }
@@ -683,7 +682,10 @@ pub fn encode_message(message: &Message, serial: u32) -> Vec<u8> {
         field(FIELD_DESTINATION, Value::Str(destination.clone()));
     }
     if !message.body.is_empty() {
-        field(FIELD_SIGNATURE, Value::Signature(signature_of(&message.body)));
+        field(
+            FIELD_SIGNATURE,
+            Value::Signature(signature_of(&message.body)),
+        );
     }
     let mut body = Vec::new();
     message.body.iter().for_each(|v| encode_value(&mut body, v));
@@ -726,7 +728,9 @@ pub fn message_length(start: &[u8; 16]) -> Result<usize, ParseError> {
     let header = 16 + fields;
     let total = header + (8 - header % 8) % 8 + body;
     if total > MAX_MESSAGE {
-        return Err(ParseError::new(format!("message of {total} bytes is too long")));
+        return Err(ParseError::new(format!(
+            "message of {total} bytes is too long"
+        )));
     }
     Ok(total)
 }
@@ -794,9 +798,11 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, ParseError> {
             FIELD_MEMBER => message.member = Some(text()?),
             FIELD_ERROR_NAME => message.error_name = Some(text()?),
             FIELD_REPLY_SERIAL => {
-                message.reply_serial = Some(value.as_u32().ok_or_else(|| {
-                    ParseError::new("reply serial header field is not a u32")
-                })?)
+                message.reply_serial = Some(
+                    value
+                        .as_u32()
+                        .ok_or_else(|| ParseError::new("reply serial header field is not a u32"))?,
+                )
             }
             FIELD_DESTINATION => message.destination = Some(text()?),
             FIELD_SIGNATURE => signature = text()?,
@@ -824,7 +830,11 @@ mod tests {
         let sig = signature_of(&values);
         let mut buf = Vec::new();
         values.iter().for_each(|v| encode_value(&mut buf, v));
-        assert_eq!(decode_values(&sig, &buf).unwrap(), values, "signature {sig}");
+        assert_eq!(
+            decode_values(&sig, &buf).unwrap(),
+            values,
+            "signature {sig}"
+        );
     }
 
     fn unit_entry(name: &str) -> Value {
@@ -844,7 +854,15 @@ mod tests {
 
     #[test]
     fn signatures_parse_and_print_back() {
-        for sig in ["", "s", "a(ssssssouso)", "a{sv}", "(ya{s(ii)})v", "aay", "a(susso)"] {
+        for sig in [
+            "",
+            "s",
+            "a(ssssssouso)",
+            "a{sv}",
+            "(ya{s(ii)})v",
+            "aay",
+            "a(susso)",
+        ] {
             let types = parse_signature(sig).unwrap();
             let mut back = String::new();
             types.iter().for_each(|t| t.write_signature(&mut back));
@@ -1075,7 +1093,9 @@ mod tests {
     #[test]
     fn object_paths() {
         assert!(valid_object_path("/"));
-        assert!(valid_object_path("/org/freedesktop/systemd1/unit/ssh_2eservice"));
+        assert!(valid_object_path(
+            "/org/freedesktop/systemd1/unit/ssh_2eservice"
+        ));
         assert!(!valid_object_path(""));
         assert!(!valid_object_path("/a/"));
         assert!(!valid_object_path("/a-b"));
