@@ -3,6 +3,7 @@
 //! (`tests/fixtures/dbus/fake_services.py`, python3-dbus), points nodex at the bus with
 //! `DBUS_SYSTEM_BUS_ADDRESS`, and checks the exact series. A second test serves a socket that
 //! accepts and never answers: the scrape still answers in time, with both collectors failed.
+//! A third runs Debian's node_exporter on the same fake bus and compares the two outputs.
 //! Every process is killed and the directory removed by Drop guards.
 
 mod common;
@@ -15,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{get, repo, start_nodex_env};
+use common::{get, repo, start_node_exporter_env, start_nodex_env};
 
 const DBUS_DAEMON: &str = "/usr/bin/dbus-daemon";
 /// Debian's interpreter, which has python3-dbus and python3-gi (not a pyenv one).
@@ -371,4 +372,31 @@ fn hung_bus_fails_the_collectors_in_time() {
             Err(_) => panic!("no D-Bus timeout in the log:\n{}", seen.join("\n")),
         }
     }
+}
+
+#[test]
+fn same_series_as_node_exporter_on_the_same_bus() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_bus, address) = start_bus(dir.path());
+    let _services = start_fake_services(&address);
+    let args = [
+        "--collector.disable-defaults",
+        "--collector.systemd",
+        "--collector.logind",
+        "--collector.systemd.enable-task-metrics",
+        "--collector.systemd.enable-restarts-metrics",
+        "--collector.systemd.enable-start-time-metrics",
+    ];
+    let env = [("DBUS_SYSTEM_BUS_ADDRESS", address.as_str())];
+    let ne = start_node_exporter_env(&args, &env);
+    let nodex = start_nodex_env(&args, &env);
+    let theirs = dbus_lines(&get(&ne.url("/metrics"), &[]).expect("scrape").text());
+    let ours: BTreeSet<String> =
+        dbus_lines(&get(&nodex.url("/metrics"), &[]).expect("scrape").text())
+            .into_iter()
+            // node_exporter 1.7 added this family; Debian's 1.5 does not have it.
+            .filter(|l| !l.contains("node_systemd_virtualization_info"))
+            .collect();
+    assert!(theirs.len() > 100, "node_exporter wrote {theirs:#?}");
+    assert_eq!(ours, theirs);
 }

@@ -393,7 +393,7 @@ fn encode_signature(buf: &mut Vec<u8>, sig: &str) {
 }
 
 fn pad_to(buf: &mut Vec<u8>, align: usize) {
-    while buf.len() % align != 0 {
+    while !buf.len().is_multiple_of(align) {
         buf.push(0);
     }
 }

@@ -40,7 +40,7 @@ const CLASS_VALUES: [&str; 5] = ["other", "user", "greeter", "lock-screen", "bac
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "logind",
     default_enabled: false,
-    sources: "systemd-logind over D-Bus (DBUS_SYSTEM_BUS_ADDRESS or <rootfs>/run/dbus/system_bus_socket)",
+    sources: "systemd-logind over D-Bus: $DBUS_SYSTEM_BUS_ADDRESS, else run/dbus/system_bus_socket below --path.rootfs",
     flags: &[FlagSpec {
         name: TIMEOUT,
         help: "nodex only: longest the logind collector waits for D-Bus per scrape; past it the collector fails instead of stalling the scrape.",

@@ -43,7 +43,7 @@ const TIMEOUT: &str = "collector.systemd.dbus-timeout";
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "systemd",
     default_enabled: false,
-    sources: "systemd manager over D-Bus (DBUS_SYSTEM_BUS_ADDRESS or <rootfs>/run/dbus/system_bus_socket; <rootfs>/run/systemd/private with --collector.systemd.private)",
+    sources: "systemd manager over D-Bus: $DBUS_SYSTEM_BUS_ADDRESS, else run/dbus/system_bus_socket below --path.rootfs (run/systemd/private with --collector.systemd.private)",
     flags: &[
         FlagSpec {
             name: INCLUDE,
