@@ -375,6 +375,38 @@ mod tests {
     }
 
     #[test]
+    fn bus_that_stops_answering_after_auth_times_out() {
+        let dir = tempdir();
+        let path = dir.0.join("bus");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            let mut line = [0u8; 256];
+            let _ = peer.read(&mut line);
+            peer.write_all(b"OK 0123\r\n").unwrap();
+            // Hold the connection open, silent, until the client gave up.
+            let _ = done_rx.recv();
+        });
+        let started = Instant::now();
+        let result = Connection::open(
+            &Address::Path(path),
+            started + Duration::from_millis(300),
+            true,
+        );
+        let elapsed = started.elapsed();
+        let _ = done_tx.send(());
+        server.join().unwrap();
+        match result {
+            Err(DbusError::Transport(msg)) => assert_eq!(msg, "D-Bus timeout"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("Hello answered by a silent bus"),
+        }
+        assert!(elapsed >= Duration::from_millis(300), "took {elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    }
+
+    #[test]
     fn refused_and_garbage_answers_are_errors() {
         for (answer, want) in [
             (&b"REJECTED EXTERNAL\r\n"[..], "refused"),

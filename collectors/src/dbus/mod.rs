@@ -18,3 +18,11 @@ pub fn system_bus_address(roots: &Roots) -> Result<Address, String> {
         _ => Ok(Address::Path(roots.root("run/dbus/system_bus_socket"))),
     }
 }
+
+/// Checks a D-Bus timeout flag: zero would fail every scrape, so it stops start-up instead.
+pub fn positive(timeout: std::time::Duration, flag: &str) -> Result<std::time::Duration, String> {
+    if timeout.is_zero() {
+        return Err(format!("--{flag} must be longer than 0"));
+    }
+    Ok(timeout)
+}

@@ -54,7 +54,7 @@ pub const INFO: CollectorInfo = CollectorInfo {
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(LogindCollector {
         settings: Arc::clone(settings),
-        timeout: settings.options.duration(TIMEOUT)?,
+        timeout: crate::dbus::positive(settings.options.duration(TIMEOUT)?, TIMEOUT)?,
     }))
 }
 

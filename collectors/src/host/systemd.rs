@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
-use crate::dbus::{system_bus_address, Address, Connection, DbusError, Value};
+use crate::dbus::{positive, system_bus_address, Address, Connection, DbusError, Value};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::options::{FlagKind, FlagSpec};
@@ -113,7 +113,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         tasks: options.bool(TASKS),
         restarts: options.bool(RESTARTS),
         start_time: options.bool(START_TIME),
-        timeout: options.duration(TIMEOUT)?,
+        timeout: positive(options.duration(TIMEOUT)?, TIMEOUT)?,
     }))
 }
 
@@ -636,6 +636,15 @@ mod tests {
         // Anchored: a name that merely contains ".mount" is kept.
         assert!(collector.wanted(&unit("a.mount.service", "loaded")));
         assert!(build(&settings).is_ok());
+    }
+
+    #[test]
+    fn zero_timeout_stops_start_up() {
+        let mut options = crate::Options::with_defaults();
+        options.set(TIMEOUT, "0s");
+        let settings = Arc::new(Settings::new(crate::Roots::default(), options));
+        let err = build(&settings).err().expect("zero timeout refused");
+        assert!(err.contains(TIMEOUT), "{err}");
     }
 
     #[test]
