@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
-            readelf:binutils; do
+            readelf:binutils dbus-daemon:dbus-daemon; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# The fake systemd and logind services of tests/dbus.rs run on Debian's python3.
+/usr/bin/python3 -c 'import dbus, gi' >/dev/null 2>&1 || need+=(python3-dbus python3-gi)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -7,6 +7,7 @@
 
 pub mod collector;
 pub mod container;
+pub mod dbus;
 pub mod error;
 pub mod expfmt;
 pub mod fdcache;

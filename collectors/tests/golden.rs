@@ -51,12 +51,11 @@ fn run_collector(name: &str, settings: &Arc<Settings>) -> String {
     let text = String::from_utf8(out).expect("exposition is UTF-8");
     // Paths of the fixture tree (textfile's `file` label) differ per checkout.
     let base = repo_root().join("tests/fixtures/host");
-    let mut masked =
-        mask_live_values(&text).replace(&base.to_string_lossy().into_owned(), "FIXTURE");
+    let mut masked = mask_live_values(&text);
     if let Err(e) = result {
         masked.push_str(&format!("# collector error: {e}\n"));
     }
-    masked
+    masked.replace(&base.to_string_lossy().into_owned(), "FIXTURE")
 }
 
 #[test]

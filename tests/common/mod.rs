@@ -48,8 +48,14 @@ impl Running {
 
 /// Starts nodex on an ephemeral loopback port and waits until it says where it listens.
 pub fn start_nodex(args: &[&str]) -> Running {
+    start_nodex_env(args, &[])
+}
+
+/// Like [`start_nodex`], with extra environment variables.
+pub fn start_nodex_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodex"));
     cmd.arg("--web.listen-address=127.0.0.1:0").args(args);
+    cmd.envs(env.iter().copied());
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn nodex");
     let stderr = child.stderr.take().expect("stderr piped");
@@ -120,6 +126,11 @@ pub fn wait_ready(url: &str, limit: Duration) {
 
 /// Starts Debian's node_exporter on a free loopback port with `args`.
 pub fn start_node_exporter(args: &[&str]) -> Running {
+    start_node_exporter_env(args, &[])
+}
+
+/// Like [`start_node_exporter`], with extra environment variables.
+pub fn start_node_exporter_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     assert!(
         Path::new(NODE_EXPORTER).exists(),
         "{NODE_EXPORTER} is missing: install Debian's prometheus-node-exporter (see README)"
@@ -128,6 +139,7 @@ pub fn start_node_exporter(args: &[&str]) -> Running {
     let mut child = Command::new(NODE_EXPORTER)
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
