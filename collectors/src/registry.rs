@@ -67,6 +67,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::softirqs::INFO,
         host::softnet::INFO,
         host::stat::INFO,
+        host::supervisord::INFO,
         host::swap::INFO,
         host::sysctl::INFO,
         host::tapestats::INFO,

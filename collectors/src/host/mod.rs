@@ -52,6 +52,7 @@ pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
 pub mod stat;
+pub mod supervisord;
 pub mod swap;
 pub mod sysctl;
 pub mod tapestats;
