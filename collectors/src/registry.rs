@@ -53,6 +53,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::netstat::INFO,
         host::nfs::INFO,
         host::nfsd::INFO,
+        host::ntp::INFO,
         host::nvme::INFO,
         host::os::INFO,
         host::powersupplyclass::INFO,

@@ -38,6 +38,7 @@ pub mod netdev;
 pub mod netstat;
 pub mod nfs;
 pub mod nfsd;
+pub mod ntp;
 pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;

@@ -554,93 +554,9 @@ impl Collector for SupervisordCollector {
 mod tests {
     use super::*;
 
-    /// A captured `getAllProcessInfo` reply of supervisord 4.2 (two processes, one stopped).
-    pub(super) const REPLY: &str = r#"<?xml version='1.0'?>
-<methodResponse>
-<params>
-<param>
-<value><array><data>
-<value><struct>
-<member>
-<name>description</name>
-<value><string>pid 1234, uptime 1:02:03</string></value>
-</member>
-<member>
-<name>pid</name>
-<value><int>1234</int></value>
-</member>
-<member>
-<name>stderr_logfile</name>
-<value><string>/var/log/supervisor/web-stderr.log</string></value>
-</member>
-<member>
-<name>stop</name>
-<value><int>0</int></value>
-</member>
-<member>
-<name>logfile</name>
-<value><string>/var/log/supervisor/web-stdout.log</string></value>
-</member>
-<member>
-<name>exitstatus</name>
-<value><int>0</int></value>
-</member>
-<member>
-<name>spawnerr</name>
-<value><string></string></value>
-</member>
-<member>
-<name>now</name>
-<value><int>1700003723</int></value>
-</member>
-<member>
-<name>group</name>
-<value><string>app</string></value>
-</member>
-<member>
-<name>name</name>
-<value><string>web</string></value>
-</member>
-<member>
-<name>statename</name>
-<value><string>RUNNING</string></value>
-</member>
-<member>
-<name>start</name>
-<value><int>1700000000</int></value>
-</member>
-<member>
-<name>state</name>
-<value><int>20</int></value>
-</member>
-</struct></value>
-<value><struct>
-<member>
-<name>name</name>
-<value><string>worker &amp; co</string></value>
-</member>
-<member>
-<name>group</name>
-<value>app</value>
-</member>
-<member>
-<name>start</name>
-<value><i4>1699990000</i4></value>
-</member>
-<member>
-<name>state</name>
-<value><int>100</int></value>
-</member>
-<member>
-<name>exitstatus</name>
-<value><int>2</int></value>
-</member>
-</struct></value>
-</data></array></value>
-</param>
-</params>
-</methodResponse>
-"#;
+    /// A `getAllProcessInfo` reply in supervisord 4.2's format (two processes, one exited).
+    const REPLY: &str =
+        include_str!("../../../tests/fixtures/host/supervisord-getAllProcessInfo.xml");
 
     #[test]
     fn parses_process_info() {
