@@ -16,7 +16,7 @@ const SERVICEDIR_FLAG: &str = "collector.runit.servicedir";
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "runit",
     default_enabled: false,
-    sources: "<servicedir>/*/supervise/{status,down} (deprecated)",
+    sources: "--collector.runit.servicedir/*/supervise/status (deprecated)",
     flags: &[FlagSpec {
         name: SERVICEDIR_FLAG,
         help: "Path to runit service directory.",
