@@ -145,8 +145,7 @@ pub fn fake_http_server(reply: Vec<u8>) -> std::net::SocketAddr {
             let Ok(mut conn) = conn else { continue };
             let mut request = Vec::new();
             let mut buf = [0u8; 4096];
-            loop {
-                let Ok(n) = conn.read(&mut buf) else { break };
+            while let Ok(n) = conn.read(&mut buf) {
                 request.extend_from_slice(&buf[..n]);
                 let text = String::from_utf8_lossy(&request);
                 let complete = text.find("\r\n\r\n").is_some_and(|end| {

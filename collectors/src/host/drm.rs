@@ -170,7 +170,8 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         }
         sink.sample(&labels, 1.0);
     }
-    let families: [(&str, &str, fn(&AmdGpuCard) -> u64); 7] = [
+    type Field = fn(&AmdGpuCard) -> u64;
+    let families: [(&str, &str, Field); 7] = [
         (
             "node_drm_gpu_busy_percent",
             "How busy the GPU is as a percentage.",

@@ -218,16 +218,8 @@ pub fn interpret(reply: &Packet, sent: u64, org: i128, dst: i128) -> Result<Resp
     let xmt = ntp_to_unix_nanos(reply.transmit);
     // Compared on the wire format, as beevik/ntp's minError does.
     let (org_ntp, dst_ntp) = (unix_nanos_to_ntp(org), unix_nanos_to_ntp(dst));
-    let error0 = if org_ntp >= reply.receive {
-        org_ntp - reply.receive
-    } else {
-        0
-    };
-    let error1 = if reply.transmit >= dst_ntp {
-        reply.transmit - dst_ntp
-    } else {
-        0
-    };
+    let error0 = org_ntp.saturating_sub(reply.receive);
+    let error1 = reply.transmit.saturating_sub(dst_ntp);
     let min_error = ntp_to_unix_nanos(error0.max(error1)) + NTP_EPOCH_OFFSET * NANOS;
     let rtt = ((dst - org) - (xmt - rec)).max(0);
     let root_delay = short_to_nanos(reply.root_delay);

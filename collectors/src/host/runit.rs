@@ -113,7 +113,8 @@ impl Collector for RunitCollector {
                 Err(err) => tracing::debug!(service = %name, %err, "Couldn't get status"),
             }
         }
-        let families: [(&str, &str, fn(&Status, bool) -> f64); 4] = [
+        type Field = fn(&Status, bool) -> f64;
+        let families: [(&str, &str, Field); 4] = [
             ("node_service_state", "State of runit service.", |s, _| {
                 f64::from(s.state)
             }),
