@@ -21,6 +21,15 @@ fn tree_args(base: &Path) -> Vec<String> {
             base.join("textfile").display()
         ),
     ];
+    // The network collectors query local fakes (see nodex_collectors::testing).
+    let ntp = nodex_collectors::testing::fake_ntp_server();
+    args.push(format!("--collector.ntp.server-port={}", ntp.port()));
+    let supervisord = nodex_collectors::testing::fake_http_server(
+        nodex_collectors::testing::supervisord_reply(base),
+    );
+    args.push(format!(
+        "--collector.supervisord.url=http://{supervisord}/RPC2"
+    ));
     args.extend(
         registry::all()
             .iter()

@@ -14,6 +14,9 @@ pub const LIVE_FAMILIES: &[&str] = &[
     "node_filesystem_files_free",
     "node_textfile_mtime_seconds",
     "node_scrape_collector_duration_seconds",
+    "node_ntp_offset_seconds",
+    "node_ntp_rtt_seconds",
+    "node_ntp_reference_timestamp_seconds",
 ];
 
 /// Family-name prefixes whose values are always live (the exporter's own process and handler).
@@ -79,6 +82,91 @@ pub fn run_on_empty_root(
 ) -> Result<crate::expfmt::MetricSink, crate::error::CollectError> {
     let (sink, result) = collect_on_empty_root(info).map_err(crate::error::CollectError::Other)?;
     result.map(|()| sink)
+}
+
+/// Starts a fake SNTP server on a fresh loopback UDP port that answers every request for the
+/// life of the test process: stratum 2, no leap, root delay 1/32 s, root dispersion 1/64 s,
+/// reference time 64 s ago, receive and transmit times from the local clock. Returns its address.
+pub fn fake_ntp_server() -> std::net::SocketAddr {
+    use crate::host::ntp::{unix_nanos_to_ntp, Packet};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind fake NTP server");
+    let addr = socket.local_addr().expect("fake NTP server address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 128];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let Ok(request) = Packet::decode(&buf[..n]) else {
+                continue;
+            };
+            let now = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => d.as_nanos() as i128,
+                Err(_) => continue,
+            };
+            let reply = Packet {
+                leap: 0,
+                version: request.version,
+                mode: 4,
+                stratum: 2,
+                root_delay: 0x0000_0800,
+                root_dispersion: 0x0000_0400,
+                reference: unix_nanos_to_ntp(now - 64_000_000_000),
+                origin: request.transmit,
+                receive: unix_nanos_to_ntp(now),
+                transmit: unix_nanos_to_ntp(now),
+            };
+            let _ = socket.send_to(&reply.encode(), peer);
+        }
+    });
+    addr
+}
+
+/// The reply of the fake supervisord used by the golden tests: the fixture
+/// `tests/fixtures/host/supervisord-getAllProcessInfo.xml` behind an HTTP/1.0 200 head.
+pub fn supervisord_reply(fixture_base: &std::path::Path) -> Vec<u8> {
+    let body = std::fs::read(fixture_base.join("supervisord-getAllProcessInfo.xml"))
+        .expect("supervisord fixture");
+    let mut reply = format!(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(&body);
+    reply
+}
+
+/// Starts a fake HTTP server on a fresh loopback port that answers every request (read up to
+/// the end of its announced body) with `reply`, for the life of the test process. Returns its
+/// address.
+pub fn fake_http_server(reply: Vec<u8>) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake HTTP server");
+    let addr = listener.local_addr().expect("fake HTTP server address");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = conn.read(&mut buf) {
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                let complete = text.find("\r\n\r\n").is_some_and(|end| {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                        })
+                        .unwrap_or(0);
+                    request.len() >= end + 4 + length
+                });
+                if n == 0 || complete {
+                    break;
+                }
+            }
+            let _ = conn.write_all(&reply);
+        }
+    });
+    addr
 }
 
 #[cfg(test)]

@@ -29,6 +29,17 @@ pub fn golden_settings() -> Arc<Settings> {
         "collector.textfile.directory",
         vec![base.join("textfile").to_string_lossy().into_owned()],
     );
+    // The network collectors query local fakes: supervisord answers with a fixture reply, the
+    // SNTP server with the local clock (the clock-dependent ntp values are masked as LIVE).
+    let ntp = nodex_collectors::testing::fake_ntp_server();
+    options.set("collector.ntp.server-port", ntp.port().to_string());
+    let supervisord = nodex_collectors::testing::fake_http_server(
+        nodex_collectors::testing::supervisord_reply(&base),
+    );
+    options.set(
+        "collector.supervisord.url",
+        format!("http://{supervisord}/RPC2"),
+    );
     Arc::new(Settings::new(Roots::fixture(&base), options))
 }
 
