@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod expfmt;
 pub mod host;
+pub mod netlink;
 pub mod options;
 pub mod registry;
 pub mod roots;
