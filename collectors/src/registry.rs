@@ -32,6 +32,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::drbd::INFO,
         host::edac::INFO,
         host::entropy::INFO,
+        host::ethtool::INFO,
         host::fibrechannel::INFO,
         host::filefd::INFO,
         host::filesystem::INFO,
