@@ -55,6 +55,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::nfsd::INFO,
         host::nvme::INFO,
         host::os::INFO,
+        host::perf::INFO,
         host::powersupplyclass::INFO,
         host::pressure::INFO,
         host::processes::INFO,

@@ -40,6 +40,7 @@ pub mod nfs;
 pub mod nfsd;
 pub mod nvme;
 pub mod os;
+pub mod perf;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
