@@ -80,6 +80,7 @@ pub fn all() -> Vec<CollectorInfo> {
         host::uname::INFO,
         host::vmstat::INFO,
         host::watchdog::INFO,
+        host::wifi::INFO,
         host::xfs::INFO,
         host::zfs::INFO,
         host::zoneinfo::INFO,

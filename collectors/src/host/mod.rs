@@ -65,6 +65,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod wifi;
 pub mod xfs;
 pub mod zfs;
 pub mod zoneinfo;
