@@ -48,7 +48,18 @@ impl Running {
 
 /// Starts nodex on an ephemeral loopback port and waits until it says where it listens.
 pub fn start_nodex(args: &[&str]) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodex"));
+    spawn_nodex(Command::new(env!("CARGO_BIN_EXE_nodex")), args)
+}
+
+/// Starts nodex inside the named network namespace (`ip netns exec`, which also mounts that
+/// namespace's sysfs); its loopback address is only reachable from inside the namespace.
+pub fn start_nodex_in_netns(netns: &str, args: &[&str]) -> Running {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_nodex")]);
+    spawn_nodex(cmd, args)
+}
+
+fn spawn_nodex(mut cmd: Command, args: &[&str]) -> Running {
     cmd.arg("--web.listen-address=127.0.0.1:0").args(args);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn nodex");
