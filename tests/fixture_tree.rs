@@ -21,7 +21,10 @@ fn tree_args(base: &Path) -> Vec<String> {
             base.join("textfile").display()
         ),
         // qdisc and wifi read node_exporter-style JSON fixtures instead of netlink.
-        format!("--collector.qdisc.fixtures={}", base.join("qdisc").display()),
+        format!(
+            "--collector.qdisc.fixtures={}",
+            base.join("qdisc").display()
+        ),
         format!("--collector.wifi.fixtures={}", base.join("wifi").display()),
     ];
     args.extend(

@@ -108,20 +108,52 @@ fn ethtool_qdisc_and_routes_of_an_own_namespace() {
     ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
     ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
     ns.ip(&["link", "set", "lo", "up"]);
-    ns.ip(&["link", "add", "veth0", "type", "veth", "peer", "name", "veth1"]);
+    ns.ip(&[
+        "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+    ]);
     ns.ip(&["link", "set", "veth0", "up"]);
     ns.ip(&["link", "set", "veth1", "up"]);
     ns.ip(&["addr", "add", "10.231.0.1/24", "dev", "veth0"]);
-    ns.ip(&["route", "add", "10.232.0.0/16", "via", "10.231.0.2", "metric", "7", "proto", "static"]);
     ns.ip(&[
-        "route", "add", "10.233.0.0/16", "proto", "static", "nexthop", "via", "10.231.0.2",
-        "weight", "1", "nexthop", "via", "10.231.0.3", "weight", "3",
+        "route",
+        "add",
+        "10.232.0.0/16",
+        "via",
+        "10.231.0.2",
+        "metric",
+        "7",
+        "proto",
+        "static",
+    ]);
+    ns.ip(&[
+        "route",
+        "add",
+        "10.233.0.0/16",
+        "proto",
+        "static",
+        "nexthop",
+        "via",
+        "10.231.0.2",
+        "weight",
+        "1",
+        "nexthop",
+        "via",
+        "10.231.0.3",
+        "weight",
+        "3",
     ]);
     // This kernel has no sch_fq_codel; htb and pfifo are built in. The pfifo child and the
     // ingress qdisc are not roots and must not be reported.
-    ns.exec(&["tc", "qdisc", "add", "dev", "veth0", "root", "handle", "1:", "htb", "default", "10"]);
-    ns.exec(&["tc", "class", "add", "dev", "veth0", "parent", "1:", "classid", "1:10", "htb", "rate", "100mbit"]);
-    ns.exec(&["tc", "qdisc", "add", "dev", "veth0", "parent", "1:10", "handle", "10:", "pfifo"]);
+    ns.exec(&[
+        "tc", "qdisc", "add", "dev", "veth0", "root", "handle", "1:", "htb", "default", "10",
+    ]);
+    ns.exec(&[
+        "tc", "class", "add", "dev", "veth0", "parent", "1:", "classid", "1:10", "htb", "rate",
+        "100mbit",
+    ]);
+    ns.exec(&[
+        "tc", "qdisc", "add", "dev", "veth0", "parent", "1:10", "handle", "10:", "pfifo",
+    ]);
     ns.exec(&["tc", "qdisc", "add", "dev", "veth0", "ingress"]);
     let veth1_index = ns
         .exec(&["cat", "/sys/class/net/veth1/ifindex"])
@@ -139,7 +171,12 @@ fn ethtool_qdisc_and_routes_of_an_own_namespace() {
     );
     let got = scrape_in(&ns, &nodex.url("/metrics"));
     for c in ["ethtool", "qdisc", "network_route"] {
-        assert_eq!(success(&got, c), Some(1.0), "{c} failed: {:?}", nodex.logs());
+        assert_eq!(
+            success(&got, c),
+            Some(1.0),
+            "{c} failed: {:?}",
+            nodex.logs()
+        );
     }
 
     // ethtool: driver info and veth's own statistics, names as node_exporter builds them.
@@ -173,7 +210,10 @@ fn ethtool_qdisc_and_routes_of_an_own_namespace() {
         Some(0.0)
     );
     // lo answers no ethtool driver-info command.
-    assert!(got["node_ethtool_info"].samples.iter().all(|s| s.labels["device"] != "lo"));
+    assert!(got["node_ethtool_info"]
+        .samples
+        .iter()
+        .all(|s| s.labels["device"] != "lo"));
 
     // qdisc: the roots only.
     let kinds: Vec<(String, String)> = got["node_qdisc_packets_total"]
@@ -207,10 +247,22 @@ fn ethtool_qdisc_and_routes_of_an_own_namespace() {
             ],
         )
     };
-    assert_eq!(route("10.231.0.0/24", "", "0", "kernel", "10.231.0.1", ""), Some(1.0));
-    assert_eq!(route("10.232.0.0/16", "10.231.0.2", "7", "static", "", ""), Some(1.0));
-    assert_eq!(route("10.233.0.0/16", "10.231.0.2", "0", "static", "", "1"), Some(1.0));
-    assert_eq!(route("10.233.0.0/16", "10.231.0.3", "0", "static", "", "3"), Some(1.0));
+    assert_eq!(
+        route("10.231.0.0/24", "", "0", "kernel", "10.231.0.1", ""),
+        Some(1.0)
+    );
+    assert_eq!(
+        route("10.232.0.0/16", "10.231.0.2", "7", "static", "", ""),
+        Some(1.0)
+    );
+    assert_eq!(
+        route("10.233.0.0/16", "10.231.0.2", "0", "static", "", "1"),
+        Some(1.0)
+    );
+    assert_eq!(
+        route("10.233.0.0/16", "10.231.0.3", "0", "static", "", "3"),
+        Some(1.0)
+    );
     assert_eq!(got["node_network_route_info"].samples.len(), 4);
     assert_eq!(
         value(&got, "node_network_routes", &[("device", "veth0")]),
@@ -247,14 +299,21 @@ fn perf_software_counters_grow() {
         "node_perf_major_faults_total",
     ] {
         assert_eq!(first[family].kind.as_deref(), Some("counter"), "{family}");
-        assert_eq!(first[family].samples.len(), cpus, "{family}: one series per CPU");
+        assert_eq!(
+            first[family].samples.len(),
+            cpus,
+            "{family}: one series per CPU"
+        );
     }
     // Work that faults pages in and switches context: a few short-lived processes.
     for _ in 0..5 {
         Command::new("true").status().expect("run true");
     }
     let second = common::scrape(&nodex.url("/metrics"));
-    for family in ["node_perf_context_switches_total", "node_perf_page_faults_total"] {
+    for family in [
+        "node_perf_context_switches_total",
+        "node_perf_page_faults_total",
+    ] {
         assert!(
             total(&second, family) > total(&first, family),
             "{family} did not grow"

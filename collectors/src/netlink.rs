@@ -157,7 +157,13 @@ pub fn c_string(value: &[u8]) -> String {
 }
 
 /// Builds one request message: header, fixed payload and attributes.
-pub fn build_request(kind: u16, flags: u16, seq: u32, payload: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
+pub fn build_request(
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    payload: &[u8],
+    attrs: &[(u16, &[u8])],
+) -> Vec<u8> {
     let mut msg = vec![0u8; NLMSG_HDRLEN];
     msg.extend_from_slice(payload);
     msg.resize(align4(msg.len()), 0);
@@ -248,7 +254,8 @@ impl Socket {
         len: usize,
     ) -> io::Result<()> {
         // SAFETY: `value` points to `len` readable bytes for the duration of the call.
-        let rc = unsafe { libc::setsockopt(self.raw(), level, name, value, len as libc::socklen_t) };
+        let rc =
+            unsafe { libc::setsockopt(self.raw(), level, name, value, len as libc::socklen_t) };
         if rc < 0 {
             Err(io::Error::last_os_error())
         } else {
@@ -259,13 +266,23 @@ impl Socket {
     /// Sends a dump request (`NLM_F_REQUEST | NLM_F_DUMP`) and returns the raw bytes of every
     /// reply datagram up to `NLMSG_DONE` (concatenated, they parse as one buffer). A kernel error reply becomes an `io::Error` with its
     /// errno.
-    pub fn dump(&mut self, kind: u16, payload: &[u8], attrs: &[(u16, &[u8])]) -> io::Result<Vec<Vec<u8>>> {
+    pub fn dump(
+        &mut self,
+        kind: u16,
+        payload: &[u8],
+        attrs: &[(u16, &[u8])],
+    ) -> io::Result<Vec<Vec<u8>>> {
         self.exchange(kind, NLM_F_REQUEST | NLM_F_DUMP, payload, attrs)
     }
 
     /// Sends a single request (`NLM_F_REQUEST | NLM_F_ACK`) and returns the reply datagrams
     /// up to the acknowledgement.
-    pub fn request(&mut self, kind: u16, payload: &[u8], attrs: &[(u16, &[u8])]) -> io::Result<Vec<Vec<u8>>> {
+    pub fn request(
+        &mut self,
+        kind: u16,
+        payload: &[u8],
+        attrs: &[(u16, &[u8])],
+    ) -> io::Result<Vec<Vec<u8>>> {
         self.exchange(kind, NLM_F_REQUEST | NLM_F_ACK, payload, attrs)
     }
 
@@ -280,7 +297,14 @@ impl Socket {
         let seq = self.seq;
         let msg = build_request(kind, flags, seq, payload, attrs);
         // SAFETY: `msg` is a valid buffer of its length.
-        let sent = unsafe { libc::send(self.raw(), msg.as_ptr() as *const libc::c_void, msg.len(), 0) };
+        let sent = unsafe {
+            libc::send(
+                self.raw(),
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+                0,
+            )
+        };
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -304,12 +328,20 @@ impl Socket {
                 buf.resize(peeked as usize, 0);
             }
             // SAFETY: as above.
-            let n = unsafe { libc::recv(self.raw(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+            let n = unsafe {
+                libc::recv(
+                    self.raw(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    0,
+                )
+            };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
             let data = &buf[..n as usize];
-            let messages = parse_messages(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let messages =
+                parse_messages(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             let mut finished = false;
             for m in &messages {
                 if m.seq != seq {
@@ -407,13 +439,25 @@ mod tests {
 
     #[test]
     fn request_layout_round_trips() {
-        let msg = build_request(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, 7, &[0; 20], &[(1, b"fq\0")]);
+        let msg = build_request(
+            RTM_GETQDISC,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            7,
+            &[0; 20],
+            &[(1, b"fq\0")],
+        );
         let parsed = parse_messages(&msg).unwrap();
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed[0].kind, RTM_GETQDISC);
         assert_eq!(parsed[0].seq, 7);
         let attrs = parse_attrs(&parsed[0].payload[20..]).unwrap();
-        assert_eq!(attrs, vec![Attr { kind: 1, value: b"fq\0" }]);
+        assert_eq!(
+            attrs,
+            vec![Attr {
+                kind: 1,
+                value: b"fq\0"
+            }]
+        );
         assert_eq!(c_string(attrs[0].value), "fq");
     }
 

@@ -1,6 +1,6 @@
 //! ethtool: driver information, NIC statistics and link modes of every device listed in
-//! `/sys/class/net`, through the `SIOCETHTOOL` ioctl (`ETHTOOL_GDRVINFO`, `ETHTOOL_GSSET_INFO`
-//! + `ETHTOOL_GSTRINGS` + `ETHTOOL_GSTATS`, `ETHTOOL_GSET`), as node_exporter's
+//! `/sys/class/net`, through the `SIOCETHTOOL` ioctl (`ETHTOOL_GDRVINFO`; `ETHTOOL_GSSET_INFO`,
+//! `ETHTOOL_GSTRINGS` and `ETHTOOL_GSTATS`; `ETHTOOL_GSET`), as node_exporter's
 //! `safchain/ethtool` path. The ioctl reaches the devices of the network namespace nodex runs
 //! in, so the sysfs root must be that namespace's (as for node_exporter).
 //!
@@ -23,7 +23,7 @@ use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "ethtool",
     default_enabled: false,
-    sources: "/sys/class/net, ioctl SIOCETHTOOL (GDRVINFO, GSSET_INFO, GSTRINGS, GSTATS, GSET)",
+    sources: "/sys/class/net, ioctl SIOCETHTOOL (GDRVINFO, GSSET_INFO, GSTRINGS, GSTATS, GSET) in nodex's network namespace; live only (tests/netlink_live.rs)",
     flags: &[
         FlagSpec {
             name: "collector.ethtool.device-include",
@@ -193,13 +193,34 @@ pub fn fq_name(sanitized: &str) -> String {
 /// The families node_exporter pre-declares for some stat names (name, help).
 fn predefined(stat: &str) -> Option<(&'static str, &'static str)> {
     Some(match stat {
-        "rx_bytes" => ("node_ethtool_received_bytes_total", "Network interface bytes received"),
-        "rx_dropped" => ("node_ethtool_received_dropped_total", "Number of received frames dropped"),
-        "rx_errors" => ("node_ethtool_received_errors_total", "Number of received frames with errors"),
-        "rx_packets" => ("node_ethtool_received_packets_total", "Network interface packets received"),
-        "tx_bytes" => ("node_ethtool_transmitted_bytes_total", "Network interface bytes sent"),
-        "tx_errors" => ("node_ethtool_transmitted_errors_total", "Number of sent frames with errors"),
-        "tx_packets" => ("node_ethtool_transmitted_packets_total", "Network interface packets sent"),
+        "rx_bytes" => (
+            "node_ethtool_received_bytes_total",
+            "Network interface bytes received",
+        ),
+        "rx_dropped" => (
+            "node_ethtool_received_dropped_total",
+            "Number of received frames dropped",
+        ),
+        "rx_errors" => (
+            "node_ethtool_received_errors_total",
+            "Number of received frames with errors",
+        ),
+        "rx_packets" => (
+            "node_ethtool_received_packets_total",
+            "Network interface packets received",
+        ),
+        "tx_bytes" => (
+            "node_ethtool_transmitted_bytes_total",
+            "Network interface bytes sent",
+        ),
+        "tx_errors" => (
+            "node_ethtool_transmitted_errors_total",
+            "Number of sent frames with errors",
+        ),
+        "tx_packets" => (
+            "node_ethtool_transmitted_packets_total",
+            "Network interface packets sent",
+        ),
         _ => return None,
     })
 }
@@ -353,7 +374,10 @@ pub fn emit_link(device: &str, link: &LinkSettings, sink: &mut MetricSink) {
         link.advertising,
     );
     caps(sink, "advertised", link.advertising);
-    sink.gauge("node_network_autonegotiate", "If this port is using autonegotiate");
+    sink.gauge(
+        "node_network_autonegotiate",
+        "If this port is using autonegotiate",
+    );
     sink.sample(&[("device", device)], f64::from(link.autoneg));
 }
 
@@ -376,7 +400,9 @@ impl IoctlSocket {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a fresh descriptor nothing else owns.
-        Ok(IoctlSocket(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+        Ok(IoctlSocket(unsafe {
+            std::os::fd::OwnedFd::from_raw_fd(fd)
+        }))
     }
 
     /// Runs one ethtool command on `device`; `buf` starts with the command word and is filled
@@ -580,7 +606,10 @@ mod tests {
         let mut names = vec![0u8; 64];
         names[..8].copy_from_slice(b"rx_bytes");
         names[32..40].copy_from_slice(b"port.tx\0");
-        assert_eq!(parse_strings(&names, 2).unwrap(), vec!["rx_bytes", "port.tx"]);
+        assert_eq!(
+            parse_strings(&names, 2).unwrap(),
+            vec!["rx_bytes", "port.tx"]
+        );
         assert!(parse_strings(&names[..40], 2).is_err());
         let mut values = Vec::new();
         values.extend_from_slice(&5u64.to_ne_bytes());
@@ -620,7 +649,10 @@ mod tests {
     fn names_as_node_exporter() {
         assert_eq!(sanitize("port.rx-bytes"), "port_rx_bytes");
         assert_eq!(sanitize("rx queue [0] (x)"), "rx_queue_0_x_");
-        assert_eq!(fq_name("rx_queue_0_xdp_packets"), "node_ethtool_received_queue_0_xdp_packets");
+        assert_eq!(
+            fq_name("rx_queue_0_xdp_packets"),
+            "node_ethtool_received_queue_0_xdp_packets"
+        );
         assert_eq!(fq_name("__Tx"), "node_ethtool_transmitted");
         assert_eq!(fq_name("rx_rx"), "node_ethtool_received_rx");
         assert_eq!(fq_name("prx_tx_ntx"), "node_ethtool_prx_transmitted_ntx");
@@ -628,10 +660,16 @@ mod tests {
 
     #[test]
     fn series_filter_duplicates_and_predefined() {
-        let names: Vec<String> = ["rx_bytes", "peer_ifindex", "giant hdr", "giant.hdr", "port.tx-ok"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let names: Vec<String> = [
+            "rx_bytes",
+            "peer_ifindex",
+            "giant hdr",
+            "giant.hdr",
+            "port.tx-ok",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let all = Regex::new(".*").unwrap();
         let series = stat_series(&names, &[1, 2, 3, 4, 5], &all);
         let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
@@ -647,7 +685,10 @@ mod tests {
         assert_eq!(series[1].help, "Network interface port_tx_ok");
         assert_eq!(series[2].help, "Network interface bytes received");
         let only = Regex::new("^peer").unwrap();
-        assert_eq!(stat_series(&[String::from("peer_ifindex")], &[2], &only).len(), 1);
+        assert_eq!(
+            stat_series(&[String::from("peer_ifindex")], &[2], &only).len(),
+            1
+        );
         assert!(stat_series(&[String::from("rx_bytes")], &[2], &only).is_empty());
     }
 }

@@ -15,7 +15,7 @@ use crate::stateless_collector;
 stateless_collector!(
     "network_route",
     false,
-    "rtnetlink RTM_GETROUTE + RTM_GETLINK",
+    "rtnetlink RTM_GETROUTE + RTM_GETLINK of nodex's network namespace; live only (tests/netlink_live.rs)",
     collect
 );
 
@@ -63,8 +63,12 @@ pub struct Route {
 
 fn ip(value: &[u8]) -> Option<IpAddr> {
     match value.len() {
-        4 => <[u8; 4]>::try_from(value).ok().map(|b| IpAddr::V4(Ipv4Addr::from(b))),
-        16 => <[u8; 16]>::try_from(value).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
+        4 => <[u8; 4]>::try_from(value)
+            .ok()
+            .map(|b| IpAddr::V4(Ipv4Addr::from(b))),
+        16 => <[u8; 16]>::try_from(value)
+            .ok()
+            .map(|b| IpAddr::V6(Ipv6Addr::from(b))),
         _ => None,
     }
 }
@@ -72,7 +76,10 @@ fn ip(value: &[u8]) -> Option<IpAddr> {
 /// Parses one `RTM_NEWROUTE` payload (`struct rtmsg` + attributes).
 pub fn parse_route(payload: &[u8]) -> Result<Route, ParseError> {
     if payload.len() < RTMSG_LEN {
-        return Err(ParseError::new(format!("short rtmsg: {} bytes", payload.len())));
+        return Err(ParseError::new(format!(
+            "short rtmsg: {} bytes",
+            payload.len()
+        )));
     }
     let mut route = Route {
         family: payload[0],
@@ -117,7 +124,9 @@ fn parse_multipath(mut buf: &[u8]) -> Result<Vec<NextHop>, ParseError> {
     while buf.len() >= 8 {
         let len = u16_at(buf, 0)? as usize;
         if len < 8 || len > buf.len() {
-            return Err(ParseError::new(format!("rtnexthop length {len} out of range")));
+            return Err(ParseError::new(format!(
+                "rtnexthop length {len} out of range"
+            )));
         }
         let mut hop = NextHop {
             ifindex: u32_at(buf, 4)?,
@@ -197,7 +206,10 @@ pub fn emit(routes: &[Route], links: &[(u32, String)], sink: &mut MetricSink) {
             .unwrap_or("")
     };
     let mut per_device: BTreeMap<String, u64> = BTreeMap::new();
-    sink.gauge("node_network_route_info", "network routing table information");
+    sink.gauge(
+        "node_network_route_info",
+        "network routing table information",
+    );
     for route in routes.iter().filter(|r| r.kind == RTN_UNICAST) {
         let src = ip_label(route.src);
         let dest = dest_label(route);
@@ -276,8 +288,14 @@ mod tests {
             r#"node_network_route_info{dest="fe80::/64",device="veth1",gw="",priority="256",proto="kernel",src="",weight=""} 1"#
         ), "{text}");
         // Two plain IPv4 routes, two multipath hops and fe80::/64.
-        assert!(text.contains(r#"node_network_routes{device="veth0"} 5"#), "{text}");
-        assert!(text.contains(r#"node_network_routes{device="veth1"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"node_network_routes{device="veth0"} 5"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"node_network_routes{device="veth1"} 1"#),
+            "{text}"
+        );
         // Local-table routes (type local/broadcast) are not unicast.
         assert!(!text.contains(r#"dest="10.231.0.1/32""#), "{text}");
         assert!(!text.contains(r#"dest="ff00::/8""#), "{text}");
@@ -291,7 +309,10 @@ mod tests {
         assert!(parse_multipath(&[4, 0, 0, 0, 0, 0, 0, 0]).is_err());
         let mut payload = vec![0u8; RTMSG_LEN];
         payload.extend_from_slice(&[6, 0, 4, 0, 1, 0, 0, 0]);
-        assert!(parse_route(&payload).is_err(), "RTA_OIF shorter than 4 bytes");
+        assert!(
+            parse_route(&payload).is_err(),
+            "RTA_OIF shorter than 4 bytes"
+        );
     }
 
     #[test]

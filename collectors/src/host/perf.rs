@@ -24,7 +24,7 @@ use crate::options::{FlagKind, FlagSpec};
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "perf",
     default_enabled: false,
-    sources: "perf_event_open(2) per CPU; tracepoint ids from <sysfs>/kernel/tracing/events",
+    sources: "perf_event_open(2) per CPU, tracepoint ids from <sysfs>/kernel/tracing/events; hardware and cache events need a PMU (none in Firecracker VMs: start-up fails unless disabled); live only",
     flags: &[
         flag("collector.perf.cpus", "List of CPUs from which perf metrics should be collected", FlagKind::Value, ""),
         flag("collector.perf.tracepoint", "perf tracepoint that should be collected", FlagKind::List, ""),
@@ -38,7 +38,12 @@ pub const INFO: CollectorInfo = CollectorInfo {
     build,
 };
 
-const fn flag(name: &'static str, help: &'static str, kind: FlagKind, default: &'static str) -> FlagSpec {
+const fn flag(
+    name: &'static str,
+    help: &'static str,
+    kind: FlagKind,
+    default: &'static str,
+) -> FlagSpec {
     FlagSpec {
         name,
         help,
@@ -68,7 +73,13 @@ pub struct EventSpec {
     pub help: &'static str,
 }
 
-const fn ev(flag_name: &'static str, kind: u32, config: u64, family: &'static str, help: &'static str) -> EventSpec {
+const fn ev(
+    flag_name: &'static str,
+    kind: u32,
+    config: u64,
+    family: &'static str,
+    help: &'static str,
+) -> EventSpec {
     EventSpec {
         flag_name,
         kind,
@@ -95,44 +106,224 @@ const MISS: u64 = 1;
 
 /// The hardware events (perf-utils' set minus bus cycles, which node_exporter never exports).
 pub const HARDWARE: &[EventSpec] = &[
-    ev("CpuCycles", PERF_TYPE_HARDWARE, 0, "cpucycles_total", "Number of CPU cycles (frequency scaled)"),
-    ev("CpuInstr", PERF_TYPE_HARDWARE, 1, "instructions_total", "Number of CPU instructions"),
-    ev("CacheRef", PERF_TYPE_HARDWARE, 2, "cache_refs_total", "Number of cache references (non frequency scaled)"),
-    ev("CacheMisses", PERF_TYPE_HARDWARE, 3, "cache_misses_total", "Number of cache misses"),
-    ev("BranchInstr", PERF_TYPE_HARDWARE, 4, "branch_instructions_total", "Number of CPU branch instructions"),
-    ev("BranchMisses", PERF_TYPE_HARDWARE, 5, "branch_misses_total", "Number of CPU branch misses"),
-    ev("StalledCyclesFrontend", PERF_TYPE_HARDWARE, 7, "stalled_cycles_frontend_total", "Number of stalled frontend CPU cycles"),
-    ev("StalledCyclesBackend", PERF_TYPE_HARDWARE, 8, "stalled_cycles_backend_total", "Number of stalled backend CPU cycles"),
-    ev("RefCpuCycles", PERF_TYPE_HARDWARE, 9, "ref_cpucycles_total", "Number of CPU cycles"),
+    ev(
+        "CpuCycles",
+        PERF_TYPE_HARDWARE,
+        0,
+        "cpucycles_total",
+        "Number of CPU cycles (frequency scaled)",
+    ),
+    ev(
+        "CpuInstr",
+        PERF_TYPE_HARDWARE,
+        1,
+        "instructions_total",
+        "Number of CPU instructions",
+    ),
+    ev(
+        "CacheRef",
+        PERF_TYPE_HARDWARE,
+        2,
+        "cache_refs_total",
+        "Number of cache references (non frequency scaled)",
+    ),
+    ev(
+        "CacheMisses",
+        PERF_TYPE_HARDWARE,
+        3,
+        "cache_misses_total",
+        "Number of cache misses",
+    ),
+    ev(
+        "BranchInstr",
+        PERF_TYPE_HARDWARE,
+        4,
+        "branch_instructions_total",
+        "Number of CPU branch instructions",
+    ),
+    ev(
+        "BranchMisses",
+        PERF_TYPE_HARDWARE,
+        5,
+        "branch_misses_total",
+        "Number of CPU branch misses",
+    ),
+    ev(
+        "StalledCyclesFrontend",
+        PERF_TYPE_HARDWARE,
+        7,
+        "stalled_cycles_frontend_total",
+        "Number of stalled frontend CPU cycles",
+    ),
+    ev(
+        "StalledCyclesBackend",
+        PERF_TYPE_HARDWARE,
+        8,
+        "stalled_cycles_backend_total",
+        "Number of stalled backend CPU cycles",
+    ),
+    ev(
+        "RefCpuCycles",
+        PERF_TYPE_HARDWARE,
+        9,
+        "ref_cpucycles_total",
+        "Number of CPU cycles",
+    ),
 ];
 
 /// The software events node_exporter exports.
 pub const SOFTWARE: &[EventSpec] = &[
-    ev("PageFault", PERF_TYPE_SOFTWARE, 2, "page_faults_total", "Number of page faults"),
-    ev("ContextSwitch", PERF_TYPE_SOFTWARE, 3, "context_switches_total", "Number of context switches"),
-    ev("CpuMigration", PERF_TYPE_SOFTWARE, 4, "cpu_migrations_total", "Number of CPU process migrations"),
-    ev("MinorFault", PERF_TYPE_SOFTWARE, 5, "minor_faults_total", "Number of minor page faults"),
-    ev("MajorFault", PERF_TYPE_SOFTWARE, 6, "major_faults_total", "Number of major page faults"),
+    ev(
+        "PageFault",
+        PERF_TYPE_SOFTWARE,
+        2,
+        "page_faults_total",
+        "Number of page faults",
+    ),
+    ev(
+        "ContextSwitch",
+        PERF_TYPE_SOFTWARE,
+        3,
+        "context_switches_total",
+        "Number of context switches",
+    ),
+    ev(
+        "CpuMigration",
+        PERF_TYPE_SOFTWARE,
+        4,
+        "cpu_migrations_total",
+        "Number of CPU process migrations",
+    ),
+    ev(
+        "MinorFault",
+        PERF_TYPE_SOFTWARE,
+        5,
+        "minor_faults_total",
+        "Number of minor page faults",
+    ),
+    ev(
+        "MajorFault",
+        PERF_TYPE_SOFTWARE,
+        6,
+        "major_faults_total",
+        "Number of major page faults",
+    ),
 ];
 
 /// The cache events node_exporter opens by default (all it exports).
 pub const CACHE: &[EventSpec] = &[
-    ev("L1DataReadHit", PERF_TYPE_HW_CACHE, cache(L1D, READ, ACCESS), "cache_l1d_read_hits_total", "Number L1 data cache read hits"),
-    ev("L1DataReadMiss", PERF_TYPE_HW_CACHE, cache(L1D, READ, MISS), "cache_l1d_read_misses_total", "Number L1 data cache read misses"),
-    ev("L1DataWriteHit", PERF_TYPE_HW_CACHE, cache(L1D, WRITE, ACCESS), "cache_l1d_write_hits_total", "Number L1 data cache write hits"),
-    ev("L1InstrReadMiss", PERF_TYPE_HW_CACHE, cache(L1I, READ, MISS), "cache_l1_instr_read_misses_total", "Number instruction L1 instruction read misses"),
-    ev("InstrTLBReadHit", PERF_TYPE_HW_CACHE, cache(ITLB, READ, ACCESS), "cache_tlb_instr_read_hits_total", "Number instruction TLB read hits"),
-    ev("InstrTLBReadMiss", PERF_TYPE_HW_CACHE, cache(ITLB, READ, MISS), "cache_tlb_instr_read_misses_total", "Number instruction TLB read misses"),
-    ev("DataTLBReadHit", PERF_TYPE_HW_CACHE, cache(DTLB, READ, ACCESS), "cache_tlb_data_read_hits_total", "Number of data TLB read hits"),
-    ev("DataTLBReadMiss", PERF_TYPE_HW_CACHE, cache(DTLB, READ, MISS), "cache_tlb_data_read_misses_total", "Number of data TLB read misses"),
-    ev("DataTLBWriteHit", PERF_TYPE_HW_CACHE, cache(DTLB, WRITE, ACCESS), "cache_tlb_data_write_hits_total", "Number of data TLB write hits"),
-    ev("DataTLBWriteMiss", PERF_TYPE_HW_CACHE, cache(DTLB, WRITE, MISS), "cache_tlb_data_write_misses_total", "Number of data TLB write misses"),
-    ev("LLReadHit", PERF_TYPE_HW_CACHE, cache(LL, READ, ACCESS), "cache_ll_read_hits_total", "Number last level read hits"),
-    ev("LLReadMiss", PERF_TYPE_HW_CACHE, cache(LL, READ, MISS), "cache_ll_read_misses_total", "Number last level read misses"),
-    ev("LLWriteHit", PERF_TYPE_HW_CACHE, cache(LL, WRITE, ACCESS), "cache_ll_write_hits_total", "Number last level write hits"),
-    ev("LLWriteMiss", PERF_TYPE_HW_CACHE, cache(LL, WRITE, MISS), "cache_ll_write_misses_total", "Number last level write misses"),
-    ev("BPUReadHit", PERF_TYPE_HW_CACHE, cache(BPU, READ, ACCESS), "cache_bpu_read_hits_total", "Number BPU read hits"),
-    ev("BPUReadMiss", PERF_TYPE_HW_CACHE, cache(BPU, READ, MISS), "cache_bpu_read_misses_total", "Number BPU read misses"),
+    ev(
+        "L1DataReadHit",
+        PERF_TYPE_HW_CACHE,
+        cache(L1D, READ, ACCESS),
+        "cache_l1d_read_hits_total",
+        "Number L1 data cache read hits",
+    ),
+    ev(
+        "L1DataReadMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(L1D, READ, MISS),
+        "cache_l1d_read_misses_total",
+        "Number L1 data cache read misses",
+    ),
+    ev(
+        "L1DataWriteHit",
+        PERF_TYPE_HW_CACHE,
+        cache(L1D, WRITE, ACCESS),
+        "cache_l1d_write_hits_total",
+        "Number L1 data cache write hits",
+    ),
+    ev(
+        "L1InstrReadMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(L1I, READ, MISS),
+        "cache_l1_instr_read_misses_total",
+        "Number instruction L1 instruction read misses",
+    ),
+    ev(
+        "InstrTLBReadHit",
+        PERF_TYPE_HW_CACHE,
+        cache(ITLB, READ, ACCESS),
+        "cache_tlb_instr_read_hits_total",
+        "Number instruction TLB read hits",
+    ),
+    ev(
+        "InstrTLBReadMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(ITLB, READ, MISS),
+        "cache_tlb_instr_read_misses_total",
+        "Number instruction TLB read misses",
+    ),
+    ev(
+        "DataTLBReadHit",
+        PERF_TYPE_HW_CACHE,
+        cache(DTLB, READ, ACCESS),
+        "cache_tlb_data_read_hits_total",
+        "Number of data TLB read hits",
+    ),
+    ev(
+        "DataTLBReadMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(DTLB, READ, MISS),
+        "cache_tlb_data_read_misses_total",
+        "Number of data TLB read misses",
+    ),
+    ev(
+        "DataTLBWriteHit",
+        PERF_TYPE_HW_CACHE,
+        cache(DTLB, WRITE, ACCESS),
+        "cache_tlb_data_write_hits_total",
+        "Number of data TLB write hits",
+    ),
+    ev(
+        "DataTLBWriteMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(DTLB, WRITE, MISS),
+        "cache_tlb_data_write_misses_total",
+        "Number of data TLB write misses",
+    ),
+    ev(
+        "LLReadHit",
+        PERF_TYPE_HW_CACHE,
+        cache(LL, READ, ACCESS),
+        "cache_ll_read_hits_total",
+        "Number last level read hits",
+    ),
+    ev(
+        "LLReadMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(LL, READ, MISS),
+        "cache_ll_read_misses_total",
+        "Number last level read misses",
+    ),
+    ev(
+        "LLWriteHit",
+        PERF_TYPE_HW_CACHE,
+        cache(LL, WRITE, ACCESS),
+        "cache_ll_write_hits_total",
+        "Number last level write hits",
+    ),
+    ev(
+        "LLWriteMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(LL, WRITE, MISS),
+        "cache_ll_write_misses_total",
+        "Number last level write misses",
+    ),
+    ev(
+        "BPUReadHit",
+        PERF_TYPE_HW_CACHE,
+        cache(BPU, READ, ACCESS),
+        "cache_bpu_read_hits_total",
+        "Number BPU read hits",
+    ),
+    ev(
+        "BPUReadMiss",
+        PERF_TYPE_HW_CACHE,
+        cache(BPU, READ, MISS),
+        "cache_bpu_read_misses_total",
+        "Number BPU read misses",
+    ),
 ];
 
 /// node_exporter's `perfCPUFlagToCPUs`: comma-separated CPUs and ranges, a range optionally
@@ -248,7 +439,13 @@ fn open_event(kind: u32, config: u64, cpu: usize) -> io::Result<OwnedFd> {
 fn read_event(fd: &OwnedFd) -> io::Result<u64> {
     let mut buf = [0u8; 24];
     // SAFETY: `buf` is writable for its length.
-    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -272,7 +469,11 @@ struct Group {
 
 /// Opens the events of a group on `cpu`; an error only when none opens (perf-utils'
 /// `err != nil && !HasProfilers()`).
-fn open_group(what: &str, events: &[(String, String, u32, u64)], cpu: usize) -> Result<Group, String> {
+fn open_group(
+    what: &str,
+    events: &[(String, String, u32, u64)],
+    cpu: usize,
+) -> Result<Group, String> {
     let mut counters = Vec::new();
     let mut errors = Vec::new();
     for (family, help, kind, config) in events {
@@ -304,7 +505,14 @@ fn open_group(what: &str, events: &[(String, String, u32, u64)], cpu: usize) -> 
 fn specs(events: &[EventSpec]) -> Vec<(String, String, u32, u64)> {
     events
         .iter()
-        .map(|e| (format!("node_perf_{}", e.family), e.help.to_string(), e.kind, e.config))
+        .map(|e| {
+            (
+                format!("node_perf_{}", e.family),
+                e.help.to_string(),
+                e.kind,
+                e.config,
+            )
+        })
         .collect()
 }
 
@@ -313,9 +521,12 @@ fn online_cpus() -> usize {
     // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity fills it.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid cpu_set_t of the given size.
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if rc != 0 {
-        return std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        return std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
     }
     // SAFETY: `set` was filled in by the kernel.
     (unsafe { libc::CPU_COUNT(&set) }) as usize
@@ -336,7 +547,9 @@ fn tracepoint_id(settings: &Settings, subsystem: &str, event: &str) -> Result<u6
                 .map_err(|_| format!("invalid tracepoint id in {}", path.display()));
         }
     }
-    Err(format!("tracepoint {subsystem}:{event} not found under tracefs"))
+    Err(format!(
+        "tracepoint {subsystem}:{event} not found under tracefs"
+    ))
 }
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
@@ -348,8 +561,8 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         parse_cpus(&cpus_flag).map_err(|e| e.to_string())?
     };
     let mut groups = Vec::new();
-    let tracepoints = parse_tracepoints(&options.list("collector.perf.tracepoint"))
-        .map_err(|e| e.to_string())?;
+    let tracepoints =
+        parse_tracepoints(&options.list("collector.perf.tracepoint")).map_err(|e| e.to_string())?;
     if !tracepoints.is_empty() {
         let mut events = Vec::new();
         for (subsystem, event) in &tracepoints {
@@ -369,7 +582,9 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     // they select nothing less; the cache flag replaces the default set.
     let hardware = specs(HARDWARE);
     let software = specs(SOFTWARE);
-    let cache = specs(&select_cache(&options.list("collector.perf.cache-profilers")));
+    let cache = specs(&select_cache(
+        &options.list("collector.perf.cache-profilers"),
+    ));
     for &cpu in &cpus {
         if !options.bool("collector.perf.disable-hardware-profilers") {
             groups.push(open_group("hardware", &hardware, cpu)?);
@@ -459,7 +674,10 @@ mod tests {
         assert_eq!(u32::from_ne_bytes(attr[0..4].try_into().unwrap()), 1);
         assert_eq!(u32::from_ne_bytes(attr[4..8].try_into().unwrap()), 64);
         assert_eq!(u64::from_ne_bytes(attr[8..16].try_into().unwrap()), 3);
-        assert_eq!(u64::from_ne_bytes(attr[40..48].try_into().unwrap()), 0b100_0011);
+        assert_eq!(
+            u64::from_ne_bytes(attr[40..48].try_into().unwrap()),
+            0b100_0011
+        );
     }
 
     #[test]

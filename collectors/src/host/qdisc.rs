@@ -20,7 +20,7 @@ use crate::options::{device_allowed, FlagKind, FlagSpec};
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "qdisc",
     default_enabled: false,
-    sources: "rtnetlink RTM_GETQDISC + RTM_GETLINK (or <fixtures>/results.json)",
+    sources: "rtnetlink RTM_GETQDISC + RTM_GETLINK (or --collector.qdisc.fixtures JSON)",
     flags: &[
         FlagSpec {
             name: "collector.qdisc.fixtures",
@@ -249,9 +249,7 @@ fn live() -> Result<Vec<Qdisc>, CollectError> {
 impl Collector for QdiscCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let qdiscs = match &self.fixtures {
-            Some(dir) => {
-                crate::util::parse_file(&dir.join("results.json"), parse_fixture)?
-            }
+            Some(dir) => crate::util::parse_file(&dir.join("results.json"), parse_fixture)?,
             None => live()?,
         };
         emit(&qdiscs, self.include.as_ref(), self.exclude.as_ref(), sink);
@@ -260,34 +258,60 @@ impl Collector for QdiscCollector {
 }
 
 /// Writes the root qdiscs that pass the device filter.
-pub fn emit(qdiscs: &[Qdisc], include: Option<&Regex>, exclude: Option<&Regex>, sink: &mut MetricSink) {
+pub fn emit(
+    qdiscs: &[Qdisc],
+    include: Option<&Regex>,
+    exclude: Option<&Regex>,
+    sink: &mut MetricSink,
+) {
     let roots: Vec<&Qdisc> = qdiscs
         .iter()
         .filter(|q| q.parent == 0 && device_allowed(&q.iface_name, include, exclude))
         .collect();
     type Field = fn(&Qdisc) -> f64;
     let families: [(&str, &str, bool, Field); 7] = [
-        ("node_qdisc_bytes_total", "Number of bytes sent.", true, |q| q.bytes as f64),
-        ("node_qdisc_packets_total", "Number of packets sent.", true, |q| q.packets as f64),
-        ("node_qdisc_drops_total", "Number of packets dropped.", true, |q| q.drops as f64),
+        (
+            "node_qdisc_bytes_total",
+            "Number of bytes sent.",
+            true,
+            |q| q.bytes as f64,
+        ),
+        (
+            "node_qdisc_packets_total",
+            "Number of packets sent.",
+            true,
+            |q| q.packets as f64,
+        ),
+        (
+            "node_qdisc_drops_total",
+            "Number of packets dropped.",
+            true,
+            |q| q.drops as f64,
+        ),
         (
             "node_qdisc_requeues_total",
             "Number of packets dequeued, not transmitted, and requeued.",
             true,
             |q| q.requeues as f64,
         ),
-        ("node_qdisc_overlimits_total", "Number of overlimit packets.", true, |q| {
-            q.overlimits as f64
-        }),
+        (
+            "node_qdisc_overlimits_total",
+            "Number of overlimit packets.",
+            true,
+            |q| q.overlimits as f64,
+        ),
         (
             "node_qdisc_current_queue_length",
             "Number of packets currently in queue to be sent.",
             false,
             |q| q.qlen as f64,
         ),
-        ("node_qdisc_backlog", "Number of bytes currently in queue to be sent.", false, |q| {
-            q.backlog as f64
-        }),
+        (
+            "node_qdisc_backlog",
+            "Number of bytes currently in queue to be sent.",
+            false,
+            |q| q.backlog as f64,
+        ),
     ];
     for (name, help, counter, value) in families {
         if counter {
@@ -318,7 +342,10 @@ mod tests {
         assert_eq!((htb.bytes, htb.packets, htb.drops), (90, 1, 0));
         let pfifo = qdiscs.iter().find(|q| q.kind == "pfifo").expect("pfifo");
         assert_eq!(pfifo.parent, 0x10010);
-        let ingress = qdiscs.iter().find(|q| q.kind == "ingress").expect("ingress");
+        let ingress = qdiscs
+            .iter()
+            .find(|q| q.kind == "ingress")
+            .expect("ingress");
         assert_eq!(ingress.parent, 0xffff_fff1);
         assert!(qdiscs.iter().any(|q| q.kind == "noqueue" && q.parent == 0));
         let links = netlink::parse_link_names(&[include_bytes!(
@@ -335,9 +362,18 @@ mod tests {
         let mut sink = MetricSink::new();
         emit(&named, None, None, &mut sink);
         let text = crate::testing::render_text(&sink);
-        assert!(text.contains("node_qdisc_bytes_total{device=\"veth0\",kind=\"htb\"} 90\n"), "{text}");
-        assert!(text.contains("node_qdisc_packets_total{device=\"veth1\",kind=\"noqueue\"} 0\n"), "{text}");
-        assert!(!text.contains("pfifo") && !text.contains("ingress"), "{text}");
+        assert!(
+            text.contains("node_qdisc_bytes_total{device=\"veth0\",kind=\"htb\"} 90\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("node_qdisc_packets_total{device=\"veth1\",kind=\"noqueue\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("pfifo") && !text.contains("ingress"),
+            "{text}"
+        );
         let exclude = Regex::new("veth1").unwrap();
         let mut sink = MetricSink::new();
         emit(&named, None, Some(&exclude), &mut sink);

@@ -21,7 +21,7 @@ use crate::options::{FlagKind, FlagSpec};
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "wifi",
     default_enabled: false,
-    sources: "generic netlink nl80211 (or <fixtures>/*.json)",
+    sources: "generic netlink nl80211 (or --collector.wifi.fixtures JSON); no cfg80211 in Firecracker VMs: no data",
     flags: &[FlagSpec {
         name: "collector.wifi.fixtures",
         help: "test fixtures to use for wifi collector metrics",
@@ -122,7 +122,10 @@ fn json(bytes: &[u8]) -> Result<serde_json::Value, ParseError> {
     serde_json::from_slice(bytes).map_err(|e| ParseError::new(e.to_string()))
 }
 
-fn field<'a>(obj: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Option<&'a serde_json::Value> {
+fn field<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
     obj.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
@@ -138,7 +141,10 @@ fn number(obj: &serde_json::Map<String, serde_json::Value>, name: &str) -> Resul
     }
 }
 
-fn text(obj: &serde_json::Map<String, serde_json::Value>, name: &str) -> Result<String, ParseError> {
+fn text(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<String, ParseError> {
     match field(obj, name) {
         None => Ok(String::new()),
         Some(serde_json::Value::String(s)) => Ok(s.clone()),
@@ -147,7 +153,10 @@ fn text(obj: &serde_json::Map<String, serde_json::Value>, name: &str) -> Result<
 }
 
 /// A `[]byte` field: Go encodes it as standard base64.
-fn base64_field(obj: &serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Vec<u8>, ParseError> {
+fn base64_field(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<Vec<u8>, ParseError> {
     let s = text(obj, name)?;
     base64_decode(&s).ok_or_else(|| ParseError::new(format!("invalid base64 in {name}: {s:?}")))
 }
@@ -175,7 +184,9 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn object(v: &serde_json::Value) -> Result<&serde_json::Map<String, serde_json::Value>, ParseError> {
+fn object(
+    v: &serde_json::Value,
+) -> Result<&serde_json::Map<String, serde_json::Value>, ParseError> {
     v.as_object()
         .ok_or_else(|| ParseError::new("expected a JSON object"))
 }
@@ -464,14 +475,16 @@ impl Source<'_> {
     fn interfaces(&mut self) -> Result<Vec<Interface>, CollectError> {
         match self {
             Source::Kernel(nl) => {
-                let payloads = nl
-                    .dump(NL80211_CMD_GET_INTERFACE, None)
-                    .map_err(|e| CollectError::Other(format!("failed to retrieve wifi interfaces: {e}")))?;
+                let payloads = nl.dump(NL80211_CMD_GET_INTERFACE, None).map_err(|e| {
+                    CollectError::Other(format!("failed to retrieve wifi interfaces: {e}"))
+                })?;
                 payloads
                     .iter()
                     .map(|p| parse_interface(p))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| CollectError::Other(format!("failed to retrieve wifi interfaces: {e}")))
+                    .map_err(|e| {
+                        CollectError::Other(format!("failed to retrieve wifi interfaces: {e}"))
+                    })
             }
             Source::Fixtures(dir) => {
                 crate::util::parse_file(&dir.join("interfaces.json"), parse_interfaces_json)
@@ -480,7 +493,12 @@ impl Source<'_> {
     }
 
     fn bss(&mut self, ifi: &Interface) -> Lookup<Bss> {
-        let err = |e: String| CollectError::Other(format!("failed to retrieve BSS for device {}: {e}", ifi.name));
+        let err = |e: String| {
+            CollectError::Other(format!(
+                "failed to retrieve BSS for device {}: {e}",
+                ifi.name
+            ))
+        };
         match self {
             Source::Kernel(nl) => {
                 let payloads = nl
@@ -493,14 +511,19 @@ impl Source<'_> {
                 }
                 Ok(None)
             }
-            Source::Fixtures(dir) => fixture_file(&dir.join(&ifi.name).join("bss.json"), parse_bss_json)
-                .map_err(|e| err(e.to_string())),
+            Source::Fixtures(dir) => {
+                fixture_file(&dir.join(&ifi.name).join("bss.json"), parse_bss_json)
+                    .map_err(|e| err(e.to_string()))
+            }
         }
     }
 
     fn stations(&mut self, ifi: &Interface) -> Lookup<Vec<Station>> {
         let err = |e: String| {
-            CollectError::Other(format!("failed to retrieve station info for device {:?}: {e}", ifi.name))
+            CollectError::Other(format!(
+                "failed to retrieve station info for device {:?}: {e}",
+                ifi.name
+            ))
         };
         match self {
             Source::Kernel(nl) => {
@@ -517,16 +540,20 @@ impl Source<'_> {
                     .map(Some)
                     .map_err(|e| err(e.to_string()))
             }
-            Source::Fixtures(dir) => {
-                fixture_file(&dir.join(&ifi.name).join("stationinfo.json"), parse_stations_json)
-                    .map_err(|e| err(e.to_string()))
-            }
+            Source::Fixtures(dir) => fixture_file(
+                &dir.join(&ifi.name).join("stationinfo.json"),
+                parse_stations_json,
+            )
+            .map_err(|e| err(e.to_string())),
         }
     }
 }
 
 /// Reads and parses a fixture file; a missing file is `None`.
-fn fixture_file<T>(path: &Path, parse: fn(&[u8]) -> Result<T, ParseError>) -> Result<Option<T>, CollectError> {
+fn fixture_file<T>(
+    path: &Path,
+    parse: fn(&[u8]) -> Result<T, ParseError>,
+) -> Result<Option<T>, CollectError> {
     match std::fs::read(path) {
         Ok(bytes) => parse(&bytes)
             .map(Some)
@@ -554,7 +581,11 @@ impl Collector for WifiCollector {
                         "wifi collector got permission denied when accessing metrics".into(),
                     ))
                 }
-                Err(e) => return Err(CollectError::Other(format!("failed to access wifi data: {e}"))),
+                Err(e) => {
+                    return Err(CollectError::Other(format!(
+                        "failed to access wifi data: {e}"
+                    )))
+                }
             },
         };
         for ifi in source.interfaces()? {
@@ -565,7 +596,10 @@ impl Collector for WifiCollector {
                 "node_wifi_interface_frequency_hertz",
                 "The current frequency a WiFi interface is operating at, in hertz.",
             );
-            sink.sample(&[("device", &ifi.name)], f64::from(ifi.frequency) * 1000.0 * 1000.0);
+            sink.sample(
+                &[("device", &ifi.name)],
+                f64::from(ifi.frequency) * 1000.0 * 1000.0,
+            );
             if let Some(bss) = source.bss(&ifi)? {
                 sink.gauge(
                     "node_wifi_station_info",
@@ -591,21 +625,84 @@ impl Collector for WifiCollector {
 
 /// Writes one station's families.
 pub fn emit_station(device: &str, st: &Station, sink: &mut MetricSink) {
-    let labels = [(STATION_LABELS[0], device), (STATION_LABELS[1], st.mac.as_str())];
+    let labels = [
+        (STATION_LABELS[0], device),
+        (STATION_LABELS[1], st.mac.as_str()),
+    ];
     type Field = fn(&Station) -> f64;
     let families: [(&str, &str, bool, Field); 12] = [
-        ("node_wifi_station_connected_seconds_total", "The total number of seconds a station has been connected to an access point.", true, |s| s.connected_seconds),
-        ("node_wifi_station_inactive_seconds", "The number of seconds since any wireless activity has occurred on a station.", false, |s| s.inactive_seconds),
-        ("node_wifi_station_receive_bits_per_second", "The current WiFi receive bitrate of a station, in bits per second.", false, |s| s.receive_bitrate),
-        ("node_wifi_station_transmit_bits_per_second", "The current WiFi transmit bitrate of a station, in bits per second.", false, |s| s.transmit_bitrate),
-        ("node_wifi_station_receive_bytes_total", "The total number of bytes received by a WiFi station.", true, |s| s.received_bytes),
-        ("node_wifi_station_transmit_bytes_total", "The total number of bytes transmitted by a WiFi station.", true, |s| s.transmitted_bytes),
-        ("node_wifi_station_signal_dbm", "The current WiFi signal strength, in decibel-milliwatts (dBm).", false, |s| s.signal),
-        ("node_wifi_station_transmit_retries_total", "The total number of times a station has had to retry while sending a packet.", true, |s| s.transmit_retries),
-        ("node_wifi_station_transmit_failed_total", "The total number of times a station has failed to send a packet.", true, |s| s.transmit_failed),
-        ("node_wifi_station_beacon_loss_total", "The total number of times a station has detected a beacon loss.", true, |s| s.beacon_loss),
-        ("node_wifi_station_transmitted_packets_total", "The total number of packets transmitted by a station.", true, |s| s.transmitted_packets),
-        ("node_wifi_station_received_packets_total", "The total number of packets received by a station.", true, |s| s.received_packets),
+        (
+            "node_wifi_station_connected_seconds_total",
+            "The total number of seconds a station has been connected to an access point.",
+            true,
+            |s| s.connected_seconds,
+        ),
+        (
+            "node_wifi_station_inactive_seconds",
+            "The number of seconds since any wireless activity has occurred on a station.",
+            false,
+            |s| s.inactive_seconds,
+        ),
+        (
+            "node_wifi_station_receive_bits_per_second",
+            "The current WiFi receive bitrate of a station, in bits per second.",
+            false,
+            |s| s.receive_bitrate,
+        ),
+        (
+            "node_wifi_station_transmit_bits_per_second",
+            "The current WiFi transmit bitrate of a station, in bits per second.",
+            false,
+            |s| s.transmit_bitrate,
+        ),
+        (
+            "node_wifi_station_receive_bytes_total",
+            "The total number of bytes received by a WiFi station.",
+            true,
+            |s| s.received_bytes,
+        ),
+        (
+            "node_wifi_station_transmit_bytes_total",
+            "The total number of bytes transmitted by a WiFi station.",
+            true,
+            |s| s.transmitted_bytes,
+        ),
+        (
+            "node_wifi_station_signal_dbm",
+            "The current WiFi signal strength, in decibel-milliwatts (dBm).",
+            false,
+            |s| s.signal,
+        ),
+        (
+            "node_wifi_station_transmit_retries_total",
+            "The total number of times a station has had to retry while sending a packet.",
+            true,
+            |s| s.transmit_retries,
+        ),
+        (
+            "node_wifi_station_transmit_failed_total",
+            "The total number of times a station has failed to send a packet.",
+            true,
+            |s| s.transmit_failed,
+        ),
+        (
+            "node_wifi_station_beacon_loss_total",
+            "The total number of times a station has detected a beacon loss.",
+            true,
+            |s| s.beacon_loss,
+        ),
+        (
+            "node_wifi_station_transmitted_packets_total",
+            "The total number of packets transmitted by a station.",
+            true,
+            |s| s.transmitted_packets,
+        ),
+        (
+            "node_wifi_station_received_packets_total",
+            "The total number of packets received by a station.",
+            true,
+            |s| s.received_packets,
+        ),
     ];
     for (name, help, counter, value) in families {
         if counter {
@@ -647,7 +744,10 @@ mod tests {
             attr(NL80211_ATTR_WIPHY_FREQ, &2412u32.to_ne_bytes()),
         ]);
         let ifi = parse_interface(&p).unwrap();
-        assert_eq!((ifi.index, ifi.name.as_str(), ifi.kind, ifi.frequency), (3, "wlan0", 2, 2412));
+        assert_eq!(
+            (ifi.index, ifi.name.as_str(), ifi.kind, ifi.frequency),
+            (3, "wlan0", 2, 2412)
+        );
         assert!(parse_interface(&p[..2]).is_err());
         assert!(parse_interface(&p[..9]).is_err());
     }
@@ -689,7 +789,10 @@ mod tests {
             attr(23, &(1u64 << 33).to_ne_bytes()),
         ]
         .concat();
-        let p = genl(&[attr(NL80211_ATTR_MAC, &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]), attr(NL80211_ATTR_STA_INFO, &info)]);
+        let p = genl(&[
+            attr(NL80211_ATTR_MAC, &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]),
+            attr(NL80211_ATTR_STA_INFO, &info),
+        ]);
         let st = parse_station(&p).unwrap();
         assert_eq!(st.mac, "aa:bb:cc:dd:ee:ff");
         assert_eq!(st.inactive_seconds, 0.4);
@@ -697,7 +800,11 @@ mod tests {
         assert_eq!(st.transmit_bitrate, 164e6);
         assert_eq!(st.receive_bitrate, 128e6);
         assert_eq!(st.connected_seconds, 30.0);
-        assert_eq!(st.received_bytes, (1u64 << 33) as f64, "64-bit counter wins");
+        assert_eq!(
+            st.received_bytes,
+            (1u64 << 33) as f64,
+            "64-bit counter wins"
+        );
         let mut short = p.clone();
         short.truncate(p.len() - 6);
         assert!(parse_station(&short).is_err());
@@ -705,12 +812,17 @@ mod tests {
 
     #[test]
     fn fixtures_json() {
-        let ifis = parse_interfaces_json(br#"[{"name":"wlan0","type":2,"frequency":2412},{"type":10}]"#).unwrap();
+        let ifis =
+            parse_interfaces_json(br#"[{"name":"wlan0","type":2,"frequency":2412},{"type":10}]"#)
+                .unwrap();
         assert_eq!(ifis[0].frequency, 2412);
         assert_eq!(ifis[1].name, "");
         let bss = parse_bss_json(br#"{"ssid":"Example","bssid":"ABEiM0RV","status":1}"#).unwrap();
         assert_eq!(bss.bssid, "00:11:22:33:44:55");
-        let st = parse_stations_json(br#"[{"hardwareaddr":"qrvM3e7/","connected":30000000000,"signal":-52}]"#).unwrap();
+        let st = parse_stations_json(
+            br#"[{"hardwareaddr":"qrvM3e7/","connected":30000000000,"signal":-52}]"#,
+        )
+        .unwrap();
         assert_eq!(st[0].mac, "aa:bb:cc:dd:ee:ff");
         assert_eq!(st[0].connected_seconds, 30.0);
         assert!(parse_interfaces_json(b"").is_err());
