@@ -2,7 +2,10 @@
 //! (`tests/fixtures/netlink/`). Run inside a throw-away network namespace:
 //! `ip netns exec <ns> cargo run -q -p nodex-collectors --example netlink_capture -- <dir>`.
 
-use nodex_collectors::netlink::{Socket, NETLINK_ROUTE, RTM_GETLINK, RTM_GETQDISC, RTM_GETROUTE};
+use nodex_collectors::netlink::{
+    genl_family_request, Socket, GENL_ID_CTRL, NETLINK_GENERIC, NETLINK_ROUTE, RTM_GETLINK,
+    RTM_GETQDISC, RTM_GETROUTE,
+};
 
 fn main() -> std::io::Result<()> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());
@@ -15,5 +18,9 @@ fn main() -> std::io::Result<()> {
         let replies = sock.dump(kind, &payload, &[])?;
         std::fs::write(format!("{dir}/{name}"), replies.concat())?;
     }
+    let mut genl = Socket::open(NETLINK_GENERIC)?;
+    let (header, name) = genl_family_request("nlctrl");
+    let replies = genl.request(GENL_ID_CTRL, &header, &[(2, &name)])?;
+    std::fs::write(format!("{dir}/genl-nlctrl.bin"), replies.concat())?;
     Ok(())
 }

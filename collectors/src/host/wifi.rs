@@ -254,9 +254,6 @@ pub fn parse_stations_json(bytes: &[u8]) -> Result<Vec<Station>, ParseError> {
 // ---- nl80211 ----
 
 const GENL_HDRLEN: usize = 4;
-const CTRL_CMD_GETFAMILY: u8 = 3;
-const CTRL_ATTR_FAMILY_ID: u16 = 1;
-const CTRL_ATTR_FAMILY_NAME: u16 = 2;
 const NL80211_CMD_GET_INTERFACE: u8 = 5;
 const NL80211_CMD_GET_STATION: u8 = 17;
 const NL80211_CMD_GET_SCAN: u8 = 32;
@@ -276,15 +273,6 @@ fn genl_attrs(payload: &[u8]) -> Result<Vec<Attr<'_>>, ParseError> {
         return Err(ParseError::new("short generic netlink message"));
     }
     parse_attrs(&payload[GENL_HDRLEN..])
-}
-
-/// The family id in a `CTRL_CMD_GETFAMILY` reply.
-pub fn parse_family_id(payload: &[u8]) -> Result<u16, ParseError> {
-    genl_attrs(payload)?
-        .iter()
-        .find(|a| a.kind == CTRL_ATTR_FAMILY_ID)
-        .map(|a| u16_at(a.value, 0))
-        .unwrap_or_else(|| Err(ParseError::new("no family id in reply")))
 }
 
 /// Parses one `NL80211_CMD_NEW_INTERFACE` payload.
@@ -427,16 +415,7 @@ impl Nl80211 {
     /// Connects and resolves the nl80211 family; `NotFound` when the kernel has none.
     fn open() -> io::Result<Self> {
         let mut sock = Socket::open(netlink::NETLINK_GENERIC)?;
-        let replies = sock.request(
-            netlink::GENL_ID_CTRL,
-            &genl_header(CTRL_CMD_GETFAMILY),
-            &[(CTRL_ATTR_FAMILY_NAME, b"nl80211\0")],
-        )?;
-        let payloads = netlink::payloads_of(&replies, netlink::GENL_ID_CTRL).map_err(invalid)?;
-        let payload = payloads
-            .first()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no nl80211 family"))?;
-        let family = parse_family_id(payload).map_err(invalid)?;
+        let family = netlink::genl_family(&mut sock, "nl80211")?;
         Ok(Nl80211 { sock, family })
     }
 
