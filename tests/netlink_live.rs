@@ -59,23 +59,30 @@ fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Scrapes `url` from inside the namespace: a thread joins the namespace (setns applies to the
-/// calling thread only) and connects from there.
-fn scrape_in(ns: &Netns, url: &str) -> BTreeMap<String, Family> {
+/// Runs `f` on a thread that joined the namespace (setns applies to the calling thread only),
+/// so the sockets it opens live there.
+fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
     let path = format!("/run/netns/{}", ns.0);
-    let url = url.to_string();
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         use std::os::fd::AsRawFd;
         // SAFETY: setns on a valid namespace descriptor; it only changes this thread.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("thread in the namespace")
+}
+
+/// Scrapes `url` from inside the namespace.
+fn scrape_in(ns: &Netns, url: &str) -> BTreeMap<String, Family> {
+    let url = url.to_string();
+    in_netns(ns, move || {
         let resp = common::get(&url, &[]).unwrap_or_else(|e| panic!("GET {url}: {e}"));
         assert_eq!(resp.status, 200);
         parse_exposition(&resp.text())
     })
-    .join()
-    .expect("scrape thread")
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -100,8 +107,9 @@ fn success(families: &BTreeMap<String, Family>, collector: &str) -> Option<f64> 
     )
 }
 
-#[test]
-fn ethtool_qdisc_and_routes_of_an_own_namespace() {
+/// A namespace with lo, a veth pair, an address, a static and a multipath route, an htb root
+/// with a pfifo child and an ingress qdisc; IPv6 off. Returns it and veth1's ifindex.
+fn lab() -> (Netns, String) {
     let ns = Netns::create();
     // No IPv6, so the route set is exactly what this test adds (no link-local routes whose
     // appearance races with the scrape).
@@ -160,15 +168,13 @@ fn ethtool_qdisc_and_routes_of_an_own_namespace() {
         .trim()
         .to_string();
 
-    let nodex = start_nodex_in_netns(
-        &ns.0,
-        &[
-            "--collector.disable-defaults",
-            "--collector.ethtool",
-            "--collector.qdisc",
-            "--collector.network_route",
-        ],
-    );
+    (ns, veth1_index)
+}
+
+#[test]
+fn ethtool_qdisc_and_routes_of_an_own_namespace() {
+    let (ns, veth1_index) = lab();
+    let nodex = start_nodex_in_netns(&ns.0, &NETWORK_COLLECTORS);
     let got = scrape_in(&ns, &nodex.url("/metrics"));
     for c in ["ethtool", "qdisc", "network_route"] {
         assert_eq!(
@@ -270,6 +276,71 @@ fn ethtool_qdisc_and_routes_of_an_own_namespace() {
     );
 }
 
+const NETWORK_COLLECTORS: [&str; 4] = [
+    "--collector.disable-defaults",
+    "--collector.ethtool",
+    "--collector.qdisc",
+    "--collector.network_route",
+];
+
+/// A child process killed and reaped on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn network_collectors_match_node_exporter_in_the_same_namespace() {
+    let (ns, _) = lab();
+    let nodex = start_nodex_in_netns(&ns.0, &NETWORK_COLLECTORS);
+    // node_exporter cannot report its port; in a fresh namespace every port is free.
+    let _ne = Child(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, common::NODE_EXPORTER])
+            .arg("--web.listen-address=127.0.0.1:9100")
+            .args(NETWORK_COLLECTORS)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn node_exporter"),
+    );
+    let ne_url = "http://127.0.0.1:9100/metrics";
+    in_netns(&ns, move || {
+        common::wait_ready(ne_url, std::time::Duration::from_secs(20))
+    });
+    let theirs = scrape_in(&ns, ne_url);
+    let ours = scrape_in(&ns, &nodex.url("/metrics"));
+    let mut compared = 0;
+    for (name, family) in theirs.iter().filter(|(n, _)| {
+        n.starts_with("node_qdisc_")
+            || n.starts_with("node_network_route")
+            || n.starts_with("node_ethtool_")
+    }) {
+        let mine = ours
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from nodex"));
+        assert_eq!(mine.help, family.help, "{name} help");
+        assert_eq!(mine.kind, family.kind, "{name} type");
+        let set = |f: &Family| {
+            let mut v: Vec<String> = f
+                .samples
+                .iter()
+                .map(|s| format!("{:?} {}", s.labels, s.value))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(set(mine), set(family), "{name} samples");
+        compared += 1;
+    }
+    // qdisc (7), route (2), ethtool info and veth's 10 statistics.
+    assert!(compared >= 19, "only {compared} families compared");
+}
+
 #[test]
 fn perf_software_counters_grow() {
     let nodex = start_nodex(&[
@@ -320,6 +391,53 @@ fn perf_software_counters_grow() {
         );
     }
     assert!(!second.contains_key("node_perf_cpucycles_total"));
+}
+
+#[test]
+fn perf_tracepoints_count_with_a_private_tracefs() {
+    // This VM does not mount tracefs; mount it in a private mount namespace for nodex only
+    // (unshare makes mounts private, so the host's /sys/kernel/tracing is untouched).
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        r#"mount -t tracefs nodev /sys/kernel/tracing && exec "$@""#,
+        "sh",
+        env!("CARGO_BIN_EXE_nodex"),
+    ]);
+    let nodex = common::start_nodex_via(
+        cmd,
+        &[
+            "--collector.disable-defaults",
+            "--collector.perf",
+            "--collector.perf.disable-hardware-profilers",
+            "--collector.perf.disable-software-profilers",
+            "--collector.perf.disable-cache-profilers",
+            "--collector.perf.tracepoint=sched:sched_switch",
+        ],
+    );
+    let total = |families: &BTreeMap<String, Family>| -> f64 {
+        families["node_perf_sched_sched_switch"]
+            .samples
+            .iter()
+            .map(|s| s.value)
+            .sum()
+    };
+    let first = common::scrape(&nodex.url("/metrics"));
+    assert_eq!(success(&first, "perf"), Some(1.0), "{:?}", nodex.logs());
+    let family = &first["node_perf_sched_sched_switch"];
+    assert_eq!(family.kind.as_deref(), Some("counter"));
+    assert_eq!(
+        family.help.as_deref(),
+        Some("Perf tracepoint sched:sched_switch")
+    );
+    for _ in 0..5 {
+        Command::new("true").status().expect("run true");
+    }
+    let second = common::scrape(&nodex.url("/metrics"));
+    assert!(total(&second) > total(&first), "sched_switch did not grow");
+    assert!(!second.contains_key("node_perf_context_switches_total"));
 }
 
 #[test]

@@ -56,6 +56,12 @@ pub fn start_nodex(args: &[&str]) -> Running {
 pub fn start_nodex_in_netns(netns: &str, args: &[&str]) -> Running {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_nodex")]);
+    start_nodex_via(cmd, args)
+}
+
+/// Starts nodex through `cmd` (a wrapper that ends by exec'ing nodex with the arguments
+/// appended after its own), on an ephemeral loopback port.
+pub fn start_nodex_via(cmd: Command, args: &[&str]) -> Running {
     spawn_nodex(cmd, args)
 }
 
