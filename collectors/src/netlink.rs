@@ -348,7 +348,15 @@ impl Socket {
                     continue;
                 }
                 match m.kind {
-                    NLMSG_DONE => finished = true,
+                    NLMSG_DONE => {
+                        // A dump's DONE carries the dump's own result (negative errno).
+                        if let Ok(errno) = parse_error(m.payload) {
+                            if errno > 0 {
+                                return Err(io::Error::from_raw_os_error(errno));
+                            }
+                        }
+                        finished = true;
+                    }
                     NLMSG_ERROR => {
                         let errno = parse_error(m.payload)
                             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;

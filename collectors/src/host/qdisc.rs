@@ -402,6 +402,26 @@ mod tests {
     }
 
     #[test]
+    fn missing_fixture_file_fails_the_collector() {
+        let mut options = crate::options::Options::with_defaults();
+        options.set("collector.qdisc.fixtures", "/nonexistent/nodex/qdisc");
+        let settings = Arc::new(Settings::new(crate::roots::Roots::default(), options));
+        let collector = (INFO.build)(&settings).unwrap();
+        let mut sink = MetricSink::new();
+        assert!(collector.collect(&mut sink).is_err());
+        assert!(sink.is_empty());
+    }
+
+    #[test]
+    fn include_and_exclude_together_stop_start_up() {
+        let mut options = crate::options::Options::with_defaults();
+        options.set("collector.qdisc.device-include", "eth");
+        options.set("collector.qdisc.device-exclude", "lo");
+        let settings = Arc::new(Settings::new(crate::roots::Roots::default(), options));
+        assert!((INFO.build)(&settings).is_err());
+    }
+
+    #[test]
     fn fixture_json() {
         let q = parse_fixture(
             br#"[{"IfaceName":"wlan0","Bytes":42,"packets":42,"Requeues":1,"Kind":"fq","Drops":1}]"#,

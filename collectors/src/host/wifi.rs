@@ -790,6 +790,24 @@ mod tests {
     }
 
     #[test]
+    fn missing_interfaces_file_fails_missing_station_files_are_skipped() {
+        let build = |dir: &str| {
+            let mut options = crate::options::Options::with_defaults();
+            options.set("collector.wifi.fixtures", dir);
+            let settings = Arc::new(Settings::new(crate::roots::Roots::default(), options));
+            (INFO.build)(&settings).unwrap()
+        };
+        let mut sink = MetricSink::new();
+        assert!(build("/nonexistent/nodex/wifi").collect(&mut sink).is_err());
+        // A missing per-device file means "not found" (skipped); the golden covers wlan1, which
+        // has neither bss.json nor stationinfo.json.
+        assert_eq!(
+            fixture_file(Path::new("/nonexistent/nodex/bss.json"), parse_bss_json).unwrap(),
+            None
+        );
+    }
+
+    #[test]
     fn fixtures_json() {
         let ifis =
             parse_interfaces_json(br#"[{"name":"wlan0","type":2,"frequency":2412},{"type":10}]"#)
