@@ -6,6 +6,10 @@
 //!
 //! A device that does not answer an ioctl (`EOPNOTSUPP` for `lo`, `ENODEV` for a name sysfs
 //! lists but the namespace lacks) is logged and skipped for that family; the scrape goes on.
+//!
+//! node_exporter 1.5 differs: no link-mode families (`node_network_*_speed_bytes`,
+//! `*_port_info`, `autonegotiate*`, `pause*`), help texts with the unsanitized stat name, and
+//! value 0 for stats whose names sanitising changed (fixed upstream in #3335).
 
 use std::collections::BTreeMap;
 use std::io;

@@ -9,6 +9,9 @@
 //! On a machine without a hardware PMU (most VMs, e.g. Firecracker) the hardware and cache
 //! groups cannot open at all: run with `--collector.perf.disable-hardware-profilers
 //! --collector.perf.disable-cache-profilers` to get the software counters.
+//!
+//! node_exporter 1.5 has only `--collector.perf.cpus` and `--collector.perf.tracepoint`, no
+//! stalled-cycles or data-TLB families, and fails start-up when any hardware event fails.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -5,6 +5,9 @@
 //! Interface names come from an `RTM_GETLINK` dump of the same namespace, as `ema/qdisc`'s
 //! `net.InterfaceByIndex`; a qdisc whose interface vanished between the two dumps fails the
 //! scrape, as there. Only root qdiscs (parent `TC_H_ROOT`) are reported.
+//!
+//! node_exporter 1.5 names the filters `--collector.qdisk.device-{include,exclude}` (kept here
+//! as aliases) and, by a bug, uses the exclude pattern for both.
 
 use std::sync::Arc;
 

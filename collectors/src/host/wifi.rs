@@ -6,6 +6,9 @@
 //! Without the nl80211 family (no cfg80211 in the kernel, as in this Firecracker VM) the
 //! collector reports no data (`node_scrape_collector_success 0`, logged at debug level), as
 //! node_exporter 1.12's `ErrNoData` (1.5.0 reported success with no samples).
+//!
+//! 1.5 has no `node_wifi_station_{transmitted,received}_packets_total` (added upstream in
+//! #3382).
 
 use std::io;
 use std::path::{Path, PathBuf};
