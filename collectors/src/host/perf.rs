@@ -3,15 +3,15 @@
 //! `hodgesds/perf-utils` profilers: `disabled | exclude_hv | inherit`, read format
 //! `TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING`, values exported unscaled.
 //!
-//! The events are opened and enabled when the collector is built. As in node_exporter, a CPU on
-//! which none of a group's (hardware, software, cache) events can be opened stops start-up
-//! with the kernel's error; events that fail while others of the group open are left out.
-//! On a machine without a hardware PMU (most VMs, e.g. Firecracker) the hardware and cache
-//! groups cannot open at all: run with `--collector.perf.disable-hardware-profilers
-//! --collector.perf.disable-cache-profilers` to get the software counters.
-//!
-//! node_exporter 1.5 has only `--collector.perf.cpus` and `--collector.perf.tracepoint`, no
-//! stalled-cycles or data-TLB families, and fails start-up when any hardware event fails.
+//! The events are opened and enabled when the collector is built. An event the kernel refuses
+//! is left out without an error, as upstream (perf-utils' `HasProfilers` is always true, so
+//! node_exporter never fails on it): on a machine without a hardware PMU (most VMs, e.g.
+//! Firecracker) the hardware and cache families are simply absent and the software counters
+//! are served with `node_scrape_collector_success 1`, exactly what node_exporter 1.5 does on
+//! this VM. A tracepoint that cannot be found or opened does stop start-up, as upstream's
+//! group profiler error does.
+//! node_exporter 1.5 has only `--collector.perf.cpus` and `--collector.perf.tracepoint`, and no
+//! stalled-cycles or data-TLB families.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -27,7 +27,7 @@ use crate::options::{FlagKind, FlagSpec};
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "perf",
     default_enabled: false,
-    sources: "perf_event_open(2) per CPU, tracepoint ids from <sysfs>/kernel/tracing/events; hardware and cache events need a PMU (none in Firecracker VMs: start-up fails unless disabled); live only",
+    sources: "perf_event_open(2) per CPU, tracepoint ids from <sysfs>/kernel/tracing/events; hardware and cache events need a PMU (none in Firecracker VMs: those families are absent); live only",
     flags: &[
         flag("collector.perf.cpus", "List of CPUs from which perf metrics should be collected", FlagKind::Value, ""),
         flag("collector.perf.tracepoint", "perf tracepoint that should be collected", FlagKind::List, ""),
@@ -470,12 +470,13 @@ struct Group {
     counters: Vec<Counter>,
 }
 
-/// Opens the events of a group on `cpu`; an error only when none opens (perf-utils'
-/// `err != nil && !HasProfilers()`).
+/// Opens the events of a group on `cpu`. Events the kernel refuses are left out (logged at
+/// debug level); with `required` (tracepoints) any refusal is an error.
 fn open_group(
     what: &str,
     events: &[(String, String, u32, u64)],
     cpu: usize,
+    required: bool,
 ) -> Result<Group, String> {
     let mut counters = Vec::new();
     let mut errors = Vec::new();
@@ -489,18 +490,14 @@ fn open_group(
             Err(e) => errors.push(format!("{family}: {e}")),
         }
     }
-    if counters.is_empty() {
-        return Err(format!(
-            "failed to set up perf {what} profilers on cpu {cpu}: {}",
-            if errors.is_empty() {
-                "no profiler available".to_string()
-            } else {
-                errors.join("; ")
-            }
-        ));
-    }
     if !errors.is_empty() {
-        tracing::debug!(cpu, what, errors = %errors.join("; "), "some perf events are unavailable");
+        if required {
+            return Err(format!(
+                "failed to set up perf {what} profiler on cpu {cpu}: {}",
+                errors.join("; ")
+            ));
+        }
+        tracing::debug!(cpu, what, errors = %errors.join("; "), "perf events unavailable");
     }
     Ok(Group { cpu, counters })
 }
@@ -578,7 +575,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
             ));
         }
         for &cpu in &cpus {
-            groups.push(open_group("tracepoint", &events, cpu)?);
+            groups.push(open_group("tracepoint", &events, cpu, true)?);
         }
     }
     // The hardware and software profiler flags add to perf-utils' "all" masks upstream, so
@@ -590,13 +587,13 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     ));
     for &cpu in &cpus {
         if !options.bool("collector.perf.disable-hardware-profilers") {
-            groups.push(open_group("hardware", &hardware, cpu)?);
+            groups.push(open_group("hardware", &hardware, cpu, false)?);
         }
         if !options.bool("collector.perf.disable-software-profilers") {
-            groups.push(open_group("software", &software, cpu)?);
+            groups.push(open_group("software", &software, cpu, false)?);
         }
         if !options.bool("collector.perf.disable-cache-profilers") {
-            groups.push(open_group("cache", &cache, cpu)?);
+            groups.push(open_group("cache", &cache, cpu, false)?);
         }
     }
     Ok(Box::new(PerfCollector { groups }))
