@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
-            readelf:binutils; do
+            readelf:binutils ip:iproute2 tc:iproute2 unshare:util-linux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
