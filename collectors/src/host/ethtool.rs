@@ -473,13 +473,17 @@ impl IoctlSocket {
         if n == 0 {
             return Ok((Vec::new(), Vec::new()));
         }
-        let mut strings = vec![0u8; 12 + n * ETH_GSTRING_LEN];
+        // Older kernels write as many entries as the driver has at the time of the call,
+        // whatever count we pass; room for a driver that grows between the calls keeps the
+        // kernel inside our buffers, and only the entries we asked for are read.
+        let room = n * 2 + 64;
+        let mut strings = vec![0u8; 12 + room * ETH_GSTRING_LEN];
         strings[..4].copy_from_slice(&ETHTOOL_GSTRINGS.to_ne_bytes());
         strings[4..8].copy_from_slice(&ETH_SS_STATS.to_ne_bytes());
         strings[8..12].copy_from_slice(&(n as u32).to_ne_bytes());
         self.ethtool(device, &mut strings)?;
         let names = parse_strings(&strings[12..], n).map_err(invalid)?;
-        let mut values = vec![0u8; 8 + n * 8];
+        let mut values = vec![0u8; 8 + room * 8];
         values[..4].copy_from_slice(&ETHTOOL_GSTATS.to_ne_bytes());
         values[4..8].copy_from_slice(&(n as u32).to_ne_bytes());
         self.ethtool(device, &mut values)?;
