@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
-            readelf:binutils dbus-daemon:dbus-daemon; do
+            readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The fake systemd and logind services of tests/dbus.rs run on Debian's python3.

@@ -20,6 +20,12 @@ fn tree_args(base: &Path) -> Vec<String> {
             "--collector.textfile.directory={}",
             base.join("textfile").display()
         ),
+        // qdisc and wifi read node_exporter-style JSON fixtures instead of netlink.
+        format!(
+            "--collector.qdisc.fixtures={}",
+            base.join("qdisc").display()
+        ),
+        format!("--collector.wifi.fixtures={}", base.join("wifi").display()),
     ];
     // The network collectors query local fakes (see nodex_collectors::testing).
     let ntp = nodex_collectors::testing::fake_ntp_server();
@@ -33,10 +39,15 @@ fn tree_args(base: &Path) -> Vec<String> {
     args.extend(
         registry::all()
             .iter()
+            .filter(|c| !LIVE_ONLY.contains(&c.name))
             .map(|c| format!("--collector.{}", c.name)),
     );
     args
 }
+
+/// Collectors that read the live kernel (ioctl, netlink, perf_event) rather than files, so
+/// their output cannot come from the fixture tree: tests/netlink_live.rs covers them.
+const LIVE_ONLY: &[&str] = &["ethtool", "network_route", "perf"];
 
 fn fixture_base() -> PathBuf {
     repo().join("tests/fixtures/host")

@@ -12,6 +12,7 @@ pub mod error;
 pub mod expfmt;
 pub mod fdcache;
 pub mod host;
+pub mod netlink;
 pub mod options;
 pub mod registry;
 pub mod roots;

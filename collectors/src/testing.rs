@@ -169,6 +169,16 @@ pub fn fake_http_server(reply: Vec<u8>) -> std::net::SocketAddr {
     addr
 }
 
+/// Renders a sink as text exposition (families sorted, as served), for tests that look for
+/// exact series.
+pub fn render_text(sink: &crate::expfmt::MetricSink) -> String {
+    let mut out = Vec::new();
+    match crate::expfmt::render(&[sink], crate::expfmt::Format::Text, &mut out) {
+        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("render error: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,12 +48,29 @@ impl Running {
 
 /// Starts nodex on an ephemeral loopback port and waits until it says where it listens.
 pub fn start_nodex(args: &[&str]) -> Running {
-    start_nodex_env(args, &[])
+    spawn_nodex(Command::new(env!("CARGO_BIN_EXE_nodex")), args, &[])
 }
 
 /// Like [`start_nodex`], with extra environment variables.
 pub fn start_nodex_env(args: &[&str], env: &[(&str, &str)]) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodex"));
+    spawn_nodex(Command::new(env!("CARGO_BIN_EXE_nodex")), args, env)
+}
+
+/// Starts nodex inside the named network namespace (`ip netns exec`, which also mounts that
+/// namespace's sysfs); its loopback address is only reachable from inside the namespace.
+pub fn start_nodex_in_netns(netns: &str, args: &[&str]) -> Running {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_nodex")]);
+    start_nodex_via(cmd, args)
+}
+
+/// Starts nodex through `cmd` (a wrapper that ends by exec'ing nodex with the arguments
+/// appended after its own), on an ephemeral loopback port.
+pub fn start_nodex_via(cmd: Command, args: &[&str]) -> Running {
+    spawn_nodex(cmd, args, &[])
+}
+
+fn spawn_nodex(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Running {
     cmd.arg("--web.listen-address=127.0.0.1:0").args(args);
     cmd.envs(env.iter().copied());
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
