@@ -159,7 +159,7 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>, single: bool) -> io::Result<()>
     let epoch = EPOCH.load(Ordering::Acquire);
     if epoch != 0 {
         if let Some(file) = lookup(path, epoch) {
-            match pread_all(&file, buf, single) {
+            match read_all(&file, buf, single, true) {
                 // Removed device, driver unbound, ...: open again (or fail as a fresh open would).
                 Err(e) if gone(&e) => forget(path),
                 // Anything else (EINVAL from `speed` of a link that is down, ...) is the
@@ -169,7 +169,9 @@ pub fn read_into(path: &Path, buf: &mut Vec<u8>, single: bool) -> io::Result<()>
         }
     }
     let file = open_and_keep(path, epoch)?;
-    pread_all(&file, buf, single)
+    // Sequential reads on a fresh descriptor: it may be a pipe (a FIFO where a file was
+    // expected), where `pread` fails with ESPIPE instead of waiting like a read.
+    read_all(&file, buf, single, false)
 }
 
 /// Whether a read error means the file behind a kept descriptor is no longer there.
@@ -180,7 +182,9 @@ fn gone(e: &io::Error) -> bool {
     )
 }
 
-fn pread_all(file: &File, buf: &mut Vec<u8>, single: bool) -> io::Result<()> {
+/// Reads to the end (or once, with `single`), at explicit offsets from 0 when `positional`.
+fn read_all(file: &File, buf: &mut Vec<u8>, single: bool, positional: bool) -> io::Result<()> {
+    use std::io::Read;
     buf.clear();
     if buf.capacity() < 4096 {
         buf.reserve(4096);
@@ -191,18 +195,23 @@ fn pread_all(file: &File, buf: &mut Vec<u8>, single: bool) -> io::Result<()> {
             buf.reserve(len.max(4096));
         }
         let spare = buf.spare_capacity_mut();
-        // SAFETY: u8 has no invalid bit patterns and `read_at` only writes into the slice; the
+        // SAFETY: u8 has no invalid bit patterns and a read only writes into the slice; the
         // length is set to what the kernel reported as written.
         let spare =
             unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<u8>(), spare.len()) };
         let room = spare.len();
         let n = loop {
-            match file.read_at(spare, len as u64) {
+            let result = if positional {
+                file.read_at(spare, len as u64)
+            } else {
+                (&*file).read(spare)
+            };
+            match result {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other?,
             }
         };
-        // SAFETY: `read_at` initialised the first `n` bytes of the spare capacity.
+        // SAFETY: the read initialised the first `n` bytes of the spare capacity.
         unsafe { buf.set_len(len + n) };
         if n == 0 || (single && n < room) {
             return Ok(());
