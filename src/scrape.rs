@@ -311,9 +311,12 @@ impl Scraper {
         let refs: Vec<&MetricSink> = sinks.iter().collect();
         let mut body = Vec::with_capacity(64 * 1024);
         let stats = if gzip {
-            let mut encoder = flate2::write::GzEncoder::new(&mut body, flate2::Compression::fast());
-            let stats = render(&refs, format, &mut encoder)?;
-            encoder.finish()?;
+            let encoder = flate2::write::GzEncoder::new(&mut body, flate2::Compression::fast());
+            // The renderer writes line by line, and flate2 zero-fills its 32 KiB output buffer's
+            // spare room on every write: unbuffered, that memset was 8% of a 1000-container scrape.
+            let mut writer = std::io::BufWriter::with_capacity(64 * 1024, encoder);
+            let stats = render(&refs, format, &mut writer)?;
+            writer.into_inner().map_err(|e| e.into_error())?.finish()?;
             stats
         } else {
             render(&refs, format, &mut body)?
