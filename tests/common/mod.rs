@@ -2,6 +2,7 @@
 //! HTTP client, and a parser of the text exposition format.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fuse;
 pub mod prometheus;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,7 +49,20 @@ impl Running {
 
 /// Starts nodex on an ephemeral loopback port and waits until it says where it listens.
 pub fn start_nodex(args: &[&str]) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodex"));
+    start_nodex_via(&[], args)
+}
+
+/// Starts nodex under a wrapper command (`prefix`, e.g. `setpriv --reuid=65534 --`), else as
+/// [`start_nodex`].
+pub fn start_nodex_via(prefix: &[&str], args: &[&str]) -> Running {
+    let mut cmd = match prefix.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(env!("CARGO_BIN_EXE_nodex"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_nodex")),
+    };
     cmd.arg("--web.listen-address=127.0.0.1:0").args(args);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn nodex");
@@ -437,5 +451,84 @@ mod tests {
         assert_eq!(f["a"].samples[0].labels["y"], "q\"z");
         assert_eq!(f["a"].samples[0].value, 2.5);
         assert_eq!(f["b"].samples[0].value, 3.0);
+    }
+}
+
+/// A field of `/proc/<pid>/status` (`Threads`, `VmRSS` in kB, ...).
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// `node_scrape_collector_success` of one collector, if it ran.
+pub fn collector_success(families: &BTreeMap<String, Family>, name: &str) -> Option<f64> {
+    families
+        .get("node_scrape_collector_success")?
+        .samples
+        .iter()
+        .find(|s| s.labels.get("collector").map(String::as_str) == Some(name))
+        .map(|s| s.value)
+}
+
+/// Panics on the first series (name plus labels) that appears twice.
+pub fn assert_no_duplicate_series(families: &BTreeMap<String, Family>) {
+    let mut seen = BTreeSet::new();
+    for family in families.values() {
+        for s in &family.samples {
+            assert!(
+                seen.insert((s.name.clone(), s.labels.clone())),
+                "duplicate series {s:?}"
+            );
+        }
+    }
+}
+
+/// Makes a FIFO; a read of it blocks until a writer opens it.
+pub fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path without NUL");
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
+
+/// Opens a FIFO for writing without blocking: succeeds only once a reader has it open.
+pub fn open_fifo_writer_if_read(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()
+}
+
+/// True when the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Outside CI a missing prerequisite (root, /dev/fuse, a cgroup mount, Docker) skips the test
+/// with a note; in CI (`CI` set) it fails, so the suite cannot pass without having run it.
+pub fn skip_unless_ci(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing in CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// Polls `check` every 20 ms until it gives a value, or panics with `what` after `limit`.
+pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
