@@ -4,30 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{get, repo, start_nodex};
-use nodex_collectors::registry;
+use common::{copy_tree, get, repo, start_nodex, tree_args};
 use nodex_collectors::testing::mask_live_values;
-
-fn tree_args(base: &Path) -> Vec<String> {
-    let mut args = vec![
-        format!("--path.procfs={}", base.join("proc").display()),
-        format!("--path.sysfs={}", base.join("sys").display()),
-        format!("--path.rootfs={}", base.join("root").display()),
-        format!("--path.udev.data={}", base.join("udev").display()),
-        format!(
-            "--collector.textfile.directory={}",
-            base.join("textfile").display()
-        ),
-    ];
-    args.extend(
-        registry::all()
-            .iter()
-            .map(|c| format!("--collector.{}", c.name)),
-    );
-    args
-}
 
 fn fixture_base() -> PathBuf {
     repo().join("tests/fixtures/host")
@@ -70,23 +50,6 @@ fn full_tree_matches_golden() {
             "full-tree output differs from the golden (UPDATE_GOLDEN=1 to rewrite):\n{}",
             diff.join("\n")
         );
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("entry");
-        let kind = entry.file_type().expect("file type");
-        let dest = to.join(entry.file_name());
-        if kind.is_symlink() {
-            let target = std::fs::read_link(entry.path()).expect("readlink");
-            std::os::unix::fs::symlink(target, &dest).expect("symlink");
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
     }
 }
 

@@ -454,6 +454,45 @@ mod tests {
     }
 }
 
+/// nodex's flags for a fixture tree at `base` (proc, sys, root, udev, textfile), with every
+/// collector enabled.
+pub fn tree_args(base: &Path) -> Vec<String> {
+    let mut args = vec![
+        format!("--path.procfs={}", base.join("proc").display()),
+        format!("--path.sysfs={}", base.join("sys").display()),
+        format!("--path.rootfs={}", base.join("root").display()),
+        format!("--path.udev.data={}", base.join("udev").display()),
+        format!(
+            "--collector.textfile.directory={}",
+            base.join("textfile").display()
+        ),
+    ];
+    args.extend(
+        nodex_collectors::registry::all()
+            .iter()
+            .map(|c| format!("--collector.{}", c.name)),
+    );
+    args
+}
+
+/// Copies a directory tree, symlinks as symlinks.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("entry");
+        let kind = entry.file_type().expect("file type");
+        let dest = to.join(entry.file_name());
+        if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).expect("readlink");
+            std::os::unix::fs::symlink(target, &dest).expect("symlink");
+        } else if kind.is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
 /// A field of `/proc/<pid>/status` (`Threads`, `VmRSS` in kB, ...).
 pub fn proc_status(pid: u32, field: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
