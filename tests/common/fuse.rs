@@ -29,8 +29,8 @@ pub const BLOCK_SIZE: u32 = 4096;
 #[derive(Default)]
 struct Gate {
     held: bool,
-    pending: Vec<u64>,
-    statfs_seen: u64,
+    /// Held calls: request id and the calling thread's id.
+    pending: Vec<(u64, u32)>,
 }
 
 /// The mounted file system; unmounted when dropped.
@@ -116,9 +116,9 @@ fn serve(dev: Arc<File>, gate: Arc<Mutex<Gate>>) {
             FUSE_GETATTR => reply(&dev, unique, 0, &getattr_reply()),
             FUSE_STATFS => {
                 let mut g = gate.lock().unwrap_or_else(|p| p.into_inner());
-                g.statfs_seen += 1;
                 if g.held {
-                    g.pending.push(unique);
+                    let tid = u32::from_ne_bytes([req[32], req[33], req[34], req[35]]);
+                    g.pending.push((unique, tid));
                 } else {
                     drop(g);
                     reply(&dev, unique, 0, &statfs_reply());
@@ -197,15 +197,35 @@ impl HeldFs {
             g.held = false;
             std::mem::take(&mut g.pending)
         };
-        for unique in pending {
+        for (unique, _) in pending {
             reply(&self.dev, unique, 0, &statfs_reply());
         }
     }
 
-    /// `statfs` calls received so far, and how many are held now.
-    pub fn statfs_calls(&self) -> (u64, usize) {
+    /// How many `statfs` calls of process `pid` (any of its threads) are held now; other
+    /// processes of the host may stat the mount too.
+    pub fn held_calls_of(&self, pid: u32) -> usize {
         let g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
-        (g.statfs_seen, g.pending.len())
+        g.pending
+            .iter()
+            .filter(|(_, tid)| Path::new(&format!("/proc/{pid}/task/{tid}")).exists())
+            .count()
+    }
+
+    /// A guard that releases held calls when dropped. Declare it after the process that may
+    /// be blocked: a killed process still waits, uninterruptibly, for a `statfs` call the
+    /// server has read, so it must be answered before the process is reaped.
+    pub fn release_on_drop(&self) -> ReleaseOnDrop<'_> {
+        ReleaseOnDrop(self)
+    }
+}
+
+/// Releases the held calls of a [`HeldFs`] when dropped.
+pub struct ReleaseOnDrop<'a>(&'a HeldFs);
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 

@@ -441,19 +441,6 @@ pub fn promtool_check(text: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_samples() {
-        let f = parse_exposition("# TYPE a gauge\na{x=\"1\",y=\"q\\\"z\"} 2.5\nb 3\n");
-        assert_eq!(f["a"].samples[0].labels["y"], "q\"z");
-        assert_eq!(f["a"].samples[0].value, 2.5);
-        assert_eq!(f["b"].samples[0].value, 3.0);
-    }
-}
-
 /// nodex's flags for a fixture tree at `base` (proc, sys, root, udev, textfile), with every
 /// collector enabled.
 pub fn tree_args(base: &Path) -> Vec<String> {
@@ -569,5 +556,18 @@ pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Opt
         }
         assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_samples() {
+        let f = parse_exposition("# TYPE a gauge\na{x=\"1\",y=\"q\\\"z\"} 2.5\nb 3\n");
+        assert_eq!(f["a"].samples[0].labels["y"], "q\"z");
+        assert_eq!(f["a"].samples[0].value, 2.5);
+        assert_eq!(f["b"].samples[0].value, 3.0);
     }
 }
