@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian machine (as root) and runs the whole suite:
 # formatting, lints, unit tests, fixture goldens, the live node_exporter comparison, the
-# Prometheus end-to-end and TLS tests, the deployment files, and the cgroup, Docker and image tests.
+# Prometheus end-to-end and TLS tests, the deployment files, the cgroup, Docker and image tests,
+# and the fault tests (FUSE mount, cgroup/Docker churn, user nobody).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
-            readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux; do
+            readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux \
+            fusermount3:fuse3 setpriv:util-linux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The fake systemd and logind services of tests/dbus.rs run on Debian's python3.

@@ -4,50 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{get, repo, start_nodex};
-use nodex_collectors::registry;
+use common::{copy_tree, get, repo, start_nodex, tree_args};
 use nodex_collectors::testing::mask_live_values;
-
-fn tree_args(base: &Path) -> Vec<String> {
-    let mut args = vec![
-        format!("--path.procfs={}", base.join("proc").display()),
-        format!("--path.sysfs={}", base.join("sys").display()),
-        format!("--path.rootfs={}", base.join("root").display()),
-        format!("--path.udev.data={}", base.join("udev").display()),
-        format!(
-            "--collector.textfile.directory={}",
-            base.join("textfile").display()
-        ),
-        // qdisc and wifi read node_exporter-style JSON fixtures instead of netlink.
-        format!(
-            "--collector.qdisc.fixtures={}",
-            base.join("qdisc").display()
-        ),
-        format!("--collector.wifi.fixtures={}", base.join("wifi").display()),
-    ];
-    // The network collectors query local fakes (see nodex_collectors::testing).
-    let ntp = nodex_collectors::testing::fake_ntp_server();
-    args.push(format!("--collector.ntp.server-port={}", ntp.port()));
-    let supervisord = nodex_collectors::testing::fake_http_server(
-        nodex_collectors::testing::supervisord_reply(base),
-    );
-    args.push(format!(
-        "--collector.supervisord.url=http://{supervisord}/RPC2"
-    ));
-    args.extend(
-        registry::all()
-            .iter()
-            .filter(|c| !LIVE_ONLY.contains(&c.name))
-            .map(|c| format!("--collector.{}", c.name)),
-    );
-    args
-}
-
-/// Collectors that read the live kernel (ioctl, netlink, perf_event) rather than files, so
-/// their output cannot come from the fixture tree: tests/netlink_live.rs covers them.
-const LIVE_ONLY: &[&str] = &["ethtool", "network_route", "perf"];
 
 fn fixture_base() -> PathBuf {
     repo().join("tests/fixtures/host")
@@ -90,23 +50,6 @@ fn full_tree_matches_golden() {
             "full-tree output differs from the golden (UPDATE_GOLDEN=1 to rewrite):\n{}",
             diff.join("\n")
         );
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("entry");
-        let kind = entry.file_type().expect("file type");
-        let dest = to.join(entry.file_name());
-        if kind.is_symlink() {
-            let target = std::fs::read_link(entry.path()).expect("readlink");
-            std::os::unix::fs::symlink(target, &dest).expect("symlink");
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
     }
 }
 

@@ -154,32 +154,13 @@ fn bad_flags_stop_startup_with_status_2() {
     assert_eq!(version.status.code(), Some(0));
 }
 
-/// Makes a FIFO; a read of it blocks until a writer opens it.
-fn mkfifo(path: &std::path::Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path without NUL");
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(rc, 0, "mkfifo {}", path.display());
-}
-
-/// Opens the FIFO for writing without blocking: succeeds only once a reader has it open.
-fn open_writer_if_read(path: &std::path::Path) -> Option<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()
-}
-
 #[test]
 fn past_max_requests_answers_503() {
     let dir = tempfile::tempdir().expect("tempdir");
     let proc_dir = dir.path().join("proc");
     std::fs::create_dir(&proc_dir).expect("mkdir proc");
     let fifo = proc_dir.join("loadavg");
-    mkfifo(&fifo);
+    common::mkfifo(&fifo);
     let procfs = format!("--path.procfs={}", proc_dir.display());
     let nodex = start_nodex(&[
         &procfs,
@@ -195,7 +176,7 @@ fn past_max_requests_answers_503() {
     // The first scrape holds the only permit once its loadavg read has the FIFO open.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let writer = loop {
-        if let Some(w) = open_writer_if_read(&fifo) {
+        if let Some(w) = common::open_fifo_writer_if_read(&fifo) {
             break w;
         }
         assert!(

@@ -2,6 +2,7 @@
 //! HTTP client, and a parser of the text exposition format.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fuse;
 pub mod prometheus;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -453,6 +454,144 @@ pub fn promtool_check(text: &str) -> String {
             .map(|l| format!("{l}\n"))
             .collect(),
         _ => format!("promtool failed ({:?}): {msg}", out.status.code()),
+    }
+}
+
+/// nodex's flags for a fixture tree at `base` (proc, sys, root, udev, textfile, qdisc and wifi
+/// JSON fixtures), with every collector enabled except those that only read the live kernel.
+/// ntp and supervisord query local fakes (see `nodex_collectors::testing`); the supervisord
+/// reply comes from the pristine fixture tree, so a mutated copy cannot break the fake.
+pub fn tree_args(base: &Path) -> Vec<String> {
+    let mut args = vec![
+        format!("--path.procfs={}", base.join("proc").display()),
+        format!("--path.sysfs={}", base.join("sys").display()),
+        format!("--path.rootfs={}", base.join("root").display()),
+        format!("--path.udev.data={}", base.join("udev").display()),
+        format!(
+            "--collector.textfile.directory={}",
+            base.join("textfile").display()
+        ),
+        format!(
+            "--collector.qdisc.fixtures={}",
+            base.join("qdisc").display()
+        ),
+        format!("--collector.wifi.fixtures={}", base.join("wifi").display()),
+    ];
+    let ntp = nodex_collectors::testing::fake_ntp_server();
+    args.push(format!("--collector.ntp.server-port={}", ntp.port()));
+    let supervisord = nodex_collectors::testing::fake_http_server(
+        nodex_collectors::testing::supervisord_reply(&repo().join("tests/fixtures/host")),
+    );
+    args.push(format!(
+        "--collector.supervisord.url=http://{supervisord}/RPC2"
+    ));
+    args.extend(
+        nodex_collectors::registry::all()
+            .iter()
+            .filter(|c| !LIVE_ONLY.contains(&c.name))
+            .map(|c| format!("--collector.{}", c.name)),
+    );
+    args
+}
+
+/// Collectors that read the live kernel (ioctl, netlink, perf_event) rather than files, so
+/// their output cannot come from a fixture tree: tests/netlink_live.rs covers them.
+pub const LIVE_ONLY: &[&str] = &["ethtool", "network_route", "perf"];
+
+/// Copies a directory tree, symlinks as symlinks.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("entry");
+        let kind = entry.file_type().expect("file type");
+        let dest = to.join(entry.file_name());
+        if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).expect("readlink");
+            std::os::unix::fs::symlink(target, &dest).expect("symlink");
+        } else if kind.is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// A field of `/proc/<pid>/status` (`Threads`, `VmRSS` in kB, ...).
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// `node_scrape_collector_success` of one collector, if it ran.
+pub fn collector_success(families: &BTreeMap<String, Family>, name: &str) -> Option<f64> {
+    families
+        .get("node_scrape_collector_success")?
+        .samples
+        .iter()
+        .find(|s| s.labels.get("collector").map(String::as_str) == Some(name))
+        .map(|s| s.value)
+}
+
+/// Panics on the first series (name plus labels) that appears twice.
+pub fn assert_no_duplicate_series(families: &BTreeMap<String, Family>) {
+    let mut seen = BTreeSet::new();
+    for family in families.values() {
+        for s in &family.samples {
+            assert!(
+                seen.insert((s.name.clone(), s.labels.clone())),
+                "duplicate series {s:?}"
+            );
+        }
+    }
+}
+
+/// Makes a FIFO; a read of it blocks until a writer opens it.
+pub fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path without NUL");
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
+
+/// Opens a FIFO for writing without blocking: succeeds only once a reader has it open.
+pub fn open_fifo_writer_if_read(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()
+}
+
+/// True when the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Outside CI a missing prerequisite (root, /dev/fuse, a cgroup mount, Docker) skips the test
+/// with a note; in CI (`CI` set) it fails, so the suite cannot pass without having run it.
+pub fn skip_unless_ci(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing in CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// Polls `check` every 20 ms until it gives a value, or panics with `what` after `limit`.
+pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

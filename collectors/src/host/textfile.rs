@@ -31,9 +31,9 @@ pub const INFO: CollectorInfo = CollectorInfo {
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(TextfileCollector {
-        directories: settings.options.list(DIRECTORY_FLAG),
-    }))
+    Ok(Box::new(TextfileCollector::new(
+        settings.options.list(DIRECTORY_FLAG),
+    )))
 }
 
 /// The value of one parsed series.
@@ -762,6 +762,31 @@ fn match_from(p: &[char], n: &[char]) -> bool {
 
 struct TextfileCollector {
     directories: Vec<String>,
+    /// The problems of the previous scrape: a problem that repeats is logged at debug level,
+    /// so an unreadable file is said once, not every scrape (node_exporter says it every time).
+    last_problems: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl TextfileCollector {
+    fn new(directories: Vec<String>) -> Self {
+        TextfileCollector {
+            directories,
+            last_problems: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Logs this scrape's problems: new ones at error level, repeated ones at debug level.
+    fn log_problems(&self, problems: Vec<String>) {
+        let mut last = self.last_problems.lock().unwrap_or_else(|p| p.into_inner());
+        for problem in &problems {
+            if last.contains(problem) {
+                tracing::debug!("textfile: {problem}");
+            } else {
+                tracing::error!("textfile: {problem}");
+            }
+        }
+        *last = problems.into_iter().collect();
+    }
 }
 
 impl TextfileCollector {
@@ -795,6 +820,7 @@ impl TextfileCollector {
 impl Collector for TextfileCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let mut errored = false;
+        let mut problems = Vec::new();
         let mut merged = Merged::default();
         let mut mtimes: BTreeMap<String, f64> = BTreeMap::new();
         let dirs: Vec<PathBuf> = self.directories.iter().flat_map(|d| expand(d)).collect();
@@ -806,7 +832,10 @@ impl Collector for TextfileCollector {
                 Ok(entries) => entries,
                 Err(e) => {
                     errored = true;
-                    tracing::error!(path = %dir.display(), err = %e, "failed to read textfile collector directory");
+                    problems.push(format!(
+                        "failed to read textfile collector directory {}: {e}",
+                        dir.display()
+                    ));
                     continue;
                 }
             };
@@ -823,13 +852,15 @@ impl Collector for TextfileCollector {
                     Ok(result) => result,
                     Err(e) => {
                         errored = true;
-                        tracing::error!(file = %name, err = %e, "failed to collect textfile data");
+                        problems.push(format!("failed to collect textfile data: {e}"));
                         continue;
                     }
                 };
                 if !merged.compatible(&families) {
                     errored = true;
-                    tracing::error!(file = %name, "metric type conflicts with another textfile");
+                    problems.push(format!(
+                        "metric type conflicts with another textfile in {name}"
+                    ));
                     continue;
                 }
                 errored |= !merged.add(&file, families);
@@ -854,6 +885,7 @@ impl Collector for TextfileCollector {
             MetricType::Gauge,
             if errored { 1.0 } else { 0.0 },
         );
+        self.log_problems(problems);
         Ok(())
     }
 }
@@ -1007,9 +1039,7 @@ go_gc_duration_seconds_count 12
         for (name, content) in files {
             std::fs::write(dir.join(name), content).unwrap();
         }
-        let collector = TextfileCollector {
-            directories: vec![dir.to_string_lossy().into_owned()],
-        };
+        let collector = TextfileCollector::new(vec![dir.to_string_lossy().into_owned()]);
         let mut sink = MetricSink::new();
         collector.collect(&mut sink).unwrap();
         let mut out = Vec::new();
@@ -1045,9 +1075,7 @@ go_gc_duration_seconds_count 12
 
     #[test]
     fn no_directory_is_no_error() {
-        let collector = TextfileCollector {
-            directories: Vec::new(),
-        };
+        let collector = TextfileCollector::new(Vec::new());
         let mut sink = MetricSink::new();
         collector.collect(&mut sink).unwrap();
         assert_eq!(sink.sample_count(), 1);
