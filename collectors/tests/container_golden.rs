@@ -1,8 +1,11 @@
 //! Golden tests of the container groups: every `container_*` collector and `machine` runs over
 //! the fixture trees `tests/fixtures/cgroup-v1` (hybrid host, Docker and cri-dockerd on the
-//! cgroupfs driver) and `tests/fixtures/cgroup-v2` (pure v2, containerd on the systemd driver),
-//! and its exposition must equal `tests/golden/<tree>/<collector>.prom`. Values that depend on
-//! the clock or on file mtimes of the checkout (start time, last seen) are masked as `LIVE`.
+//! cgroupfs driver), `tests/fixtures/cgroup-v1-systemd` (v1 without a unified mount, Docker and
+//! cri-dockerd on the systemd driver: `kubepods-<qos>-pod<uid>.slice/docker-<id>.scope`,
+//! `system.slice/docker-<id>.scope`, a `.mount` unit the default exclude drops) and
+//! `tests/fixtures/cgroup-v2` (pure v2, containerd on the systemd driver), and its exposition
+//! must equal `tests/golden/<tree>/<collector>.prom`. Values that depend on the clock or on file
+//! mtimes of the checkout (start time, last seen) are masked as `LIVE`.
 //! `UPDATE_GOLDEN=1 cargo test -p nodex-collectors --test container_golden` rewrites them.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::{registry, Options, Roots, Settings};
 
-const TREES: &[&str] = &["cgroup-v1", "cgroup-v2"];
+const TREES: &[&str] = &["cgroup-v1", "cgroup-v1-systemd", "cgroup-v2"];
 const LIVE_FAMILIES: &[&str] = &[
     "container_creation_time_seconds",
     "container_start_time_seconds",
@@ -111,6 +114,41 @@ fn cadvisor_label_mode_and_timestamps() {
     );
     let ts = app.rsplit(' ').next().expect("timestamp");
     assert!(ts.parse::<i64>().expect("integer ms") > 1_600_000_000_000);
+}
+
+#[test]
+fn systemd_v1_layout_is_named() {
+    // The goldens hold these too; this says what the systemd-driver v1 tree must show.
+    let got = run(
+        "container_cpu",
+        &settings("cgroup-v1-systemd", Options::with_defaults()),
+    );
+    let usage: Vec<&str> = got
+        .lines()
+        .filter(|l| l.starts_with("container_cpu_usage_seconds_total{"))
+        .collect();
+    let pod_slice = "kubepods-burstable-pod7f4e2a10_3b5c_4d6e_8f90_a1b2c3d4e5f6.slice\",";
+    let pod = usage
+        .iter()
+        .find(|l| l.contains(pod_slice))
+        .expect("pod cgroup");
+    assert!(pod.contains(r#"container="","#) && pod.contains(r#"namespace="shop",pod="cart-"#));
+    let app = usage
+        .iter()
+        .find(|l| l.contains(r#"container="cart""#))
+        .expect("app container");
+    assert!(app.contains(pod_slice.trim_end_matches("\",")) && app.contains("/docker-"));
+    let plain = usage
+        .iter()
+        .find(|l| l.contains("id=\"/system.slice/docker-"))
+        .expect("plain Docker container");
+    assert!(plain.contains(r#"image="redis:7.2-alpine",name="redis""#));
+    assert!(!got.contains(".mount"), "mount units are excluded");
+    assert!(
+        !got.contains(r#"container="POD""#),
+        "sandboxes carry network only"
+    );
+    assert_eq!(usage.len(), 11, "{usage:#?}");
 }
 
 #[test]

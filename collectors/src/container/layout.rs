@@ -142,6 +142,41 @@ mod tests {
     }
 
     #[test]
+    fn systemd_docker_layouts() {
+        // cri-dockerd with Docker's systemd driver: every QoS class, `_` in the uid slice name.
+        for (slice, pod) in [
+            (
+                "/kubepods.slice/kubepods-besteffort.slice",
+                "kubepods-besteffort-pod0c1d2e3f_4a5b_4c6d_9e7f_8a9b0c1d2e3f.slice",
+            ),
+            (
+                "/kubepods.slice",
+                "kubepods-pod0c1d2e3f_4a5b_4c6d_9e7f_8a9b0c1d2e3f.slice",
+            ),
+        ] {
+            let p = parse(&format!("{slice}/{pod}")).pod_uid;
+            assert_eq!(
+                p.as_deref(),
+                Some("0c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f"),
+                "{pod}"
+            );
+            let path = format!("{slice}/{pod}/docker-{ID}.scope");
+            let c = parse(&path);
+            assert_eq!(
+                (c.container_id, c.hint, c.is_pod),
+                (Some(ID), RuntimeHint::Docker, false)
+            );
+            assert_eq!(c.pod_uid, p, "{path}");
+        }
+        let d = parse("/system.slice/docker.service");
+        assert_eq!((d.container_id, d.is_pod, d.pod_uid), (None, false, None));
+        let path = format!("/system.slice/docker-{ID}.scope");
+        assert_eq!(parse(&path).pod_uid, None);
+        let mount = format!("/system.slice/var-lib-docker-overlay2-{ID}-merged.mount");
+        assert_eq!(parse(&mount).container_id, None);
+    }
+
+    #[test]
     fn non_containers() {
         for id in [
             "/",
