@@ -13,13 +13,14 @@
 //! pids are reused), and at most [`MAX_OPEN`] at a time. Nothing is kept before the first
 //! scrape ([`next_scrape`]), so tools and tests that run collectors directly read afresh.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::util::FastMap;
 
 /// The most descriptors kept open (well under the usual soft limit of 1024).
 pub const MAX_OPEN: usize = 384;
@@ -43,9 +44,9 @@ struct Entry {
 
 #[derive(Default)]
 struct Cache {
-    files: HashMap<PathBuf, Entry>,
+    files: FastMap<PathBuf, Entry>,
     /// sysfs directories found unchanged, with the scrape in which they were checked.
-    checked: HashMap<PathBuf, u64>,
+    checked: FastMap<PathBuf, u64>,
 }
 
 fn cache() -> &'static Mutex<Cache> {
