@@ -15,10 +15,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::fuse::{HeldFs, BLOCKS, BLOCK_SIZE};
 use common::{
-    assert_no_duplicate_series, collector_success, eventually, get, parse_exposition, proc_status,
-    skip_unless_ci, start_nodex, start_nodex_via, Family,
+    assert_no_duplicate_series, collector_success, docker, eventually, get, parse_exposition,
+    proc_status, skip_unless_ci, start_nodex, start_nodex_via, Family,
 };
-use nodex_collectors::container::walk::{discover, Ctrl, Hierarchies};
+use nodex_collectors::container::walk::discover;
 use nodex_collectors::Roots;
 
 /// node_exporter's default mount point exclusion plus the held FUSE mounts of this binary.
@@ -207,23 +207,6 @@ impl Drop for CgroupGuard {
     }
 }
 
-fn hierarchy_dirs(h: &Hierarchies, id: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = [
-        Ctrl::Cpu,
-        Ctrl::Cpuacct,
-        Ctrl::Memory,
-        Ctrl::Pids,
-        Ctrl::Blkio,
-    ]
-    .iter()
-    .filter_map(|c| h.dir(*c, id))
-    .chain(h.unified_dir(id))
-    .collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs
-}
-
 fn unique_name(prefix: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -244,7 +227,7 @@ fn cgroup_churn_under_scrapes() {
     let guard = Arc::new(CgroupGuard {
         dirs: Mutex::new(Vec::new()),
     });
-    for dir in hierarchy_dirs(&hier, &parent) {
+    for dir in hier.all_dirs(&parent) {
         if let Err(e) = std::fs::create_dir(&dir) {
             return skip_unless_ci(&format!("cannot create {}: {e}", dir.display()));
         }
@@ -269,20 +252,20 @@ fn cgroup_churn_under_scrapes() {
             while !stop.load(Ordering::Relaxed) {
                 let id = format!("{parent}/c{made}");
                 made += 1;
-                for dir in hierarchy_dirs(&hier, &id) {
+                for dir in hier.all_dirs(&id) {
                     std::fs::create_dir(&dir).expect("create churn cgroup");
                 }
                 live.push_back(id);
                 if live.len() > 4 {
                     let old = live.pop_front().expect("non-empty");
-                    for dir in hierarchy_dirs(&hier, &old) {
+                    for dir in hier.all_dirs(&old) {
                         std::fs::remove_dir(&dir).expect("remove an empty churn cgroup");
                     }
                     removed.lock().unwrap().insert(old, Instant::now());
                 }
             }
             for id in live {
-                for dir in hierarchy_dirs(&hier, &id) {
+                for dir in hier.all_dirs(&id) {
                     let _ = std::fs::remove_dir(&dir);
                 }
             }
@@ -331,17 +314,6 @@ fn cgroup_churn_under_scrapes() {
 #[test]
 fn docker_churn_under_scrapes() {
     let busybox = Path::new("/bin/busybox");
-    let docker = |args: &[&str]| -> Result<String, String> {
-        let out = Command::new("docker")
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    };
     if !common::is_root() || !busybox.exists() || docker(&["info"]).is_err() {
         return skip_unless_ci("needs root, /bin/busybox (busybox-static) and a Docker daemon");
     }

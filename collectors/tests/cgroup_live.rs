@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nodex_collectors::container::walk::{discover, Ctrl, Hierarchies};
+use nodex_collectors::container::walk::{discover, Ctrl};
 use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::{registry, Options, Roots, Settings};
 
@@ -51,23 +51,6 @@ impl Drop for Guard {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-fn hierarchy_dirs(h: &Hierarchies, id: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = [
-        Ctrl::Cpu,
-        Ctrl::Cpuacct,
-        Ctrl::Memory,
-        Ctrl::Pids,
-        Ctrl::Blkio,
-    ]
-    .iter()
-    .filter_map(|c| h.dir(*c, id))
-    .chain(h.unified_dir(id))
-    .collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs
 }
 
 fn scrape(settings: &Arc<Settings>, names: &[&str]) -> String {
@@ -113,9 +96,10 @@ fn live_cgroups_are_seen_and_forgotten() {
         child: None,
         dirs: Vec::new(),
     };
-    for (p, c) in hierarchy_dirs(&hier, &parent)
+    for (p, c) in hier
+        .all_dirs(&parent)
         .into_iter()
-        .zip(hierarchy_dirs(&hier, &child_id))
+        .zip(hier.all_dirs(&child_id))
     {
         if std::fs::create_dir(&p).is_err() {
             skip_unless_ci(&format!("cannot create {}", p.display()));
@@ -149,7 +133,7 @@ fn live_cgroups_are_seen_and_forgotten() {
         .expect("spawn busy loop");
     let pid = child.id();
     guard.child = Some(child);
-    for dir in hierarchy_dirs(&hier, &child_id) {
+    for dir in hier.all_dirs(&child_id) {
         std::fs::write(dir.join("cgroup.procs"), pid.to_string())
             .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
     }

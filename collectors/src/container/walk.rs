@@ -125,6 +125,19 @@ impl Hierarchies {
         self.unified.as_ref().map(|b| join_id(b, id))
     }
 
+    /// Every directory of container `id`: one per mounted controller hierarchy and the cgroup2
+    /// one, without repeats (a cgroup exists once per hierarchy).
+    pub fn all_dirs(&self, id: &str) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = CTRLS
+            .iter()
+            .filter_map(|(c, _)| self.dir(*c, id))
+            .chain(self.unified_dir(id))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
     fn walk_roots(&self) -> Vec<PathBuf> {
         let mut roots: Vec<PathBuf> = if self.v2 {
             self.unified.iter().cloned().collect()
