@@ -33,19 +33,32 @@ pub struct ProcStats {
 }
 
 /// Counts the fds and socket fds of a process; a process that exited counts nothing.
+/// Links are read relative to the open `fd` directory: a whole-path `readlink` per descriptor
+/// walked `/proc/<pid>/fd/` again each time and was most of this group's cost.
 fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
+    use rustix::fs::{openat, readlinkat, Dir, Mode, OFlags, CWD};
     let dir = roots.proc(format!("{pid}/fd"));
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(fd) = openat(CWD, &dir, flags, Mode::empty()) else {
+        return (0, 0);
+    };
+    let Ok(mut entries) = Dir::read_from(&fd) else {
         return (0, 0);
     };
     let mut fds = 0;
     let mut sockets = 0;
-    for e in entries.filter_map(Result::ok) {
+    let mut link = Vec::with_capacity(64);
+    while let Some(Ok(entry)) = entries.read() {
+        let name = entry.file_name();
+        if name.to_bytes().starts_with(b".") {
+            continue;
+        }
         fds += 1;
-        if std::fs::read_link(e.path())
-            .is_ok_and(|t| t.as_os_str().as_encoded_bytes().starts_with(b"socket:"))
-        {
-            sockets += 1;
+        if let Ok(target) = readlinkat(&fd, name, std::mem::take(&mut link)) {
+            if target.as_bytes().starts_with(b"socket:") {
+                sockets += 1;
+            }
+            link = target.into_bytes();
         }
     }
     (fds, sockets)
