@@ -136,12 +136,24 @@ pub struct Scraper {
     exporter_metrics: bool,
     /// Counters of the HTTP handler, shared with the server.
     pub stats: HandlerStats,
+    /// Scrapes being collected, by what they collect and how they are encoded.
+    in_flight: Mutex<HashMap<ScrapeKey, InFlight>>,
+}
+
+/// What makes two scrapes interchangeable: the collectors, the format and the encoding.
+type ScrapeKey = (Vec<usize>, Format, bool);
+
+/// A scrape being collected, which scrapes asking for the same thing may wait for.
+struct InFlight {
+    deadline: Instant,
+    result: Arc<tokio::sync::OnceCell<Result<ScrapeOutput, String>>>,
 }
 
 /// The rendered body of one scrape.
+#[derive(Clone)]
 pub struct ScrapeOutput {
     /// Exposition bytes (already gzip-compressed when asked).
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// What the renderer wrote and dropped.
     pub render: RenderStats,
 }
@@ -167,6 +179,7 @@ impl Scraper {
             settings,
             exporter_metrics,
             stats: HandlerStats::default(),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -210,8 +223,58 @@ impl Scraper {
         Ok(picked)
     }
 
-    /// Runs the selected collectors until `deadline` and renders the response body.
+    /// The response body of a scrape of `selected` by `deadline`. A scrape that asks for the
+    /// same collectors, format and encoding as one being collected, which will be done by this
+    /// scrape's own deadline, waits for it and shares its body instead of collecting again:
+    /// Prometheus HA pairs and load generators cost one collection, not one each. A waiter
+    /// whose leader is cancelled (its client went away) collects itself.
     pub async fn scrape(
+        &self,
+        selected: &[usize],
+        deadline: Instant,
+        format: Format,
+        gzip: bool,
+    ) -> Result<ScrapeOutput, String> {
+        let key: ScrapeKey = (selected.to_vec(), format, gzip);
+        let cell = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            match in_flight.get(&key) {
+                Some(f) if f.deadline <= deadline && f.result.get().is_none() => {
+                    Arc::clone(&f.result)
+                }
+                _ => {
+                    let result = Arc::new(tokio::sync::OnceCell::new());
+                    in_flight.insert(
+                        key.clone(),
+                        InFlight {
+                            deadline,
+                            result: Arc::clone(&result),
+                        },
+                    );
+                    result
+                }
+            }
+        };
+        let out = cell
+            .get_or_init(|| async {
+                self.collect_and_render(selected, deadline, format, gzip)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .clone();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if in_flight
+            .get(&key)
+            .is_some_and(|f| Arc::ptr_eq(&f.result, &cell))
+        {
+            in_flight.remove(&key);
+        }
+        out
+    }
+
+    /// Runs the selected collectors until `deadline` and renders the response body.
+    async fn collect_and_render(
         &self,
         selected: &[usize],
         deadline: Instant,
@@ -330,7 +393,7 @@ impl Scraper {
             );
         }
         Ok(ScrapeOutput {
-            body,
+            body: body.into(),
             render: stats,
         })
     }
@@ -495,7 +558,7 @@ mod tests {
     }
 
     fn text(out: &ScrapeOutput) -> String {
-        String::from_utf8(out.body.clone()).unwrap()
+        String::from_utf8(out.body.to_vec()).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

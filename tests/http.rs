@@ -206,3 +206,60 @@ fn past_max_requests_answers_503() {
         first.text()
     );
 }
+
+#[test]
+fn concurrent_identical_scrapes_share_one_collection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc_dir = dir.path().join("proc");
+    std::fs::create_dir(&proc_dir).expect("mkdir proc");
+    let fifo = proc_dir.join("loadavg");
+    common::mkfifo(&fifo);
+    let procfs = format!("--path.procfs={}", proc_dir.display());
+    // A second scrape that collected on its own would open the FIFO again after the only
+    // writer has gone, wait there until its 5 s deadline, and answer without node_load1.
+    let nodex = start_nodex(&[
+        &procfs,
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+        "--collector.time",
+        "--scrape.timeout=5s",
+    ]);
+    let url = nodex.url("/metrics?collect[]=loadavg");
+    let scrape = |url: String| std::thread::spawn(move || get(&url, &[]).expect("scrape"));
+    let first = scrape(url.clone());
+    let writer = common::eventually(
+        std::time::Duration::from_secs(20),
+        "the first scrape opens the FIFO",
+        || common::open_fifo_writer_if_read(&fifo),
+    );
+    let second = scrape(url);
+    // Both scrapes are in flight (plus the observer's own request).
+    let observer = nodex.url("/metrics?collect[]=time");
+    common::eventually(
+        std::time::Duration::from_secs(20),
+        "the second scrape is in flight",
+        || {
+            let text = get(&observer, &[]).ok()?.text();
+            text.contains("promhttp_metric_handler_requests_in_flight 3\n")
+                .then_some(())
+        },
+    );
+    use std::io::Write;
+    let mut writer = writer;
+    writer
+        .write_all(b"0.25 0.5 1 1/100 42\n")
+        .expect("feed the FIFO");
+    drop(writer);
+    for (which, handle) in [("first", first), ("second", second)] {
+        let response = handle.join().expect("scrape thread");
+        assert_eq!(response.status, 200, "{which}");
+        assert!(
+            response.text().contains("node_load1 0.25\n")
+                && response
+                    .text()
+                    .contains("node_scrape_collector_success{collector=\"loadavg\"} 1\n"),
+            "{which} scrape did not get the shared collection:\n{}",
+            response.text()
+        );
+    }
+}

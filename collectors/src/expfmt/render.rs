@@ -11,7 +11,7 @@ use super::float::openmetrics_value;
 use super::sink::{FamilyBlock, Line, MetricSink, MetricType, NO_SET};
 
 /// The exposition format of a response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// Prometheus text format 0.0.4.
     Text,
