@@ -1038,10 +1038,8 @@ go_gc_duration_seconds_count 12
         // One directory per call: tests run in parallel in one process.
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "nodex-textfile-{}-{call}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("nodex-textfile-{}-{call}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for (name, content) in files {
