@@ -2,7 +2,8 @@
 # Installs what the tests need on a Debian machine (as root) and runs the whole suite:
 # formatting, lints, unit tests, fixture goldens, the live node_exporter comparison, the
 # Prometheus end-to-end and TLS tests, the deployment files, the cgroup, Docker and image tests,
-# and the fault tests (FUSE mount, cgroup/Docker churn, user nobody).
+# and the fault tests (FUSE mount, cgroup/Docker churn, user nobody); then a bounded fuzz run of
+# every parser (scripts/fuzz.sh, about 75 s plus the nightly build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,4 @@ command -v kubernetes-validate >/dev/null 2>&1 || python3 -m pip install -q kube
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --examples -- -D warnings
 cargo test --workspace -- --test-threads=2
+scripts/fuzz.sh

@@ -346,7 +346,9 @@ pub fn update_cache(cache: &mut BTreeMap<u32, CpuTimes>, fresh: &BTreeMap<u32, C
     cache.retain(|id, _| fresh.contains_key(id));
 }
 
-/// Parses a kernel CPU list such as `0-2,5` (procfs' `parseCPURange`).
+/// Parses a kernel CPU list such as `0-2,5` (procfs' `parseCPURange`). A list naming more
+/// than 65536 CPUs in all is an error: repeated `0-65535` parts would otherwise make a small
+/// file allocate gigabytes.
 pub fn parse_cpu_list(text: &str) -> Result<Vec<u16>, ParseError> {
     let mut cpus = Vec::new();
     for part in text.trim_end_matches('\n').split(',') {
@@ -362,7 +364,14 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u16>, ParseError> {
                 if end.contains('-') {
                     return Err(ParseError::new(format!("cpu range is not valid: {part:?}")));
                 }
-                cpus.extend(number(start)?..=number(end)?);
+                let (start, end) = (number(start)?, number(end)?);
+                if cpus.len() + usize::from(end.saturating_sub(start)) >= 1 << 16 {
+                    return Err(ParseError::new(format!("cpu list too long at {part:?}")));
+                }
+                cpus.extend(start..=end);
+            }
+            None if cpus.len() >= 1 << 16 => {
+                return Err(ParseError::new("cpu list too long"));
             }
             None => cpus.push(number(part)?),
         }
@@ -521,6 +530,10 @@ mod tests {
         assert!(parse_cpu_list("1-2-3").is_err());
         assert!(parse_cpu_list("a").is_err());
         assert!(parse_cpu_list("\u{fffd}").is_err());
+        // Same class as cpufreq's fuzz finding: repeated full ranges made a small input
+        // allocate without bound.
+        assert!(parse_cpu_list(&"0-65535,".repeat(8)).is_err());
+        assert_eq!(parse_cpu_list("0-65535").map(|v| v.len()), Ok(65536));
     }
 
     const CPUINFO: &[u8] = b"processor\t: 0

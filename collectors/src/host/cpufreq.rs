@@ -65,7 +65,12 @@ const REQUIRED_TEXT_FILES: [&str; 5] = [
     "scaling_setspeed",
 ];
 
-/// Parses a kernel CPU list such as `0-3,8,10-11` (empty input is an empty list).
+/// The most CPUs a CPU list may name: Linux's `NR_CPUS` is at most 8192 on every
+/// architecture, so a larger list is garbage, not a machine.
+const MAX_CPUS: usize = 1 << 16;
+
+/// Parses a kernel CPU list such as `0-3,8,10-11` (empty input is an empty list). A list
+/// naming more than 65536 CPUs is an error (`0-4294967295` would otherwise ask for 16 GiB).
 pub fn parse_cpu_range(text: &str) -> Result<Vec<u32>, ParseError> {
     let mut cpus = Vec::new();
     for part in text.trim().split(',').filter(|p| !p.is_empty()) {
@@ -74,7 +79,16 @@ pub fn parse_cpu_range(text: &str) -> Result<Vec<u32>, ParseError> {
                 .map_err(|_| ParseError::new(format!("invalid cpu range {part:?}")))
         };
         match part.split_once('-') {
-            Some((start, end)) => cpus.extend(number(start)?..=number(end)?),
+            Some((start, end)) => {
+                let (start, end) = (number(start)?, number(end)?);
+                if cpus.len() + end.saturating_sub(start) as usize >= MAX_CPUS {
+                    return Err(ParseError::new(format!("cpu range {part:?} is too large")));
+                }
+                cpus.extend(start..=end);
+            }
+            None if cpus.len() >= MAX_CPUS => {
+                return Err(ParseError::new("cpu list is too long"));
+            }
             None => cpus.push(number(part)?),
         }
     }
@@ -192,6 +206,15 @@ mod tests {
         assert!(parse_cpu_range("1-").is_err());
         assert!(parse_cpu_range("a").is_err());
         assert!(parse_cpu_range("\u{fffd}").is_err());
+    }
+
+    /// Fuzz finding: one huge range made the parser allocate 16 GB, and the process abort.
+    #[test]
+    fn cpu_range_too_large() {
+        assert!(parse_cpu_range("0-4294967295").is_err());
+        assert!(parse_cpu_range("0-65535,0-1").is_err());
+        assert_eq!(parse_cpu_range("0-65535").unwrap().len(), 65536);
+        assert_eq!(parse_cpu_range("5-3").unwrap(), Vec::<u32>::new());
     }
 
     #[test]

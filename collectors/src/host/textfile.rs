@@ -506,6 +506,35 @@ impl Merged {
         })
     }
 
+    /// The accepted family that `family` collides with: `x_sum`/`x_count` against a summary
+    /// or histogram `x`, `x_bucket` against a histogram `x`, or the other way round.
+    fn suffix_collision(&self, family: &Family) -> Option<String> {
+        let is = |name: &str, kinds: &[MetricType]| {
+            self.families
+                .get(name)
+                .is_some_and(|acc| kinds.contains(&acc.kind))
+        };
+        let both = [MetricType::Summary, MetricType::Histogram];
+        for (suffix, kinds) in [
+            ("_sum", &both[..]),
+            ("_count", &both[..]),
+            ("_bucket", &both[1..]),
+        ] {
+            if let Some(base) = family.name.strip_suffix(suffix) {
+                if is(base, kinds) {
+                    return Some(base.to_string());
+                }
+            }
+            if kinds.contains(&family.kind) {
+                let derived = format!("{}{suffix}", family.name);
+                if self.families.contains_key(&derived) {
+                    return Some(derived);
+                }
+            }
+        }
+        None
+    }
+
     /// Adds the families of one file; returns false when a HELP conflict was found.
     fn add(&mut self, file: &str, families: Vec<Family>) -> bool {
         let mut ok = true;
@@ -528,6 +557,11 @@ impl Merged {
                     continue;
                 }
                 acc.series.extend(family.series);
+            } else if let Some(other) = self.suffix_collision(&family) {
+                // client_golang's registry refuses such a pair (checkSuffixCollisions) and
+                // node_exporter serves the rest; writing both would give two HELP lines for
+                // one name as a text parser reads them.
+                tracing::error!(metric = %family.name, other, file, "metric name collides with a summary or histogram; series dropped");
             } else {
                 self.families.insert(
                     family.name,
@@ -1033,7 +1067,11 @@ go_gc_duration_seconds_count 12
     }
 
     fn collect_dir(files: &[(&str, &str)]) -> String {
-        let dir = std::env::temp_dir().join(format!("nodex-textfile-{}", std::process::id()));
+        // One directory per call: tests run in parallel in one process.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("nodex-textfile-{}-{call}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for (name, content) in files {
@@ -1052,6 +1090,25 @@ go_gc_duration_seconds_count 12
             .filter(|l| !l.starts_with("node_textfile_mtime_seconds{"))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Fuzz finding: a family `a_count` read before a summary `a` was written beside it, and
+    /// the output then had two HELP lines for `a_count` as a text parser groups them.
+    #[test]
+    fn suffix_collisions_keep_the_first_family() {
+        let out = collect_dir(&[
+            (
+                "a.prom",
+                "a_count 1\n# TYPE a summary\na{quantile=\"0.5\"} 1\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n",
+            ),
+            ("b.prom", "h_sum 3\nh_bucket 4\n"),
+        ]);
+        assert!(out.contains("# TYPE a_count untyped\na_count 1\n"), "{out}");
+        assert!(!out.contains("# TYPE a summary"), "{out}");
+        assert!(out.contains("# TYPE h histogram\n"), "{out}");
+        assert!(!out.contains("h_sum 3"), "{out}");
+        assert!(!out.contains("h_bucket 4"), "{out}");
+        assert!(parse_text(out.as_bytes()).is_ok(), "{out}");
     }
 
     #[test]

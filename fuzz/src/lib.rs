@@ -1,0 +1,537 @@
+//! The parser table behind the `parsers` fuzz target and the `seed` corpus builder.
+//!
+//! Input layout: the first byte picks the parser (`PARSERS[byte % PARSERS.len()]`), the rest is
+//! the file content handed to it. A parser that takes two inputs (a file and a name, two
+//! files) gets them split at the first NUL byte.
+//!
+//! Invariants checked on every input, beside "no panic, no abort, no runaway allocation":
+//! - every parser result is written (in its `Debug` form) as a label value through
+//!   [`MetricSink`] and [`render`]; the text output must parse back with the textfile parser
+//!   and give back exactly the same label values, and the OpenMetrics output must be UTF-8
+//!   ending in `# EOF`;
+//! - the collectors' own writers (`mdadm`, `diskstats`, `filesystem`) write parsed values
+//!   through the same sink, so their output must parse back too;
+//! - a textfile that parses is rewritten through the sink, rendered, and must parse again;
+//! - name sanitisers give valid metric names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::hint::black_box;
+
+use nodex_collectors::container::{layout, network, parse as cg, runtime, spec};
+use nodex_collectors::expfmt::{render, Format};
+use nodex_collectors::host::textfile::{self, Value};
+use nodex_collectors::host::*;
+use nodex_collectors::{options, util, MetricSink, MetricType};
+
+/// One fuzzed function.
+pub struct Parser {
+    /// Short name (shown by the seed builder).
+    pub name: &'static str,
+    /// Fixture files (path suffixes under `tests/fixtures`) whose content seeds this parser.
+    pub seeds: &'static [&'static str],
+    /// Runs the parser on one input and records what must render.
+    pub run: fn(&[u8], &mut Checks),
+}
+
+/// What one input produced, checked once the parser returned.
+#[derive(Default)]
+pub struct Checks {
+    sink: MetricSink,
+    expected: Vec<String>,
+}
+
+impl Checks {
+    /// Records a parser result: its `Debug` form becomes a label value that must survive
+    /// rendering and re-parsing unchanged.
+    pub fn result<T: Debug>(&mut self, value: &T) {
+        let text = format!("{value:?}");
+        let index = self.expected.len().to_string();
+        self.sink
+            .gauge("fuzz_result", "Debug form of a \"parser\" result.\\")
+            .sample(&[("i", &index), ("v", &text)], 1.0);
+        self.expected.push(text);
+    }
+
+    /// The sink the collectors' own writers write to.
+    pub fn sink(&mut self) -> &mut MetricSink {
+        &mut self.sink
+    }
+
+    /// Renders everything recorded and checks it.
+    pub fn finish(self) {
+        let text = render_text(&self.sink);
+        let families = textfile::parse_text(&text).unwrap_or_else(|e| {
+            panic!(
+                "rendered exposition does not parse: {e}\n{}",
+                String::from_utf8_lossy(&text)
+            )
+        });
+        let mut got: Vec<String> = families
+            .iter()
+            .filter(|f| f.name == "fuzz_result")
+            .flat_map(|f| &f.series)
+            .filter_map(|s| s.labels.iter().find(|(n, _)| n == "v"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        let mut want = self.expected;
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "label values changed through render + parse");
+
+        let mut om = Vec::new();
+        if let Err(e) = render(&[&self.sink], Format::OpenMetrics, &mut om) {
+            panic!("OpenMetrics render into a Vec failed: {e}");
+        }
+        assert!(std::str::from_utf8(&om).is_ok(), "OpenMetrics not UTF-8");
+        assert!(om.ends_with(b"# EOF\n"), "OpenMetrics without # EOF");
+    }
+}
+
+fn render_text(sink: &MetricSink) -> Vec<u8> {
+    let mut text = Vec::new();
+    if let Err(e) = render(&[sink], Format::Text, &mut text) {
+        panic!("text render into a Vec failed: {e}");
+    }
+    text
+}
+
+/// Runs the parser the first byte selects on the rest of `data`, then checks its output.
+pub fn fuzz_one(data: &[u8]) {
+    let Some((&selector, input)) = data.split_first() else {
+        return;
+    };
+    let parser = &PARSERS[selector as usize % PARSERS.len()];
+    let mut checks = Checks::default();
+    (parser.run)(input, &mut checks);
+    checks.finish();
+}
+
+fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Splits a two-part input at the first NUL byte (the second part is empty without one).
+fn two(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[]),
+    }
+}
+
+/// `key=value` lines, as hwmon's per-sensor properties.
+fn props(bytes: &[u8]) -> BTreeMap<String, String> {
+    text(bytes)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn valid_name(name: &str) {
+    assert!(
+        name.is_empty() || textfile::valid_metric_name(&format!("x{name}")),
+        "sanitised name {name:?} is not a valid metric name"
+    );
+}
+
+/// Rewrites parsed textfile families through the sink (as the collector's writer does: one
+/// family per name, bounds as labels, `_sum`/`_count` suffixes) and checks the result
+/// parses again.
+fn textfile_roundtrip(families: &[textfile::Family]) {
+    let mut sink = MetricSink::new();
+    for f in families {
+        sink.family(&f.name, f.help.as_deref().unwrap_or("from fuzz"), f.kind);
+        for s in &f.series {
+            let labels: Vec<(&str, &str)> = s
+                .labels
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            match &s.value {
+                Value::Simple(v) => {
+                    match s.timestamp_ms {
+                        Some(ts) => sink.sample_at(&labels, *v, ts),
+                        None => sink.sample(&labels, *v),
+                    };
+                }
+                Value::Summary {
+                    quantiles: pairs,
+                    sum,
+                    count,
+                }
+                | Value::Histogram {
+                    buckets: pairs,
+                    sum,
+                    count,
+                } => {
+                    let (key, suffix) = if f.kind == MetricType::Summary {
+                        ("quantile", "")
+                    } else {
+                        ("le", "_bucket")
+                    };
+                    for (bound, v) in pairs {
+                        let bound = nodex_collectors::expfmt::format_float(*bound);
+                        let mut with: Vec<(&str, &str)> = labels.clone();
+                        with.push((key, &bound));
+                        sink.sample_suffixed(suffix, &with, *v);
+                    }
+                    sink.sample_suffixed("_sum", &labels, *sum);
+                    sink.sample_suffixed("_count", &labels, *count);
+                }
+            }
+        }
+    }
+    let text = render_text(&sink);
+    if let Err(e) = textfile::parse_text(&text) {
+        panic!(
+            "re-rendered textfile does not parse: {e}\n{}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
+
+macro_rules! parser {
+    ($name:expr, [$($seed:expr),* $(,)?], |$d:ident, $c:ident| $body:expr) => {
+        Parser {
+            name: $name,
+            seeds: &[$($seed),*],
+            run: |$d: &[u8], $c: &mut Checks| {
+                let _ = black_box(&$c);
+                $body;
+            },
+        }
+    };
+    ($name:expr, [$($seed:expr),* $(,)?], |$d:ident| $body:expr) => {
+        parser!($name, [$($seed),*], |$d, c| c.result(&$body))
+    };
+}
+
+/// Every fuzzed function, in a fixed order (the corpus's first bytes index this table:
+/// append new entries at the end so existing corpus files keep their meaning).
+pub static PARSERS: &[Parser] = &[
+    parser!("arp", ["proc/net/arp"], |d| arp::parse(d)),
+    parser!("bcache.dehumanize", [], |d| bcache::dehumanize(&text(d))),
+    parser!("bcache.dehumanize_signed", [], |d| {
+        bcache::dehumanize_signed(&text(d))
+    }),
+    parser!(
+        "bcache.writeback_rate_debug",
+        ["writeback_rate_debug"],
+        |d| { bcache::parse_writeback_rate_debug(d) }
+    ),
+    parser!("bcache.priority_stats", ["priority_stats"], |d| {
+        bcache::parse_priority_stats(d)
+    }),
+    parser!("bcachefs.human_bytes", [], |d| bcachefs::parse_human_bytes(
+        &text(d)
+    )),
+    parser!("bcachefs.compression", ["compression_stats"], |d| {
+        bcachefs::parse_compression(d)
+    }),
+    parser!("bcachefs.errors", ["bcachefs/errors"], |d| {
+        bcachefs::parse_errors(d)
+    }),
+    parser!("bcachefs.counter", [], |d| bcachefs::parse_counter(d)),
+    parser!("bcachefs.btree_writes", ["btree_write_stats"], |d| {
+        bcachefs::parse_btree_writes(d)
+    }),
+    parser!(
+        "bcachefs.io_done",
+        ["io_done"],
+        |d| bcachefs::parse_io_done(d)
+    ),
+    parser!("bcachefs.io_errors", ["io_errors"], |d| {
+        bcachefs::parse_io_errors(d)
+    }),
+    parser!("bonding.names", ["bonding_masters"], |d| {
+        bonding::parse_names(&text(d)).len()
+    }),
+    parser!("btrfs.commit_stats", ["commit_stats"], |d| {
+        btrfs::parse_commit_stats(d)
+    }),
+    parser!("btrfs.allocation_ratio", [], |d| {
+        let (mode, n) = two(d);
+        btrfs::allocation_ratio(&text(mode), n.len())
+    }),
+    parser!("buddyinfo", ["proc/buddyinfo"], |d| buddyinfo::parse(d)),
+    parser!("cgroups", ["proc/cgroups"], |d| cgroups::parse(d)),
+    parser!("conntrack.stat", ["stat/nf_conntrack"], |d| {
+        conntrack::parse_stat(d)
+    }),
+    parser!("cpu.cpu_list", ["thread_siblings_list"], |d| {
+        cpu::parse_cpu_list(&text(d))
+    }),
+    parser!("cpu.cpuinfo", ["proc/cpuinfo"], |d| cpu::parse_cpuinfo(d)),
+    parser!("cpu_vulnerabilities", ["vulnerabilities/spectre_v2"], |d| {
+        cpu_vulnerabilities::parse(d)
+    }),
+    parser!("cpufreq.cpu_range", ["related_cpus"], |d| {
+        cpufreq::parse_cpu_range(&text(d))
+    }),
+    parser!("cpufreq.khz", ["scaling_cur_freq"], |d| cpufreq::parse_khz(
+        &text(d)
+    )),
+    parser!("cpufreq.governor_states", [], |d| {
+        let (available, current) = two(d);
+        let available = text(available);
+        cpufreq::governor_states(&available, &text(current)).len()
+    }),
+    parser!("diskstats", ["proc/diskstats"], |d, c| {
+        let (stats, udev) = two(d);
+        let udev = diskstats::parse_udev(udev);
+        c.result(&udev);
+        if let Ok(stats) = diskstats::parse_diskstats(stats) {
+            for stat in &stats {
+                diskstats::emit_device(c.sink(), stat, &udev, 1);
+            }
+        }
+    }),
+    parser!("diskstats.udev", ["udev/b8:0"], |d| diskstats::parse_udev(
+        d
+    )),
+    parser!("dmi.label_value", ["product_name"], |d| dmi::label_value(d)),
+    parser!("dmmultipath.number", [], |d| dmmultipath::parse_number(d)),
+    parser!("drbd", ["proc/drbd"], |d| drbd::parse(d)),
+    parser!("edac", [], |d, c| {
+        c.result(&edac::parse_count(d));
+        c.result(&edac::dimm_label(d));
+        let t = text(d);
+        c.result(&edac::numbered(&t, "csrow"));
+        c.result(&edac::channel_number(&t));
+    }),
+    parser!("entropy", ["random/entropy_avail"], |d| entropy::parse(d)),
+    parser!("fibrechannel", [], |d, c| {
+        c.result(&fibrechannel::parse_statistic(d));
+        let (name, raw) = two(d);
+        c.result(&fibrechannel::attribute_value(&text(name), &text(raw)));
+    }),
+    parser!("filefd", ["fs/file-nr"], |d| filefd::parse(d)),
+    parser!("filesystem.mountinfo", ["proc/1/mountinfo"], |d, c| {
+        if let Ok(mounts) = filesystem::parse_mountinfo(d) {
+            c.result(&mounts);
+            filesystem::emit(c.sink(), &mounts, &HashMap::new());
+        }
+    }),
+    parser!("hwmon", [], |d, c| {
+        let (sensor, properties) = two(d);
+        let sensor = text(sensor);
+        valid_name(&hwmon::clean_name(&sensor));
+        c.result(&hwmon::explode_sensor_filename(&sensor));
+        c.result(&hwmon::sensor_samples(&sensor, &props(properties)));
+    }),
+    parser!("infiniband", ["infiniband"], |d, c| {
+        c.result(&infiniband::parse_state(d));
+        c.result(&infiniband::parse_rate(d));
+        c.result(&infiniband::parse_counter(d));
+    }),
+    parser!("interrupts", ["proc/interrupts"], |d| interrupts::parse(d)),
+    parser!("ipvs.labels", [], |d| ipvs::parse_labels(&text(d))),
+    parser!("ipvs.stats", ["net/ip_vs_stats"], |d| ipvs::parse_stats(d)),
+    parser!("ipvs.backends", ["net/ip_vs"], |d| ipvs::parse_backends(d)),
+    parser!("kernel_hung", ["hung_task_detect_count"], |d| {
+        kernel_hung::parse(d)
+    }),
+    parser!("ksmd", [], |d| ksmd::parse(d)),
+    parser!("lnstat", ["stat/rt_cache", "stat/arp_cache"], |d| {
+        lnstat::parse(d)
+    }),
+    parser!("loadavg", ["proc/loadavg"], |d| loadavg::parse(d)),
+    parser!("mdadm", ["proc/mdstat"], |d, c| {
+        if let Ok(stats) = mdadm::parse_mdstat(d) {
+            c.result(&stats);
+            mdadm::emit_mdstat(c.sink(), &stats);
+        }
+    }),
+    parser!("meminfo", ["proc/meminfo"], |d| meminfo::parse(d)),
+    parser!("meminfo_numa.meminfo", ["node0/meminfo"], |d| {
+        meminfo_numa::parse_meminfo(d)
+    }),
+    parser!("meminfo_numa.numastat", ["node0/numastat"], |d| {
+        meminfo_numa::parse_numastat(d, "0")
+    }),
+    parser!("netclass.int", [], |d| {
+        let v = netclass::parse_int(&text(d));
+        (v, netclass::admin_state(v))
+    }),
+    parser!("netdev", ["proc/net/dev"], |d| netdev::parse(d)),
+    parser!("netdev.prefix_len", [], |d| netdev::prefix_len(d)),
+    parser!(
+        "netstat.paired",
+        ["proc/net/netstat", "proc/net/snmp"],
+        |d| { netstat::parse_paired(d) }
+    ),
+    parser!("netstat.snmp6", ["proc/net/snmp6"], |d| {
+        netstat::parse_snmp6(d)
+    }),
+    parser!("nfs", ["net/rpc/nfs"], |d, c| {
+        c.result(&nfs::parse(d));
+        if let Ok(lines) = nfs::split_lines(d) {
+            for (_, values) in &lines {
+                c.result(&nfs::network(values));
+                c.result(&nfs::fixed::<3>("x", values));
+            }
+        }
+    }),
+    parser!("nfsd", ["net/rpc/nfsd"], |d| nfsd::parse(d)),
+    parser!("nvme", [], |d, c| {
+        c.result(&nvme::parse_number(d));
+        c.result(&nvme::namespace_id(&text(d)));
+    }),
+    parser!("os.os_release", ["usr/lib/os-release"], |d, c| {
+        let release = os::parse_os_release(d);
+        if let Ok(release) = &release {
+            let mut sorted: Vec<_> = release.iter().collect();
+            sorted.sort();
+            c.result(&sorted);
+            if let Some(v) = release.get("VERSION_ID") {
+                c.result(&os::major_minor(v));
+            }
+        }
+    }),
+    parser!("os.date", [], |d| os::parse_date(&text(d))),
+    parser!("powersupplyclass.go_int", [], |d| {
+        powersupplyclass::parse_go_int(&text(d))
+    }),
+    parser!("pressure", ["proc/pressure/cpu", "proc/pressure/io"], |d| {
+        pressure::parse(d)
+    }),
+    parser!("processes.stat", ["proc/10/stat", "task/21/stat"], |d| {
+        processes::parse_stat(d)
+    }),
+    parser!("rapl", ["energy_uj"], |d, c| {
+        c.result(&rapl::parse_microjoules(d));
+        c.result(&rapl::index_and_name(&HashMap::new(), &text(d)));
+    }),
+    parser!("schedstat", ["proc/schedstat"], |d| schedstat::parse(d)),
+    parser!("selinux", ["etc/selinux/config"], |d, c| {
+        c.result(&selinux::parse_config_mode(d));
+        c.result(&selinux::parse_avc_stats(d));
+        c.result(&selinux::parse_avc_hash_stats(d));
+    }),
+    parser!("slabinfo", ["proc/slabinfo"], |d| slabinfo::parse(d)),
+    parser!("sockstat", ["net/sockstat", "net/sockstat6"], |d| {
+        sockstat::parse(d)
+    }),
+    parser!("softirqs", ["proc/softirqs"], |d| softirqs::parse(d)),
+    parser!("softnet", ["net/softnet_stat"], |d| softnet::parse(d)),
+    parser!("stat", ["proc/stat"], |d| stat::parse(d)),
+    parser!("swap", ["proc/swaps"], |d| swap::parse(d)),
+    parser!(
+        "sysctl",
+        ["ipv4/tcp_rmem", "kernel/core_pattern"],
+        |d, c| {
+            c.result(&sysctl::parse_strings(d));
+            c.result(&sysctl::parse_ints(d));
+            let sanitized = sysctl::sanitize(&text(d));
+            valid_name(&sanitized);
+        }
+    ),
+    parser!("tcpstat", ["proc/net/tcp", "proc/net/tcp6"], |d| {
+        tcpstat::parse(d)
+    }),
+    parser!(
+        "textfile",
+        [
+            "textfile/good.prom",
+            "textfile/more.prom",
+            "timestamped.prom"
+        ],
+        |d, c| {
+            if let Ok(families) = textfile::parse_text(d) {
+                textfile_roundtrip(&families);
+                c.result(&families);
+            }
+        }
+    ),
+    parser!("textfile.names", [], |d, c| {
+        let t = text(d);
+        c.result(&textfile::valid_metric_name(&t));
+        c.result(&textfile::valid_label_name(&t));
+        c.result(&textfile::clean_path(&t));
+    }),
+    parser!("thermal_zone", ["thermal_zone0/temp"], |d, c| {
+        let t = text(d);
+        c.result(&thermal_zone::parse_temp(&t));
+        c.result(&thermal_zone::is_disabled(&t));
+    }),
+    parser!("time.clocksource", [], |d| {
+        let (available, current) = two(d);
+        time::parse_clocksource(&text(available), &text(current))
+    }),
+    parser!("udp_queues", ["proc/net/udp", "proc/net/udp6"], |d| {
+        udp_queues::parse(d)
+    }),
+    parser!("vmstat", ["proc/vmstat"], |d| vmstat::parse(d)),
+    parser!("watchdog", [], |d| watchdog::parse_number(d)),
+    parser!("xfs", ["xfs/stat", "stats/stats"], |d| xfs::parse(d)),
+    parser!("zfs.kstat", ["zfs/arcstats", "zfs/zil"], |d| {
+        zfs::parse_kstat(d)
+    }),
+    parser!("zfs.pool_io", ["pool1/io"], |d| zfs::parse_pool_io(d)),
+    parser!("zfs.objset", ["pool1/objset-1"], |d| zfs::parse_objset(d)),
+    parser!("zfs.state", ["pool1/state"], |d| zfs::parse_state(d)),
+    parser!("zoneinfo", ["proc/zoneinfo"], |d| zoneinfo::parse(d)),
+    parser!(
+        "container.flat_keyed",
+        ["memory.stat", "cpu.stat", "memory.events"],
+        |d| { cg::flat_keyed_lookup(d, ["user", "system", "total_rss"]) }
+    ),
+    parser!(
+        "container.limit",
+        ["memory.max", "pids.max", "cpu.cfs_quota_us"],
+        |d| { cg::limit(d) }
+    ),
+    parser!(
+        "container.single",
+        ["memory.current", "cpuacct.usage"],
+        |d| cg::single(d)
+    ),
+    parser!("container.cpu_max", ["cpu.max"], |d| cg::cpu_max(d)),
+    parser!("container.io_stat", ["io.stat"], |d| cg::io_stat(d)),
+    parser!("container.blkio", ["io_service_bytes_recursive"], |d| {
+        cg::blkio(d)
+    }),
+    parser!(
+        "container.pressure",
+        ["cpu.pressure", "memory.pressure"],
+        |d| { cg::pressure(d) }
+    ),
+    parser!("container.cgroup_mounts", ["proc/1/mountinfo"], |d| {
+        cg::cgroup_mounts(d)
+    }),
+    parser!("container.net_dev", ["proc/net/dev"], |d| cg::net_dev(d)),
+    parser!("container.meminfo", ["proc/meminfo"], |d| cg::meminfo(d)),
+    parser!("container.cpuinfo", ["proc/cpuinfo"], |d| cg::cpuinfo(d)),
+    parser!("container.pids", ["cgroup.procs"], |d| cg::pids(d)),
+    parser!("container.docker", ["config.v2.json"], |d| {
+        let (config, host) = two(d);
+        let mode = runtime::parse_docker_network_mode(host).unwrap_or_default();
+        runtime::parse_docker(config, &mode)
+    }),
+    parser!("container.docker_network_mode", ["hostconfig.json"], |d| {
+        runtime::parse_docker_network_mode(d)
+    }),
+    parser!("container.oci", ["userdata/config.json", "k8s.io/"], |d| {
+        runtime::parse_oci(d, "0123456789ab")
+    }),
+    parser!("container.names", [], |d, c| {
+        let t = text(d);
+        c.result(&runtime::parse_rfc3339_utc(&t));
+        c.result(&runtime::parse_pod_log_dir(&t));
+        c.result(&layout::pod_uid(&t));
+        c.result(&layout::parse(&t));
+        c.result(&network::interface_reported(&t));
+        c.result(&spec::weight_to_shares(t.len() as u64 * 97));
+    }),
+    parser!("util.numbers", [], |d, c| {
+        let t = text(d);
+        c.result(&util::parse_f64(&t));
+        c.result(&util::parse_u64(&t));
+        c.result(&util::parse_i64(&t));
+        c.result(&util::parse_u64_prefixed(&t));
+        c.result(&util::parse_i64_prefixed(&t));
+        c.result(&options::parse_go_duration(&t));
+        valid_name(&util::sanitize_metric_name(&t));
+    }),
+];
