@@ -674,7 +674,10 @@ mod tests {
         assert_eq!(parse_cpus("0-65535").map(|v| v.len()), Ok(65536));
         assert!(parse_cpus("0-65535,0").is_err());
         assert!(parse_cpus("0-65535:2,0-65535:2,0").is_err());
-        assert_eq!(parse_cpus("0-99999999999:2000000000").map(|v| v.len()), Ok(50));
+        assert_eq!(
+            parse_cpus("0-99999999999:2000000000").map(|v| v.len()),
+            Ok(50)
+        );
     }
 
     #[test]
