@@ -22,7 +22,7 @@ use nodex_collectors::container::{layout, network, parse as cg, runtime, spec};
 use nodex_collectors::expfmt::{render, Format};
 use nodex_collectors::host::textfile::{self, Value};
 use nodex_collectors::host::*;
-use nodex_collectors::{options, util, MetricSink, MetricType};
+use nodex_collectors::{dbus, netlink, options, util, MetricSink, MetricType};
 
 /// One fuzzed function.
 pub struct Parser {
@@ -534,4 +534,368 @@ pub static PARSERS: &[Parser] = &[
         c.result(&options::parse_go_duration(&t));
         valid_name(&util::sanitize_metric_name(&t));
     }),
+    parser!("xfrm", ["net/xfrm_stat"], |d| xfrm::parse(d)),
+    parser!("drm", [], |d, c| {
+        let t = text(d);
+        c.result(&drm::is_amdgpu(&t));
+        c.result(&drm::parse_attribute(&t));
+    }),
+    parser!("mountstats", ["self/mountstats"], |d| mountstats::parse(d)),
+    parser!("runit.status", ["supervise/status"], |d| {
+        runit::parse_status(d)
+    }),
+    parser!(
+        "supervisord.response",
+        ["supervisord-getAllProcessInfo.xml"],
+        |d, c| {
+            let value = supervisord::parse_response(d);
+            c.result(&value);
+            if let Ok(value) = &value {
+                c.result(&supervisord::processes(value));
+            }
+        }
+    ),
+    parser!("supervisord.http", [], |d, c| {
+        c.result(&supervisord::http_body(d));
+        c.result(&supervisord::parse_url(&text(d)));
+    }),
+    parser!("ntp", [], |d, c| {
+        let packet = ntp::Packet::decode(d);
+        c.result(&packet);
+        if let Ok(packet) = &packet {
+            // The request's transmit time, origin and destination times from the tail.
+            let tail = |at: usize| {
+                d.get(48 + at..56 + at)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_be_bytes)
+            };
+            let (sent, org, dst) = (tail(0), tail(8), tail(16));
+            let org = ntp::ntp_to_unix_nanos(org);
+            let dst = ntp::ntp_to_unix_nanos(dst);
+            c.result(&ntp::unix_nanos_to_ntp(org));
+            let response = ntp::interpret(packet, sent, org, dst);
+            c.result(&response);
+            if let Ok(response) = &response {
+                c.result(&ntp::validate(response));
+            }
+        }
+    }),
+    parser!("nvmesubsystem", ["nvme2/state"], |d, c| {
+        let t = text(d);
+        c.result(&nvmesubsystem::normalize_state(&t));
+        c.result(&nvmesubsystem::is_controller(&t));
+        c.result(&nvmesubsystem::is_namespace(&t));
+    }),
+    parser!("pcidevice", ["current_link_speed"], |d, c| {
+        let t = text(d);
+        let location = pcidevice::parse_location(&t);
+        c.result(&location);
+        if let Ok(location) = &location {
+            c.result(&location.strings());
+        }
+        c.result(&pcidevice::parse_int_base0(&t));
+        c.result(&pcidevice::parse_link_speed(&t));
+    }),
+    parser!("pcidevice.ids", ["pci.ids"], |d, c| {
+        let (ids, query) = two(d);
+        let ids = pcidevice::PciIds::parse(&text(ids));
+        let query = text(query);
+        let mut q = query.split_whitespace();
+        let mut next = || q.next().unwrap_or("0x1234").to_string();
+        let (vendor, device, sub_vendor, sub_device) = (next(), next(), next(), next());
+        c.result(&ids.vendor(&vendor));
+        c.result(&ids.device(&vendor, &device));
+        c.result(&ids.subsystem(&vendor, &device, &sub_vendor, &sub_device));
+        c.result(&ids.class(&next()));
+    }),
+    parser!("btrfs.ioctl", [], |d, c| {
+        let fs = d.get(..btrfs::FS_INFO_SIZE).unwrap_or(d);
+        let fs = btrfs::decode_fs_info(fs);
+        c.result(&fs);
+        if let Ok(fs) = &fs {
+            c.result(&btrfs::fsid_hex(&fs.fsid));
+            c.result(&btrfs::uuid_string(&fs.fsid));
+        }
+        let info = d.get(..btrfs::DEV_INFO_SIZE).unwrap_or(d);
+        let stats = d.get(btrfs::DEV_INFO_SIZE..).unwrap_or(&[]);
+        let stats = stats.get(..btrfs::DEV_STATS_SIZE).unwrap_or(stats);
+        c.result(&btrfs::decode_device(info, stats));
+    }),
+    parser!("dbus.signature", [], |d, c| {
+        let sig = text(d);
+        let types = dbus::wire::parse_signature(&sig);
+        if let Ok(types) = &types {
+            let mut printed = String::new();
+            types.iter().for_each(|t| t.write_signature(&mut printed));
+            assert_eq!(printed, sig, "signature does not print back");
+        }
+        c.result(&types);
+        c.result(&dbus::wire::valid_object_path(&sig));
+        c.result(&dbus::parse_address(&sig));
+    }),
+    parser!("dbus.values", [], |d, c| {
+        let (sig, bytes) = two(d);
+        let values = dbus::wire::decode_values(&text(sig), bytes);
+        if let Ok(values) = &values {
+            let mut encoded = Vec::new();
+            values
+                .iter()
+                .for_each(|v| dbus::wire::encode_value(&mut encoded, v));
+            let sig = dbus::wire::signature_of(values);
+            let again = dbus::wire::decode_values(&sig, &encoded);
+            assert_eq!(
+                format!("{again:?}"),
+                format!("{:?}", Ok::<_, ()>(values)),
+                "decoded values do not re-encode to the same values"
+            );
+            c.result(&systemd::parse_units(values));
+            c.result(&logind::parse_seats(values));
+            c.result(&logind::parse_sessions(values));
+        }
+        c.result(&values);
+    }),
+    parser!("dbus.message", [], |d, c| {
+        if let Some(start) = d.get(..16).and_then(|s| <&[u8; 16]>::try_from(s).ok()) {
+            c.result(&dbus::wire::message_length(start));
+        }
+        let message = dbus::wire::decode_message(d);
+        if let Ok(m) = &message {
+            let again = dbus::wire::decode_message(&dbus::wire::encode_message(m, m.serial));
+            assert_eq!(
+                format!("{again:?}"),
+                format!("{:?}", Ok::<_, ()>(m)),
+                "decoded message does not re-encode to the same message"
+            );
+        }
+        c.result(&message);
+    }),
+    parser!("systemd.version", [], |d, c| {
+        c.result(&systemd::parse_version(&text(d)));
+    }),
+    parser!(
+        "netlink.messages",
+        ["netlink/link.bin", "netlink/genl-nlctrl.bin"],
+        |d, c| {
+            let messages = netlink::parse_messages(d);
+            c.result(&messages);
+            for m in messages.iter().flatten() {
+                c.result(&netlink::parse_error(m.payload));
+                c.result(&netlink::parse_attrs(m.payload));
+                if let Some(attrs) = m.payload.get(4..) {
+                    for a in netlink::parse_attrs(attrs).iter().flatten() {
+                        c.result(&netlink::c_string(a.value));
+                        c.result(&netlink::parse_attrs(a.value));
+                    }
+                }
+            }
+            let replies = [d.to_vec()];
+            c.result(&netlink::parse_link_names(&replies));
+            c.result(&netlink::parse_genl_family_id(&replies));
+        }
+    ),
+    parser!("qdisc.dump", ["netlink/qdisc.bin"], |d, c| {
+        let dump = qdisc::parse_dump(d);
+        c.result(&dump);
+        if let Ok(qdiscs) = &dump {
+            qdisc::emit(qdiscs, None, None, c.sink());
+        }
+    }),
+    parser!("qdisc.fixture", ["qdisc/results.json"], |d, c| {
+        let qdiscs = qdisc::parse_fixture(d);
+        c.result(&qdiscs);
+        if let Ok(qdiscs) = &qdiscs {
+            qdisc::emit(qdiscs, None, None, c.sink());
+        }
+    }),
+    parser!("network_route.dump", ["netlink/route.bin"], |d, c| {
+        let (dump, links) = two(d);
+        let routes = network_route::parse_dump(dump);
+        c.result(&routes);
+        let links = netlink::parse_link_names(&[links.to_vec()]).unwrap_or_default();
+        if let Ok(routes) = &routes {
+            for r in routes {
+                c.result(&network_route::dest_label(r));
+                c.result(&network_route::protocol_name(r.protocol));
+            }
+            network_route::emit(routes, &links, c.sink());
+        }
+    }),
+    parser!(
+        "wifi.json",
+        [
+            "wifi/interfaces.json",
+            "wlan0/bss.json",
+            "wlan0/stationinfo.json"
+        ],
+        |d, c| {
+            c.result(&wifi::parse_interfaces_json(d));
+            c.result(&wifi::parse_bss_json(d));
+            let stations = wifi::parse_stations_json(d);
+            c.result(&stations);
+            for st in stations.iter().flatten() {
+                wifi::emit_station("wlan0", st, c.sink());
+            }
+        }
+    ),
+    parser!("wifi.netlink", [], |d, c| {
+        c.result(&wifi::parse_interface(d));
+        c.result(&wifi::parse_ssid(d));
+        c.result(&wifi::parse_scan_result(d));
+        let station = wifi::parse_station(d);
+        c.result(&station);
+        if let Ok(st) = &station {
+            wifi::emit_station("wlan0", st, c.sink());
+        }
+        c.result(&wifi::mac_string(d));
+        c.result(&wifi::status_mode(d.len() as i64 - 3));
+    }),
+    parser!("ethtool", [], |d, c| {
+        let n = d.first().map_or(0, |&b| usize::from(b));
+        let data = d.get(1..).unwrap_or(&[]);
+        let drvinfo = ethtool::parse_drvinfo(data);
+        c.result(&drvinfo);
+        let link = ethtool::parse_link_settings(data);
+        c.result(&link);
+        if let Ok(link) = &link {
+            ethtool::emit_link("eth0", link, c.sink());
+        }
+        let (names, values) = two(data);
+        let names = ethtool::parse_strings(names, n);
+        c.result(&names);
+        let values = ethtool::parse_stats(values, n);
+        c.result(&values);
+        if let (Ok(names), Ok(values)) = (&names, &values) {
+            let series = ethtool::stat_series(names, values, &ALL);
+            c.result(&series);
+        }
+        let sanitized = ethtool::sanitize(&text(data));
+        valid_name(&sanitized);
+        let fq = ethtool::fq_name(&sanitized);
+        assert!(
+            textfile::valid_metric_name(&fq),
+            "ethtool name {fq:?} is not a valid metric name"
+        );
+    }),
+    parser!("perf", [], |d, c| {
+        let t = text(d);
+        c.result(&perf::parse_cpus(&t));
+        let values: Vec<String> = t.lines().map(str::to_string).collect();
+        c.result(&perf::parse_tracepoints(&values));
+        c.result(&perf::select_cache(&values));
+        c.result(&perf::parse_read(d));
+    }),
 ];
+
+static ALL: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new("").expect("static regex"));
+
+/// Seeds built in code for the parsers of binary protocols without captured fixtures (D-Bus
+/// messages and values written with nodex's own encoder, an NTP reply).
+pub fn built_seeds(name: &str) -> Vec<Vec<u8>> {
+    use dbus::wire::{encode_message, encode_value, signature_of, Message, MessageKind, Type};
+    use dbus::Value;
+    let s = |t: &str| Value::Str(t.to_string());
+    let o = |t: &str| Value::ObjectPath(t.to_string());
+    let unit = Value::Struct(vec![
+        s("sshd.service"),
+        s("OpenSSH"),
+        s("loaded"),
+        s("active"),
+        s("running"),
+        s(""),
+        o("/org/freedesktop/systemd1/unit/sshd_2eservice"),
+        Value::U32(0),
+        s(""),
+        o("/"),
+    ]);
+    let units = vec![Value::Array(unit.type_of(), vec![unit])];
+    let seat = Value::Struct(vec![s("seat0"), o("/org/freedesktop/login1/seat/seat0")]);
+    let seats = vec![Value::Array(seat.type_of(), vec![seat])];
+    let session = Value::Struct(vec![
+        s("3"),
+        Value::U32(1000),
+        s("alice"),
+        s("seat0"),
+        o("/org/freedesktop/login1/session/_33"),
+    ]);
+    let sessions = vec![Value::Array(session.type_of(), vec![session])];
+    let props = vec![Value::Array(
+        Type::DictEntry(Box::new(Type::Str), Box::new(Type::Variant)),
+        vec![Value::DictEntry(
+            Box::new(s("Type")),
+            Box::new(Value::Variant(Box::new(Value::U64(7)))),
+        )],
+    )];
+    let values = |body: &[Value]| {
+        let mut out = signature_of(body).into_bytes();
+        out.push(0);
+        body.iter().for_each(|v| encode_value(&mut out, v));
+        out
+    };
+    match name {
+        "dbus.signature" => vec![
+            b"a(ssssssouso)a{sv}".to_vec(),
+            b"unix:path=/run/dbus/system_bus_socket".to_vec(),
+        ],
+        "dbus.values" => vec![
+            values(&units),
+            values(&seats),
+            values(&sessions),
+            values(&props),
+        ],
+        "dbus.message" => {
+            let call = Message::method_call(
+                Some("org.freedesktop.systemd1"),
+                "/org/freedesktop/systemd1",
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                vec![s("org.freedesktop.systemd1.Manager"), s("Version")],
+            );
+            let reply = Message {
+                kind: MessageKind::MethodReturn,
+                reply_serial: Some(2),
+                body: units,
+                ..Message::method_call(None, "/", "i", "m", Vec::new())
+            };
+            let error = Message {
+                kind: MessageKind::Error,
+                error_name: Some("org.freedesktop.DBus.Error.UnknownMethod".to_string()),
+                reply_serial: Some(3),
+                body: vec![s("no such method")],
+                path: None,
+                interface: None,
+                member: None,
+                ..Message::method_call(None, "/", "i", "m", Vec::new())
+            };
+            vec![
+                encode_message(&call, 2),
+                encode_message(&reply, 9),
+                encode_message(&error, 10),
+            ]
+        }
+        "ntp" => {
+            let reply = ntp::Packet {
+                leap: 0,
+                version: 4,
+                mode: 4,
+                stratum: 2,
+                root_delay: 0x0000_0800,
+                root_dispersion: 0x0000_1000,
+                reference: 0xe9a0_0000_0000_0000,
+                origin: 0xe9a0_0001_0000_0000,
+                receive: 0xe9a0_0001_1000_0000,
+                transmit: 0xe9a0_0001_2000_0000,
+            };
+            let mut out = reply.encode().to_vec();
+            for t in [
+                0xe9a0_0001_0000_0000u64,
+                0xe9a0_0001_0000_0000,
+                0xe9a0_0001_3000_0000,
+            ] {
+                out.extend_from_slice(&t.to_be_bytes());
+            }
+            vec![out]
+        }
+        _ => Vec::new(),
+    }
+}

@@ -329,8 +329,13 @@ pub const CACHE: &[EventSpec] = &[
     ),
 ];
 
+/// The most CPUs `--collector.perf.cpus` may name: Linux's `NR_CPUS` is at most 8192, so a
+/// larger list is a mistake, not a machine.
+const MAX_CPUS: usize = 1 << 16;
+
 /// node_exporter's `perfCPUFlagToCPUs`: comma-separated CPUs and ranges, a range optionally
-/// with a stride (`1-10:5` is 1, 6).
+/// with a stride (`1-10:5` is 1, 6). A list naming more than 65536 CPUs is an error
+/// (`0-99999999999` would otherwise ask for 800 GB).
 pub fn parse_cpus(flag: &str) -> Result<Vec<usize>, ParseError> {
     let num = |s: &str| {
         s.parse::<usize>()
@@ -338,7 +343,11 @@ pub fn parse_cpus(flag: &str) -> Result<Vec<usize>, ParseError> {
     };
     let mut cpus = Vec::new();
     for subset in flag.split(',') {
+        let too_many = || ParseError::new(format!("{flag:?} names more than {MAX_CPUS} CPUs"));
         if !subset.contains('-') {
+            if cpus.len() >= MAX_CPUS {
+                return Err(too_many());
+            }
             cpus.push(num(subset)?);
             continue;
         }
@@ -355,6 +364,14 @@ pub fn parse_cpus(flag: &str) -> Result<Vec<usize>, ParseError> {
             return Err(ParseError::new(format!("invalid stride in {flag:?}")));
         }
         let (start, end) = (num(start)?, num(end)?);
+        let count = if end < start {
+            0
+        } else {
+            ((end - start) / stride).saturating_add(1)
+        };
+        if count > MAX_CPUS - cpus.len() {
+            return Err(too_many());
+        }
         cpus.extend((start..=end).step_by(stride));
     }
     Ok(cpus)
@@ -647,6 +664,20 @@ mod tests {
         assert!(parse_cpus("1-2-3").is_err());
         assert!(parse_cpus("1-3:x").is_err());
         assert!(parse_cpus("1-3:0").is_err());
+    }
+
+    #[test]
+    fn cpu_lists_too_large() {
+        // Found by fuzzing: this asked for 800 GB.
+        assert!(parse_cpus("0-99999999999").is_err());
+        assert!(parse_cpus("0-18446744073709551615:1").is_err());
+        assert_eq!(parse_cpus("0-65535").map(|v| v.len()), Ok(65536));
+        assert!(parse_cpus("0-65535,0").is_err());
+        assert!(parse_cpus("0-65535:2,0-65535:2,0").is_err());
+        assert_eq!(
+            parse_cpus("0-99999999999:2000000000").map(|v| v.len()),
+            Ok(50)
+        );
     }
 
     #[test]

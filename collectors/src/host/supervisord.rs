@@ -255,6 +255,10 @@ fn tokenize(xml: &str) -> Result<Vec<Token>, ParseError> {
     Ok(tokens)
 }
 
+/// How deep XML-RPC arrays and structs may nest (supervisord's replies nest 3 deep): a deeper
+/// reply is an error rather than a stack overflow.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: std::vec::IntoIter<Token>,
     peeked: Option<Token>,
@@ -307,8 +311,14 @@ impl Parser {
         }
     }
 
-    /// Parses what follows an opened `<value>`, including its `</value>`.
-    fn value_body(&mut self) -> Result<Value, ParseError> {
+    /// Parses what follows an opened `<value>`, including its `</value>`; `depth` counts the
+    /// arrays and structs it is inside.
+    fn value_body(&mut self, depth: usize) -> Result<Value, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(ParseError::new(format!(
+                "XML-RPC values nested more than {MAX_DEPTH} deep"
+            )));
+        }
         let mut text = String::new();
         let token = loop {
             match self.next() {
@@ -333,7 +343,7 @@ impl Parser {
                         loop {
                             match self.next_significant() {
                                 Some(Token::Open(n)) if n == "value" => {
-                                    items.push(self.value_body()?)
+                                    items.push(self.value_body(depth + 1)?)
                                 }
                                 Some(Token::Close(n)) if n == "data" => break,
                                 Some(Token::Empty(n)) if n == "value" => {
@@ -357,7 +367,7 @@ impl Parser {
                                     self.expect_open("name")?;
                                     let name = self.text_until("name")?;
                                     self.expect_open("value")?;
-                                    let value = self.value_body()?;
+                                    let value = self.value_body(depth + 1)?;
                                     self.expect_close("member")?;
                                     members.push((name, value));
                                 }
@@ -411,11 +421,11 @@ pub fn parse_response(body: &[u8]) -> Result<Value, ParseError> {
         Some(Token::Open(n)) if n == "params" => {
             p.expect_open("param")?;
             p.expect_open("value")?;
-            p.value_body()
+            p.value_body(0)
         }
         Some(Token::Open(n)) if n == "fault" => {
             p.expect_open("value")?;
-            let fault = p.value_body()?;
+            let fault = p.value_body(0)?;
             let message = match &fault {
                 Value::Struct(members) => members
                     .iter()
@@ -553,6 +563,21 @@ impl Collector for SupervisordCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deeply_nested_values_are_an_error_not_a_stack_overflow() {
+        let nested = |depth: usize| {
+            let mut xml = String::from("<methodResponse><params><param><value>");
+            xml.push_str(&"<array><data><value>".repeat(depth));
+            xml.push_str("<int>1</int>");
+            xml.push_str(&"</value></data></array>".repeat(depth));
+            xml.push_str("</value></param></params></methodResponse>");
+            xml
+        };
+        assert!(parse_response(nested(MAX_DEPTH).as_bytes()).is_ok());
+        let err = parse_response(nested(100_000).as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("nested"), "{err}");
+    }
 
     /// A `getAllProcessInfo` reply in supervisord 4.2's format (two processes, one exited).
     const REPLY: &str =

@@ -1,6 +1,7 @@
 //! Builds the seed corpus of the `parsers` target: for each parser, its index byte followed by
 //! the content of up to two fixture files whose path contains one of its seed patterns (a
-//! short generic input for parsers without fixtures). Run from `fuzz/`:
+//! short generic input for parsers without fixtures), plus the seeds built in code
+//! ([`nodex_fuzz::built_seeds`]). Run from `fuzz/`:
 //! `cargo run --bin seed -- ../tests/fixtures corpus/parsers` (then `cargo fuzz cmin parsers`).
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ fn main() {
                 }
             }
         }
+        inputs.extend(nodex_fuzz::built_seeds(parser.name));
         if inputs.is_empty() {
             inputs.push(b"12 cpu0-1\x00max 4k\n".to_vec());
         }
