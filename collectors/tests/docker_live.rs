@@ -105,6 +105,8 @@ fn docker_container_is_named_measured_and_forgotten() {
         &guard.name,
         "--memory",
         &memory,
+        "--ulimit",
+        "nofile=1234:4096",
         &guard.image,
     ])
     .expect("docker run");
@@ -128,6 +130,7 @@ fn docker_container_is_named_measured_and_forgotten() {
         "container_spec",
         "container_network",
         "container_memory",
+        "container_process",
     ];
     let id_label = format!("id=\"{cgroup}\"");
     let eth0 = [id_label.as_str(), "interface=\"eth0\""];
@@ -151,6 +154,15 @@ fn docker_container_is_named_measured_and_forgotten() {
     assert_eq!(
         value(&first, "container_spec_memory_limit_bytes", &[&id_label]),
         Some(MEMORY as f64)
+    );
+    // The soft `nofile` of `--ulimit`, read from the init process as cAdvisor does.
+    assert_eq!(
+        value(
+            &first,
+            "container_ulimits_soft",
+            &[&id_label, "ulimit=\"max_open_files\""]
+        ),
+        Some(1234.0)
     );
     let cpu0 = value(&first, "container_cpu_usage_seconds_total", &[&id_label]).expect("cpu");
     let stats = docker(&[

@@ -784,6 +784,9 @@ pub static PARSERS: &[Parser] = &[
         c.result(&perf::select_cache(&values));
         c.result(&perf::parse_read(d));
     }),
+    parser!("container.max_open_files", ["limits"], |d| {
+        cg::max_open_files_soft(d)
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =

@@ -418,9 +418,49 @@ pub fn pids(bytes: &[u8]) -> Result<Vec<u32>, ParseError> {
         .collect()
 }
 
+/// The soft "Max open files" limit of a `/proc/<pid>/limits` file, as cAdvisor reads it for
+/// `container_ulimits_soft{ulimit="max_open_files"}`: `unlimited` is -1; the line must have
+/// exactly soft, hard and unit after its name.
+pub fn max_open_files_soft(bytes: &[u8]) -> Result<i64, ParseError> {
+    const PREFIX: &str = "Max open files";
+    let line = text(bytes)?
+        .lines()
+        .find_map(|l| l.strip_prefix(PREFIX))
+        .ok_or_else(|| ParseError::new("no \"Max open files\" line"))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [soft, hard, _unit] = fields[..] else {
+        return Err(ParseError::new(format!(
+            "unable to parse max open files line: {line:?}"
+        )));
+    };
+    let ulimit = |v: &str| match v.parse::<i64>() {
+        Ok(n) => Ok(n),
+        Err(_) if v.eq_ignore_ascii_case("unlimited") => Ok(-1),
+        Err(_) => Err(ParseError::new(format!("unable to parse limit: {v:?}"))),
+    };
+    ulimit(hard)?;
+    ulimit(soft)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_open_files() {
+        let limits =
+            b"Limit                     Soft Limit           Hard Limit           Units     \n\
+Max processes             96364                96364                processes \n\
+Max open files            20000                1048576              files     \n";
+        assert_eq!(max_open_files_soft(limits).unwrap(), 20000);
+        let unlimited =
+            b"Max open files            unlimited            unlimited            files\n";
+        assert_eq!(max_open_files_soft(unlimited).unwrap(), -1);
+        assert!(max_open_files_soft(b"").is_err());
+        assert!(max_open_files_soft(b"Max open files            20000\n").is_err());
+        assert!(max_open_files_soft(b"Max open files            x  y  files\n").is_err());
+        assert!(max_open_files_soft(&[0xff, 0xfe]).is_err());
+    }
 
     const GARBAGE: &[u8] = &[0xff, 0xfe, 0x00, 0x12];
 

@@ -1,8 +1,9 @@
 //! container_process: `container_processes`, `container_threads`, `container_threads_max`,
-//! `container_file_descriptors` and `container_sockets` (cgroup.procs, pids.current,
-//! pids.max and `/proc/<pid>/fd` of the container's processes).
+//! `container_file_descriptors`, `container_sockets` (cgroup.procs, pids.current, pids.max and
+//! `/proc/<pid>/fd` of the container's processes) and `container_ulimits_soft` (the
+//! `/proc/<pid>/limits` of the runtime's init process, as cAdvisor's root pid).
 
-use super::parse::{limit, pids};
+use super::parse::{limit, max_open_files_soft, pids};
 use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
@@ -12,7 +13,7 @@ use crate::roots::Roots;
 
 container_group!(
     "container_process",
-    "cgroup cgroup.procs, pids.current, pids.max; /proc/<pid>/fd",
+    "cgroup cgroup.procs, pids.current, pids.max; /proc/<pid>/fd, /proc/<pid>/limits",
     emit,
     &[]
 );
@@ -30,6 +31,8 @@ pub struct ProcStats {
     pub fds: u64,
     /// Of which sockets.
     pub sockets: u64,
+    /// Soft "Max open files" of the runtime's init process (-1 unlimited), when there is one.
+    pub max_open_files: Option<i64>,
 }
 
 /// Counts the fds and socket fds of a process; a process that exited counts nothing.
@@ -64,7 +67,8 @@ fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
     (fds, sockets)
 }
 
-fn read_stats(roots: &Roots, snap: &Snapshot, id: &str) -> Option<ProcStats> {
+fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats> {
+    let id = &c.id;
     let dir = snap
         .hier
         .dir(Ctrl::Pids, id)
@@ -77,6 +81,13 @@ fn read_stats(roots: &Roots, snap: &Snapshot, id: &str) -> Option<ProcStats> {
         threads_max: read(&dir, "pids.max")
             .and_then(|b| limit(&b).ok().flatten())
             .unwrap_or(0),
+        // cAdvisor's root pid: the runtime's init process; raw cgroups have none.
+        max_open_files: c
+            .meta
+            .as_ref()
+            .and_then(|m| m.pid)
+            .and_then(|pid| std::fs::read(roots.proc(format!("{pid}/limits"))).ok())
+            .and_then(|b| max_open_files_soft(&b).ok()),
         ..ProcStats::default()
     };
     for pid in procs {
@@ -95,7 +106,7 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         .containers
         .iter()
         .filter(|c| c.kind != Kind::Sandbox)
-        .filter_map(|c| read_stats(&settings.roots, snap, &c.id).map(|s| (c, s)))
+        .filter_map(|c| read_stats(&settings.roots, snap, c).map(|s| (c, s)))
         .collect();
     let families: [Gauge; 5] = [
         (
@@ -132,5 +143,18 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             stats.iter().map(|(c, s)| (*c, vec![], get(s) as f64)),
         );
     }
+    family(
+        sink,
+        snap,
+        (
+            "container_ulimits_soft",
+            "Soft ulimit values for the container root process. Unlimited if -1, except priority and nice",
+            MetricType::Gauge,
+        ),
+        stats.iter().filter_map(|(c, s)| {
+            s.max_open_files
+                .map(|v| (*c, vec![("ulimit", "max_open_files")], v as f64))
+        }),
+    );
     Ok(())
 }
