@@ -12,13 +12,10 @@ reports CPU and median wall time per scrape, peak RSS and response size:
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
+
+from benchlib import cpu_seconds, fetch, free_port, peak_rss_bytes, start
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(REPO, "tests/fixtures/cgroup-v2")
@@ -27,7 +24,6 @@ POD = "kubepods-burstable-pod1b2c3d4e_0000_4000_8000_123456789abc.slice"
 TASKS = "root/run/containerd/io.containerd.runtime.v2.task/k8s.io"
 GROUPS = ["container_cpu", "container_diskio", "container_memory", "container_network", "container_oom",
           "container_pressure", "container_process", "container_spec", "machine"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def build_tree(base, containers):
@@ -44,51 +40,23 @@ def build_tree(base, containers):
     return sum(len(dirs) for _, dirs, _ in os.walk(os.path.join(base, "sys/fs/cgroup"))) + 1
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fetch(url, gzip=False):
-    start = time.perf_counter()
-    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip else {})
-    with urllib.request.urlopen(request, timeout=60) as resp:
-        body = resp.read()
-    return time.perf_counter() - start, len(body)
-
-
 def measure(nodex, base, scrapes, gzip):
     port = free_port()
     cmd = [nodex, f"--web.listen-address=127.0.0.1:{port}", f"--path.procfs={base}/proc",
            f"--path.sysfs={base}/sys", f"--path.rootfs={base}/root", "--collector.disable-defaults",
            *[f"--collector.{g}" for g in GROUPS]]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/metrics"
+    proc = start(cmd, url)
     try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                fetch(url)
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    sys.exit("nodex did not start")
-                time.sleep(0.05)
         for _ in range(3):
-            fetch(url)
-        with open(f"/proc/{proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu0 = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            fetch(url, timeout=60)
+        cpu0 = cpu_seconds(proc.pid)
         walls, size = [], 0
         for _ in range(scrapes):
-            wall, size = fetch(url, gzip)
+            wall, size = fetch(url, gzip, timeout=60)
             walls.append(wall)
-        with open(f"/proc/{proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = ((int(fields[11]) + int(fields[12])) / CLK_TCK - cpu0) / scrapes
-        with open(f"/proc/{proc.pid}/status") as f:
-            rss = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+        cpu = (cpu_seconds(proc.pid) - cpu0) / scrapes
+        rss = peak_rss_bytes(proc.pid) / 2**20
         return cpu * 1000, statistics.median(walls) * 1000, rss, size
     finally:
         proc.kill()

@@ -19,57 +19,18 @@ answered 503 when it had no limit. Run by hand (about 4.5 minutes with the defau
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+from benchlib import NODE_EXPORTER, cpu_seconds, fetch, free_port, peak_rss_bytes, start
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def fuse_mounts():
     """FUSE mounts present now: a stuck one (another program's test) stalls statfs and skews a run."""
     with open("/proc/mounts") as f:
         return sorted(line.split()[1] for line in f if line.split()[2].startswith("fuse"))
-
-
-def start(cmd, url):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=10) as resp:
-                resp.read()
-            return proc
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                proc.wait()
-                sys.exit(f"{cmd[0]} did not start")
-            time.sleep(0.05)
 
 
 def run(name, binary, extra, max_requests, args):
@@ -80,8 +41,7 @@ def run(name, binary, extra, max_requests, args):
     proc = start(cmd, url)
     try:
         for _ in range(args.warmup):
-            with urllib.request.urlopen(url, timeout=30) as resp:
-                resp.read()
+            fetch(url)
         cpu0 = cpu_seconds(proc.pid)
         out = subprocess.run(
             ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
@@ -89,7 +49,7 @@ def run(name, binary, extra, max_requests, args):
             capture_output=True, text=True, check=True,
         ).stdout
         cpu = cpu_seconds(proc.pid) - cpu0
-        rss = peak_rss_mib(proc.pid)
+        rss = peak_rss_bytes(proc.pid) / 2**20
         alive = proc.poll() is None
     finally:
         proc.kill()

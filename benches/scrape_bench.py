@@ -12,56 +12,9 @@ nodex/node_exporter ratios. Run by hand (not part of CI's pass/fail):
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
 
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def peak_rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def fetch(url):
-    start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        body = resp.read()
-    return time.perf_counter() - start, len(body)
-
-
-def start(cmd, url):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while True:
-        try:
-            fetch(url)
-            return proc
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                sys.exit(f"{cmd[0]} did not start")
-            time.sleep(0.05)
+from benchlib import NODE_EXPORTER, cpu_seconds, fetch, free_port, peak_rss_bytes, start
 
 
 def measure(name, cmd, url, scrapes, warmup):

@@ -20,18 +20,12 @@ node_exporter 1.5 instead, with the same limits. Run by hand:
 import argparse
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
 
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+from benchlib import NODE_EXPORTER, free_port
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sample(pid):
