@@ -125,7 +125,8 @@ fn in_pid_dir(path: &Path) -> bool {
 
 fn open_and_keep(path: &Path, epoch: u64) -> io::Result<Arc<File>> {
     let file = Arc::new(File::open(path)?);
-    if epoch == 0 {
+    // A full cache keeps nothing more: spare the fstatfs and the directory stat.
+    if epoch == 0 || lock().files.len() >= MAX_OPEN {
         return Ok(file);
     }
     let dir = match (kind(&file), path.parent()) {
