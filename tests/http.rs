@@ -154,14 +154,30 @@ fn bad_flags_stop_startup_with_status_2() {
     assert_eq!(version.status.code(), Some(0));
 }
 
-#[test]
-fn past_max_requests_answers_503() {
+/// A procfs root whose `loadavg` is a FIFO: a scrape of the loadavg collector holds there until
+/// the test feeds it. Returns the directory guard, the FIFO and the `--path.procfs` flag.
+fn fifo_loadavg_procfs() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let proc_dir = dir.path().join("proc");
     std::fs::create_dir(&proc_dir).expect("mkdir proc");
     let fifo = proc_dir.join("loadavg");
     common::mkfifo(&fifo);
     let procfs = format!("--path.procfs={}", proc_dir.display());
+    (dir, fifo, procfs)
+}
+
+/// Waits until a scrape has the FIFO open for reading, then returns its writer.
+fn writer_once_read(fifo: &std::path::Path) -> std::fs::File {
+    common::eventually(
+        std::time::Duration::from_secs(20),
+        "a scrape opens the FIFO",
+        || common::open_fifo_writer_if_read(fifo),
+    )
+}
+
+#[test]
+fn past_max_requests_answers_503() {
+    let (_dir, fifo, procfs) = fifo_loadavg_procfs();
     let nodex = start_nodex(&[
         &procfs,
         "--collector.disable-defaults",
@@ -174,17 +190,7 @@ fn past_max_requests_answers_503() {
     let held = std::thread::spawn(move || get(&held_url, &[]).expect("first scrape"));
 
     // The first scrape holds the only permit once its loadavg read has the FIFO open.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let writer = loop {
-        if let Some(w) = common::open_fifo_writer_if_read(&fifo) {
-            break w;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first scrape never reached the collector"
-        );
-        std::thread::yield_now();
-    };
+    let writer = writer_once_read(&fifo);
     let refused = get(&url, &[]).expect("second scrape");
     assert_eq!(refused.status, 503);
     assert_eq!(
@@ -209,12 +215,7 @@ fn past_max_requests_answers_503() {
 
 #[test]
 fn concurrent_identical_scrapes_share_one_collection() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let proc_dir = dir.path().join("proc");
-    std::fs::create_dir(&proc_dir).expect("mkdir proc");
-    let fifo = proc_dir.join("loadavg");
-    common::mkfifo(&fifo);
-    let procfs = format!("--path.procfs={}", proc_dir.display());
+    let (_dir, fifo, procfs) = fifo_loadavg_procfs();
     // A second scrape that collected on its own would open the FIFO again after the only
     // writer has gone, wait there until its 5 s deadline, and answer without node_load1.
     let nodex = start_nodex(&[
@@ -227,11 +228,7 @@ fn concurrent_identical_scrapes_share_one_collection() {
     let url = nodex.url("/metrics?collect[]=loadavg");
     let scrape = |url: String| std::thread::spawn(move || get(&url, &[]).expect("scrape"));
     let first = scrape(url.clone());
-    let writer = common::eventually(
-        std::time::Duration::from_secs(20),
-        "the first scrape opens the FIFO",
-        || common::open_fifo_writer_if_read(&fifo),
-    );
+    let writer = writer_once_read(&fifo);
     let second = scrape(url);
     // Both scrapes are in flight (plus the observer's own request).
     let observer = nodex.url("/metrics?collect[]=time");
