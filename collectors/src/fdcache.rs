@@ -58,11 +58,6 @@ fn lock() -> std::sync::MutexGuard<'static, Cache> {
     cache().lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Number of descriptors currently kept (for tests and the exporter's own metrics).
-pub fn open_count() -> usize {
-    lock().files.len()
-}
-
 fn dir_id(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }

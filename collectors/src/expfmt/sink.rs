@@ -99,16 +99,6 @@ impl LabelSets {
         self.sets.len() as u32 - 1
     }
 
-    /// Number of sets.
-    pub fn len(&self) -> usize {
-        self.sets.len()
-    }
-
-    /// True when the table holds no set.
-    pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
-    }
-
     /// Writes `{...}`: set `set`'s labels merged by name with `extras` (segments as a set line
     /// stores them). Nothing when both are empty.
     pub(crate) fn write_key(&self, set: u32, extras: &[u8], out: &mut Vec<u8>) {
