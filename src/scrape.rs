@@ -19,7 +19,7 @@ use crate::selfmetrics;
 /// How many abandoned runs of one collector may still be blocked before it is skipped.
 pub const MAX_STUCK_RUNS: usize = 2;
 
-/// How many worker threads run one scrape's collectors: one per CPU, between 2 and 4. More
+/// Most worker threads one scrape's collectors may run on: one per CPU, between 2 and 4. More
 /// threads than CPUs buy nothing, and each allocating thread costs a glibc malloc arena of
 /// resident memory.
 /// Decided once: `available_parallelism` reads the cgroup CPU quota files on every call.
@@ -31,6 +31,13 @@ fn collector_concurrency() -> usize {
             .clamp(2, 4)
     })
 }
+
+/// How long a scrape's workers may go without finishing a collector before another worker
+/// joins them. A scrape starts on one worker: a host's collectors take about a millisecond in
+/// all, and every extra thread costs wake-ups, context switches and malloc lock contention for
+/// no gain. A collector that blocks (a hung mount, a slow bus) or runs long (thousands of
+/// containers) stops the progress, and the next worker takes the collectors behind it.
+const HELP_AFTER: Duration = Duration::from_millis(10);
 
 const WAITING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -48,6 +55,8 @@ type RunOutput = (
 /// abandoned (counted as stuck until they return).
 struct Job {
     collectors: Vec<(Arc<dyn Collector>, Arc<AtomicUsize>)>,
+    /// Emptied sinks of earlier scrapes, whose buffers collectors write into again.
+    spare_sinks: Mutex<Vec<MetricSink>>,
     states: Vec<AtomicU8>,
     results: Mutex<Vec<Option<RunOutput>>>,
     next: AtomicUsize,
@@ -70,7 +79,12 @@ impl Job {
                 return; // closed at the deadline
             }
             let started = Instant::now();
-            let mut sink = MetricSink::new();
+            let mut sink = self
+                .spare_sinks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .unwrap_or_default();
             // A bug must cost one collector's series, not the exporter.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 collector.collect(&mut sink)
@@ -138,7 +152,14 @@ pub struct Scraper {
     pub stats: HandlerStats,
     /// Scrapes being collected, by what they collect and how they are encoded.
     in_flight: Mutex<HashMap<ScrapeKey, InFlight>>,
+    /// Rendered scrapes' sinks, emptied: reusing their buffers spares each collector the
+    /// dozen allocations of growing fresh ones.
+    spare_sinks: Mutex<Vec<MetricSink>>,
 }
+
+/// A sink holding more than this after a scrape (thousands of containers) is freed rather
+/// than kept for reuse, so one large scrape does not pin its memory.
+const MAX_SPARE_SINK_BYTES: usize = 256 * 1024;
 
 /// What makes two scrapes interchangeable: the collectors, the format and the encoding.
 type ScrapeKey = (Vec<usize>, Format, bool);
@@ -180,6 +201,7 @@ impl Scraper {
             exporter_metrics,
             stats: HandlerStats::default(),
             in_flight: Mutex::new(HashMap::new()),
+            spare_sinks: Mutex::new(Vec::new()),
         }
     }
 
@@ -298,6 +320,9 @@ impl Scraper {
                     )
                 })
                 .collect(),
+            spare_sinks: Mutex::new(std::mem::take(
+                &mut *self.spare_sinks.lock().unwrap_or_else(|p| p.into_inner()),
+            )),
             states: runnable.iter().map(|_| AtomicU8::new(WAITING)).collect(),
             results: Mutex::new(runnable.iter().map(|_| None).collect()),
             next: AtomicUsize::new(0),
@@ -305,11 +330,7 @@ impl Scraper {
             done: tokio::sync::Notify::new(),
         });
         if !runnable.is_empty() {
-            for _ in 0..collector_concurrency().min(runnable.len()) {
-                let job = Arc::clone(&job);
-                tokio::task::spawn_blocking(move || job.work());
-            }
-            let _ = tokio::time::timeout_at(deadline.into(), job.done.notified()).await;
+            self.run_job(&job, deadline).await;
         }
         // Settle every collector before taking results: one that finishes after this point is
         // abandoned and its late result ignored, so every `Ok` below has its result stored.
@@ -384,6 +405,8 @@ impl Scraper {
         } else {
             render(&refs, format, &mut body)?
         };
+        drop(refs);
+        self.recycle(sinks, &job);
         if stats.duplicate_series > 0 || !stats.type_conflicts.is_empty() {
             self.stats.gathering_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
@@ -396,6 +419,56 @@ impl Scraper {
             body: body.into(),
             render: stats,
         })
+    }
+
+    /// Runs `job` on one worker and adds workers, up to [`collector_concurrency`], while the
+    /// ones started make no progress for [`HELP_AFTER`]; returns when every collector has
+    /// finished or at `deadline`.
+    async fn run_job(&self, job: &Arc<Job>, deadline: Instant) {
+        let max_workers = collector_concurrency().min(job.collectors.len());
+        let mut workers = 0;
+        let mut last_remaining = None;
+        loop {
+            let remaining = job.remaining.load(Ordering::Acquire);
+            if remaining == 0 {
+                return;
+            }
+            let stalled = last_remaining.is_none_or(|last| last == remaining);
+            let unstarted = job.next.load(Ordering::Acquire) < job.collectors.len();
+            if stalled && unstarted && workers < max_workers {
+                let job = Arc::clone(job);
+                tokio::task::spawn_blocking(move || job.work());
+                workers += 1;
+            }
+            last_remaining = Some(remaining);
+            let wake = if workers < max_workers {
+                deadline.min(Instant::now() + HELP_AFTER)
+            } else {
+                deadline
+            };
+            if tokio::time::timeout_at(wake.into(), job.done.notified())
+                .await
+                .is_ok()
+                || Instant::now() >= deadline
+            {
+                return;
+            }
+        }
+    }
+
+    /// Empties a rendered scrape's sinks (and those its job did not use) into the spare pool,
+    /// except large ones.
+    fn recycle(&self, sinks: Vec<MetricSink>, job: &Job) {
+        let unused =
+            std::mem::take(&mut *job.spare_sinks.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut spare = self.spare_sinks.lock().unwrap_or_else(|p| p.into_inner());
+        for mut sink in sinks.into_iter().chain(unused) {
+            if sink.capacity_bytes() <= MAX_SPARE_SINK_BYTES && spare.len() < self.entries.len() + 2
+            {
+                sink.clear();
+                spare.push(sink);
+            }
+        }
     }
 
     /// Decides a collector's fate once the scrape stops waiting: finished in time (`Ok`), never

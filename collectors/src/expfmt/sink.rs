@@ -291,6 +291,14 @@ impl MetricSink {
         self.lines.is_empty()
     }
 
+    /// Bytes of buffer space held, written or not.
+    pub fn capacity_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.buf.capacity()
+            + self.lines.capacity() * std::mem::size_of::<Line>()
+            + self.families.capacity() * std::mem::size_of::<FamilyBlock>()
+    }
+
     /// Drops everything written, keeping the allocations.
     pub fn clear(&mut self) {
         self.text.clear();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
+use crate::host::filesystem::mount_table::MountTable;
 use crate::stateless_collector;
 use crate::util::{list_dir, lossy, read};
 
@@ -98,8 +99,12 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         Err(e) if e.is_no_data() => return Ok(()),
         other => other?,
     };
+    let filesystems: Vec<&String> = entries.iter().filter(|n| n.contains('-')).collect();
+    if filesystems.is_empty() {
+        return Ok(()); // btrfs is loaded but nothing is mounted: no mount table to read
+    }
     let ioctl = ioctl_stats(settings);
-    for name in entries.iter().filter(|n| n.contains('-')) {
+    for name in filesystems {
         collect_filesystem(&base.join(name), name, &ioctl, sink)?;
     }
     Ok(())
@@ -396,12 +401,10 @@ fn query_filesystem(fd: &std::fs::File) -> std::io::Result<(FsInfo, Vec<IoctlDev
 /// `/proc/1/mountinfo` (or `/proc/self/mountinfo`), keyed by filesystem id. Mounts that cannot
 /// be queried are skipped (logged at debug level); an unreadable mount table gives no stats.
 fn ioctl_stats(settings: &Settings) -> HashMap<String, Vec<IoctlDevice>> {
-    use crate::host::filesystem::parse_mountinfo;
     let roots = &settings.roots;
-    let mounts = crate::util::parse_file(&roots.proc("1/mountinfo"), parse_mountinfo)
-        .or_else(|_| crate::util::parse_file(&roots.proc("self/mountinfo"), parse_mountinfo));
-    let mounts = match mounts {
-        Ok(m) => m,
+    let table = MountTable::shared(settings).snapshot(roots);
+    let mounts = match table {
+        Ok(t) => t.mounts,
         Err(e) => {
             tracing::debug!(err = %e, "Error querying btrfs device stats with ioctl");
             return HashMap::new();

@@ -6,23 +6,24 @@
 //! `--collector.filesystem.mount-timeout`, unlike node_exporter whose first scrape that hits
 //! the hang blocks. The parsing, filtering and family emission here are pure.
 
+pub mod mount_table;
 pub mod stat_pool;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
+use self::mount_table::MountTable;
 use self::stat_pool::{FsStat, Outcome, StatPool, StatResult};
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec, Options};
 use crate::roots::Roots;
-use crate::util::parse_file;
 
 const MP_INCLUDE: &str = "collector.filesystem.mount-points-include";
 const MP_EXCLUDE: &str = "collector.filesystem.mount-points-exclude";
@@ -415,6 +416,18 @@ struct Filesystem {
     settings: Arc<Settings>,
     filters: Filters,
     pool: StatPool,
+    table: Arc<MountTable>,
+    /// The mounts to report and their stat requests, derived from the mount table generation
+    /// they carry.
+    prepared: Mutex<Option<Arc<Prepared>>>,
+}
+
+/// The filtered mounts of one mount table generation, with their mount points relative to
+/// the rootfs, and what to stat for each.
+struct Prepared {
+    generation: u64,
+    mounts: Vec<Mount>,
+    requests: Vec<(String, PathBuf)>,
 }
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
@@ -425,42 +438,52 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         settings: Arc::clone(settings),
         filters,
         pool: StatPool::new(workers, timeout, Box::new(statfs)),
+        table: MountTable::shared(settings),
+        prepared: Mutex::new(None),
     }))
 }
 
 impl Filesystem {
-    fn mounts(&self) -> Result<Vec<Mount>, CollectError> {
+    fn prepared(&self) -> Result<Arc<Prepared>, CollectError> {
         let roots = &self.settings.roots;
-        let mut mounts = match parse_file(&roots.proc("1/mountinfo"), parse_mountinfo) {
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                tracing::debug!("reading root mounts failed, falling back to self mounts");
-                parse_file(&roots.proc("self/mountinfo"), parse_mountinfo)?
-            }
-            other => other?,
-        };
-        for mount in &mut mounts {
+        let table = self.table.snapshot(roots)?;
+        let mut prepared = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = prepared
+            .as_ref()
+            .filter(|p| p.generation == table.generation)
+        {
+            return Ok(Arc::clone(p));
+        }
+        let mut mounts = Vec::new();
+        for mount in table.mounts.iter() {
+            let mut mount = mount.clone();
             let stripped = roots.strip_rootfs(&mount.mount_point);
             if stripped.len() != mount.mount_point.len() {
                 mount.mount_point = stripped.to_string();
             }
+            if self.filters.allows(&mount) {
+                mounts.push(mount);
+            }
         }
-        mounts.retain(|m| self.filters.allows(m));
-        Ok(mounts)
+        let requests = mounts
+            .iter()
+            .map(|m| (m.mount_point.clone(), stat_path(roots, m)))
+            .collect();
+        let fresh = Arc::new(Prepared {
+            generation: table.generation,
+            mounts,
+            requests,
+        });
+        *prepared = Some(Arc::clone(&fresh));
+        Ok(fresh)
     }
 }
 
 impl Collector for Filesystem {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
-        let mounts = self.mounts()?;
-        let roots = &self.settings.roots;
-        let requests: Vec<(String, PathBuf)> = mounts
-            .iter()
-            .map(|m| (m.mount_point.clone(), stat_path(roots, m)))
-            .collect();
-        let outcomes = self.pool.stat_all(&requests);
-        emit(sink, &mounts, &outcomes);
+        let prepared = self.prepared()?;
+        let outcomes = self.pool.stat_all(&prepared.requests);
+        emit(sink, &prepared.mounts, &outcomes);
         Ok(())
     }
 }

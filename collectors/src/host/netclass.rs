@@ -4,7 +4,6 @@
 //! `--collector.netclass.netlink` switches node_exporter to an rtnetlink reader; nodex always
 //! reads sysfs and accepts the flag for compatibility.
 
-use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::Path;
 use std::sync::Arc;
@@ -65,8 +64,18 @@ struct NetclassCollector {
     ignore_invalid_speed: bool,
 }
 
-/// An interface's attribute files: file name to trimmed content.
-pub type Attributes = BTreeMap<String, String>;
+/// An interface's attribute files, trimmed, by their index in [`ATTRIBUTES`] (`None`: the
+/// device does not support it).
+#[derive(Debug, Default)]
+pub struct Attributes([Option<String>; ATTRIBUTES.len()]);
+
+impl Attributes {
+    /// The trimmed content of attribute `name`, if the device has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let pos = ATTRIBUTES.iter().position(|a| *a == name)?;
+        self.0[pos].as_deref()
+    }
+}
 
 /// Parses an integer attribute as Go's `strconv.ParseInt(s, 0, 64)` (procfs' `PInt64`): decimal,
 /// or `0x`/`0o`/`0b`/leading-`0` prefixed; anything else is absent.
@@ -75,23 +84,31 @@ pub fn parse_int(value: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, value.strip_prefix('+').unwrap_or(value)),
     };
-    let lower = digits.to_ascii_lowercase();
-    let (radix, body) = if let Some(hex) = lower.strip_prefix("0x") {
-        (16, hex.to_string())
-    } else if let Some(oct) = lower.strip_prefix("0o") {
-        (8, oct.to_string())
-    } else if let Some(bin) = lower.strip_prefix("0b") {
-        (2, bin.to_string())
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string())
-    } else {
-        (10, lower)
+    let prefixed = |p: &str| {
+        digits
+            .get(..2)
+            .filter(|head| head.eq_ignore_ascii_case(p))
+            .map(|_| &digits[2..])
     };
-    let body = body.replace('_', "");
+    let (radix, body) = if let Some(hex) = prefixed("0x") {
+        (16, hex)
+    } else if let Some(oct) = prefixed("0o") {
+        (8, oct)
+    } else if let Some(bin) = prefixed("0b") {
+        (2, bin)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
     if body.is_empty() || body.starts_with(['+', '-']) {
         return None;
     }
-    let magnitude = i64::from_str_radix(&body, radix).ok()?;
+    let magnitude = if body.contains('_') {
+        i64::from_str_radix(&body.replace('_', ""), radix).ok()?
+    } else {
+        i64::from_str_radix(body, radix).ok()?
+    };
     Some(if negative { -magnitude } else { magnitude })
 }
 
@@ -142,18 +159,27 @@ const ATTRIBUTES: &[&str] = &[
 /// Reads the exported attributes of an interface directory, skipping those the device does not
 /// support, as procfs' `parseNetClassIface` does.
 fn read_attributes(dir: &Path) -> Result<Attributes, CollectError> {
-    let mut attrs = Attributes::new();
-    for name in ATTRIBUTES {
-        let path = dir.join(name);
+    let mut attrs = Attributes::default();
+    let mut path = dir.to_path_buf();
+    for (slot, name) in attrs.0.iter_mut().zip(ATTRIBUTES) {
+        path.push(name);
         match crate::util::read_attribute(&path) {
-            Ok(text) => {
-                attrs.insert((*name).to_string(), text.trim().to_string());
-            }
+            Ok(text) => *slot = Some(trimmed(text)),
             Err(e) if skippable(&e) || e.kind() == ErrorKind::IsADirectory => {}
             Err(e) => return Err(CollectError::io(&path, e)),
         }
+        path.pop();
     }
     Ok(attrs)
+}
+
+/// `text` without surrounding white space, reusing its allocation.
+fn trimmed(mut text: String) -> String {
+    let end = text.trim_end().len();
+    text.truncate(end);
+    let start = text.len() - text.trim_start().len();
+    text.drain(..start);
+    text
 }
 
 /// Interface names below `class/net`: every entry that is not a regular file.
@@ -177,42 +203,110 @@ fn list_devices(class_net: &Path) -> Result<Vec<String>, CollectError> {
     Ok(names)
 }
 
-/// Integer properties: (sysfs file, metric suffix, type).
-const PROPERTIES: &[(&str, &str, MetricType)] = &[
-    ("addr_assign_type", "address_assign_type", MetricType::Gauge),
-    ("carrier", "carrier", MetricType::Gauge),
+/// Integer properties: (sysfs file, metric name, help, type).
+const PROPERTIES: &[(&str, &str, &str, MetricType)] = &[
+    (
+        "addr_assign_type",
+        "node_network_address_assign_type",
+        "Network device property: address_assign_type",
+        MetricType::Gauge,
+    ),
+    (
+        "carrier",
+        "node_network_carrier",
+        "Network device property: carrier",
+        MetricType::Gauge,
+    ),
     (
         "carrier_changes",
-        "carrier_changes_total",
+        "node_network_carrier_changes_total",
+        "Network device property: carrier_changes_total",
         MetricType::Counter,
     ),
     (
         "carrier_up_count",
-        "carrier_up_changes_total",
+        "node_network_carrier_up_changes_total",
+        "Network device property: carrier_up_changes_total",
         MetricType::Counter,
     ),
     (
         "carrier_down_count",
-        "carrier_down_changes_total",
+        "node_network_carrier_down_changes_total",
+        "Network device property: carrier_down_changes_total",
         MetricType::Counter,
     ),
-    ("dev_id", "device_id", MetricType::Gauge),
-    ("dormant", "dormant", MetricType::Gauge),
-    ("flags", "flags", MetricType::Gauge),
-    ("ifindex", "iface_id", MetricType::Gauge),
-    ("iflink", "iface_link", MetricType::Gauge),
-    ("link_mode", "iface_link_mode", MetricType::Gauge),
-    ("mtu", "mtu_bytes", MetricType::Gauge),
-    ("netdev_group", "net_dev_group", MetricType::Gauge),
-    ("name_assign_type", "name_assign_type", MetricType::Gauge),
-    ("tx_queue_len", "transmit_queue_length", MetricType::Gauge),
-    ("type", "protocol_type", MetricType::Gauge),
+    (
+        "dev_id",
+        "node_network_device_id",
+        "Network device property: device_id",
+        MetricType::Gauge,
+    ),
+    (
+        "dormant",
+        "node_network_dormant",
+        "Network device property: dormant",
+        MetricType::Gauge,
+    ),
+    (
+        "flags",
+        "node_network_flags",
+        "Network device property: flags",
+        MetricType::Gauge,
+    ),
+    (
+        "ifindex",
+        "node_network_iface_id",
+        "Network device property: iface_id",
+        MetricType::Gauge,
+    ),
+    (
+        "iflink",
+        "node_network_iface_link",
+        "Network device property: iface_link",
+        MetricType::Gauge,
+    ),
+    (
+        "link_mode",
+        "node_network_iface_link_mode",
+        "Network device property: iface_link_mode",
+        MetricType::Gauge,
+    ),
+    (
+        "mtu",
+        "node_network_mtu_bytes",
+        "Network device property: mtu_bytes",
+        MetricType::Gauge,
+    ),
+    (
+        "netdev_group",
+        "node_network_net_dev_group",
+        "Network device property: net_dev_group",
+        MetricType::Gauge,
+    ),
+    (
+        "name_assign_type",
+        "node_network_name_assign_type",
+        "Network device property: name_assign_type",
+        MetricType::Gauge,
+    ),
+    (
+        "tx_queue_len",
+        "node_network_transmit_queue_length",
+        "Network device property: transmit_queue_length",
+        MetricType::Gauge,
+    ),
+    (
+        "type",
+        "node_network_protocol_type",
+        "Network device property: protocol_type",
+        MetricType::Gauge,
+    ),
 ];
 
 impl NetclassCollector {
     fn emit(&self, sink: &mut MetricSink, device: &str, attrs: &Attributes) {
-        let text = |name: &str| attrs.get(name).map(String::as_str).unwrap_or("");
-        let int = |name: &str| attrs.get(name).and_then(|v| parse_int(v));
+        let text = |name: &str| attrs.get(name).unwrap_or("");
+        let int = |name: &str| attrs.get(name).and_then(parse_int);
         let operstate = text("operstate");
         sink.gauge(
             "node_network_up",
@@ -238,28 +332,24 @@ impl NetclassCollector {
             ],
             1.0,
         );
-        for (file, suffix, kind) in PROPERTIES {
+        for (file, name, help, kind) in PROPERTIES {
             if let Some(value) = int(file) {
-                property(sink, suffix, *kind, device, value as f64);
+                sink.family(name, help, *kind)
+                    .sample(&[("device", device)], value as f64);
             }
         }
         if let Some(speed) = int("speed") {
             // Some devices report -1 when the speed is unknown.
             if speed >= 0 || !self.ignore_invalid_speed {
                 let bytes = speed.wrapping_mul(1_000_000) / 8;
-                property(sink, "speed_bytes", MetricType::Gauge, device, bytes as f64);
+                sink.gauge(
+                    "node_network_speed_bytes",
+                    "Network device property: speed_bytes",
+                )
+                .sample(&[("device", device)], bytes as f64);
             }
         }
     }
-}
-
-fn property(sink: &mut MetricSink, suffix: &str, kind: MetricType, device: &str, value: f64) {
-    sink.family(
-        &format!("node_network_{suffix}"),
-        &format!("Network device property: {suffix}"),
-        kind,
-    )
-    .sample(&[("device", device)], value);
 }
 
 impl Collector for NetclassCollector {

@@ -22,6 +22,10 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// How long a scrape waits for any call to return before it wakes another thread for the
+/// calls queued behind.
+const HELP_AFTER: Duration = Duration::from_millis(10);
+
 /// Upper bound on threads parked on stuck calls, on top of the `workers` serving threads.
 pub const MAX_PARKED: usize = 8;
 
@@ -162,20 +166,23 @@ impl StatPool {
             self.spawn_workers(&mut st);
         }
         drop(tx);
-        self.inner.work.notify_all();
+        // One thread takes the queue in turn; another is woken only when no call has returned
+        // for HELP_AFTER (one blocked), so a scrape of healthy mounts wakes one thread.
+        self.inner.work.notify_one();
 
         while !pending.is_empty() {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
-            match rx.recv_timeout(deadline - now) {
+            match rx.recv_timeout((deadline - now).min(HELP_AFTER)) {
                 Ok((key, result)) => {
                     if pending.remove(&key) {
                         out.insert(key, Outcome::Done(result));
                     }
                 }
-                Err(_) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => self.inner.work.notify_one(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         if !pending.is_empty() {
