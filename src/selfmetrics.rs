@@ -26,7 +26,7 @@ pub struct SelfStat {
 /// counted from the last `)`.
 pub fn parse_stat(text: &str) -> Option<SelfStat> {
     let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
     // After the comm: state is field 3 of the man page, so man field N is f[N - 3].
     let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
     Some(SelfStat {
@@ -40,7 +40,7 @@ pub fn parse_stat(text: &str) -> Option<SelfStat> {
 /// The soft limit of a `/proc/<pid>/limits` row (`None` when absent; `u64::MAX` when unlimited).
 pub fn parse_limit(text: &str, row: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(row))?;
-    let soft = line[row.len()..].split_whitespace().next()?;
+    let soft = line[row.len()..].split_ascii_whitespace().next()?;
     if soft == "unlimited" {
         Some(u64::MAX)
     } else {

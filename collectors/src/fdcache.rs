@@ -76,10 +76,10 @@ fn lookup(path: &Path, epoch: u64) -> Option<Arc<File>> {
     let (file, dir) = {
         let c = lock();
         let entry = c.files.get(key(path))?;
-        let dir = entry
-            .dir
-            .clone()
-            .filter(|(d, _)| c.checked.get(key(d)) != Some(&epoch));
+        let dir = match &entry.dir {
+            Some((d, id)) if c.checked.get(key(d)) != Some(&epoch) => Some((d.clone(), *id)),
+            _ => None,
+        };
         (Arc::clone(&entry.file), dir)
     };
     let Some((dir, id)) = dir else {

@@ -186,6 +186,8 @@ pub fn build_request(
 pub struct Socket {
     fd: std::os::fd::OwnedFd,
     seq: u32,
+    /// Receive buffer, kept between exchanges of a socket that is itself kept.
+    buf: Vec<u8>,
 }
 
 impl Socket {
@@ -205,7 +207,11 @@ impl Socket {
         }
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-        let sock = Socket { fd, seq: 1 };
+        let sock = Socket {
+            fd,
+            seq: 1,
+            buf: Vec::new(),
+        };
         let timeout = libc::timeval {
             tv_sec: RECV_TIMEOUT.as_secs() as libc::time_t,
             tv_usec: 0,
@@ -309,7 +315,17 @@ impl Socket {
             return Err(io::Error::last_os_error());
         }
         let mut replies = Vec::new();
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.len() < 64 * 1024 {
+            buf.resize(64 * 1024, 0);
+        }
+        let result = self.receive(seq, &mut buf, &mut replies);
+        self.buf = buf;
+        result.map(|()| replies)
+    }
+
+    /// Receives the reply datagrams of request `seq` into `replies`, up to its end.
+    fn receive(&self, seq: u32, buf: &mut Vec<u8>, replies: &mut Vec<Vec<u8>>) -> io::Result<()> {
         loop {
             // Peek at the size first so a datagram larger than the buffer is not truncated.
             // SAFETY: `buf` is writable for its length.
@@ -370,10 +386,9 @@ impl Socket {
             }
             replies.push(data.to_vec());
             if finished {
-                break;
+                return Ok(());
             }
         }
-        Ok(replies)
     }
 }
 

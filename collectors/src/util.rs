@@ -105,7 +105,12 @@ pub fn parse_file<T>(
 
 /// Parses a decimal integer or float (as `strconv.ParseFloat` would accept for our inputs).
 pub fn parse_f64(s: &str) -> Result<f64, ParseError> {
-    let s = s.trim();
+    let s = s.trim_ascii();
+    // Most kernel counters are plain integers, which parse several times faster as one; the
+    // nearest f64 to an integer is the same either way.
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(n as f64);
+    }
     s.parse::<f64>()
         .ok()
         .filter(|_| !s.is_empty())
@@ -194,10 +199,23 @@ pub fn missing_as_no_data(err: CollectError) -> CollectError {
 /// Remembers, per field name of a file such as `/proc/net/netstat` or `/proc/vmstat`, whether the
 /// field filter keeps it and the metric name and help it is exported under. Those files have
 /// hundreds of fields and few are kept, so each name is matched and formatted once per process
-/// instead of once per scrape. Field names come from the kernel, so the map stays small.
+/// instead of once per scrape. Field names come from the kernel, so the table stays small.
+///
+/// The kernel prints the same fields in the same order on every read, so the table also
+/// remembers which field came at each position: a field is found by comparing it with the one
+/// at its position last time, and looked up by hash only when that differs.
 pub struct FieldNames {
     filter: Option<regex::Regex>,
-    seen: std::sync::Mutex<FastMap<String, Option<(String, String)>>>,
+    table: std::sync::Mutex<FieldTable>,
+}
+
+/// Fields seen so far: their names and export decisions, an index by name, and the field at
+/// each position of the last read.
+#[derive(Default)]
+struct FieldTable {
+    fields: Vec<(String, Option<(String, String)>)>,
+    by_name: FastMap<String, usize>,
+    by_position: Vec<usize>,
 }
 
 impl FieldNames {
@@ -205,28 +223,61 @@ impl FieldNames {
     pub fn new(filter: Option<regex::Regex>) -> Self {
         FieldNames {
             filter,
-            seen: Default::default(),
+            table: Default::default(),
         }
     }
 
-    /// Calls `emit(metric, help)` when `key` passes the filter; `name(key)` gives the metric name
-    /// and help the first time `key` is seen.
+    /// Locks the cache for one file's fields (one lock per scrape, not per field).
+    pub fn lock(&self) -> FieldNamesLock<'_> {
+        FieldNamesLock {
+            filter: self.filter.as_ref(),
+            table: self.table.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+/// A locked [`FieldNames`].
+pub struct FieldNamesLock<'a> {
+    filter: Option<&'a regex::Regex>,
+    table: std::sync::MutexGuard<'a, FieldTable>,
+}
+
+impl FieldNamesLock<'_> {
+    /// Calls `emit(metric, help)` when `key`, the file's field number `position`, passes the
+    /// filter; `name(key)` gives the metric name and help the first time `key` is seen.
     pub fn with(
-        &self,
+        &mut self,
+        position: usize,
         key: &str,
         name: impl FnOnce(&str) -> (String, String),
         emit: impl FnOnce(&str, &str),
     ) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = match seen.get(key) {
-            Some(entry) => entry,
-            None => {
-                let keep = self.filter.as_ref().is_none_or(|r| r.is_match(key));
-                seen.entry(key.to_string())
-                    .or_insert(keep.then(|| name(key)))
+        let table = &mut *self.table;
+        let index = match table.by_position.get(position) {
+            Some(&i) if table.fields[i].0 == key => i,
+            _ => {
+                let i = match table.by_name.get(key) {
+                    Some(&i) => i,
+                    None => {
+                        let keep = self.filter.is_none_or(|r| r.is_match(key));
+                        table
+                            .fields
+                            .push((key.to_string(), keep.then(|| name(key))));
+                        table
+                            .by_name
+                            .insert(key.to_string(), table.fields.len() - 1);
+                        table.fields.len() - 1
+                    }
+                };
+                if position < table.by_position.len() {
+                    table.by_position[position] = i;
+                } else if position == table.by_position.len() {
+                    table.by_position.push(i);
+                }
+                i
             }
         };
-        if let Some((metric, help)) = entry {
+        if let Some((metric, help)) = &table.fields[index].1 {
             emit(metric, help);
         }
     }
@@ -267,6 +318,15 @@ mod tests {
     fn numbers() {
         assert_eq!(parse_f64(" 12 ").unwrap(), 12.0);
         assert_eq!(parse_f64("-1.5").unwrap(), -1.5);
+        assert_eq!(parse_f64(" 42\n").unwrap(), 42.0);
+        assert_eq!(
+            parse_f64("18446744073709551615").unwrap(),
+            18446744073709551615.0
+        );
+        assert_eq!(
+            parse_f64("18446744073709551616").unwrap(),
+            18446744073709551616.0
+        );
         assert!(parse_f64("").is_err());
         assert!(parse_f64("abc").is_err());
         assert_eq!(parse_u64("18446744073709551615").unwrap(), u64::MAX);
@@ -278,16 +338,37 @@ mod tests {
     fn field_names_filter_once_and_remember() {
         let names = FieldNames::new(Some(regex::Regex::new("^pg").unwrap()));
         let mut out = Vec::new();
-        for _ in 0..2 {
-            for key in ["pgfault", "nr_free"] {
-                names.with(
+        let mut named = 0;
+        // The same order twice, then fields moved, added and removed (a kernel update).
+        let reads: [&[&str]; 4] = [
+            &["pgfault", "nr_free"],
+            &["pgfault", "nr_free"],
+            &["nr_free", "pgmajfault", "pgfault"],
+            &["pgfault"],
+        ];
+        for read in reads {
+            let mut locked = names.lock();
+            for (position, key) in read.iter().enumerate() {
+                locked.with(
+                    position,
                     key,
-                    |k| (format!("m_{k}"), format!("h {k}")),
+                    |k| {
+                        named += 1;
+                        (format!("m_{k}"), format!("h {k}"))
+                    },
                     |m, h| out.push(format!("{m}|{h}")),
                 );
             }
         }
-        assert_eq!(out, vec!["m_pgfault|h pgfault", "m_pgfault|h pgfault"]);
+        let expected = [
+            "m_pgfault|h pgfault",
+            "m_pgfault|h pgfault",
+            "m_pgmajfault|h pgmajfault",
+            "m_pgfault|h pgfault",
+            "m_pgfault|h pgfault",
+        ];
+        assert_eq!(out, expected);
+        assert_eq!(named, 2, "each kept field is named once");
     }
 
     #[test]

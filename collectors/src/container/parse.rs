@@ -22,7 +22,7 @@ pub fn flat_keyed(bytes: &[u8], mut f: impl FnMut(&str, u64)) -> Result<(), Pars
         return Err(ParseError::new("empty"));
     }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         match (fields.next(), fields.next(), fields.next()) {
             (Some(key), Some(value), None) => f(key, num(value)?),
             _ => return Err(ParseError::new(format!("malformed line {line:?}"))),
@@ -68,7 +68,7 @@ pub fn single(bytes: &[u8]) -> Result<u64, ParseError> {
 /// v2 `cpu.max`: `<quota|max> <period>`; returns (quota, `None` when `max`; period).
 pub fn cpu_max(bytes: &[u8]) -> Result<(Option<u64>, u64), ParseError> {
     let t = text(bytes)?;
-    let mut fields = t.split_whitespace();
+    let mut fields = t.split_ascii_whitespace();
     match (fields.next(), fields.next(), fields.next()) {
         (Some(quota), Some(period), None) => {
             let quota = if quota == "max" {
@@ -115,7 +115,7 @@ fn major_minor(s: &str) -> Result<(u32, u32), ParseError> {
 pub fn io_stat(bytes: &[u8]) -> Result<Vec<IoStat>, ParseError> {
     let mut out = Vec::new();
     for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let dev = fields.next().unwrap_or_default();
         let (major, minor) = major_minor(dev)?;
         let mut s = IoStat {
@@ -158,7 +158,7 @@ pub struct BlkioEntry {
 pub fn blkio(bytes: &[u8]) -> Result<Vec<BlkioEntry>, ParseError> {
     let mut out = Vec::new();
     for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         match fields.as_slice() {
             ["Total", v] => {
                 num(v)?;
@@ -192,7 +192,7 @@ pub fn pressure(bytes: &[u8]) -> Result<Pressure, ParseError> {
     let mut some = None;
     let mut full = None;
     for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let kind = fields.next().unwrap_or_default();
         let total = fields
             .find_map(|f| f.strip_prefix("total="))
@@ -309,7 +309,7 @@ pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
             .split_once(':')
             .ok_or_else(|| ParseError::new(format!("malformed line {line:?}")))?;
         let values = rest
-            .split_whitespace()
+            .split_ascii_whitespace()
             .map(num)
             .collect::<Result<Vec<u64>, _>>()?;
         if values.len() != 16 {
@@ -349,7 +349,7 @@ pub fn meminfo(bytes: &[u8]) -> Result<MemInfo, ParseError> {
             "SwapFree" => &mut m.swap_free,
             _ => continue,
         };
-        let value = rest.split_whitespace().next().unwrap_or_default();
+        let value = rest.split_ascii_whitespace().next().unwrap_or_default();
         *slot = num(value)?.saturating_mul(1024);
         found |= key == "MemTotal";
     }
@@ -410,7 +410,7 @@ pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
 /// Parses a `cgroup.procs` file into pids.
 pub fn pids(bytes: &[u8]) -> Result<Vec<u32>, ParseError> {
     text(bytes)?
-        .split_whitespace()
+        .split_ascii_whitespace()
         .map(|p| {
             p.parse::<u32>()
                 .map_err(|_| ParseError::new(format!("invalid pid {p:?}")))
@@ -427,7 +427,7 @@ pub fn max_open_files_soft(bytes: &[u8]) -> Result<i64, ParseError> {
         .lines()
         .find_map(|l| l.strip_prefix(PREFIX))
         .ok_or_else(|| ParseError::new("no \"Max open files\" line"))?;
-    let fields: Vec<&str> = line.split_whitespace().collect();
+    let fields: Vec<&str> = line.split_ascii_whitespace().collect();
     let [soft, hard, _unit] = fields[..] else {
         return Err(ParseError::new(format!(
             "unable to parse max open files line: {line:?}"

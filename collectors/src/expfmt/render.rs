@@ -66,7 +66,7 @@ pub fn render<W: Write>(
     format: Format,
     out: &mut W,
 ) -> io::Result<RenderStats> {
-    let mut blocks: Vec<BlockRef<'_>> = sinks
+    let blocks: Vec<BlockRef<'_>> = sinks
         .iter()
         .flat_map(|sink| {
             sink.families
@@ -75,12 +75,29 @@ pub fn render<W: Write>(
         })
         .filter(|b| !b.block.lines.is_empty())
         .collect();
-    blocks.sort_by(|a, b| a.name().cmp(b.name()));
+    // Unstable sort (no scratch allocation; a few hundred blocks per scrape) with the position
+    // as tie-breaker, so blocks of one family keep their order as with a stable sort.
+    let mut order: Vec<(&[u8], u32)> = blocks
+        .iter()
+        .enumerate()
+        .map(|(pos, b)| (b.name(), pos as u32))
+        .collect();
+    order.sort_unstable();
+    let blocks: Vec<BlockRef<'_>> = order
+        .into_iter()
+        .map(|(_, pos)| BlockRef {
+            sink: blocks[pos as usize].sink,
+            block: blocks[pos as usize].block,
+        })
+        .collect();
 
     let mut stats = RenderStats::default();
     let mut scratch = Vec::with_capacity(256);
     // Keys of shared-label-set lines, expanded one family at a time.
     let mut expanded: Vec<u8> = Vec::new();
+    // One family's lines: (sink, line, whether the key lives in `expanded`, position), reused
+    // from family to family.
+    let mut picked: Vec<Picked<'_>> = Vec::new();
     let mut i = 0;
     while i < blocks.len() {
         let name = blocks[i].name();
@@ -91,8 +108,7 @@ pub fn render<W: Write>(
         let first = &blocks[i];
         let kind = first.block.kind;
         expanded.clear();
-        // (sink, line, whether the key lives in `expanded`)
-        let mut picked: Vec<(&MetricSink, Line, bool)> = Vec::new();
+        picked.clear();
         for block in &blocks[i..j] {
             if block.block.kind != kind {
                 stats
@@ -102,49 +118,62 @@ pub fn render<W: Write>(
             }
             let ls =
                 &block.sink.lines[block.block.lines.start as usize..block.block.lines.end as usize];
-            picked.extend(ls.iter().map(|l| match (l.set, &block.sink.sets) {
-                (NO_SET, _) | (_, None) => (block.sink, *l, false),
-                (set, Some(sets)) => {
-                    let start = expanded.len() as u32;
-                    let extras = &block.sink.buf[l.start as usize..l.key_end as usize];
-                    sets.write_key(set, extras, &mut expanded);
-                    let key_end = expanded.len() as u32;
-                    expanded.extend_from_slice(&block.sink.buf[l.key_end as usize..l.end as usize]);
-                    let line = Line {
-                        start,
-                        key_end,
-                        end: expanded.len() as u32,
-                        set: NO_SET,
-                    };
-                    (block.sink, line, true)
+            for l in ls {
+                let position = picked.len() as u32;
+                match (l.set, &block.sink.sets) {
+                    (NO_SET, _) | (_, None) => picked.push((block.sink, *l, false, position)),
+                    (set, Some(sets)) => {
+                        let start = expanded.len() as u32;
+                        let extras = &block.sink.buf[l.start as usize..l.key_end as usize];
+                        sets.write_key(set, extras, &mut expanded);
+                        let key_end = expanded.len() as u32;
+                        expanded
+                            .extend_from_slice(&block.sink.buf[l.key_end as usize..l.end as usize]);
+                        let line = Line {
+                            start,
+                            key_end,
+                            end: expanded.len() as u32,
+                            set: NO_SET,
+                        };
+                        picked.push((block.sink, line, true, position));
+                    }
                 }
-            }));
+            }
         }
-        let mut lines: Vec<(&[u8], Line)> = picked
-            .iter()
-            .map(|(sink, line, in_expanded)| {
-                let buf: &[u8] = if *in_expanded { &expanded } else { &sink.buf };
-                (buf, *line)
-            })
-            .collect();
-        drop(picked);
-        let before = lines.len();
+        let expanded = expanded.as_slice();
+        let before = picked.len();
         if matches!(kind, MetricType::Histogram | MetricType::Summary) {
             // Keep the source order (buckets in `le` order); drop exact repeats only.
             let mut seen = std::collections::HashSet::new();
-            lines.retain(|l| seen.insert(key(l)));
+            picked.retain(|p| seen.insert(key_of(expanded, p)));
         } else {
-            lines.sort_by(|a, b| key(a).cmp(key(b)));
-            lines.dedup_by(|b, a| key(a) == key(b));
+            // Unstable sort (no scratch allocation) with the position as tie-breaker: the
+            // first of identical series wins, as with a stable sort.
+            if !picked.is_sorted_by(|a, b| key_of(expanded, a) < key_of(expanded, b)) {
+                picked.sort_unstable_by(|a, b| {
+                    key_of(expanded, a)
+                        .cmp(key_of(expanded, b))
+                        .then(a.3.cmp(&b.3))
+                });
+            }
+            picked.dedup_by(|b, a| key_of(expanded, a) == key_of(expanded, b));
         }
-        stats.duplicate_series += before - lines.len();
+        stats.duplicate_series += before - picked.len();
 
         write_family_header(out, format, name, first.help(), kind, &mut scratch)?;
-        for (buf, line) in &lines {
-            write_line(out, format, name, kind, buf, line, &mut scratch)?;
+        for p in &picked {
+            write_line(
+                out,
+                format,
+                name,
+                kind,
+                buf_of(expanded, p),
+                &p.1,
+                &mut scratch,
+            )?;
         }
         stats.families += 1;
-        stats.samples += lines.len();
+        stats.samples += picked.len();
         i = j;
     }
     if format == Format::OpenMetrics {
@@ -153,8 +182,20 @@ pub fn render<W: Write>(
     Ok(stats)
 }
 
-fn key<'a>((buf, line): &(&'a [u8], Line)) -> &'a [u8] {
-    &buf[line.start as usize..line.key_end as usize]
+/// A line picked for a family: its sink, the line, whether its key lives in the family's
+/// expanded keys, and its position among the family's lines.
+type Picked<'a> = (&'a MetricSink, Line, bool, u32);
+
+fn buf_of<'a>(expanded: &'a [u8], (sink, _, in_expanded, _): &Picked<'a>) -> &'a [u8] {
+    if *in_expanded {
+        expanded
+    } else {
+        &sink.buf
+    }
+}
+
+fn key_of<'a>(expanded: &'a [u8], p: &Picked<'a>) -> &'a [u8] {
+    &buf_of(expanded, p)[p.1.start as usize..p.1.key_end as usize]
 }
 
 fn openmetrics_family_name(name: &[u8], kind: MetricType) -> &[u8] {
@@ -181,13 +222,17 @@ fn write_family_header<W: Write>(
     scratch.extend_from_slice(b"# HELP ");
     scratch.extend_from_slice(name);
     scratch.push(b' ');
-    for &b in help {
-        match b {
-            b'\\' => scratch.extend_from_slice(b"\\\\"),
-            b'\n' => scratch.extend_from_slice(b"\\n"),
-            b'"' if format == Format::OpenMetrics => scratch.extend_from_slice(b"\\\""),
-            _ => scratch.push(b),
+    if help.iter().any(|&b| matches!(b, b'\\' | b'\n' | b'"')) {
+        for &b in help {
+            match b {
+                b'\\' => scratch.extend_from_slice(b"\\\\"),
+                b'\n' => scratch.extend_from_slice(b"\\n"),
+                b'"' if format == Format::OpenMetrics => scratch.extend_from_slice(b"\\\""),
+                _ => scratch.push(b),
+            }
         }
+    } else {
+        scratch.extend_from_slice(help);
     }
     scratch.extend_from_slice(b"\n# TYPE ");
     scratch.extend_from_slice(name);

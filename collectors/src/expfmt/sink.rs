@@ -375,7 +375,12 @@ fn write_labels<'a>(buf: &mut Vec<u8>, labels: impl Iterator<Item = &'a (&'a str
 
 /// Escapes a label value: backslash, double quote and newline.
 pub fn escape_label_value(buf: &mut Vec<u8>, value: &str) {
-    for &b in value.as_bytes() {
+    let bytes = value.as_bytes();
+    if !bytes.iter().any(|&b| matches!(b, b'\\' | b'"' | b'\n')) {
+        buf.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),
             b'"' => buf.extend_from_slice(b"\\\""),

@@ -20,7 +20,7 @@ pub fn parse(bytes: &[u8]) -> Result<BuddyInfo, ParseError> {
     let mut out = BuddyInfo::new();
     let mut buckets: Option<usize> = None;
     for line in text.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
         let [_, node, _, zone, counts @ ..] = parts.as_slice() else {
             return Err(ParseError::new(
                 "invalid number of fields when parsing buddyinfo",

@@ -48,7 +48,7 @@ pub fn parse_stat(bytes: &[u8]) -> Result<ConntrackStats, ParseError> {
     let mut sum = ConntrackStats::default();
     for line in lines {
         let values = line
-            .split_whitespace()
+            .split_ascii_whitespace()
             .map(|f| {
                 u64::from_str_radix(f, 16)
                     .map_err(|_| ParseError::new(format!("invalid hex value {f:?}")))

@@ -457,8 +457,8 @@ pub fn parse_cpuinfo(bytes: &[u8]) -> Result<Vec<CpuInfo>, ParseError> {
             "cache size" => cpu.cache_size = value.to_string(),
             "physical id" => cpu.physical_id = value.to_string(),
             "core id" => cpu.core_id = value.to_string(),
-            "flags" => cpu.flags = value.split_whitespace().map(String::from).collect(),
-            "bugs" => cpu.bugs = value.split_whitespace().map(String::from).collect(),
+            "flags" => cpu.flags = value.split_ascii_whitespace().map(String::from).collect(),
+            "bugs" => cpu.bugs = value.split_ascii_whitespace().map(String::from).collect(),
             _ => {}
         }
     }

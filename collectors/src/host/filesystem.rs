@@ -423,11 +423,23 @@ struct Filesystem {
 }
 
 /// The filtered mounts of one mount table generation, with their mount points relative to
-/// the rootfs, and what to stat for each.
+/// the rootfs, and what to stat for each: on the collector's own thread, or through the pool.
 struct Prepared {
     generation: u64,
     mounts: Vec<Mount>,
-    requests: Vec<(String, PathBuf)>,
+    inline: Vec<(String, PathBuf)>,
+    pooled: Vec<(String, PathBuf)>,
+}
+
+/// File systems whose `statfs` answers from memory (superblock counters) and cannot hang on a
+/// server, a daemon or a device: stat on the collector's thread, sparing the hand-off to the
+/// pool (two thread wake-ups per scrape). Network, FUSE and everything else goes through the
+/// pool and its timeout.
+fn never_blocks(fs_type: &str) -> bool {
+    matches!(
+        fs_type,
+        "ext2" | "ext3" | "ext4" | "xfs" | "tmpfs" | "ramfs" | "vfat" | "exfat" | "f2fs"
+    )
 }
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
@@ -465,14 +477,20 @@ impl Filesystem {
                 mounts.push(mount);
             }
         }
-        let requests = mounts
-            .iter()
-            .map(|m| (m.mount_point.clone(), stat_path(roots, m)))
-            .collect();
+        let (mut inline, mut pooled) = (Vec::new(), Vec::new());
+        for m in &mounts {
+            let request = (m.mount_point.clone(), stat_path(roots, m));
+            if never_blocks(&m.fs_type) {
+                inline.push(request);
+            } else {
+                pooled.push(request);
+            }
+        }
         let fresh = Arc::new(Prepared {
             generation: table.generation,
             mounts,
-            requests,
+            inline,
+            pooled,
         });
         *prepared = Some(Arc::clone(&fresh));
         Ok(fresh)
@@ -482,7 +500,14 @@ impl Filesystem {
 impl Collector for Filesystem {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let prepared = self.prepared()?;
-        let outcomes = self.pool.stat_all(&prepared.requests);
+        let mut outcomes = if prepared.pooled.is_empty() {
+            HashMap::new()
+        } else {
+            self.pool.stat_all(&prepared.pooled)
+        };
+        for (mount_point, path) in &prepared.inline {
+            outcomes.insert(mount_point.clone(), Outcome::Done(statfs(path)));
+        }
         emit(sink, &prepared.mounts, &outcomes);
         Ok(())
     }

@@ -74,13 +74,13 @@ pub fn parse(bytes: &[u8]) -> Result<BTreeMap<String, Interrupt>, ParseError> {
     let header = lines
         .next()
         .ok_or_else(|| ParseError::new("interrupts empty"))?;
-    let cpus = header.split_whitespace().count();
+    let cpus = header.split_ascii_whitespace().count();
     let mut out = BTreeMap::new();
     for line in lines {
         let Some((name, rest)) = line.split_once(':') else {
             continue;
         };
-        let parts: Vec<&str> = rest.split_whitespace().collect();
+        let parts: Vec<&str> = rest.split_ascii_whitespace().collect();
         if parts.len() < cpus + 1 {
             continue;
         }

@@ -24,12 +24,12 @@ pub fn parse(bytes: &[u8]) -> Result<Table, ParseError> {
     let mut lines = text.lines();
     let headers: Vec<String> = lines
         .next()
-        .map(|h| h.split_whitespace().map(String::from).collect())
+        .map(|h| h.split_ascii_whitespace().map(String::from).collect())
         .unwrap_or_default();
     let mut rows = Vec::new();
     for line in lines {
         let row = line
-            .split_whitespace()
+            .split_ascii_whitespace()
             .map(|v| {
                 u64::from_str_radix(v, 16)
                     .map_err(|_| ParseError::new(format!("invalid hex counter {v:?}")))

@@ -11,7 +11,7 @@ stateless_collector!("loadavg", true, "/proc/loadavg", collect);
 /// Parses `/proc/loadavg` into the 1, 5 and 15 minute averages.
 pub fn parse(bytes: &[u8]) -> Result<[f64; 3], ParseError> {
     let text = String::from_utf8_lossy(bytes);
-    let mut fields = text.split_whitespace();
+    let mut fields = text.split_ascii_whitespace();
     let mut loads = [0.0; 3];
     for load in &mut loads {
         let field = fields

@@ -10,315 +10,80 @@ use crate::util::{lossy, parse_file};
 
 stateless_collector!("meminfo", true, "/proc/meminfo", collect);
 
+/// One exported field: its `/proc/meminfo` name, metric name, help, and whether it is in kB.
+macro_rules! field {
+    ($field:literal, $metric:literal, kb) => {
+        (
+            $field,
+            concat!("node_memory_", $metric),
+            concat!("Memory information field ", $metric, "."),
+            true,
+        )
+    };
+    ($field:literal, count) => {
+        (
+            $field,
+            concat!("node_memory_", $field),
+            concat!("Memory information field ", $field, "."),
+            false,
+        )
+    };
+}
+
 /// The fields node_exporter 1.12 exports, as named in `/proc/meminfo`, with their metric name
 /// and help; `true` for kB fields (exported in bytes), `false` for unitless page counts.
 const FIELDS: &[(&str, &str, &str, bool)] = &[
-    (
-        "Active",
-        "node_memory_Active_bytes",
-        "Memory information field Active_bytes.",
-        true,
-    ),
-    (
-        "Active(anon)",
-        "node_memory_Active_anon_bytes",
-        "Memory information field Active_anon_bytes.",
-        true,
-    ),
-    (
-        "Active(file)",
-        "node_memory_Active_file_bytes",
-        "Memory information field Active_file_bytes.",
-        true,
-    ),
-    (
-        "AnonHugePages",
-        "node_memory_AnonHugePages_bytes",
-        "Memory information field AnonHugePages_bytes.",
-        true,
-    ),
-    (
-        "AnonPages",
-        "node_memory_AnonPages_bytes",
-        "Memory information field AnonPages_bytes.",
-        true,
-    ),
-    (
-        "Bounce",
-        "node_memory_Bounce_bytes",
-        "Memory information field Bounce_bytes.",
-        true,
-    ),
-    (
-        "Buffers",
-        "node_memory_Buffers_bytes",
-        "Memory information field Buffers_bytes.",
-        true,
-    ),
-    (
-        "Cached",
-        "node_memory_Cached_bytes",
-        "Memory information field Cached_bytes.",
-        true,
-    ),
-    (
-        "CmaFree",
-        "node_memory_CmaFree_bytes",
-        "Memory information field CmaFree_bytes.",
-        true,
-    ),
-    (
-        "CmaTotal",
-        "node_memory_CmaTotal_bytes",
-        "Memory information field CmaTotal_bytes.",
-        true,
-    ),
-    (
-        "CommitLimit",
-        "node_memory_CommitLimit_bytes",
-        "Memory information field CommitLimit_bytes.",
-        true,
-    ),
-    (
-        "Committed_AS",
-        "node_memory_Committed_AS_bytes",
-        "Memory information field Committed_AS_bytes.",
-        true,
-    ),
-    (
-        "DirectMap1G",
-        "node_memory_DirectMap1G_bytes",
-        "Memory information field DirectMap1G_bytes.",
-        true,
-    ),
-    (
-        "DirectMap2M",
-        "node_memory_DirectMap2M_bytes",
-        "Memory information field DirectMap2M_bytes.",
-        true,
-    ),
-    (
-        "DirectMap4k",
-        "node_memory_DirectMap4k_bytes",
-        "Memory information field DirectMap4k_bytes.",
-        true,
-    ),
-    (
-        "Dirty",
-        "node_memory_Dirty_bytes",
-        "Memory information field Dirty_bytes.",
-        true,
-    ),
-    (
-        "HardwareCorrupted",
-        "node_memory_HardwareCorrupted_bytes",
-        "Memory information field HardwareCorrupted_bytes.",
-        true,
-    ),
-    (
-        "Hugepagesize",
-        "node_memory_Hugepagesize_bytes",
-        "Memory information field Hugepagesize_bytes.",
-        true,
-    ),
-    (
-        "Inactive",
-        "node_memory_Inactive_bytes",
-        "Memory information field Inactive_bytes.",
-        true,
-    ),
-    (
-        "Inactive(anon)",
-        "node_memory_Inactive_anon_bytes",
-        "Memory information field Inactive_anon_bytes.",
-        true,
-    ),
-    (
-        "Inactive(file)",
-        "node_memory_Inactive_file_bytes",
-        "Memory information field Inactive_file_bytes.",
-        true,
-    ),
-    (
-        "KernelStack",
-        "node_memory_KernelStack_bytes",
-        "Memory information field KernelStack_bytes.",
-        true,
-    ),
-    (
-        "Mapped",
-        "node_memory_Mapped_bytes",
-        "Memory information field Mapped_bytes.",
-        true,
-    ),
-    (
-        "MemAvailable",
-        "node_memory_MemAvailable_bytes",
-        "Memory information field MemAvailable_bytes.",
-        true,
-    ),
-    (
-        "MemFree",
-        "node_memory_MemFree_bytes",
-        "Memory information field MemFree_bytes.",
-        true,
-    ),
-    (
-        "MemTotal",
-        "node_memory_MemTotal_bytes",
-        "Memory information field MemTotal_bytes.",
-        true,
-    ),
-    (
-        "Mlocked",
-        "node_memory_Mlocked_bytes",
-        "Memory information field Mlocked_bytes.",
-        true,
-    ),
-    (
-        "NFS_Unstable",
-        "node_memory_NFS_Unstable_bytes",
-        "Memory information field NFS_Unstable_bytes.",
-        true,
-    ),
-    (
-        "PageTables",
-        "node_memory_PageTables_bytes",
-        "Memory information field PageTables_bytes.",
-        true,
-    ),
-    (
-        "Percpu",
-        "node_memory_Percpu_bytes",
-        "Memory information field Percpu_bytes.",
-        true,
-    ),
-    (
-        "SReclaimable",
-        "node_memory_SReclaimable_bytes",
-        "Memory information field SReclaimable_bytes.",
-        true,
-    ),
-    (
-        "SUnreclaim",
-        "node_memory_SUnreclaim_bytes",
-        "Memory information field SUnreclaim_bytes.",
-        true,
-    ),
-    (
-        "Shmem",
-        "node_memory_Shmem_bytes",
-        "Memory information field Shmem_bytes.",
-        true,
-    ),
-    (
-        "ShmemHugePages",
-        "node_memory_ShmemHugePages_bytes",
-        "Memory information field ShmemHugePages_bytes.",
-        true,
-    ),
-    (
-        "ShmemPmdMapped",
-        "node_memory_ShmemPmdMapped_bytes",
-        "Memory information field ShmemPmdMapped_bytes.",
-        true,
-    ),
-    (
-        "Slab",
-        "node_memory_Slab_bytes",
-        "Memory information field Slab_bytes.",
-        true,
-    ),
-    (
-        "SwapCached",
-        "node_memory_SwapCached_bytes",
-        "Memory information field SwapCached_bytes.",
-        true,
-    ),
-    (
-        "SwapFree",
-        "node_memory_SwapFree_bytes",
-        "Memory information field SwapFree_bytes.",
-        true,
-    ),
-    (
-        "SwapTotal",
-        "node_memory_SwapTotal_bytes",
-        "Memory information field SwapTotal_bytes.",
-        true,
-    ),
-    (
-        "Unevictable",
-        "node_memory_Unevictable_bytes",
-        "Memory information field Unevictable_bytes.",
-        true,
-    ),
-    (
-        "VmallocChunk",
-        "node_memory_VmallocChunk_bytes",
-        "Memory information field VmallocChunk_bytes.",
-        true,
-    ),
-    (
-        "VmallocTotal",
-        "node_memory_VmallocTotal_bytes",
-        "Memory information field VmallocTotal_bytes.",
-        true,
-    ),
-    (
-        "VmallocUsed",
-        "node_memory_VmallocUsed_bytes",
-        "Memory information field VmallocUsed_bytes.",
-        true,
-    ),
-    (
-        "Writeback",
-        "node_memory_Writeback_bytes",
-        "Memory information field Writeback_bytes.",
-        true,
-    ),
-    (
-        "WritebackTmp",
-        "node_memory_WritebackTmp_bytes",
-        "Memory information field WritebackTmp_bytes.",
-        true,
-    ),
-    (
-        "Zswap",
-        "node_memory_Zswap_bytes",
-        "Memory information field Zswap_bytes.",
-        true,
-    ),
-    (
-        "Zswapped",
-        "node_memory_Zswapped_bytes",
-        "Memory information field Zswapped_bytes.",
-        true,
-    ),
-    (
-        "HugePages_Free",
-        "node_memory_HugePages_Free",
-        "Memory information field HugePages_Free.",
-        false,
-    ),
-    (
-        "HugePages_Rsvd",
-        "node_memory_HugePages_Rsvd",
-        "Memory information field HugePages_Rsvd.",
-        false,
-    ),
-    (
-        "HugePages_Surp",
-        "node_memory_HugePages_Surp",
-        "Memory information field HugePages_Surp.",
-        false,
-    ),
-    (
-        "HugePages_Total",
-        "node_memory_HugePages_Total",
-        "Memory information field HugePages_Total.",
-        false,
-    ),
+    field!("Active", "Active_bytes", kb),
+    field!("Active(anon)", "Active_anon_bytes", kb),
+    field!("Active(file)", "Active_file_bytes", kb),
+    field!("AnonHugePages", "AnonHugePages_bytes", kb),
+    field!("AnonPages", "AnonPages_bytes", kb),
+    field!("Bounce", "Bounce_bytes", kb),
+    field!("Buffers", "Buffers_bytes", kb),
+    field!("Cached", "Cached_bytes", kb),
+    field!("CmaFree", "CmaFree_bytes", kb),
+    field!("CmaTotal", "CmaTotal_bytes", kb),
+    field!("CommitLimit", "CommitLimit_bytes", kb),
+    field!("Committed_AS", "Committed_AS_bytes", kb),
+    field!("DirectMap1G", "DirectMap1G_bytes", kb),
+    field!("DirectMap2M", "DirectMap2M_bytes", kb),
+    field!("DirectMap4k", "DirectMap4k_bytes", kb),
+    field!("Dirty", "Dirty_bytes", kb),
+    field!("HardwareCorrupted", "HardwareCorrupted_bytes", kb),
+    field!("Hugepagesize", "Hugepagesize_bytes", kb),
+    field!("Inactive", "Inactive_bytes", kb),
+    field!("Inactive(anon)", "Inactive_anon_bytes", kb),
+    field!("Inactive(file)", "Inactive_file_bytes", kb),
+    field!("KernelStack", "KernelStack_bytes", kb),
+    field!("Mapped", "Mapped_bytes", kb),
+    field!("MemAvailable", "MemAvailable_bytes", kb),
+    field!("MemFree", "MemFree_bytes", kb),
+    field!("MemTotal", "MemTotal_bytes", kb),
+    field!("Mlocked", "Mlocked_bytes", kb),
+    field!("NFS_Unstable", "NFS_Unstable_bytes", kb),
+    field!("PageTables", "PageTables_bytes", kb),
+    field!("Percpu", "Percpu_bytes", kb),
+    field!("SReclaimable", "SReclaimable_bytes", kb),
+    field!("SUnreclaim", "SUnreclaim_bytes", kb),
+    field!("Shmem", "Shmem_bytes", kb),
+    field!("ShmemHugePages", "ShmemHugePages_bytes", kb),
+    field!("ShmemPmdMapped", "ShmemPmdMapped_bytes", kb),
+    field!("Slab", "Slab_bytes", kb),
+    field!("SwapCached", "SwapCached_bytes", kb),
+    field!("SwapFree", "SwapFree_bytes", kb),
+    field!("SwapTotal", "SwapTotal_bytes", kb),
+    field!("Unevictable", "Unevictable_bytes", kb),
+    field!("VmallocChunk", "VmallocChunk_bytes", kb),
+    field!("VmallocTotal", "VmallocTotal_bytes", kb),
+    field!("VmallocUsed", "VmallocUsed_bytes", kb),
+    field!("Writeback", "Writeback_bytes", kb),
+    field!("WritebackTmp", "WritebackTmp_bytes", kb),
+    field!("Zswap", "Zswap_bytes", kb),
+    field!("Zswapped", "Zswapped_bytes", kb),
+    field!("HugePages_Free", count),
+    field!("HugePages_Rsvd", count),
+    field!("HugePages_Surp", count),
+    field!("HugePages_Total", count),
 ];
 
 /// One `/proc/meminfo` value: the raw number and, for `kB` lines, the byte count.
@@ -354,7 +119,7 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo, ParseError> {
     let text = lossy(bytes);
     let mut values = Meminfo::default();
     for line in text.lines() {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let Some(key) = fields.next() else {
             continue;
         };

@@ -159,16 +159,20 @@ const ATTRIBUTES: &[&str] = &[
 /// Reads the exported attributes of an interface directory, skipping those the device does not
 /// support, as procfs' `parseNetClassIface` does.
 fn read_attributes(dir: &Path) -> Result<Attributes, CollectError> {
+    use std::os::unix::ffi::OsStrExt;
     let mut attrs = Attributes::default();
-    let mut path = dir.to_path_buf();
+    let mut path = dir.as_os_str().as_bytes().to_vec();
+    path.push(b'/');
+    let dir_len = path.len();
     for (slot, name) in attrs.0.iter_mut().zip(ATTRIBUTES) {
-        path.push(name);
-        match crate::util::read_attribute(&path) {
+        path.truncate(dir_len);
+        path.extend_from_slice(name.as_bytes());
+        let path = Path::new(std::ffi::OsStr::from_bytes(&path));
+        match crate::util::read_attribute(path) {
             Ok(text) => *slot = Some(trimmed(text)),
             Err(e) if skippable(&e) || e.kind() == ErrorKind::IsADirectory => {}
-            Err(e) => return Err(CollectError::io(&path, e)),
+            Err(e) => return Err(CollectError::io(path, e)),
         }
-        path.pop();
     }
     Ok(attrs)
 }
@@ -203,104 +207,36 @@ fn list_devices(class_net: &Path) -> Result<Vec<String>, CollectError> {
     Ok(names)
 }
 
+/// One integer property: its sysfs file, metric name, help and type.
+macro_rules! property {
+    ($file:literal, $suffix:literal, $kind:ident) => {
+        (
+            $file,
+            concat!("node_network_", $suffix),
+            concat!("Network device property: ", $suffix),
+            MetricType::$kind,
+        )
+    };
+}
+
 /// Integer properties: (sysfs file, metric name, help, type).
 const PROPERTIES: &[(&str, &str, &str, MetricType)] = &[
-    (
-        "addr_assign_type",
-        "node_network_address_assign_type",
-        "Network device property: address_assign_type",
-        MetricType::Gauge,
-    ),
-    (
-        "carrier",
-        "node_network_carrier",
-        "Network device property: carrier",
-        MetricType::Gauge,
-    ),
-    (
-        "carrier_changes",
-        "node_network_carrier_changes_total",
-        "Network device property: carrier_changes_total",
-        MetricType::Counter,
-    ),
-    (
-        "carrier_up_count",
-        "node_network_carrier_up_changes_total",
-        "Network device property: carrier_up_changes_total",
-        MetricType::Counter,
-    ),
-    (
-        "carrier_down_count",
-        "node_network_carrier_down_changes_total",
-        "Network device property: carrier_down_changes_total",
-        MetricType::Counter,
-    ),
-    (
-        "dev_id",
-        "node_network_device_id",
-        "Network device property: device_id",
-        MetricType::Gauge,
-    ),
-    (
-        "dormant",
-        "node_network_dormant",
-        "Network device property: dormant",
-        MetricType::Gauge,
-    ),
-    (
-        "flags",
-        "node_network_flags",
-        "Network device property: flags",
-        MetricType::Gauge,
-    ),
-    (
-        "ifindex",
-        "node_network_iface_id",
-        "Network device property: iface_id",
-        MetricType::Gauge,
-    ),
-    (
-        "iflink",
-        "node_network_iface_link",
-        "Network device property: iface_link",
-        MetricType::Gauge,
-    ),
-    (
-        "link_mode",
-        "node_network_iface_link_mode",
-        "Network device property: iface_link_mode",
-        MetricType::Gauge,
-    ),
-    (
-        "mtu",
-        "node_network_mtu_bytes",
-        "Network device property: mtu_bytes",
-        MetricType::Gauge,
-    ),
-    (
-        "netdev_group",
-        "node_network_net_dev_group",
-        "Network device property: net_dev_group",
-        MetricType::Gauge,
-    ),
-    (
-        "name_assign_type",
-        "node_network_name_assign_type",
-        "Network device property: name_assign_type",
-        MetricType::Gauge,
-    ),
-    (
-        "tx_queue_len",
-        "node_network_transmit_queue_length",
-        "Network device property: transmit_queue_length",
-        MetricType::Gauge,
-    ),
-    (
-        "type",
-        "node_network_protocol_type",
-        "Network device property: protocol_type",
-        MetricType::Gauge,
-    ),
+    property!("addr_assign_type", "address_assign_type", Gauge),
+    property!("carrier", "carrier", Gauge),
+    property!("carrier_changes", "carrier_changes_total", Counter),
+    property!("carrier_up_count", "carrier_up_changes_total", Counter),
+    property!("carrier_down_count", "carrier_down_changes_total", Counter),
+    property!("dev_id", "device_id", Gauge),
+    property!("dormant", "dormant", Gauge),
+    property!("flags", "flags", Gauge),
+    property!("ifindex", "iface_id", Gauge),
+    property!("iflink", "iface_link", Gauge),
+    property!("link_mode", "iface_link_mode", Gauge),
+    property!("mtu", "mtu_bytes", Gauge),
+    property!("netdev_group", "net_dev_group", Gauge),
+    property!("name_assign_type", "name_assign_type", Gauge),
+    property!("tx_queue_len", "transmit_queue_length", Gauge),
+    property!("type", "protocol_type", Gauge),
 ];
 
 impl NetclassCollector {

@@ -122,7 +122,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<DevStats>, ParseError> {
             .rsplit_once(':')
             .ok_or_else(|| ParseError::new(format!("missing colon in {line:?}")))?;
         let values = rest
-            .split_whitespace()
+            .split_ascii_whitespace()
             .map(parse_u64)
             .collect::<Result<Vec<u64>, ParseError>>()?;
         if values.len() != 16 {
@@ -159,56 +159,67 @@ enum Source {
     Sys(&'static str),
 }
 
-/// The names the netlink path emits after node_exporter's `legacy` folding.
-const LEGACY: &[(&str, Source)] = &[
-    ("receive_bytes", Source::Rx(0)),
-    ("receive_packets", Source::Rx(1)),
-    ("receive_errs", Source::Rx(2)),
-    ("receive_drop", Source::Rx(3)),
-    ("receive_fifo", Source::Rx(4)),
-    ("receive_frame", Source::Rx(5)),
-    ("receive_compressed", Source::Rx(6)),
-    ("receive_multicast", Source::Rx(7)),
-    ("receive_nohandler", Source::Sys("rx_nohandler")),
-    ("transmit_bytes", Source::Tx(0)),
-    ("transmit_packets", Source::Tx(1)),
-    ("transmit_errs", Source::Tx(2)),
-    ("transmit_drop", Source::Tx(3)),
-    ("transmit_fifo", Source::Tx(4)),
-    ("transmit_colls", Source::Tx(5)),
-    ("transmit_carrier", Source::Tx(6)),
-    ("transmit_compressed", Source::Tx(7)),
+/// One exported statistic: its metric name and help, from node_exporter's field name.
+macro_rules! statistic {
+    ($field:literal, $source:expr) => {
+        (
+            concat!("node_network_", $field, "_total"),
+            concat!("Network device statistic ", $field, "."),
+            $source,
+        )
+    };
+}
+
+/// The names (and help) the netlink path emits after node_exporter's `legacy` folding.
+const LEGACY: &[(&str, &str, Source)] = &[
+    statistic!("receive_bytes", Source::Rx(0)),
+    statistic!("receive_packets", Source::Rx(1)),
+    statistic!("receive_errs", Source::Rx(2)),
+    statistic!("receive_drop", Source::Rx(3)),
+    statistic!("receive_fifo", Source::Rx(4)),
+    statistic!("receive_frame", Source::Rx(5)),
+    statistic!("receive_compressed", Source::Rx(6)),
+    statistic!("receive_multicast", Source::Rx(7)),
+    statistic!("receive_nohandler", Source::Sys("rx_nohandler")),
+    statistic!("transmit_bytes", Source::Tx(0)),
+    statistic!("transmit_packets", Source::Tx(1)),
+    statistic!("transmit_errs", Source::Tx(2)),
+    statistic!("transmit_drop", Source::Tx(3)),
+    statistic!("transmit_fifo", Source::Tx(4)),
+    statistic!("transmit_colls", Source::Tx(5)),
+    statistic!("transmit_carrier", Source::Tx(6)),
+    statistic!("transmit_compressed", Source::Tx(7)),
 ];
 
 /// The unfolded netlink names of `--collector.netdev.enable-detailed-metrics`.
-const DETAILED: &[(&str, Source)] = &[
-    ("receive_bytes", Source::Rx(0)),
-    ("receive_packets", Source::Rx(1)),
-    ("receive_errors", Source::Rx(2)),
-    ("receive_dropped", Source::Sys("rx_dropped")),
-    ("receive_fifo_errors", Source::Rx(4)),
-    ("receive_frame_errors", Source::Sys("rx_frame_errors")),
-    ("receive_length_errors", Source::Sys("rx_length_errors")),
-    ("receive_over_errors", Source::Sys("rx_over_errors")),
-    ("receive_crc_errors", Source::Sys("rx_crc_errors")),
-    ("receive_missed_errors", Source::Sys("rx_missed_errors")),
-    ("receive_compressed", Source::Rx(6)),
-    ("receive_nohandler", Source::Sys("rx_nohandler")),
-    ("multicast", Source::Rx(7)),
-    ("transmit_bytes", Source::Tx(0)),
-    ("transmit_packets", Source::Tx(1)),
-    ("transmit_errors", Source::Tx(2)),
-    ("transmit_dropped", Source::Tx(3)),
-    ("transmit_fifo_errors", Source::Tx(4)),
-    ("collisions", Source::Tx(5)),
-    ("transmit_carrier_errors", Source::Sys("tx_carrier_errors")),
-    ("transmit_aborted_errors", Source::Sys("tx_aborted_errors")),
-    (
+const DETAILED: &[(&str, &str, Source)] = &[
+    statistic!("receive_bytes", Source::Rx(0)),
+    statistic!("receive_packets", Source::Rx(1)),
+    statistic!("receive_errors", Source::Rx(2)),
+    statistic!("receive_dropped", Source::Sys("rx_dropped")),
+    statistic!("receive_fifo_errors", Source::Rx(4)),
+    statistic!("receive_frame_errors", Source::Sys("rx_frame_errors")),
+    statistic!("receive_length_errors", Source::Sys("rx_length_errors")),
+    statistic!("receive_over_errors", Source::Sys("rx_over_errors")),
+    statistic!("receive_crc_errors", Source::Sys("rx_crc_errors")),
+    statistic!("receive_missed_errors", Source::Sys("rx_missed_errors")),
+    statistic!("receive_compressed", Source::Rx(6)),
+    statistic!("receive_nohandler", Source::Sys("rx_nohandler")),
+    statistic!("multicast", Source::Rx(7)),
+    statistic!("transmit_bytes", Source::Tx(0)),
+    statistic!("transmit_packets", Source::Tx(1)),
+    statistic!("transmit_errors", Source::Tx(2)),
+    statistic!("transmit_dropped", Source::Tx(3)),
+    statistic!("transmit_fifo_errors", Source::Tx(4)),
+    statistic!("collisions", Source::Tx(5)),
+    statistic!("transmit_carrier_errors", Source::Sys("tx_carrier_errors")),
+    statistic!("transmit_aborted_errors", Source::Sys("tx_aborted_errors")),
+    statistic!(
         "transmit_heartbeat_errors",
-        Source::Sys("tx_heartbeat_errors"),
+        Source::Sys("tx_heartbeat_errors")
     ),
-    ("transmit_window_errors", Source::Sys("tx_window_errors")),
-    ("transmit_compressed", Source::Tx(7)),
+    statistic!("transmit_window_errors", Source::Sys("tx_window_errors")),
+    statistic!("transmit_compressed", Source::Tx(7)),
 ];
 
 impl NetdevCollector {
@@ -256,12 +267,9 @@ impl Collector for NetdevCollector {
             if let Some(alias) = &alias {
                 labels.push(("ifalias", alias.as_str()));
             }
-            for (key, source) in fields {
-                sink.counter(
-                    &format!("node_network_{key}_total"),
-                    &format!("Network device statistic {key}."),
-                )
-                .sample(&labels, self.value(dev, *source));
+            for (name, help, source) in fields {
+                sink.counter(name, help)
+                    .sample(&labels, self.value(dev, *source));
             }
         }
         if self.address_info {

@@ -54,8 +54,8 @@ pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     while let Some(names_line) = lines.next() {
         let values_line = lines.next().unwrap_or("");
-        let names: Vec<&str> = names_line.split_whitespace().collect();
-        let values: Vec<&str> = values_line.split_whitespace().collect();
+        let names: Vec<&str> = names_line.split_ascii_whitespace().collect();
+        let values: Vec<&str> = values_line.split_ascii_whitespace().collect();
         let (Some(proto), Some(value_proto)) = (names.first(), values.first()) else {
             return Err(ParseError::new(format!(
                 "missing values for {names_line:?}"
@@ -81,7 +81,7 @@ pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
     for line in text.lines() {
-        let mut cols = line.split_whitespace();
+        let mut cols = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (cols.next(), cols.next()) else {
             continue;
         };
@@ -94,14 +94,18 @@ pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
 }
 
 impl NetstatCollector {
-    fn emit(&self, sink: &mut MetricSink, stats: &[Stat<'_>]) {
+    /// Emits the kept fields of the three files, numbered in one run for the name cache.
+    fn emit(&self, sink: &mut MetricSink, files: [&[Stat<'_>]; 3]) {
         let mut key = String::with_capacity(64);
-        for (proto, name, value) in stats {
+        let mut names = self.names.lock();
+        let all = files.into_iter().flatten();
+        for (position, (proto, name, value)) in all.enumerate() {
             key.clear();
             key.push_str(proto);
             key.push('_');
             key.push_str(name);
-            self.names.with(
+            names.with(
+                position,
                 &key,
                 |key| {
                     let metric = sanitize_metric_name(&format!("node_netstat_{key}"));
@@ -137,9 +141,7 @@ impl Collector for NetstatCollector {
             parse_paired(&netstat_bytes).map_err(|e| CollectError::parse(&netstat_path, e))?;
         let snmp = parse_paired(&snmp_bytes).map_err(|e| CollectError::parse(&snmp_path, e))?;
         let snmp6 = parse_snmp6(&snmp6_bytes).map_err(|e| CollectError::parse(&snmp6_path, e))?;
-        for stats in [&netstat, &snmp, &snmp6] {
-            self.emit(sink, stats);
-        }
+        self.emit(sink, [&netstat, &snmp, &snmp6]);
         Ok(())
     }
 }

@@ -149,7 +149,7 @@ pub fn split_lines(bytes: &[u8]) -> Result<Vec<(String, Vec<u64>)>, ParseError> 
     let text = lossy(bytes);
     let mut lines = Vec::new();
     for line in text.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
         let Some((key, rest)) = parts.split_first() else {
             return Err(ParseError::new(format!("invalid metric line {line:?}")));
         };

@@ -32,7 +32,7 @@ pub fn parse(bytes: &[u8]) -> Result<Psi, ParseError> {
     let text = lossy(bytes);
     let mut psi = Psi::default();
     for line in text.lines() {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let slot = match fields.next() {
             Some("some") => &mut psi.some,
             Some("full") => &mut psi.full,

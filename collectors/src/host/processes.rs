@@ -34,7 +34,7 @@ pub fn parse_stat(bytes: &[u8]) -> Result<ProcStat, ParseError> {
         .rfind(')')
         .ok_or_else(|| ParseError::new("no ')' after the command name"))?;
     let rest = text.get(close + 1..).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
     // After the command: state is field 3 of the line, num_threads field 20.
     let state = fields
         .first()

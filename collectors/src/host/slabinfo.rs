@@ -69,7 +69,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Slab>, ParseError> {
         if line.contains("slabinfo -") || line.contains("# name") {
             continue;
         }
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         let [name, active, num, size, per_slab, pages, _, _, limit, batch, shared, _, _, sa, sn, avail] =
             fields.as_slice()
         else {

@@ -22,7 +22,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(&'static str, Vec<u64>)>, ParseError> 
         .ok_or_else(|| ParseError::new("softirqs empty"))?;
     let mut rows = Vec::new();
     for line in lines {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let Some(label) = fields.next() else {
             continue;
         };

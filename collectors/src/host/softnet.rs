@@ -36,7 +36,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<SoftnetCpu>, ParseError> {
     let text = lossy(bytes);
     let mut cpus = Vec::new();
     for (line_no, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         if fields.len() < 9 {
             return Err(ParseError::new(format!(
                 "detected {} columns, but expected at least 9",

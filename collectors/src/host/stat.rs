@@ -90,7 +90,7 @@ pub fn parse(bytes: &[u8]) -> Result<ProcStat, ParseError> {
     let text = lossy(bytes);
     let mut stat = ProcStat::default();
     for line in text.lines() {
-        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
         let [key, first, rest @ ..] = parts.as_slice() else {
             continue;
         };

@@ -30,7 +30,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Swap>, ParseError> {
     text.lines()
         .skip(1)
         .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
+            let fields: Vec<&str> = line.split_ascii_whitespace().collect();
             let [filename, kind, size, used, priority, ..] = fields.as_slice() else {
                 return Err(ParseError::new(format!(
                     "too few fields in swap string: {line}"

@@ -29,7 +29,10 @@ pub struct ClockSource {
 /// Builds a [`ClockSource`] from the text of `available_clocksource` and `current_clocksource`.
 pub fn parse_clocksource(available: &str, current: &str) -> ClockSource {
     ClockSource {
-        available: available.split_whitespace().map(str::to_string).collect(),
+        available: available
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
         current: current.trim().to_string(),
     }
 }

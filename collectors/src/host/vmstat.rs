@@ -45,7 +45,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
         std::str::from_utf8(bytes).map_err(|_| ParseError::new("/proc/vmstat is not UTF-8"))?;
     let mut fields = Vec::new();
     for line in text.lines() {
-        let mut parts = line.split_whitespace();
+        let mut parts = line.split_ascii_whitespace();
         let Some(name) = parts.next() else {
             continue;
         };
@@ -61,8 +61,11 @@ impl Collector for VmstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let path = self.settings.roots.proc("vmstat");
         let bytes = read(&path)?;
-        for (name, value) in parse(&bytes).map_err(|e| CollectError::parse(&path, e))? {
-            self.names.with(
+        let mut names = self.names.lock();
+        let fields = parse(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+        for (position, (name, value)) in fields.into_iter().enumerate() {
+            names.with(
+                position,
                 name,
                 |name| {
                     let metric = format!("node_vmstat_{}", sanitize_metric_name(name));

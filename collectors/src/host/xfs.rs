@@ -82,7 +82,7 @@ pub fn parse(bytes: &[u8]) -> Result<Stats, ParseError> {
     let text = lossy(bytes);
     let mut stats = Stats::new();
     for line in text.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         let Some((label, rest)) = fields.split_first() else {
             continue;
         };

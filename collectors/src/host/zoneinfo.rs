@@ -238,7 +238,7 @@ fn parse_block(block: &str) -> Zone {
             zone.zone = name;
             continue;
         }
-        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
         let [key, value, ..] = parts.as_slice() else {
             continue;
         };
