@@ -6,13 +6,15 @@
 
 use std::io::ErrorKind;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::CollectError;
+use crate::error::ParseError;
 use crate::expfmt::{MetricSink, MetricType};
+use crate::netlink::{Socket, NETLINK_ROUTE, RTM_GETLINK};
 use crate::options::{FlagKind, FlagSpec};
 
 /// Registration of this collector.
@@ -47,8 +49,11 @@ pub const INFO: CollectorInfo = CollectorInfo {
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
+    let live = rustix::fs::statfs(settings.roots.sys("class/net"))
+        .is_ok_and(|s| s.f_type == SYSFS_MAGIC as rustix::fs::FsWord);
     Ok(Box::new(NetclassCollector {
         settings: Arc::clone(settings),
+        dump: live.then(|| Mutex::new(None)),
         ignored: settings
             .options
             .regex("collector.netclass.ignored-devices")?,
@@ -58,8 +63,13 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     }))
 }
 
+/// `SYSFS_MAGIC` of statfs(2).
+const SYSFS_MAGIC: i64 = 0x6265_6572;
+
 struct NetclassCollector {
     settings: Arc<Settings>,
+    /// On a live sysfs, the netlink socket for link dumps (opened on first use).
+    dump: Option<Mutex<Option<Socket>>>,
     ignored: Option<Regex>,
     ignore_invalid_speed: bool,
 }
@@ -75,6 +85,150 @@ impl Attributes {
         let pos = ATTRIBUTES.iter().position(|a| *a == name)?;
         self.0[pos].as_deref()
     }
+
+    fn set(&mut self, name: &str, value: String) {
+        if let Some(pos) = ATTRIBUTES.iter().position(|a| *a == name) {
+            self.0[pos] = Some(value);
+        }
+    }
+}
+
+/// The attributes sysfs has and an `RTM_GETLINK` dump does not: `flags` is the device's own
+/// flag word (the dump's is `dev_get_flags`, with RUNNING and LOWER_UP mixed in), and
+/// `ifindex` is read to check that sysfs and the dump see the same network namespace.
+const SYSFS_ONLY: &[&str] = &[
+    "addr_assign_type",
+    "dev_id",
+    "flags",
+    "ifindex",
+    "name_assign_type",
+];
+
+/// Attributes sysfs answers only while the link is up (`EINVAL` otherwise), and that the dump
+/// does not carry.
+const SYSFS_ONLY_WHEN_UP: &[&str] = &["duplex", "speed"];
+
+/// sysfs' `operstate` names, by `IF_OPER_*` value.
+const OPERSTATES: &[&str] = &[
+    "unknown",
+    "notpresent",
+    "down",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "up",
+];
+
+/// One link of an `RTM_GETLINK` dump: its name, index, whether it is up, and the attributes
+/// that sysfs would show for it, formatted as sysfs formats them.
+#[derive(Debug)]
+pub struct DumpedLink {
+    /// `IFLA_IFNAME`.
+    pub name: String,
+    /// `ifi_index`.
+    pub index: u32,
+    /// `IFF_UP` in `ifi_flags` (sysfs' `netif_running`).
+    pub up: bool,
+    /// The attributes of [`ATTRIBUTES`] the dump carries.
+    pub attributes: Attributes,
+}
+
+/// Parses the links of an `RTM_GETLINK` dump into the attributes sysfs would show, applying
+/// sysfs' rules: `carrier` and `dormant` only while up, `operstate` by name, `iflink` equal
+/// to `ifindex` when `IFLA_LINK` is absent, an empty `ifalias` when unset, and addresses as
+/// lower-case hex bytes joined by colons.
+pub fn parse_link_dump(replies: &[Vec<u8>]) -> Result<Vec<DumpedLink>, ParseError> {
+    use crate::netlink::{c_string, parse_attrs, payloads_of, u16_at, u32_at};
+    const RTM_NEWLINK: u16 = 16;
+    const IFINFOMSG_LEN: usize = 16;
+    const IFF_UP: u32 = 0x1;
+    const IFF_DORMANT: u32 = 0x20000;
+    let mut links = Vec::new();
+    for payload in payloads_of(replies, RTM_NEWLINK)? {
+        let kind = u16_at(payload, 2)?;
+        let index = u32_at(payload, 4)?;
+        let flags = u32_at(payload, 8)?;
+        let up = flags & IFF_UP != 0;
+        let mut attrs = Attributes::default();
+        let mut name = None;
+        let mut iflink = None;
+        attrs.set("ifindex", index.to_string());
+        attrs.set("type", kind.to_string());
+        attrs.set("ifalias", String::new());
+        if up {
+            attrs.set("dormant", u8::from(flags & IFF_DORMANT != 0).to_string());
+        }
+        for attr in parse_attrs(payload.get(IFINFOMSG_LEN..).unwrap_or(&[]))? {
+            let v = attr.value;
+            let number = || -> Result<String, ParseError> {
+                Ok(match v.len() {
+                    1 => v[0].to_string(),
+                    _ => u32_at(v, 0)?.to_string(),
+                })
+            };
+            match attr.kind {
+                IFLA_ADDRESS => attrs.set("address", hex_address(v)),
+                IFLA_BROADCAST => attrs.set("broadcast", hex_address(v)),
+                IFLA_IFNAME => name = Some(c_string(v)),
+                IFLA_MTU => attrs.set("mtu", number()?),
+                IFLA_LINK => iflink = Some(number()?),
+                IFLA_TXQLEN => attrs.set("tx_queue_len", number()?),
+                IFLA_OPERSTATE => {
+                    if let Some(state) = v.first().and_then(|&s| OPERSTATES.get(usize::from(s))) {
+                        attrs.set("operstate", (*state).to_string());
+                    }
+                }
+                IFLA_LINKMODE => attrs.set("link_mode", number()?),
+                IFLA_IFALIAS => attrs.set("ifalias", c_string(v)),
+                IFLA_GROUP => attrs.set("netdev_group", number()?),
+                IFLA_CARRIER if up => attrs.set("carrier", number()?),
+                IFLA_CARRIER_CHANGES => attrs.set("carrier_changes", number()?),
+                IFLA_CARRIER_UP_COUNT => attrs.set("carrier_up_count", number()?),
+                IFLA_CARRIER_DOWN_COUNT => attrs.set("carrier_down_count", number()?),
+                _ => {}
+            }
+        }
+        attrs.set("iflink", iflink.unwrap_or_else(|| index.to_string()));
+        let name = name.ok_or_else(|| ParseError::new(format!("link {index} has no name")))?;
+        links.push(DumpedLink {
+            name,
+            index,
+            up,
+            attributes: attrs,
+        });
+    }
+    Ok(links)
+}
+
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_BROADCAST: u16 = 2;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
+const IFLA_TXQLEN: u16 = 13;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKMODE: u16 = 17;
+const IFLA_IFALIAS: u16 = 20;
+const IFLA_GROUP: u16 = 27;
+const IFLA_EXT_MASK: u16 = 29;
+const IFLA_CARRIER: u16 = 33;
+const IFLA_CARRIER_CHANGES: u16 = 35;
+const IFLA_CARRIER_UP_COUNT: u16 = 47;
+const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
+/// `RTEXT_FILTER_SKIP_STATS`: leave the counters out of the dump (netclass has no use for them).
+const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
+
+/// sysfs' `%pM`-style address: lower-case hex bytes joined by colons (empty for no bytes).
+fn hex_address(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Parses an integer attribute as Go's `strconv.ParseInt(s, 0, 64)` (procfs' `PInt64`): decimal,
@@ -159,12 +313,27 @@ const ATTRIBUTES: &[&str] = &[
 /// Reads the exported attributes of an interface directory, skipping those the device does not
 /// support, as procfs' `parseNetClassIface` does.
 fn read_attributes(dir: &Path) -> Result<Attributes, CollectError> {
+    read_named(dir, ATTRIBUTES)
+}
+
+/// Reads the attributes named in `names` (of [`ATTRIBUTES`]) of an interface directory.
+fn read_named<'a>(
+    dir: &Path,
+    names: impl IntoIterator<Item = &'a &'a str>,
+) -> Result<Attributes, CollectError> {
     use std::os::unix::ffi::OsStrExt;
     let mut attrs = Attributes::default();
     let mut path = dir.as_os_str().as_bytes().to_vec();
     path.push(b'/');
     let dir_len = path.len();
-    for (slot, name) in attrs.0.iter_mut().zip(ATTRIBUTES) {
+    for name in names {
+        let Some(slot) = ATTRIBUTES
+            .iter()
+            .position(|a| a == name)
+            .map(|pos| &mut attrs.0[pos])
+        else {
+            continue;
+        };
         path.truncate(dir_len);
         path.extend_from_slice(name.as_bytes());
         let path = Path::new(std::ffi::OsStr::from_bytes(&path));
@@ -288,16 +457,77 @@ impl NetclassCollector {
     }
 }
 
+impl NetclassCollector {
+    /// The links of an `RTM_GETLINK` dump, by name, when sysfs is live and the dump answers.
+    fn dumped_links(&self) -> Option<Vec<DumpedLink>> {
+        let mut socket = self
+            .dump
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let result = (|| {
+            let sock = match socket.as_mut() {
+                Some(sock) => sock,
+                None => socket.insert(Socket::open(NETLINK_ROUTE)?),
+            };
+            let mask = RTEXT_FILTER_SKIP_STATS.to_ne_bytes();
+            let replies = sock.dump(RTM_GETLINK, &[0u8; 16], &[(IFLA_EXT_MASK, &mask)])?;
+            parse_link_dump(&replies).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
+        })();
+        match result {
+            Ok(links) => Some(links),
+            Err(e) => {
+                tracing::debug!(err = %e, "link dump failed; reading every attribute from sysfs");
+                *socket = None;
+                None
+            }
+        }
+    }
+}
+
+/// Completes a dumped link's attributes from sysfs; `None` when sysfs shows another link under
+/// that name (its `ifindex` differs: sysfs was mounted from another network namespace).
+fn complete_from_sysfs(dir: &Path, link: DumpedLink) -> Result<Option<Attributes>, CollectError> {
+    let mut attrs = link.attributes;
+    let only_when_up: &[&str] = if link.up { SYSFS_ONLY_WHEN_UP } else { &[] };
+    let sysfs = read_named(dir, SYSFS_ONLY.iter().chain(only_when_up))?;
+    if sysfs.get("ifindex").and_then(parse_int) != Some(i64::from(link.index)) {
+        return Ok(None);
+    }
+    for (slot, value) in attrs.0.iter_mut().zip(sysfs.0) {
+        if value.is_some() {
+            *slot = value;
+        }
+    }
+    Ok(Some(attrs))
+}
+
 impl Collector for NetclassCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let class_net = self.settings.roots.sys("class/net");
+        let devices = list_devices(&class_net)?;
+        // A dump of the same namespace names the same links as the sysfs listing.
+        let mut dumped: Vec<DumpedLink> = self
+            .dumped_links()
+            .filter(|links| {
+                links.len() == devices.len() && links.iter().all(|l| devices.contains(&l.name))
+            })
+            .unwrap_or_default();
         let mut interfaces = Vec::new();
         // node_exporter reads every interface before emitting anything.
-        for device in list_devices(&class_net)? {
+        for device in devices {
             if self.ignored.as_ref().is_some_and(|r| r.is_match(&device)) {
                 continue;
             }
-            let attrs = read_attributes(&class_net.join(&device))?;
+            let dir = class_net.join(&device);
+            let from_dump = match dumped.iter().position(|l| l.name == device) {
+                Some(pos) => complete_from_sysfs(&dir, dumped.swap_remove(pos))?,
+                None => None,
+            };
+            let attrs = match from_dump {
+                Some(attrs) => attrs,
+                None => read_attributes(&dir)?,
+            };
             interfaces.push((device, attrs));
         }
         for (device, attrs) in &interfaces {
@@ -331,6 +561,83 @@ mod tests {
         assert_eq!(admin_state(None), "unknown");
         assert_eq!(admin_state(Some(0x1003)), "up");
         assert_eq!(admin_state(Some(0x1002)), "down");
+    }
+
+    /// A dump captured in a namespace with `lo` (down) and an up veth pair.
+    #[test]
+    fn parses_a_link_dump_as_sysfs_shows_it() {
+        const LINKS: &[u8] = include_bytes!("../../../tests/fixtures/netlink/link.bin");
+        let links = parse_link_dump(&[LINKS.to_vec()]).unwrap();
+        let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["lo", "veth1", "veth0"]);
+        let lo = &links[0];
+        assert!(!lo.up);
+        let get = |l: &DumpedLink, name: &str| l.attributes.get(name).map(str::to_string);
+        assert_eq!(get(lo, "mtu").as_deref(), Some("65536"));
+        assert_eq!(get(lo, "type").as_deref(), Some("772"));
+        assert_eq!(get(lo, "address").as_deref(), Some("00:00:00:00:00:00"));
+        assert_eq!(get(lo, "operstate").as_deref(), Some("down"));
+        assert_eq!(get(lo, "iflink"), get(lo, "ifindex"));
+        assert_eq!(get(lo, "ifalias").as_deref(), Some(""));
+        // sysfs refuses carrier and dormant of a link that is not up.
+        assert_eq!(get(lo, "carrier"), None);
+        assert_eq!(get(lo, "dormant"), None);
+        let (veth1, veth0) = (&links[1], &links[2]);
+        assert!(veth0.up && veth1.up);
+        assert_eq!(get(veth0, "carrier").as_deref(), Some("1"));
+        assert_eq!(get(veth0, "dormant").as_deref(), Some("0"));
+        assert_eq!(get(veth0, "iflink"), Some(veth1.index.to_string()));
+        assert_eq!(get(veth0, "tx_queue_len").as_deref(), Some("1000"));
+        let mac = get(veth0, "address").unwrap();
+        assert!(mac.len() == 17 && mac.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()));
+        assert!(!mac.bytes().any(|b| b.is_ascii_uppercase()));
+        for l in &links {
+            for name in SYSFS_ONLY.iter().chain(SYSFS_ONLY_WHEN_UP) {
+                if *name != "ifindex" {
+                    assert_eq!(get(l, name), None, "{name} comes from sysfs");
+                }
+            }
+        }
+        assert!(parse_link_dump(&[LINKS[..LINKS.len() / 2].to_vec()]).is_err());
+    }
+
+    /// On this host, the dump path (dump plus the sysfs-only attributes) writes what reading
+    /// every attribute from sysfs writes.
+    #[test]
+    fn dump_and_sysfs_agree_on_this_host() {
+        let settings = Arc::new(Settings::default());
+        let collector = |dump: bool| NetclassCollector {
+            settings: Arc::clone(&settings),
+            dump: dump.then(|| Mutex::new(None)),
+            ignored: None,
+            ignore_invalid_speed: false,
+        };
+        let render = |collector: &NetclassCollector| {
+            let mut sink = MetricSink::new();
+            collector.collect(&mut sink).unwrap();
+            let mut out = Vec::new();
+            crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let (with_dump, sysfs_only) = (collector(true), collector(false));
+        let links = with_dump.dumped_links().expect("a link dump on this host");
+        let devices = list_devices(&settings.roots.sys("class/net")).unwrap();
+        assert!(
+            links.len() == devices.len() && links.iter().all(|l| devices.contains(&l.name)),
+            "the dump and sysfs see different links here, so the dump path is not tested"
+        );
+        // A carrier change between the two reads makes them differ rightly: retry then.
+        let mut last = None;
+        for _ in 0..5 {
+            let (via_dump, read) = (render(&with_dump), render(&sysfs_only));
+            if via_dump == read {
+                assert!(read.contains("node_network_mtu_bytes{device=\"lo\"}"));
+                return;
+            }
+            last = Some((via_dump, read));
+        }
+        let (via_dump, read) = last.unwrap();
+        assert_eq!(via_dump, read);
     }
 
     #[test]
