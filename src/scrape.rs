@@ -350,6 +350,7 @@ impl Scraper {
         let mut sinks = Vec::with_capacity(selected.len() + 2);
         let mut meta = MetricSink::new();
         let mut durations = Vec::with_capacity(selected.len());
+        let mut successes = Vec::with_capacity(selected.len());
         for &i in selected {
             let entry = &self.entries[i];
             let outcome = match runnable.iter().position(|&r| r == i) {
@@ -373,21 +374,22 @@ impl Scraper {
                 durations.push((entry.name, started.elapsed()));
             }
             self.log_outcome(entry, &outcome);
-            meta.gauge(
-                "node_scrape_collector_success",
-                "node_exporter: Whether a collector succeeded.",
-            )
-            .sample(
-                &[("collector", entry.name)],
-                if outcome.is_ok() { 1.0 } else { 0.0 },
-            );
+            successes.push((entry.name, outcome.is_ok()));
         }
+        // One block per family (the renderer sorts blocks), not one per collector.
+        meta.gauge(
+            "node_scrape_collector_success",
+            "node_exporter: Whether a collector succeeded.",
+        );
+        for (name, ok) in successes {
+            meta.sample(&[("collector", name)], if ok { 1.0 } else { 0.0 });
+        }
+        meta.gauge(
+            "node_scrape_collector_duration_seconds",
+            "node_exporter: Duration of a collector scrape.",
+        );
         for (name, elapsed) in durations {
-            meta.gauge(
-                "node_scrape_collector_duration_seconds",
-                "node_exporter: Duration of a collector scrape.",
-            )
-            .sample(&[("collector", name)], elapsed.as_secs_f64());
+            meta.sample(&[("collector", name)], elapsed.as_secs_f64());
         }
         sinks.push(meta);
         sinks.push(self.exporter_sink());

@@ -37,17 +37,6 @@ pub fn parse_stat(text: &str) -> Option<SelfStat> {
     })
 }
 
-/// The soft limit of a `/proc/<pid>/limits` row (`None` when absent; `u64::MAX` when unlimited).
-pub fn parse_limit(text: &str, row: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with(row))?;
-    let soft = line[row.len()..].split_ascii_whitespace().next()?;
-    if soft == "unlimited" {
-        Some(u64::MAX)
-    } else {
-        soft.parse().ok()
-    }
-}
-
 /// Boot time never changes; read it once rather than parse `/proc/stat` every scrape.
 fn boot_time() -> Option<u64> {
     static BOOT_TIME: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
@@ -106,24 +95,25 @@ pub fn write_process_metrics(sink: &mut MetricSink) {
             fds as f64,
         );
     }
-    if let Some(limits) = read("limits") {
-        if let Some(max_fds) = parse_limit(&limits, "Max open files") {
-            sink.single(
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-                MetricType::Gauge,
-                max_fds as f64,
-            );
-        }
-        if let Some(max_vm) = parse_limit(&limits, "Max address space") {
-            sink.single(
-                "process_virtual_memory_max_bytes",
-                "Maximum amount of virtual memory available in bytes.",
-                MetricType::Gauge,
-                max_vm as f64,
-            );
-        }
-    }
+    // getrlimit gives the soft limits /proc/self/limits prints, without formatting and parsing
+    // a page of text; RLIM_INFINITY ("unlimited") is u64::MAX either way.
+    let soft = |resource| {
+        rustix::process::getrlimit(resource)
+            .current
+            .unwrap_or(u64::MAX)
+    };
+    sink.single(
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        MetricType::Gauge,
+        soft(rustix::process::Resource::Nofile) as f64,
+    );
+    sink.single(
+        "process_virtual_memory_max_bytes",
+        "Maximum amount of virtual memory available in bytes.",
+        MetricType::Gauge,
+        soft(rustix::process::Resource::As) as f64,
+    );
 }
 
 /// The number of open descriptors: since Linux 6.2 the size `stat` gives for `/proc/<pid>/fd`
@@ -168,16 +158,6 @@ mod tests {
     }
 
     #[test]
-    fn parses_limits() {
-        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                    Max open files            1024                 524288               files     \n\
-                    Max address space         unlimited            unlimited            bytes     \n";
-        assert_eq!(parse_limit(text, "Max open files"), Some(1024));
-        assert_eq!(parse_limit(text, "Max address space"), Some(u64::MAX));
-        assert_eq!(parse_limit(text, "Max nothing"), None);
-    }
-
-    #[test]
     fn counts_open_descriptors_of_a_process() {
         use std::process::{Command, Stdio};
         // `spawn` returns once the child has exec'd; from then on its descriptors (0, 1, 2 and
@@ -206,5 +186,31 @@ mod tests {
             sink.sample_count() >= 6,
             "expected the process families from /proc/self"
         );
+        let mut out = Vec::new();
+        nodex_collectors::expfmt::render(
+            &[&sink],
+            nodex_collectors::expfmt::Format::Text,
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // The limits agree with the soft column of /proc/self/limits.
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+        for (row, family) in [
+            ("Max open files", "process_max_fds"),
+            ("Max address space", "process_virtual_memory_max_bytes"),
+        ] {
+            let line = limits.lines().find(|l| l.starts_with(row)).unwrap();
+            let soft = line[row.len()..].split_ascii_whitespace().next().unwrap();
+            let expected = match soft {
+                "unlimited" => u64::MAX as f64,
+                n => n.parse::<u64>().unwrap() as f64,
+            };
+            let written = text
+                .lines()
+                .find_map(|l| l.strip_prefix(family)?.strip_prefix(' '))
+                .unwrap();
+            assert_eq!(written.parse::<f64>().unwrap(), expected, "{family}");
+        }
     }
 }

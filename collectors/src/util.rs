@@ -94,13 +94,48 @@ pub fn list_dir_paths(path: &Path) -> Result<Vec<PathBuf>, CollectError> {
     Ok(list_dir(path)?.into_iter().map(|n| path.join(n)).collect())
 }
 
-/// Reads a file and runs a pure parser on it, attaching the path to parse errors.
+/// Reads a file and runs a pure parser on it, attaching the path to parse errors. The bytes
+/// are read into a buffer the thread keeps for the next file: procfs files are larger than
+/// malloc's per-thread cache, and allocating and freeing one buffer per file (about 40 per
+/// scrape) went through the slow paths of glibc's allocator.
 pub fn parse_file<T>(
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
 ) -> Result<T, CollectError> {
-    let bytes = read(path)?;
-    parse(&bytes).map_err(|e| CollectError::parse(path, e))
+    thread_local! {
+        // A stack, so that a parser may itself read files.
+        static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    /// Larger buffers (a huge mountstats) are freed, not kept.
+    const KEEP_UP_TO: usize = 256 * 1024;
+    let mut buf = BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    let result = match fdcache::read_into(path, &mut buf, false) {
+        Ok(()) => parse(&buf).map_err(|e| CollectError::parse(path, e)),
+        Err(e) => Err(CollectError::io(path, e)),
+    };
+    if buf.capacity() <= KEEP_UP_TO {
+        BUFFERS.with(|b| {
+            let mut buffers = b.borrow_mut();
+            if buffers.len() < 4 {
+                buffers.push(buf);
+            }
+        });
+    }
+    result
+}
+
+/// [`parse_file`] for a file that may be absent: `None` when it does not exist.
+pub fn parse_file_if_present<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
+) -> Result<Option<T>, CollectError> {
+    match parse_file(path, parse) {
+        Ok(value) => Ok(Some(value)),
+        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Parses a decimal integer or float (as `strconv.ParseFloat` would accept for our inputs).

@@ -264,6 +264,8 @@ impl Filters {
 /// per (device, mount point, fs type, device error, major, minor), as node_exporter.
 pub fn emit(sink: &mut MetricSink, mounts: &[Mount], outcomes: &HashMap<String, Outcome>) {
     let mut seen = HashSet::new();
+    // (mount, device_error, stat, readonly) of each series, de-duplicated.
+    let mut rows = Vec::with_capacity(mounts.len());
     for mount in mounts {
         let outcome = outcomes
             .get(&mount.mount_point)
@@ -282,85 +284,85 @@ pub fn emit(sink: &mut MetricSink, mounts: &[Mount], outcomes: &HashMap<String, 
             &mount.major,
             &mount.minor,
         );
-        if !seen.insert(key) {
-            continue;
+        if seen.insert(key) {
+            rows.push((mount, error, stat, readonly));
         }
-        emit_mount(sink, mount, error, stat, readonly);
     }
-}
-
-fn emit_mount(
-    sink: &mut MetricSink,
-    mount: &Mount,
-    error: &str,
-    stat: Option<&FsStat>,
-    readonly: bool,
-) {
-    let labels = [
-        ("device", mount.device.as_str()),
-        ("mountpoint", mount.mount_point.as_str()),
-        ("fstype", mount.fs_type.as_str()),
-        ("device_error", error),
-    ];
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    // Family by family: one block per family for the renderer to sort, not one per mount.
     sink.gauge(
         "node_filesystem_device_error",
         "Whether an error occurred while getting statistics for the given device.",
-    )
-    .sample(&labels, flag(stat.is_none()));
-    sink.gauge("node_filesystem_readonly", "Filesystem read-only status.")
-        .sample(&labels, flag(readonly));
-    let Some(stat) = stat else {
-        return;
-    };
-    for (name, help, value) in [
+    );
+    for (mount, error, stat, _) in &rows {
+        sink.sample(&labels(mount, error), flag(stat.is_none()));
+    }
+    sink.gauge("node_filesystem_readonly", "Filesystem read-only status.");
+    for (mount, error, _, readonly) in &rows {
+        sink.sample(&labels(mount, error), flag(*readonly));
+    }
+    let sizes: [SizeFamily; 5] = [
         (
             "node_filesystem_size_bytes",
             "Filesystem size in bytes.",
-            stat.size,
+            |s| s.size,
         ),
         (
             "node_filesystem_free_bytes",
             "Filesystem free space in bytes.",
-            stat.free,
+            |s| s.free,
         ),
         (
             "node_filesystem_avail_bytes",
             "Filesystem space available to non-root users in bytes.",
-            stat.avail,
+            |s| s.avail,
         ),
         (
             "node_filesystem_files",
             "Filesystem total file nodes.",
-            stat.files,
+            |s| s.files,
         ),
         (
             "node_filesystem_files_free",
             "Filesystem total free file nodes.",
-            stat.files_free,
+            |s| s.files_free,
         ),
-    ] {
-        sink.gauge(name, help).sample(&labels, value);
+    ];
+    for (name, help, value) in sizes {
+        sink.gauge(name, help);
+        for (mount, error, stat, _) in &rows {
+            if let Some(stat) = stat {
+                sink.sample(&labels(mount, error), value(stat));
+            }
+        }
     }
     sink.gauge(
         "node_filesystem_mount_info",
         "Filesystem mount information.",
-    )
-    .sample(
-        &[
-            ("device", mount.device.as_str()),
-            ("major", mount.major.as_str()),
-            ("minor", mount.minor.as_str()),
-            ("mountpoint", mount.mount_point.as_str()),
-        ],
-        1.0,
     );
+    for (mount, _, stat, _) in &rows {
+        if stat.is_some() {
+            sink.sample(
+                &[
+                    ("device", mount.device.as_str()),
+                    ("major", mount.major.as_str()),
+                    ("minor", mount.minor.as_str()),
+                    ("mountpoint", mount.mount_point.as_str()),
+                ],
+                1.0,
+            );
+        }
+    }
     // node_exporter >= 1.10 emits this macOS family as 0 on Linux too.
     sink.gauge(
         "node_filesystem_purgeable_bytes",
         "Filesystem space available including purgeable space (MacOS specific).",
-    )
-    .sample(&labels, 0.0);
+    );
+    for (mount, error, stat, _) in &rows {
+        if stat.is_some() {
+            sink.sample(&labels(mount, error), 0.0);
+        }
+    }
 }
 
 /// Go's text for an errno, as node_exporter puts it in `device_error`.
@@ -378,6 +380,19 @@ pub fn errno_text(errno: i32) -> String {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => format!("errno {errno}"),
     }
+}
+
+/// A size family: name, help, and the statfs number it reports.
+type SizeFamily = (&'static str, &'static str, fn(&FsStat) -> f64);
+
+/// The labels of a mount's size and state series.
+fn labels<'a>(mount: &'a Mount, error: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("device", mount.device.as_str()),
+        ("mountpoint", mount.mount_point.as_str()),
+        ("fstype", mount.fs_type.as_str()),
+        ("device_error", error),
+    ]
 }
 
 /// `statfs` of one path, converted as node_exporter does (counts × `f_bsize`).

@@ -5,7 +5,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{lossy, parse_u64, read};
+use crate::util::{lossy, parse_file_if_present, parse_u64};
 
 stateless_collector!("ksmd", false, "/sys/kernel/mm/ksm/*", collect);
 
@@ -91,17 +91,9 @@ pub fn parse(bytes: &[u8]) -> Result<u64, ParseError> {
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let dir = settings.roots.sys("kernel/mm/ksm");
     for (file, name, help, kind, divisor) in FILES {
-        let path = dir.join(file);
-        let bytes = match read(&path) {
-            Ok(b) => b,
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
+        let Some(value) = parse_file_if_present(&dir.join(file), parse)? else {
+            continue;
         };
-        let value = parse(&bytes).map_err(|e| CollectError::parse(&path, e))?;
         sink.single(name, help, *kind, value as f64 / divisor);
     }
     Ok(())

@@ -409,49 +409,56 @@ const PROPERTIES: &[(&str, &str, &str, MetricType)] = &[
 ];
 
 impl NetclassCollector {
-    fn emit(&self, sink: &mut MetricSink, device: &str, attrs: &Attributes) {
-        let text = |name: &str| attrs.get(name).unwrap_or("");
-        let int = |name: &str| attrs.get(name).and_then(parse_int);
-        let operstate = text("operstate");
+    /// Writes family by family (one block per family, not one per device and family: the
+    /// renderer sorts blocks).
+    fn emit(&self, sink: &mut MetricSink, interfaces: &[(String, Attributes)]) {
+        let int = |attrs: &Attributes, name: &str| attrs.get(name).and_then(parse_int);
         sink.gauge(
             "node_network_up",
             "Value is 1 if operstate is 'up', 0 otherwise.",
-        )
-        .sample(
-            &[("device", device)],
-            f64::from(u8::from(operstate == "up")),
         );
+        for (device, attrs) in interfaces {
+            let up = attrs.get("operstate") == Some("up");
+            sink.sample(&[("device", device)], f64::from(u8::from(up)));
+        }
         sink.gauge(
             "node_network_info",
             "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
-        )
-        .sample(
-            &[
-                ("device", device),
-                ("address", text("address")),
-                ("broadcast", text("broadcast")),
-                ("duplex", text("duplex")),
-                ("operstate", operstate),
-                ("adminstate", admin_state(int("flags"))),
-                ("ifalias", text("ifalias")),
-            ],
-            1.0,
         );
+        for (device, attrs) in interfaces {
+            let get = |name: &str| attrs.get(name).unwrap_or("");
+            sink.sample(
+                &[
+                    ("device", device),
+                    ("address", get("address")),
+                    ("broadcast", get("broadcast")),
+                    ("duplex", get("duplex")),
+                    ("operstate", get("operstate")),
+                    ("adminstate", admin_state(int(attrs, "flags"))),
+                    ("ifalias", get("ifalias")),
+                ],
+                1.0,
+            );
+        }
         for (file, name, help, kind) in PROPERTIES {
-            if let Some(value) = int(file) {
-                sink.family(name, help, *kind)
-                    .sample(&[("device", device)], value as f64);
+            sink.family(name, help, *kind);
+            for (device, attrs) in interfaces {
+                if let Some(value) = int(attrs, file) {
+                    sink.sample(&[("device", device)], value as f64);
+                }
             }
         }
-        if let Some(speed) = int("speed") {
-            // Some devices report -1 when the speed is unknown.
-            if speed >= 0 || !self.ignore_invalid_speed {
-                let bytes = speed.wrapping_mul(1_000_000) / 8;
-                sink.gauge(
-                    "node_network_speed_bytes",
-                    "Network device property: speed_bytes",
-                )
-                .sample(&[("device", device)], bytes as f64);
+        sink.gauge(
+            "node_network_speed_bytes",
+            "Network device property: speed_bytes",
+        );
+        for (device, attrs) in interfaces {
+            if let Some(speed) = int(attrs, "speed") {
+                // Some devices report -1 when the speed is unknown.
+                if speed >= 0 || !self.ignore_invalid_speed {
+                    let bytes = speed.wrapping_mul(1_000_000) / 8;
+                    sink.sample(&[("device", device)], bytes as f64);
+                }
             }
         }
     }
@@ -530,9 +537,7 @@ impl Collector for NetclassCollector {
             };
             interfaces.push((device, attrs));
         }
-        for (device, attrs) in &interfaces {
-            self.emit(sink, device, attrs);
-        }
+        self.emit(sink, &interfaces);
         Ok(())
     }
 }

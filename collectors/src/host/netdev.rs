@@ -258,18 +258,20 @@ impl Collector for NetdevCollector {
             crate::util::list_dir(&self.settings.roots.sys("class/net"))?;
         }
         let fields = if self.detailed { DETAILED } else { LEGACY };
-        for dev in &devices {
-            if !device_allowed(&dev.name, self.include.as_ref(), self.exclude.as_ref()) {
-                continue;
-            }
-            let alias = self.label_ifalias.then(|| self.ifalias(&dev.name));
-            let mut labels = vec![("device", dev.name.as_str())];
-            if let Some(alias) = &alias {
-                labels.push(("ifalias", alias.as_str()));
-            }
-            for (name, help, source) in fields {
-                sink.counter(name, help)
-                    .sample(&labels, self.value(dev, *source));
+        let devices: Vec<(&DevStats, Option<String>)> = devices
+            .iter()
+            .filter(|dev| device_allowed(&dev.name, self.include.as_ref(), self.exclude.as_ref()))
+            .map(|dev| (dev, self.label_ifalias.then(|| self.ifalias(&dev.name))))
+            .collect();
+        // Family by family: one block per family for the renderer to sort, not one per device.
+        for (name, help, source) in fields {
+            sink.counter(name, help);
+            for (dev, alias) in &devices {
+                let value = self.value(dev, *source);
+                match alias {
+                    Some(alias) => sink.sample(&[("device", &dev.name), ("ifalias", alias)], value),
+                    None => sink.sample(&[("device", &dev.name)], value),
+                };
             }
         }
         if self.address_info {

@@ -1,17 +1,31 @@
 //! sockstat: `node_sockstat_*` socket counts and memory from `/proc/net/sockstat{,6}`.
 
-use crate::collector::Settings;
+use std::sync::Arc;
+
+use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::stateless_collector;
-use crate::util::{parse_i64, read};
+use crate::util::{parse_file_if_present, parse_i64, FieldNames};
 
-stateless_collector!(
-    "sockstat",
-    true,
-    "/proc/net/sockstat, /proc/net/sockstat6",
-    collect
-);
+/// Registration of this collector.
+pub const INFO: CollectorInfo = CollectorInfo {
+    name: "sockstat",
+    default_enabled: true,
+    sources: "/proc/net/sockstat, /proc/net/sockstat6",
+    flags: &[],
+    build: |settings| {
+        Ok(Box::new(SockstatCollector {
+            settings: Arc::clone(settings),
+            names: FieldNames::new(None),
+        }))
+    },
+};
+
+struct SockstatCollector {
+    settings: Arc<Settings>,
+    /// Metric name and help per `<protocol>_<field>`, formatted once.
+    names: FieldNames,
+}
 
 /// One protocol line of a sockstat file, e.g. `TCP: inuse 2 orphan 0 tw 6 alloc 2 mem 347`.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,54 +91,71 @@ fn page_size() -> f64 {
 /// Field names node_exporter exports (`NetSockstatProtocol` has no other members).
 const KNOWN_FIELDS: &[&str] = &["inuse", "orphan", "tw", "alloc", "mem", "memory"];
 
-fn emit(sink: &mut MetricSink, stat: &Sockstat, ipv6: bool, page: f64) {
-    if let (false, Some(used)) = (ipv6, stat.used) {
-        sink.gauge(
-            "node_sockstat_sockets_used",
-            "Number of IPv4 sockets in use.",
-        )
-        .sample(&[], used as f64);
-    }
-    for proto in &stat.protocols {
-        let inuse = proto.fields.iter().find(|(k, _)| k == "inuse");
-        let mut pairs: Vec<(&str, f64)> = vec![("inuse", inuse.map_or(0.0, |(_, v)| *v as f64))];
-        for name in &KNOWN_FIELDS[1..] {
-            if let Some((_, v)) = proto.fields.iter().find(|(k, _)| k == name) {
-                pairs.push((name, *v as f64));
-                if *name == "mem" {
-                    pairs.push(("mem_bytes", *v as f64 * page));
+impl SockstatCollector {
+    fn emit(&self, sink: &mut MetricSink, files: &[(Sockstat, bool)], page: f64) {
+        let mut names = self.names.lock();
+        let mut key = String::with_capacity(32);
+        let mut position = 0;
+        for (stat, ipv6) in files {
+            if let (false, Some(used)) = (ipv6, stat.used) {
+                sink.gauge(
+                    "node_sockstat_sockets_used",
+                    "Number of IPv4 sockets in use.",
+                )
+                .sample(&[], used as f64);
+            }
+            for proto in &stat.protocols {
+                let inuse = proto.fields.iter().find(|(k, _)| k == "inuse");
+                let mut pairs: Vec<(&str, f64)> =
+                    vec![("inuse", inuse.map_or(0.0, |(_, v)| *v as f64))];
+                for name in &KNOWN_FIELDS[1..] {
+                    if let Some((_, v)) = proto.fields.iter().find(|(k, _)| k == name) {
+                        pairs.push((name, *v as f64));
+                        if *name == "mem" {
+                            pairs.push(("mem_bytes", *v as f64 * page));
+                        }
+                    }
+                }
+                for (field, value) in pairs {
+                    key.clear();
+                    key.push_str(&proto.name);
+                    key.push('_');
+                    key.push_str(field);
+                    names.with(
+                        position,
+                        &key,
+                        |_| {
+                            let name = crate::util::sanitize_metric_name(&format!(
+                                "node_sockstat_{}_{}",
+                                proto.name, field
+                            ));
+                            let help =
+                                format!("Number of {} sockets in state {}.", proto.name, field);
+                            (name, help)
+                        },
+                        |name, help| {
+                            sink.gauge(name, help).sample(&[], value);
+                        },
+                    );
+                    position += 1;
                 }
             }
-        }
-        for (field, value) in pairs {
-            let name = crate::util::sanitize_metric_name(&format!(
-                "node_sockstat_{}_{}",
-                proto.name, field
-            ));
-            let help = format!("Number of {} sockets in state {}.", proto.name, field);
-            sink.gauge(&name, &help).sample(&[], value);
         }
     }
 }
 
-fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
-    let page = page_size();
-    for (file, ipv6) in [("net/sockstat", false), ("net/sockstat6", true)] {
-        let path = settings.roots.proc(file);
-        let bytes = match read(&path) {
-            Ok(b) => b,
-            // IPv4 or IPv6 disabled on this kernel: skip that file.
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                continue
+impl Collector for SockstatCollector {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let mut files = Vec::with_capacity(2);
+        for (file, ipv6) in [("net/sockstat", false), ("net/sockstat6", true)] {
+            // IPv4 or IPv6 disabled on this kernel: that file is absent and skipped.
+            if let Some(stat) = parse_file_if_present(&self.settings.roots.proc(file), parse)? {
+                files.push((stat, ipv6));
             }
-            Err(e) => return Err(e),
-        };
-        let stat = parse(&bytes).map_err(|e| CollectError::parse(&path, e))?;
-        emit(sink, &stat, ipv6, page);
+        }
+        self.emit(sink, &files, page_size());
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
