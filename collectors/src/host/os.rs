@@ -2,14 +2,42 @@
 //! `<rootfs>/etc/os-release`, falling back to `<rootfs>/usr/lib/os-release`.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use crate::collector::Settings;
+use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::stateless_collector;
 use crate::util::{lossy, read};
 
-stateless_collector!("os", true, "/etc/os-release, /usr/lib/os-release", collect);
+/// Registration of this collector.
+pub const INFO: CollectorInfo = CollectorInfo {
+    name: "os",
+    default_enabled: true,
+    sources: "/etc/os-release, /usr/lib/os-release",
+    flags: &[],
+    build: |settings| {
+        Ok(Box::new(OsCollector {
+            settings: Arc::clone(settings),
+            parsed: Mutex::new(None),
+        }))
+    },
+};
+
+/// The file read last, what identified its content (device, inode, size, change time), and
+/// its parsed keys.
+type Parsed = (
+    PathBuf,
+    (u64, u64, u64, i64, i64),
+    Arc<HashMap<String, String>>,
+);
+
+/// Like node_exporter, parses the file again only when its metadata says it changed.
+struct OsCollector {
+    settings: Arc<Settings>,
+    parsed: Mutex<Option<Parsed>>,
+}
 
 const RELEASE_FILES: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
 
@@ -176,31 +204,55 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
-    let mut found = None;
-    for rel in RELEASE_FILES {
-        let path = settings.roots.root(rel);
-        match read(&path) {
-            Ok(bytes) => {
-                found = Some((path, bytes));
-                break;
+impl OsCollector {
+    /// The keys of the first os-release file that exists, parsed again only if it changed.
+    fn release(&self) -> Result<(PathBuf, Arc<HashMap<String, String>>), CollectError> {
+        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        for rel in RELEASE_FILES {
+            let path = self.settings.roots.root(rel);
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(CollectError::io(&path, e)),
+            };
+            let id = (
+                meta.dev(),
+                meta.ino(),
+                meta.size(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+            );
+            if let Some((p, i, env)) = parsed.as_ref() {
+                if *p == path && *i == id {
+                    return Ok((path, Arc::clone(env)));
+                }
             }
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
+            let bytes = read(&path)?;
+            let env =
+                Arc::new(parse_os_release(&bytes).map_err(|e| CollectError::parse(&path, e))?);
+            *parsed = Some((path.clone(), id, Arc::clone(&env)));
+            return Ok((path, env));
         }
+        Err(CollectError::NoData("no os-release file found".into()))
     }
-    let Some((path, bytes)) = found else {
-        return Err(CollectError::NoData("no os-release file found".into()));
-    };
-    let env = parse_os_release(&bytes).map_err(|e| CollectError::parse(&path, e))?;
+}
+
+impl Collector for OsCollector {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let (path, env) = self.release()?;
+        write(sink, &path, &env)
+    }
+}
+
+fn write(
+    sink: &mut MetricSink,
+    path: &std::path::Path,
+    env: &HashMap<String, String>,
+) -> Result<(), CollectError> {
     let get = |key: &str| env.get(key).map(String::as_str).unwrap_or("");
     let support_end = match get("SUPPORT_END") {
         "" => None,
-        date => Some(parse_date(date).map_err(|e| CollectError::parse(&path, e))?),
+        date => Some(parse_date(date).map_err(|e| CollectError::parse(path, e))?),
     };
 
     let labels: Vec<(&str, &str)> = INFO_LABELS.iter().map(|(l, k)| (*l, get(k))).collect();
@@ -300,5 +352,33 @@ HOME_URL="https://www.debian.org/"
         assert!(parse_date("2023-02-29").is_err());
         assert!(parse_date("2023-6-30").is_err());
         assert!(parse_date("soon").is_err());
+    }
+
+    /// The file is parsed again when it changes, even within the same second and size.
+    #[test]
+    fn a_changed_file_is_read_again() {
+        let dir = std::env::temp_dir().join(format!("nodex-os-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("root/etc")).unwrap();
+        let file = dir.join("root/etc/os-release");
+        let settings = Arc::new(Settings::new(
+            crate::Roots::fixture(&dir),
+            crate::Options::with_defaults(),
+        ));
+        let collector = (INFO.build)(&settings).unwrap();
+        let render = || {
+            let mut sink = MetricSink::new();
+            collector.collect(&mut sink).unwrap();
+            let mut out = Vec::new();
+            crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        std::fs::write(&file, "ID=one\nVERSION_ID=11\n").unwrap();
+        assert!(render().contains("id=\"one\""));
+        assert!(render().contains("id=\"one\""));
+        std::fs::write(&file, "ID=two\nVERSION_ID=12\n").unwrap();
+        let text = render();
+        assert!(text.contains("id=\"two\""), "{text}");
+        assert!(text.contains("node_os_version{id=\"two\""));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
