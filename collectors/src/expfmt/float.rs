@@ -32,15 +32,21 @@ pub fn format_float(value: f64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Integers below 2^53 are exact in an f64, one apart or closer, so their shortest round-trip
+/// digits are their decimal digits without trailing zeros.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
 fn write_go_g(out: &mut Vec<u8>, value: f64) {
     let magnitude = value.abs();
+    // Most sample values are counters and byte counts: integers, formatted without the
+    // float-to-decimal machinery.
+    if value.fract() == 0.0 && magnitude < EXACT_INTEGERS {
+        write_go_g_integer(out, value);
+        return;
+    }
     if (1e-4..1e6).contains(&magnitude) {
         // Go lays these out without an exponent, with the same shortest digits Rust prints.
-        if value.fract() == 0.0 {
-            let _ = write!(out, "{}", value as i64);
-        } else {
-            let _ = write!(out, "{value}");
-        }
+        let _ = write!(out, "{value}");
         return;
     }
     let mut sci = [0u8; 40];
@@ -107,6 +113,45 @@ fn write_go_g(out: &mut Vec<u8>, value: f64) {
     }
 }
 
+/// `%g` of an integral `value` with magnitude below 2^53: plain digits below 10^6, else the
+/// digits without trailing zeros as `d.ddde+XX`.
+fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
+    if value < 0.0 {
+        out.push(b'-');
+    }
+    let mut n = value.abs() as u64;
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &digits[start..];
+    let exponent = digits.len() - 1;
+    if exponent < 6 {
+        out.extend_from_slice(digits);
+        return;
+    }
+    let significant = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    out.push(digits[0]);
+    if significant > 1 {
+        out.push(b'.');
+        out.extend_from_slice(&digits[1..significant]);
+    }
+    out.extend_from_slice(b"e+");
+    if exponent < 10 {
+        out.push(b'0');
+    }
+    if exponent >= 10 {
+        out.push(b'0' + (exponent / 10) as u8);
+    }
+    out.push(b'0' + (exponent % 10) as u8);
+}
+
 /// Rewrites a text-format value token into its OpenMetrics form: integral values gain `.0`.
 pub fn openmetrics_value(token: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(token);
@@ -119,6 +164,71 @@ pub fn openmetrics_value(token: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The integer fast path writes what the general `%g` layout writes.
+    #[test]
+    fn integers_match_the_general_layout() {
+        let general = |v: f64| {
+            // The general path, reached by formatting through `{:e}` as the slow path does.
+            let mut out = Vec::new();
+            let sci = format!("{v:e}");
+            let (mantissa, exp) = sci.split_once('e').unwrap();
+            let exp: i32 = exp.parse().unwrap();
+            let (neg, mantissa) = match mantissa.strip_prefix('-') {
+                Some(m) => (true, m),
+                None => (false, mantissa),
+            };
+            let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            if neg {
+                out.push(b'-');
+            }
+            if (0..6).contains(&exp) {
+                let int_len = exp as usize + 1;
+                out.extend_from_slice(digits.as_bytes());
+                out.resize(out.len() + int_len.saturating_sub(digits.len()), b'0');
+            } else {
+                out.push(digits.as_bytes()[0]);
+                if digits.len() > 1 {
+                    out.push(b'.');
+                    out.extend_from_slice(&digits.as_bytes()[1..]);
+                }
+                out.extend_from_slice(format!("e+{exp:02}").as_bytes());
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let mut values = vec![
+            2.0,
+            10.0,
+            999_999.0,
+            1e6,
+            1_000_001.0,
+            1_234_567_890.0,
+            1e15,
+        ];
+        values.extend([
+            8_253_964_288.0,
+            4_503_599_627_370_497.0,
+            EXACT_INTEGERS - 1.0,
+            1e10,
+        ]);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push((x >> (11 + x % 50)) as f64);
+        }
+        for v in values {
+            for v in [v, -v] {
+                if v == 0.0 || v.abs() == 1.0 {
+                    continue;
+                }
+                let mut fast = Vec::new();
+                write_float(&mut fast, v);
+                assert_eq!(String::from_utf8(fast).unwrap(), general(v), "{v}");
+            }
+        }
+    }
 
     #[test]
     fn matches_go_strconv_g() {
