@@ -11,7 +11,9 @@
 //! Only files on procfs or sysfs are kept (checked with `fstatfs`, so fixture trees and
 //! textfiles are always read afresh), never a per-process procfs directory (`/proc/<pid>/...`,
 //! pids are reused), and at most [`MAX_OPEN`] at a time. Nothing is kept before the first
-//! scrape ([`next_scrape`]), so tools and tests that run collectors directly read afresh.
+//! scrape ([`next_scrape`]), so tools and tests that run collectors directly read afresh. A
+//! descriptor not read in 16 scrapes (its interface or disk went away, or no scrape asks for
+//! its collector) is closed.
 
 use std::fs::File;
 use std::io;
@@ -34,10 +36,29 @@ static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// Marks the start of a scrape: sysfs directories are checked again before their files are
 /// reused.
 pub fn next_scrape() {
-    EPOCH.fetch_add(1, Ordering::AcqRel);
+    let epoch = EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+    if epoch.is_multiple_of(IDLE_SCRAPES) {
+        forget_idle(epoch);
+    }
+}
+
+/// Descriptors not read in this many scrapes are closed: the files of an interface or disk
+/// that went away are never read again (so never fail), and would otherwise stay open until
+/// the cache is full.
+const IDLE_SCRAPES: u64 = 16;
+
+/// Closes the descriptors not read since `IDLE_SCRAPES` scrapes before `epoch`.
+fn forget_idle(epoch: u64) {
+    let mut c = lock();
+    c.files
+        .retain(|_, e| e.used.load(Ordering::Relaxed) + IDLE_SCRAPES > epoch);
+    c.checked
+        .retain(|_, checked| *checked + IDLE_SCRAPES > epoch);
 }
 
 struct Entry {
+    /// The scrape in which the descriptor was last read.
+    used: AtomicU64,
     file: Arc<File>,
     /// For sysfs files: the parent directory and its (device, inode) when the file was opened.
     dir: Option<(PathBuf, (u64, u64))>,
@@ -76,6 +97,7 @@ fn lookup(path: &Path, epoch: u64) -> Option<Arc<File>> {
     let (file, dir) = {
         let c = lock();
         let entry = c.files.get(key(path))?;
+        entry.used.store(epoch, Ordering::Relaxed);
         let dir = match &entry.dir {
             Some((d, id)) if c.checked.get(key(d)) != Some(&epoch) => Some((d.clone(), *id)),
             _ => None,
@@ -149,6 +171,7 @@ fn open_and_keep(path: &Path, epoch: u64) -> io::Result<Arc<File>> {
         c.files.insert(
             key(path).into(),
             Entry {
+                used: AtomicU64::new(epoch),
                 file: Arc::clone(&file),
                 dir,
             },
@@ -270,6 +293,30 @@ mod tests {
         let big = Path::new("/proc/self/mountinfo");
         read_into(big, &mut buf, false).expect("read");
         assert!(buf.ends_with(b"\n") && !buf.is_empty());
+    }
+
+    #[test]
+    fn descriptors_not_read_for_a_while_are_closed() {
+        next_scrape();
+        let mut buf = Vec::new();
+        let path = Path::new("/proc/sys/kernel/ostype");
+        if read_into(path, &mut buf, false).is_err() {
+            return; // no procfs here
+        }
+        assert!(lock().files.contains_key(key(path)));
+        // Other tests may read it in between: then it rightly stays. Count only our scrapes.
+        for _ in 0..2 * IDLE_SCRAPES {
+            next_scrape();
+        }
+        let epoch = EPOCH.load(Ordering::Acquire);
+        let kept = lock()
+            .files
+            .get(key(path))
+            .map(|e| e.used.load(Ordering::Relaxed));
+        assert!(
+            kept.is_none_or(|used| used + IDLE_SCRAPES > epoch - IDLE_SCRAPES),
+            "an idle descriptor outlived {IDLE_SCRAPES} scrapes"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::options::{FlagKind, FlagSpec};
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "netclass",
     default_enabled: true,
-    sources: "/sys/class/net/<iface>/*",
+    sources: "/sys/class/net/<iface>/* (on a live sysfs, most attributes from an RTM_GETLINK dump)",
     flags: &[
         FlagSpec {
             name: "collector.netclass.ignored-devices",
