@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{docker, free_port, get, parse_exposition, repo};
+use common::{docker, free_port, get, parse_exposition, repo, run_ok};
 
 /// Removes the test's containers and image when the test ends, passing or failing.
 struct Cleanup {
@@ -65,14 +65,9 @@ fn image_runs_as_a_daemonset_would() {
         image: image.clone(),
     };
 
-    let build = Command::new(repo().join("scripts/build-image.sh"))
-        .arg(&image)
-        .output()
-        .expect("run scripts/build-image.sh");
-    assert!(
-        build.status.success(),
-        "image build failed: {}",
-        String::from_utf8_lossy(&build.stderr)
+    run_ok(
+        Command::new(repo().join("scripts/build-image.sh")).arg(&image),
+        "image build (scripts/build-image.sh)",
     );
 
     // A container beside nodex: nodex itself, idle on a port nobody scrapes.

@@ -11,19 +11,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{eventually, is_root, scrape, skip_unless_ci, start_nodex_via};
+use common::{eventually, is_root, run_ok, scrape, skip_unless_ci, start_nodex_via};
 
 fn in_namespace_of(pid: u32, args: &[&str]) {
     let pid = pid.to_string();
-    let out = Command::new("nsenter")
-        .args(["-t", &pid, "-m", "--"])
-        .args(args)
-        .output()
-        .expect("run nsenter");
-    assert!(
-        out.status.success(),
-        "{args:?} in nodex's mount namespace: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("nsenter")
+            .args(["-t", &pid, "-m", "--"])
+            .args(args),
+        &format!("{args:?} in nodex's mount namespace"),
     );
 }
 

@@ -47,15 +47,7 @@ impl Drop for Netns {
 }
 
 fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(Command::new(args[0]).args(&args[1..]), &format!("{args:?}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

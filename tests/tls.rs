@@ -23,15 +23,9 @@ impl Pki {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl is missing: install Debian's openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        Command::new("openssl").current_dir(dir).args(args),
+        &format!("openssl {args:?} (Debian's openssl)"),
     );
 }
 

@@ -595,6 +595,19 @@ pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Opt
     }
 }
 
+/// Runs `cmd` to completion and panics, with `what` and its stderr, unless it succeeded.
+pub fn run_ok(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `docker` with `args`: its trimmed stdout, or its stderr as the error.
 pub fn docker(args: &[&str]) -> Result<String, String> {
     let out = Command::new("docker")
