@@ -52,8 +52,8 @@ fn boot_time() -> Option<u64> {
 pub fn write_process_metrics(sink: &mut MetricSink) {
     let dir = Path::new(SELF_DIR);
     let ticks = clock_ticks();
-    // Through the collectors' descriptor cache: /proc/self/stat and limits stay ours for the
-    // life of the process, so their descriptors are kept like any procfs file.
+    // Through the collectors' descriptor cache: /proc/self/stat stays ours for the life of the
+    // process, so its descriptor is kept like any procfs file.
     let read = |name: &str| {
         nodex_collectors::util::read_bytes(dir.join(name))
             .ok()

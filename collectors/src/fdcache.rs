@@ -50,15 +50,14 @@ const IDLE_SCRAPES: u64 = 16;
 /// Closes the descriptors not read since `IDLE_SCRAPES` scrapes before `epoch`.
 fn forget_idle(epoch: u64) {
     let mut c = lock();
-    c.files
-        .retain(|_, e| e.used.load(Ordering::Relaxed) + IDLE_SCRAPES > epoch);
+    c.files.retain(|_, e| e.used + IDLE_SCRAPES > epoch);
     c.checked
         .retain(|_, checked| *checked + IDLE_SCRAPES > epoch);
 }
 
 struct Entry {
     /// The scrape in which the descriptor was last read.
-    used: AtomicU64,
+    used: u64,
     file: Arc<File>,
     /// For sysfs files: the parent directory and its (device, inode) when the file was opened.
     dir: Option<(PathBuf, (u64, u64))>,
@@ -95,9 +94,10 @@ fn dir_id(dir: &Path) -> Option<(u64, u64)> {
 /// The cached descriptor of `path`, if it is kept and its directory is still the same.
 fn lookup(path: &Path, epoch: u64) -> Option<Arc<File>> {
     let (file, dir) = {
-        let c = lock();
-        let entry = c.files.get(key(path))?;
-        entry.used.store(epoch, Ordering::Relaxed);
+        let mut guard = lock();
+        let c = &mut *guard;
+        let entry = c.files.get_mut(key(path))?;
+        entry.used = epoch;
         let dir = match &entry.dir {
             Some((d, id)) if c.checked.get(key(d)) != Some(&epoch) => Some((d.clone(), *id)),
             _ => None,
@@ -124,21 +124,34 @@ fn forget(path: &Path) {
     lock().files.remove(key(path));
 }
 
-/// Which pseudo file system an open file is on, if it is one whose files may be kept.
-#[derive(PartialEq)]
-enum Kind {
+/// Which pseudo file system a file is on, if it is procfs or sysfs: the ones whose files may be
+/// kept, and the live ones, where collectors may ask the kernel by netlink or `poll` instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// procfs.
     Proc,
+    /// sysfs.
     Sys,
 }
 
 // `f_type`'s width differs between architectures.
 #[allow(clippy::unnecessary_cast)]
-fn kind(file: &File) -> Option<Kind> {
-    match rustix::fs::fstatfs(file).ok()?.f_type as i64 {
+fn kind_of(f_type: rustix::fs::FsWord) -> Option<Kind> {
+    match f_type as i64 {
         SYSFS_MAGIC => Some(Kind::Sys),
         PROC_SUPER_MAGIC => Some(Kind::Proc),
         _ => None,
     }
+}
+
+/// The pseudo file system an open file is on.
+pub(crate) fn kind(file: &File) -> Option<Kind> {
+    kind_of(rustix::fs::fstatfs(file).ok()?.f_type)
+}
+
+/// The pseudo file system `path` is on (`None` on a fixture tree or when it cannot be statted).
+pub(crate) fn path_kind(path: &Path) -> Option<Kind> {
+    kind_of(rustix::fs::statfs(path).ok()?.f_type)
 }
 
 /// Whether a procfs path names a per-process directory (`/proc/<pid>/...`).
@@ -171,7 +184,7 @@ fn open_and_keep(path: &Path, epoch: u64) -> io::Result<Arc<File>> {
         c.files.insert(
             key(path).into(),
             Entry {
-                used: AtomicU64::new(epoch),
+                used: epoch,
                 file: Arc::clone(&file),
                 dir,
             },
@@ -309,10 +322,7 @@ mod tests {
             next_scrape();
         }
         let epoch = EPOCH.load(Ordering::Acquire);
-        let kept = lock()
-            .files
-            .get(key(path))
-            .map(|e| e.used.load(Ordering::Relaxed));
+        let kept = lock().files.get(key(path)).map(|e| e.used);
         assert!(
             kept.is_none_or(|used| used + IDLE_SCRAPES > epoch - IDLE_SCRAPES),
             "an idle descriptor outlived {IDLE_SCRAPES} scrapes"

@@ -18,6 +18,12 @@ pub const NETLINK_GENERIC: i32 = 16;
 
 /// `RTM_GETLINK`.
 pub const RTM_GETLINK: u16 = 18;
+/// `RTM_NEWLINK`, the message type of each link in an `RTM_GETLINK` dump.
+pub const RTM_NEWLINK: u16 = 16;
+/// Length of `struct ifinfomsg`, which starts an `RTM_NEWLINK` payload; attributes follow.
+pub const IFINFOMSG_LEN: usize = 16;
+/// `IFLA_IFNAME`, the link's name.
+pub const IFLA_IFNAME: u16 = 3;
 /// `RTM_GETROUTE`.
 pub const RTM_GETROUTE: u16 = 26;
 /// `RTM_GETQDISC`.
@@ -392,6 +398,36 @@ impl Socket {
     }
 }
 
+/// A netlink socket for a collector that asks every scrape: opened on first use, kept between
+/// scrapes, and closed after an error so that the next request starts on a fresh one.
+pub struct KeptSocket {
+    protocol: i32,
+    socket: std::sync::Mutex<Option<Socket>>,
+}
+
+impl KeptSocket {
+    /// A socket of `protocol`, not opened yet.
+    pub fn new(protocol: i32) -> Self {
+        KeptSocket {
+            protocol,
+            socket: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Runs `exchange` on the socket, opening it if needed; an error closes it.
+    pub fn with<T>(&self, exchange: impl FnOnce(&mut Socket) -> io::Result<T>) -> io::Result<T> {
+        let mut socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
+        let result = match socket.as_mut() {
+            Some(sock) => exchange(sock),
+            None => exchange(socket.insert(Socket::open(self.protocol)?)),
+        };
+        if result.is_err() {
+            *socket = None;
+        }
+        result
+    }
+}
+
 /// The payloads of the messages of type `kind` (and of our dump) in `replies`.
 pub fn payloads_of(replies: &[Vec<u8>], kind: u16) -> Result<Vec<&[u8]>, ParseError> {
     let mut out = Vec::new();
@@ -407,9 +443,6 @@ pub fn payloads_of(replies: &[Vec<u8>], kind: u16) -> Result<Vec<&[u8]>, ParseEr
 
 /// Link names by interface index from an `RTM_GETLINK` dump (`IFLA_IFNAME`).
 pub fn parse_link_names(replies: &[Vec<u8>]) -> Result<Vec<(u32, String)>, ParseError> {
-    const RTM_NEWLINK: u16 = 16;
-    const IFINFOMSG_LEN: usize = 16;
-    const IFLA_IFNAME: u16 = 3;
     let mut out = Vec::new();
     for payload in payloads_of(replies, RTM_NEWLINK)? {
         let index = u32_at(payload, 4)?;

@@ -142,13 +142,9 @@ fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
         out.push(b'.');
         out.extend_from_slice(&digits[1..significant]);
     }
+    // Two exponent digits, as Go writes them; below 2^53 the exponent is at most 15.
     out.extend_from_slice(b"e+");
-    if exponent < 10 {
-        out.push(b'0');
-    }
-    if exponent >= 10 {
-        out.push(b'0' + (exponent / 10) as u8);
-    }
+    out.push(b'0' + (exponent / 10) as u8);
     out.push(b'0' + (exponent % 10) as u8);
 }
 

@@ -66,7 +66,7 @@ pub fn render<W: Write>(
     format: Format,
     out: &mut W,
 ) -> io::Result<RenderStats> {
-    let blocks: Vec<BlockRef<'_>> = sinks
+    let mut blocks: Vec<(BlockRef<'_>, u32)> = sinks
         .iter()
         .flat_map(|sink| {
             sink.families
@@ -74,22 +74,12 @@ pub fn render<W: Write>(
                 .map(move |block| BlockRef { sink, block })
         })
         .filter(|b| !b.block.lines.is_empty())
+        .zip(0..)
         .collect();
     // Unstable sort (no scratch allocation; a few hundred blocks per scrape) with the position
     // as tie-breaker, so blocks of one family keep their order as with a stable sort.
-    let mut order: Vec<(&[u8], u32)> = blocks
-        .iter()
-        .enumerate()
-        .map(|(pos, b)| (b.name(), pos as u32))
-        .collect();
-    order.sort_unstable();
-    let blocks: Vec<BlockRef<'_>> = order
-        .into_iter()
-        .map(|(_, pos)| BlockRef {
-            sink: blocks[pos as usize].sink,
-            block: blocks[pos as usize].block,
-        })
-        .collect();
+    blocks.sort_unstable_by(|(a, i), (b, j)| a.name().cmp(b.name()).then(i.cmp(j)));
+    let blocks: Vec<BlockRef<'_>> = blocks.into_iter().map(|(b, _)| b).collect();
 
     let mut stats = RenderStats::default();
     let mut scratch = Vec::with_capacity(256);

@@ -1,10 +1,12 @@
 //! filesystem: `node_filesystem_*` for every mount of `/proc/1/mountinfo` (or
 //! `/proc/self/mountinfo` when pid 1 is hidden), with sizes from `statfs`.
 //!
-//! `statfs` runs on a bounded pool of dedicated threads ([`stat_pool`]): a hung mount is
-//! reported with `device_error="mountpoint timeout"` and never stalls a scrape for longer than
-//! `--collector.filesystem.mount-timeout`, unlike node_exporter whose first scrape that hits
-//! the hang blocks. The parsing, filtering and family emission here are pure.
+//! `statfs` of a local file system that answers from memory (ext4, xfs, tmpfs, ...) runs on the
+//! collector's thread; every other one on a bounded pool of dedicated threads ([`stat_pool`]):
+//! a hung mount is reported with `device_error="mountpoint timeout"` and never stalls a scrape
+//! for longer than `--collector.filesystem.mount-timeout`, unlike node_exporter whose first
+//! scrape that hits the hang blocks. The mount table is kept until procfs reports a change
+//! ([`mount_table`]). The parsing, filtering and family emission here are pure.
 
 pub mod mount_table;
 pub mod stat_pool;

@@ -6,7 +6,7 @@
 
 use std::io::ErrorKind;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -14,7 +14,8 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::CollectError;
 use crate::error::ParseError;
 use crate::expfmt::{MetricSink, MetricType};
-use crate::netlink::{Socket, NETLINK_ROUTE, RTM_GETLINK};
+use crate::fdcache::{path_kind, Kind};
+use crate::netlink::{KeptSocket, NETLINK_ROUTE, RTM_GETLINK};
 use crate::options::{FlagKind, FlagSpec};
 
 /// Registration of this collector.
@@ -49,11 +50,10 @@ pub const INFO: CollectorInfo = CollectorInfo {
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let live = rustix::fs::statfs(settings.roots.sys("class/net"))
-        .is_ok_and(|s| s.f_type == SYSFS_MAGIC as rustix::fs::FsWord);
+    let live = path_kind(&settings.roots.sys("class/net")) == Some(Kind::Sys);
     Ok(Box::new(NetclassCollector {
         settings: Arc::clone(settings),
-        dump: live.then(|| Mutex::new(None)),
+        dump: live.then(|| KeptSocket::new(NETLINK_ROUTE)),
         ignored: settings
             .options
             .regex("collector.netclass.ignored-devices")?,
@@ -63,13 +63,10 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     }))
 }
 
-/// `SYSFS_MAGIC` of statfs(2).
-const SYSFS_MAGIC: i64 = 0x6265_6572;
-
 struct NetclassCollector {
     settings: Arc<Settings>,
-    /// On a live sysfs, the netlink socket for link dumps (opened on first use).
-    dump: Option<Mutex<Option<Socket>>>,
+    /// On a live sysfs, the netlink socket for link dumps.
+    dump: Option<KeptSocket>,
     ignored: Option<Regex>,
     ignore_invalid_speed: bool,
 }
@@ -138,9 +135,9 @@ pub struct DumpedLink {
 /// to `ifindex` when `IFLA_LINK` is absent, an empty `ifalias` when unset, and addresses as
 /// lower-case hex bytes joined by colons.
 pub fn parse_link_dump(replies: &[Vec<u8>]) -> Result<Vec<DumpedLink>, ParseError> {
-    use crate::netlink::{c_string, parse_attrs, payloads_of, u16_at, u32_at};
-    const RTM_NEWLINK: u16 = 16;
-    const IFINFOMSG_LEN: usize = 16;
+    use crate::netlink::{
+        c_string, parse_attrs, payloads_of, u16_at, u32_at, IFINFOMSG_LEN, IFLA_IFNAME, RTM_NEWLINK,
+    };
     const IFF_UP: u32 = 0x1;
     const IFF_DORMANT: u32 = 0x20000;
     let mut links = Vec::new();
@@ -202,7 +199,6 @@ pub fn parse_link_dump(replies: &[Vec<u8>]) -> Result<Vec<DumpedLink>, ParseErro
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_BROADCAST: u16 = 2;
-const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
 const IFLA_TXQLEN: u16 = 13;
@@ -467,25 +463,15 @@ impl NetclassCollector {
 impl NetclassCollector {
     /// The links of an `RTM_GETLINK` dump, by name, when sysfs is live and the dump answers.
     fn dumped_links(&self) -> Option<Vec<DumpedLink>> {
-        let mut socket = self
-            .dump
-            .as_ref()?
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let result = (|| {
-            let sock = match socket.as_mut() {
-                Some(sock) => sock,
-                None => socket.insert(Socket::open(NETLINK_ROUTE)?),
-            };
+        let result = self.dump.as_ref()?.with(|sock| {
             let mask = RTEXT_FILTER_SKIP_STATS.to_ne_bytes();
             let replies = sock.dump(RTM_GETLINK, &[0u8; 16], &[(IFLA_EXT_MASK, &mask)])?;
             parse_link_dump(&replies).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
-        })();
+        });
         match result {
             Ok(links) => Some(links),
             Err(e) => {
                 tracing::debug!(err = %e, "link dump failed; reading every attribute from sysfs");
-                *socket = None;
                 None
             }
         }
@@ -613,7 +599,7 @@ mod tests {
         let settings = Arc::new(Settings::default());
         let collector = |dump: bool| NetclassCollector {
             settings: Arc::clone(&settings),
-            dump: dump.then(|| Mutex::new(None)),
+            dump: dump.then(|| KeptSocket::new(NETLINK_ROUTE)),
             ignored: None,
             ignore_invalid_speed: false,
         };

@@ -10,12 +10,13 @@
 
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::netlink::{self, Socket};
+use crate::fdcache::{path_kind, Kind};
+use crate::netlink::{self, KeptSocket};
 use crate::util::parse_file;
 
 /// Registration of this collector.
@@ -92,33 +93,29 @@ struct UdpQueues {
     settings: Arc<Settings>,
     /// Whether to ask the kernel by netlink (a live procfs whose dump has not failed).
     use_diag: AtomicBool,
-    socket: Mutex<Option<Socket>>,
+    socket: KeptSocket,
 }
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let live = rustix::fs::statfs(settings.roots.proc("net/udp"))
-        .is_ok_and(|s| s.f_type == libc::PROC_SUPER_MAGIC as rustix::fs::FsWord);
+    let live = path_kind(&settings.roots.proc("net/udp")) == Some(Kind::Proc);
     Ok(Box::new(UdpQueues {
         settings: Arc::clone(settings),
         use_diag: AtomicBool::new(live),
-        socket: Mutex::new(None),
+        socket: KeptSocket::new(NETLINK_SOCK_DIAG),
     }))
 }
 
 impl UdpQueues {
     fn dump_both(&self) -> std::io::Result<[QueueSums; 2]> {
-        let mut socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
-        let sock = match socket.as_mut() {
-            Some(sock) => sock,
-            None => socket.insert(Socket::open(NETLINK_SOCK_DIAG)?),
-        };
-        let mut out = [QueueSums::default(); 2];
-        for (sums, family) in out.iter_mut().zip([libc::AF_INET, libc::AF_INET6]) {
-            let replies = sock.dump(SOCK_DIAG_BY_FAMILY, &diag_request(family as u8), &[])?;
-            *sums =
-                parse_diag(&replies).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
-        }
-        Ok(out)
+        self.socket.with(|sock| {
+            let mut out = [QueueSums::default(); 2];
+            for (sums, family) in out.iter_mut().zip([libc::AF_INET, libc::AF_INET6]) {
+                let replies = sock.dump(SOCK_DIAG_BY_FAMILY, &diag_request(family as u8), &[])?;
+                *sums = parse_diag(&replies)
+                    .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -143,7 +140,6 @@ impl Collector for UdpQueues {
                 Err(e) => {
                     tracing::debug!(err = %e, "sock_diag dump of UDP sockets failed, reading /proc/net/udp from now on");
                     self.use_diag.store(false, Ordering::Relaxed);
-                    *self.socket.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 }
             }
         }
@@ -233,7 +229,7 @@ mod tests {
         let collector = UdpQueues {
             settings: Arc::clone(&settings),
             use_diag: AtomicBool::new(true),
-            socket: Mutex::new(None),
+            socket: KeptSocket::new(NETLINK_SOCK_DIAG),
         };
         // Other processes' UDP traffic can change the sums between the two reads: retry.
         let mut last = None;

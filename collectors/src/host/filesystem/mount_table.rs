@@ -16,6 +16,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use super::{parse_mountinfo, Mount};
 use crate::collector::Settings;
 use crate::error::CollectError;
+use crate::fdcache::{self, Kind};
 use crate::roots::Roots;
 
 /// A parsed mount table and the number of times it has been (re)read, so that users can keep
@@ -58,8 +59,7 @@ impl MountTable {
         }
         let generation = state.as_ref().map_or(0, |c| c.snapshot.generation) + 1;
         let (file, mounts) = read_table(roots)?;
-        let on_procfs = rustix::fs::fstatfs(&file)
-            .is_ok_and(|s| s.f_type == libc::PROC_SUPER_MAGIC as rustix::fs::FsWord);
+        let on_procfs = fdcache::kind(&file) == Some(Kind::Proc);
         let snapshot = Snapshot {
             generation,
             mounts: Arc::new(mounts),
