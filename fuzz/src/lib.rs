@@ -788,6 +788,9 @@ pub static PARSERS: &[Parser] = &[
     parser!("container.max_open_files", ["limits"], |d| {
         cg::max_open_files_soft(d)
     }),
+    parser!("mdadm.sync_completed", ["md/sync_completed"], |d| {
+        mdadm::parse_sync_completed(&text(d))
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =

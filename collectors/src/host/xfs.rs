@@ -61,8 +61,11 @@ const METRICS: &[(&str, &str, &str, usize)] = &[
     ("inode_operation_duplicates_total", "Number of times the OS tried to add a missing XFS inode to the inode cache, but found it had already been added by another process.", "ig", 4),
     ("inode_operation_reclaims_total", "Number of times the OS reclaimed an XFS inode from the inode cache to free memory for another purpose.", "ig", 5),
     ("inode_operation_attribute_changes_total", "Number of times the OS explicitly changed the attributes of an XFS inode.", "ig", 6),
-    ("read_calls_total", "Number of read(2) system calls made to files in a filesystem.", "rw", 0),
-    ("write_calls_total", "Number of write(2) system calls made to files in a filesystem.", "rw", 1),
+    // The kernel prints `rw` as `xs_write_calls xs_read_calls` (struct __xfsstats in
+    // fs/xfs/xfs_stats.h, printed in struct order by xfs_stats_format in xfs_stats.c);
+    // procfs' readWriteStats reads them the other way round, so node_exporter swaps them.
+    ("read_calls_total", "Number of read(2) system calls made to files in a filesystem.", "rw", 1),
+    ("write_calls_total", "Number of write(2) system calls made to files in a filesystem.", "rw", 0),
     ("vnode_active_total", "Number of vnodes not on free lists for a filesystem.", "vnodes", 0),
     ("vnode_allocate_total", "Number of times vn_alloc called for a filesystem.", "vnodes", 1),
     ("vnode_get_total", "Number of times vn_get called for a filesystem.", "vnodes", 2),
@@ -187,6 +190,19 @@ debug 0
         assert_eq!(stats["blk_map"][5], 91);
         assert_eq!(stats["ig"], vec![5, 1, 0, 4, 0, 0, 1]);
         assert_eq!(stats["xpc"][0], 399724544);
+    }
+
+    /// `rw 28 0` is 28 write(2) calls and no read(2) call (fs/xfs/xfs_stats.h).
+    #[test]
+    fn rw_line_is_write_then_read() {
+        let stats = parse(b"rw 28 0\n").unwrap();
+        let mut sink = MetricSink::new();
+        write_device(&mut sink, "vdb", &stats);
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("node_xfs_write_calls_total{device=\"vdb\"} 28\n"));
+        assert!(text.contains("node_xfs_read_calls_total{device=\"vdb\"} 0\n"));
     }
 
     #[test]
