@@ -220,8 +220,10 @@ const SET_VALUES: &[(&str, &str, &str, f64)] = &[
     ("tree_depth", "tree_depth", "Depth of the btree.", 1.0),
     ("internal/active_journal_entries", "active_journal_entries", "Number of journal entries that are newer than the index.", 1.0),
     ("internal/btree_nodes", "btree_nodes", "Total nodes in the btree.", 1.0),
-    // procfs stores the microsecond value as nanoseconds; node_exporter scales it by 1e-9.
-    ("internal/btree_read_average_duration_us", "btree_read_average_duration_seconds", "Average btree read duration.", 1e-9),
+    // The file is in microseconds (`__print_time_stat` divides by NSEC_PER_us, bcache's
+    // util.h); procfs stores it as nanoseconds and node_exporter scales it by 1e-9, which
+    // serves a thousandth of the duration.
+    ("internal/btree_read_average_duration_us", "btree_read_average_duration_seconds", "Average btree read duration.", 1e-6),
 ];
 
 /// Period statistics of `stats_total`: file, metric name and help.
