@@ -406,6 +406,65 @@ unused devices: <none>
         );
     }
 
+    /// A temporary `block` directory removed when dropped, even when the test fails.
+    struct TempBlock(std::path::PathBuf);
+
+    impl Drop for TempBlock {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write_array(block: &Path, name: &str, files: &[(&str, &str)]) {
+        let dir = block.join(name).join("md");
+        for (file, text) in files {
+            let path = dir.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    /// procfs' `Mdraids` stops at the first array missing a required file and node_exporter
+    /// then serves no `raid_disks`/`degraded` at all (`ErrNoData`); `component_size` is not
+    /// among the required files.
+    #[test]
+    fn mdraids_all_or_nothing() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let tmp = TempBlock(
+            std::env::temp_dir().join(format!("nodex-mdadm-{}-{nanos}", std::process::id())),
+        );
+        let raid1 = [
+            ("level", "raid1\n"),
+            ("array_state", "clean\n"),
+            ("metadata_version", "1.2\n"),
+            ("raid_disks", "2\n"),
+            ("uuid", "0fbf5f2c-add2-43c2-bd78-a4be3ab709ef\n"),
+            ("dev-sda1/state", "in_sync\n"),
+            ("degraded", "0\n"),
+            ("sync_action", "idle\n"),
+            ("sync_completed", "none\n"),
+        ];
+        write_array(&tmp.0, "md0", &raid1);
+        let arrays = read_mdraids(&tmp.0).unwrap();
+        assert_eq!(arrays.len(), 1, "no component_size needed");
+        assert_eq!((arrays[0].disks, arrays[0].degraded), (2, 0));
+        write_array(&tmp.0, "md1", &raid1[..4]);
+        assert!(
+            read_mdraids(&tmp.0).unwrap_err().is_no_data(),
+            "md1 without uuid fails every array, as no data"
+        );
+        write_array(&tmp.0, "md1", &raid1[4..]);
+        std::fs::write(tmp.0.join("md1/md/sync_completed"), "delayed\n").unwrap();
+        let err = read_mdraids(&tmp.0).unwrap_err();
+        assert!(
+            !err.is_no_data(),
+            "an unparsable sync_completed is an error: {err}"
+        );
+    }
+
     #[test]
     fn sync_completed() {
         assert_eq!(parse_sync_completed("none\n").unwrap(), None);
