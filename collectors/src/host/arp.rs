@@ -108,13 +108,13 @@ fn valid_mac(mac: &str) -> bool {
     let ok_count = |n: usize| matches!(n, 6 | 8 | 20);
     if b[2] == b':' || b[2] == b'-' {
         let sep = b[2];
-        if (b.len() + 1) % 3 != 0 || !ok_count((b.len() + 1) / 3) {
+        if !(b.len() + 1).is_multiple_of(3) || !ok_count((b.len() + 1) / 3) {
             return false;
         }
         b.chunks(3)
             .all(|c| hex(&c[..2]) && (c.len() == 2 || c[2] == sep))
     } else if b[4] == b'.' {
-        if (b.len() + 1) % 5 != 0 || !ok_count(2 * (b.len() + 1) / 5) {
+        if !(b.len() + 1).is_multiple_of(5) || !ok_count(2 * (b.len() + 1) / 5) {
             return false;
         }
         b.chunks(5)
