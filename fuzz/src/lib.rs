@@ -791,6 +791,9 @@ pub static PARSERS: &[Parser] = &[
     parser!("mdadm.sync_completed", ["md/sync_completed"], |d| {
         mdadm::parse_sync_completed(&text(d))
     }),
+    parser!("cpu.cpuinfo_arm", ["proc/cpuinfo"], |d| {
+        cpu::parse_cpuinfo_arm(d)
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =
