@@ -788,6 +788,12 @@ pub static PARSERS: &[Parser] = &[
     parser!("container.max_open_files", ["limits"], |d| {
         cg::max_open_files_soft(d)
     }),
+    parser!("mdadm.sync_completed", ["md/sync_completed"], |d| {
+        mdadm::parse_sync_completed(&text(d))
+    }),
+    parser!("cpu.cpuinfo_arm", ["proc/cpuinfo"], |d| {
+        cpu::parse_cpuinfo_arm(d)
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =

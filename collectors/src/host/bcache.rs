@@ -53,16 +53,19 @@ pub struct WritebackRateDebug {
     pub change: i64,
 }
 
-/// Parses bcache's `bch_hprint` fraction, whose decimals are 1/1024ths printed as /100.
+/// Parses the mantissa `bch_hprint` writes (drivers/md/bcache/util.c): the quotient, then
+/// one digit `t * 10 / 1024` for the remainder `t` below the unit, i.e. tenths of the unit.
+/// procfs' `parsePseudoFloat` divides that digit by 10.24 instead of 10, which reads `1.5k` as
+/// 1524 rather than 1536 (2.4% of a unit low per tenth); the kernel's meaning is used here.
 fn parse_pseudo_float(text: &str) -> Result<f64, ParseError> {
     let bad = || ParseError::new(format!("invalid number {text:?}"));
     let mut parts = text.split('.');
     let int_part: f64 = parts.next().unwrap_or("").parse().map_err(|_| bad())?;
     match parts.next() {
         None => Ok(int_part),
-        Some(frac) => {
-            let frac: f64 = frac.parse().map_err(|_| bad())?;
-            Ok(int_part + frac / 10.24)
+        Some(frac_text) => {
+            let frac: f64 = frac_text.parse().map_err(|_| bad())?;
+            Ok(int_part + frac / 10f64.powi(frac_text.len() as i32))
         }
     }
 }
@@ -217,8 +220,10 @@ const SET_VALUES: &[(&str, &str, &str, f64)] = &[
     ("tree_depth", "tree_depth", "Depth of the btree.", 1.0),
     ("internal/active_journal_entries", "active_journal_entries", "Number of journal entries that are newer than the index.", 1.0),
     ("internal/btree_nodes", "btree_nodes", "Total nodes in the btree.", 1.0),
-    // procfs stores the microsecond value as nanoseconds; node_exporter scales it by 1e-9.
-    ("internal/btree_read_average_duration_us", "btree_read_average_duration_seconds", "Average btree read duration.", 1e-9),
+    // The file is in microseconds (`__print_time_stat` divides by NSEC_PER_us, bcache's
+    // util.h); procfs stores it as nanoseconds and node_exporter scales it by 1e-9, which
+    // serves a thousandth of the duration.
+    ("internal/btree_read_average_duration_us", "btree_read_average_duration_seconds", "Average btree read duration.", 1e-6),
 ];
 
 /// Period statistics of `stats_total`: file, metric name and help.
@@ -417,10 +422,10 @@ mod tests {
     #[test]
     fn dehumanizes() {
         assert_eq!(dehumanize("542").unwrap(), 542);
-        assert_eq!(
-            dehumanize("1.5k").unwrap(),
-            1024 + (5.0 / 10.24 * 1024.0) as u64
-        );
+        // bch_hprint(1536) is "1.5k": q = 1, t = 512, digit 512 * 10 / 1024 = 5.
+        assert_eq!(dehumanize("1.5k").unwrap(), 1536);
+        // bch_hprint(21904333209) is "20.4G" (t = 409 MiB-ish, digit 3.99 -> 4 tenths).
+        assert_eq!(dehumanize("20.4G").unwrap(), 21904333209);
         assert_eq!(dehumanize("2M").unwrap(), 2 * 1024 * 1024);
         assert_eq!(dehumanize("0.0k").unwrap(), 0);
         assert_eq!(
@@ -438,10 +443,10 @@ mod tests {
     fn parses_writeback_rate_debug() {
         let text = "rate:\t\t1.1M/sec\ndirty:\t\t20.4G\ntarget:\t\t20.4G\nproportional:\t427.5k\nintegral:\t-790k\nchange:\t\t321.5k/sec\nnext io:\t17ms\n";
         let wrd = parse_writeback_rate_debug(text.as_bytes()).unwrap();
-        assert_eq!(wrd.rate, 1_150_976);
-        assert_eq!(wrd.proportional, 437_748);
+        assert_eq!(wrd.rate, 1_153_433, "1.1M is 1.1 * 2^20");
+        assert_eq!(wrd.proportional, 437_760);
         assert_eq!(wrd.integral, -808_960);
-        assert_eq!(wrd.change, 329_204);
+        assert_eq!(wrd.change, 329_216);
         assert_eq!(
             parse_writeback_rate_debug(b"").unwrap(),
             WritebackRateDebug::default()

@@ -17,33 +17,48 @@ stateless_collector!(
 /// The state and mitigation text of one vulnerability file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vulnerability {
-    /// `Not affected`, `Vulnerable`, `Mitigation` or `Unknown`.
+    /// `not affected`, `vulnerable`, `mitigation` or `unknown`: procfs'
+    /// `VulnerabilityHumanEncoding`, lower case since procfs PR #532.
     pub state: &'static str,
-    /// What follows the state and `": "` (empty for `Not affected`).
+    /// The words after the first one for a recognised state, the whole text otherwise.
     pub mitigation: String,
 }
 
-/// Parses one vulnerability file as procfs' `parseVulnerability`.
+/// Parses one vulnerability file as procfs' `parseVulnerability` (sysfs/vulnerability.go):
+/// the state is the case-insensitive prefix (`Not affected`, `Vulnerable`, `Mitigation`,
+/// `Unknown`) and the mitigation the remaining white-space separated words; text with none
+/// of these prefixes (`KVM: Mitigation: VMX disabled` in `itlb_multihit`) is state
+/// `unknown` with the whole text as mitigation, never an error (procfs PR #568).
 pub fn parse(bytes: &[u8]) -> Result<Vulnerability, ParseError> {
     let text = lossy(bytes);
     let text = text.trim();
-    if text == "Not affected" {
-        return Ok(Vulnerability {
-            state: "Not affected",
+    let lower = text.to_lowercase();
+    let rest = || {
+        text.split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let v = if lower.starts_with("not affected") {
+        Vulnerability {
+            state: "not affected",
             mitigation: String::new(),
-        });
-    }
-    for state in ["Vulnerable", "Mitigation", "Unknown"] {
-        if let Some(rest) = text.strip_prefix(state) {
-            return Ok(Vulnerability {
-                state,
-                mitigation: rest.strip_prefix(": ").unwrap_or(rest).to_string(),
-            });
         }
-    }
-    Err(ParseError::new(format!(
-        "unknown vulnerability state: {text:?}"
-    )))
+    } else if let Some(state) = ["vulnerable", "mitigation", "unknown"]
+        .into_iter()
+        .find(|s| lower.starts_with(s))
+    {
+        Vulnerability {
+            state,
+            mitigation: rest(),
+        }
+    } else {
+        Vulnerability {
+            state: "unknown",
+            mitigation: text.to_string(),
+        }
+    };
+    Ok(v)
 }
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
@@ -80,22 +95,35 @@ mod tests {
 
     #[test]
     fn parses_real_states() {
-        assert_eq!(parse(b"Not affected\n").unwrap().state, "Not affected");
+        assert_eq!(parse(b"Not affected\n").unwrap().state, "not affected");
         let v = parse(b"Mitigation: Safe RET\n").unwrap();
-        assert_eq!((v.state, v.mitigation.as_str()), ("Mitigation", "Safe RET"));
+        assert_eq!((v.state, v.mitigation.as_str()), ("mitigation", "Safe RET"));
         let v = parse(b"Vulnerable\n").unwrap();
-        assert_eq!((v.state, v.mitigation.as_str()), ("Vulnerable", ""));
+        assert_eq!((v.state, v.mitigation.as_str()), ("vulnerable", ""));
+        let v = parse(b"Vulnerable; SMT vulnerable\n").unwrap();
+        assert_eq!(
+            (v.state, v.mitigation.as_str()),
+            ("vulnerable", "SMT vulnerable")
+        );
         let v = parse(b"Unknown: No mitigations\n").unwrap();
         assert_eq!(
             (v.state, v.mitigation.as_str()),
-            ("Unknown", "No mitigations")
+            ("unknown", "No mitigations")
         );
     }
 
+    /// Kernel texts without a state prefix (arch/x86/kernel/cpu/bugs.c, itlb_multihit_show_state)
+    /// are kept whole with state `unknown`, as procfs does since PR #568, instead of failing
+    /// the collector.
     #[test]
-    fn rejects_bad_input() {
-        assert!(parse(b"").is_err());
-        assert!(parse(b"Mostly fine").is_err());
-        assert!(parse(&[0xff, 0xfe]).is_err());
+    fn unprefixed_text_is_unknown() {
+        let v = parse(b"KVM: Mitigation: VMX disabled\n").unwrap();
+        assert_eq!(
+            (v.state, v.mitigation.as_str()),
+            ("unknown", "KVM: Mitigation: VMX disabled")
+        );
+        let v = parse(b"").unwrap();
+        assert_eq!((v.state, v.mitigation.as_str()), ("unknown", ""));
+        assert_eq!(parse(&[0xff, 0xfe]).unwrap().state, "unknown");
     }
 }

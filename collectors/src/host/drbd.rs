@@ -11,8 +11,9 @@ stateless_collector!("drbd", false, "/proc/drbd", collect);
 /// Numerical fields: key, metric name, HELP, type and multiplier (KiB fields → bytes).
 const NUMERICAL: &[(&str, &str, &str, MetricType, f64)] = &[
     ("ns", "node_drbd_network_sent_bytes_total", "Total number of bytes sent via the network.", MetricType::Counter, 1024.0),
-    // node_exporter does not scale `nr`, unlike `ns`.
-    ("nr", "node_drbd_network_received_bytes_total", "Total number of bytes received via the network.", MetricType::Counter, 1.0),
+    // The kernel prints `nr` in KiB like `ns` (`recv_cnt/2` sectors in drbd_proc.c);
+    // node_exporter's drbd_linux.go multiplies it by 1, so it reports KiB as bytes.
+    ("nr", "node_drbd_network_received_bytes_total", "Total number of bytes received via the network.", MetricType::Counter, 1024.0),
     ("dw", "node_drbd_disk_written_bytes_total", "Net data written on local hard disk; in bytes.", MetricType::Counter, 1024.0),
     ("dr", "node_drbd_disk_read_bytes_total", "Net data read from local hard disk; in bytes.", MetricType::Counter, 1024.0),
     ("al", "node_drbd_activitylog_writes_total", "Number of updates of the activity log area of the meta data.", MetricType::Counter, 1.0),
@@ -159,7 +160,7 @@ mod tests {
             .iter()
             .find(|x| x.name == "node_drbd_network_received_bytes_total")
             .unwrap();
-        assert_eq!(nr.value, 12.0);
+        assert_eq!(nr.value, 12.0 * 1024.0, "nr is KiB, as ns (drbd_proc.c)");
     }
 
     #[test]

@@ -296,11 +296,14 @@ fn element_sample(
             v * 0.001,
         ),
         ("power", _) => s(name + "_watt", format!("Hardware monitor for power usage in watts ({element})"), Gauge, v / 1e6),
+        // The kernel reports humidity in milli-percent (Documentation/hwmon/sysfs-interface.rst:
+        // "Unit: milli-percent (per cent mille, pcm)"), so 100000 is a ratio of 1;
+        // node_exporter divides by 1e6 and serves a tenth of the ratio its HELP promises.
         ("humidity", _) => s(
             name,
             format!("Hardware monitor for humidity, as a ratio (multiply with 100.0 to get the humidity as a percentage) ({element})"),
             Gauge,
-            v / 1e6,
+            v / 1e5,
         ),
         ("fan", "input" | "min" | "max" | "target") => s(
             name + "_rpm",
@@ -472,6 +475,14 @@ mod tests {
             ]
         );
         assert_eq!(s[2].1, "Hardware monitor for temperature (input)");
+    }
+
+    /// 45300 pcm (milli-percent, Documentation/hwmon/sysfs-interface.rst) is 45.3%, a ratio
+    /// of 0.453.
+    #[test]
+    fn humidity_is_milli_percent() {
+        let s = sensor_samples("humidity1", &props(&[("input", "45300")]));
+        assert_eq!((s[0].0.as_str(), s[0].3), ("node_hwmon_humidity", 0.453));
     }
 
     #[test]

@@ -88,13 +88,30 @@ pub fn parse(bytes: &[u8]) -> Result<u64, ParseError> {
     parse_u64(lossy(bytes).trim())
 }
 
+/// Parses `general_profit`, which the kernel prints as a signed `long` (`%ld` in
+/// `general_profit_show`, mm/ksm.c): it is negative while the rmap items cost more than the
+/// merged pages save. node_exporter's `readUintFromFile` fails the collector on such a value;
+/// the kernel's type wins here.
+pub fn parse_signed(bytes: &[u8]) -> Result<i64, ParseError> {
+    let text = lossy(bytes);
+    let text = text.trim();
+    text.parse::<i64>()
+        .map_err(|_| ParseError::new(format!("invalid integer {text:?}")))
+}
+
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let dir = settings.roots.sys("kernel/mm/ksm");
     for (file, name, help, kind, divisor) in FILES {
-        let Some(value) = parse_file_if_present(&dir.join(file), parse)? else {
+        let path = dir.join(file);
+        let value = if *file == "general_profit" {
+            parse_file_if_present(&path, parse_signed)?.map(|v| v as f64)
+        } else {
+            parse_file_if_present(&path, parse)?.map(|v| v as f64)
+        };
+        let Some(value) = value else {
             continue;
         };
-        sink.single(name, help, *kind, value as f64 / divisor);
+        sink.single(name, help, *kind, value / divisor);
     }
     Ok(())
 }
@@ -109,5 +126,12 @@ mod tests {
         assert!(parse(b"").is_err());
         assert!(parse(b"-4096\n").is_err());
         assert!(parse(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn general_profit_is_signed() {
+        assert_eq!(parse_signed(b"-1679360\n").unwrap(), -1679360);
+        assert_eq!(parse_signed(b"4096\n").unwrap(), 4096);
+        assert!(parse_signed(b"x\n").is_err());
     }
 }

@@ -190,26 +190,42 @@ pub struct Mdraid {
     pub degraded: u64,
 }
 
+/// Parses an md `sync_completed` attribute: `none` when no sync runs, else
+/// `<done> / <total>` sectors (`sync_completed_show` in the kernel's drivers/md/md.c), read
+/// as procfs' `fmt.Sscanf(val, "%d / %d")`. Anything else (the kernel's `delayed`) is an
+/// error, as it is for procfs.
+pub fn parse_sync_completed(text: &str) -> Result<Option<(u64, u64)>, ParseError> {
+    let text = text.trim();
+    if text == "none" {
+        return Ok(None);
+    }
+    let bad = || ParseError::new(format!("invalid sync_completed {text:?}"));
+    let (done, total) = text.split_once('/').ok_or_else(bad)?;
+    let done = done.trim().parse::<u64>().map_err(|_| bad())?;
+    let total = total.trim().parse::<u64>().map_err(|_| bad())?;
+    Ok(Some((done, total)))
+}
+
 fn read_u64(path: &Path) -> Result<u64, CollectError> {
     let text = read_trimmed(path)?;
     text.parse()
         .map_err(|_| CollectError::parse(path, ParseError::new(format!("invalid {text:?}"))))
 }
 
-/// Reads one md directory with the files procfs' `Mdraids` requires.
+/// Reads one md directory with the files procfs' `sysfs.FS.Mdraids` (sysfs/mdraid.go)
+/// requires: `level`, `array_state`, `metadata_version`, `raid_disks`, `uuid` and every
+/// `dev-*/state`; `chunk_size` for raid0/4/5/6/10; `degraded`, `sync_action` and
+/// `sync_completed` for raid1/4/5/6/10. Nothing else (`component_size` is not read).
 fn read_mdraid(dir: &Path, device: &str) -> Result<Mdraid, CollectError> {
     let level = read_trimmed(&dir.join("level"))?;
+    read_trimmed(&dir.join("array_state"))?;
     read_trimmed(&dir.join("metadata_version"))?;
     let disks = read_u64(&dir.join("raid_disks"))?;
-    read_trimmed(&dir.join("array_state"))?;
-    read_u64(&dir.join("component_size"))?;
-    let mut degraded = 0;
-    if matches!(
-        level.as_str(),
-        "raid1" | "raid4" | "raid5" | "raid6" | "raid10"
-    ) {
-        degraded = read_u64(&dir.join("degraded"))?;
-        read_trimmed(&dir.join("sync_action"))?;
+    read_trimmed(&dir.join("uuid"))?;
+    for name in list_dir(dir)? {
+        if name.starts_with("dev-") {
+            read_trimmed(&dir.join(&name).join("state"))?;
+        }
     }
     if matches!(
         level.as_str(),
@@ -217,11 +233,52 @@ fn read_mdraid(dir: &Path, device: &str) -> Result<Mdraid, CollectError> {
     ) {
         read_u64(&dir.join("chunk_size"))?;
     }
+    let mut degraded = 0;
+    if matches!(
+        level.as_str(),
+        "raid1" | "raid4" | "raid5" | "raid6" | "raid10"
+    ) {
+        degraded = read_u64(&dir.join("degraded"))?;
+        read_trimmed(&dir.join("sync_action"))?;
+        let path = dir.join("sync_completed");
+        parse_sync_completed(&read_trimmed(&path)?).map_err(|e| CollectError::parse(&path, e))?;
+    }
     Ok(Mdraid {
         device: device.to_string(),
         disks,
         degraded,
     })
+}
+
+/// Every array under `block/md*/md`, all or nothing: procfs' `Mdraids` returns an error
+/// for the first array it cannot read, and node_exporter then serves no `raid_disks` or
+/// `degraded` sample at all (a missing file is its `ErrNoData`, anything else an error).
+fn read_mdraids(block: &Path) -> Result<Vec<Mdraid>, CollectError> {
+    let names = match list_dir(block) {
+        Ok(names) => names,
+        Err(e) if e.is_no_data() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for name in names.iter().filter(|n| n.starts_with("md")) {
+        let dir = block.join(name).join("md");
+        if !dir.is_dir() {
+            continue;
+        }
+        match read_mdraid(&dir, name) {
+            Ok(md) => out.push(md),
+            Err(CollectError::Io { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Err(CollectError::NoData(format!(
+                    "not collecting mdraids, {} does not exist",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
@@ -236,18 +293,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         other => other?,
     };
     emit_mdstat(sink, &stats);
-    let block = settings.roots.sys("block");
-    let names = match list_dir(&block) {
-        Ok(names) => names,
-        Err(e) if e.is_no_data() => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for name in names.iter().filter(|n| n.starts_with("md")) {
-        let dir = block.join(name).join("md");
-        if !dir.is_dir() {
-            continue;
-        }
-        let md = read_mdraid(&dir, name)?;
+    for md in read_mdraids(&settings.roots.sys("block"))? {
         sink.gauge("node_md_raid_disks", "Number of raid disks on device.")
             .sample(&[("device", &md.device)], md.disks as f64);
         sink.gauge("node_md_degraded", "Number of degraded disks on device.")
@@ -358,6 +404,77 @@ unused devices: <none>
             (stats[5].state.as_str(), stats[5].blocks_synced),
             ("resyncing", 0)
         );
+    }
+
+    /// A temporary `block` directory removed when dropped, even when the test fails.
+    struct TempBlock(std::path::PathBuf);
+
+    impl Drop for TempBlock {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write_array(block: &Path, name: &str, files: &[(&str, &str)]) {
+        let dir = block.join(name).join("md");
+        for (file, text) in files {
+            let path = dir.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    /// procfs' `Mdraids` stops at the first array missing a required file and node_exporter
+    /// then serves no `raid_disks`/`degraded` at all (`ErrNoData`); `component_size` is not
+    /// among the required files.
+    #[test]
+    fn mdraids_all_or_nothing() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let tmp = TempBlock(
+            std::env::temp_dir().join(format!("nodex-mdadm-{}-{nanos}", std::process::id())),
+        );
+        let raid1 = [
+            ("level", "raid1\n"),
+            ("array_state", "clean\n"),
+            ("metadata_version", "1.2\n"),
+            ("raid_disks", "2\n"),
+            ("uuid", "0fbf5f2c-add2-43c2-bd78-a4be3ab709ef\n"),
+            ("dev-sda1/state", "in_sync\n"),
+            ("degraded", "0\n"),
+            ("sync_action", "idle\n"),
+            ("sync_completed", "none\n"),
+        ];
+        write_array(&tmp.0, "md0", &raid1);
+        let arrays = read_mdraids(&tmp.0).unwrap();
+        assert_eq!(arrays.len(), 1, "no component_size needed");
+        assert_eq!((arrays[0].disks, arrays[0].degraded), (2, 0));
+        write_array(&tmp.0, "md1", &raid1[..4]);
+        assert!(
+            read_mdraids(&tmp.0).unwrap_err().is_no_data(),
+            "md1 without uuid fails every array, as no data"
+        );
+        write_array(&tmp.0, "md1", &raid1[4..]);
+        std::fs::write(tmp.0.join("md1/md/sync_completed"), "delayed\n").unwrap();
+        let err = read_mdraids(&tmp.0).unwrap_err();
+        assert!(
+            !err.is_no_data(),
+            "an unparsable sync_completed is an error: {err}"
+        );
+    }
+
+    #[test]
+    fn sync_completed() {
+        assert_eq!(parse_sync_completed("none\n").unwrap(), None);
+        assert_eq!(
+            parse_sync_completed("740729856 / 5860267008\n").unwrap(),
+            Some((740729856, 5860267008))
+        );
+        assert!(parse_sync_completed("delayed").is_err());
+        assert!(parse_sync_completed("").is_err());
+        assert!(parse_sync_completed("1 / x").is_err());
     }
 
     #[test]

@@ -61,8 +61,11 @@ const METRICS: &[(&str, &str, &str, usize)] = &[
     ("inode_operation_duplicates_total", "Number of times the OS tried to add a missing XFS inode to the inode cache, but found it had already been added by another process.", "ig", 4),
     ("inode_operation_reclaims_total", "Number of times the OS reclaimed an XFS inode from the inode cache to free memory for another purpose.", "ig", 5),
     ("inode_operation_attribute_changes_total", "Number of times the OS explicitly changed the attributes of an XFS inode.", "ig", 6),
-    ("read_calls_total", "Number of read(2) system calls made to files in a filesystem.", "rw", 0),
-    ("write_calls_total", "Number of write(2) system calls made to files in a filesystem.", "rw", 1),
+    // The kernel prints `rw` as `xs_write_calls xs_read_calls` (struct __xfsstats in
+    // fs/xfs/xfs_stats.h, printed in struct order by xfs_stats_format in xfs_stats.c);
+    // procfs' readWriteStats reads them the other way round, so node_exporter swaps them.
+    ("read_calls_total", "Number of read(2) system calls made to files in a filesystem.", "rw", 1),
+    ("write_calls_total", "Number of write(2) system calls made to files in a filesystem.", "rw", 0),
     ("vnode_active_total", "Number of vnodes not on free lists for a filesystem.", "vnodes", 0),
     ("vnode_allocate_total", "Number of times vn_alloc called for a filesystem.", "vnodes", 1),
     ("vnode_get_total", "Number of times vn_get called for a filesystem.", "vnodes", 2),
@@ -76,22 +79,34 @@ const METRICS: &[(&str, &str, &str, usize)] = &[
 pub type Stats = HashMap<String, Vec<u64>>;
 
 /// Parses an XFS `stats` file. Lines with fewer than two fields are skipped; every value
-/// must be a 32-bit unsigned number (64-bit on the `xpc` line) and the known lines must
-/// have their expected length, as procfs requires.
+/// must be a 32-bit unsigned number and the known lines must have their expected length, as
+/// procfs requires, except that the kernel's 64-bit lines (`xpc`, `defer_relog`, `gc xpc`)
+/// are read as 64-bit.
 pub fn parse(bytes: &[u8]) -> Result<Stats, ParseError> {
     let text = lossy(bytes);
     let mut stats = Stats::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-        let Some((label, rest)) = fields.split_first() else {
+        let Some((&first, mut rest)) = fields.split_first() else {
             continue;
         };
         if rest.is_empty() {
             continue;
         }
+        // Kernels with zoned GC print `gc xpc <u64>` (xfs_stats_format); procfs would read
+        // `xpc` as a number and fail the collector.
+        let gc_label;
+        let label = match (first, rest) {
+            ("gc", ["xpc", values @ ..]) if !values.is_empty() => {
+                rest = values;
+                gc_label = format!("{first} xpc");
+                gc_label.as_str()
+            }
+            _ => first,
+        };
         let values = parse_values(label, rest)?;
-        if let Some((_, want)) = LINE_LENGTHS.iter().find(|(l, _)| l == label) {
-            let ok = values.len() == *want || (*label == "vnodes" && values.len() == 7);
+        if let Some((_, want)) = LINE_LENGTHS.iter().find(|(l, _)| *l == label) {
+            let ok = values.len() == *want || (label == "vnodes" && values.len() == 7);
             if !ok {
                 return Err(ParseError::new(format!(
                     "incorrect number of values for XFS {label} stats: {}",
@@ -108,7 +123,10 @@ fn parse_values(label: &str, fields: &[&str]) -> Result<Vec<u64>, ParseError> {
     fields
         .iter()
         .map(|f| {
-            let v = if label == "xpc" {
+            // The kernel prints these from u64 counters (`xs_xstrat_bytes`..`xs_gc_bytes` in
+            // struct __xfsstats); procfs reads all but `xpc` as u32 and fails on a
+            // `defer_relog` past 2^32.
+            let v = if matches!(label, "xpc" | "defer_relog" | "gc xpc") {
                 f.parse::<u64>().ok()
             } else {
                 f.parse::<u32>().ok().map(u64::from)
@@ -187,6 +205,29 @@ debug 0
         assert_eq!(stats["blk_map"][5], 91);
         assert_eq!(stats["ig"], vec![5, 1, 0, 4, 0, 0, 1]);
         assert_eq!(stats["xpc"][0], 399724544);
+    }
+
+    /// `rw 28 0` is 28 write(2) calls and no read(2) call (fs/xfs/xfs_stats.h).
+    #[test]
+    fn rw_line_is_write_then_read() {
+        let stats = parse(b"rw 28 0\n").unwrap();
+        let mut sink = MetricSink::new();
+        write_device(&mut sink, "vdb", &stats);
+        let mut out = Vec::new();
+        crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("node_xfs_write_calls_total{device=\"vdb\"} 28\n"));
+        assert!(text.contains("node_xfs_read_calls_total{device=\"vdb\"} 0\n"));
+    }
+
+    /// The 64-bit lines of xfs_stats_format: `defer_relog` past 2^32 and the zoned GC
+    /// `gc xpc` line must not fail the file.
+    #[test]
+    fn sixty_four_bit_lines() {
+        let stats = parse(b"rw 1 2\ndefer_relog 5000000000\ngc xpc 4096\n").unwrap();
+        assert_eq!(stats["defer_relog"], vec![5_000_000_000]);
+        assert_eq!(stats["gc xpc"], vec![4096]);
+        assert!(parse(b"gc 5000000000\n").is_err(), "other lines stay u32");
     }
 
     #[test]

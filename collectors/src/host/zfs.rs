@@ -38,9 +38,31 @@ const POOL_STATES: [&str; 7] = [
     "suspended",
 ];
 
-/// kstat data types node_exporter reads: KSTAT_DATA_INT64 and KSTAT_DATA_UINT64.
+/// kstat data types node_exporter reads (OpenZFS `lib/libspl/include/sys/kstat.h`):
+/// KSTAT_DATA_INT64 (signed) and KSTAT_DATA_UINT64. Every other type is skipped, as in
+/// node_exporter's `collector/zfs_linux.go` (`parseProcfsFile`, since v1.9.0).
 const KSTAT_INT64: &str = "3";
 const KSTAT_UINT64: &str = "4";
+
+/// One value of a named kstat: its kstat data type decides how its text was parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KstatValue {
+    /// Type 3, KSTAT_DATA_INT64 (e.g. `arcstats` `memory_available_bytes`, negative under
+    /// memory pressure).
+    Int64(i64),
+    /// Type 4, KSTAT_DATA_UINT64.
+    Uint64(u64),
+}
+
+impl KstatValue {
+    /// The value as the exposition's float, as node_exporter's `float64(value)`.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            KstatValue::Int64(v) => v as f64,
+            KstatValue::Uint64(v) => v as f64,
+        }
+    }
+}
 
 /// One value of an object-set kstat: the dataset (`None` before the `dataset_name` line),
 /// the kstat name and its value.
@@ -58,9 +80,11 @@ fn parse_value(name: &str, text: &str) -> Result<u64, ParseError> {
     })
 }
 
-/// Parses a named kstat file (`name type data` table): the 64-bit integer rows, as
-/// `(name, value)`. A file without the table header is an error.
-pub fn parse_kstat(bytes: &[u8]) -> Result<Vec<(String, u64)>, ParseError> {
+/// Parses a named kstat file (`name type data` table): the rows of type 3 (signed) and 4
+/// (unsigned), as `(name, value)`. A file without the table header is an error, and so is a
+/// type 3 or 4 row whose data does not parse as its type (node_exporter fails the collector
+/// there too); rows of other types are skipped.
+pub fn parse_kstat(bytes: &[u8]) -> Result<Vec<(String, KstatValue)>, ParseError> {
     let text = lossy(bytes);
     let mut in_table = false;
     let mut values = Vec::new();
@@ -70,11 +94,23 @@ pub fn parse_kstat(bytes: &[u8]) -> Result<Vec<(String, u64)>, ParseError> {
             in_table = is_header(&parts);
             continue;
         }
-        if let [name, kind, data, ..] = parts[..] {
-            if kind == KSTAT_UINT64 || kind == KSTAT_INT64 {
-                values.push((name.to_string(), parse_value(name, data)?));
-            }
-        }
+        let [name, kind, data, ..] = parts[..] else {
+            continue;
+        };
+        let value = match kind {
+            KSTAT_UINT64 => KstatValue::Uint64(data.parse::<u64>().map_err(|_| {
+                ParseError::new(format!(
+                    "could not parse expected unsigned integer value for {name:?}"
+                ))
+            })?),
+            KSTAT_INT64 => KstatValue::Int64(data.parse::<i64>().map_err(|_| {
+                ParseError::new(format!(
+                    "could not parse expected signed integer value for {name:?}"
+                ))
+            })?),
+            _ => continue,
+        };
+        values.push((name.to_string(), value));
     }
     if !in_table {
         return Err(ParseError::new("no kstat table header"));
@@ -126,7 +162,9 @@ pub fn parse_objset(bytes: &[u8]) -> Result<Vec<ObjsetValue>, ParseError> {
             continue;
         };
         if name == "dataset_name" {
-            dataset = Some(data.to_string());
+            // node_exporter takes the rest of the line from the data column, so a dataset
+            // name with spaces is kept whole.
+            dataset = Some(rest_from_third_field(line).unwrap_or(data).to_string());
         } else if kind == KSTAT_UINT64 {
             values.push((dataset.clone(), name.to_string(), parse_value(name, data)?));
         }
@@ -135,6 +173,17 @@ pub fn parse_objset(bytes: &[u8]) -> Result<Vec<ObjsetValue>, ParseError> {
         return Err(ParseError::new("no kstat table header"));
     }
     Ok(values)
+}
+
+/// The text of `line` from its third whitespace-separated field to the end.
+fn rest_from_third_field(line: &str) -> Option<&str> {
+    let mut rest = line;
+    for _ in 0..2 {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace)?;
+        rest = &rest[end..];
+    }
+    Some(rest.trim_start())
 }
 
 /// Parses a pool `state` file: its first line, lower-cased.
@@ -181,7 +230,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
                 &format!("node_{subsystem}_{}", metric_suffix(&name)),
                 &format!("kstat.zfs.misc.{file}.{name}"),
             )
-            .sample(&[], value as f64);
+            .sample(&[], value.as_f64());
         }
     }
     let pools = match list_dir(&base) {
@@ -282,7 +331,14 @@ evict_l2_eligible-mfu           4    12
     fn parses_kstat_table() {
         let values = parse_kstat(ARCSTATS.as_bytes()).unwrap();
         assert_eq!(values.len(), 6, "the uint32 row is skipped");
-        assert_eq!(values[0], ("hits".to_string(), 8772612));
+        assert_eq!(values[0], ("hits".to_string(), KstatValue::Uint64(8772612)));
+        assert_eq!(
+            values[4],
+            (
+                "memory_available_bytes".to_string(),
+                KstatValue::Int64(4294967296)
+            )
+        );
         assert_eq!(metric_suffix(&values[5].0), "evict_l2_eligible_mfu");
     }
 
@@ -291,9 +347,44 @@ evict_l2_eligible-mfu           4    12
         assert!(parse_kstat(b"").is_err());
         assert!(parse_kstat(b"hits 4 1\n").is_err(), "no header");
         assert!(parse_kstat(b"name type data\nhits 4 x\n").is_err());
-        assert!(parse_kstat(b"name type data\nneg 3 -1\n").is_err());
+        assert!(
+            parse_kstat(b"name type data\nneg 4 -1\n").is_err(),
+            "a negative type 4 (uint64) value fails, as ParseUint does"
+        );
+        assert!(
+            parse_kstat(b"name type data\nbig 3 9223372036854775808\n").is_err(),
+            "beyond int64 fails, as ParseInt does"
+        );
         assert!(parse_kstat(&[0xff, 0xfe]).is_err());
         assert!(parse_kstat(b"name type data\nhits 4\n").unwrap().is_empty());
+    }
+
+    /// OpenZFS prints KSTAT_DATA_INT64 with `%lld` (module/os/linux/spl/spl-kstat.c), so a
+    /// negative `memory_available_bytes` (issue node_exporter#2766) reaches us signed.
+    #[test]
+    fn kstat_type_3_is_signed() {
+        let text = "name type data\nmemory_available_bytes 3 -922337203685477580\n\
+                    min 3 -9223372036854775808\nstring 7 abc\nchar 0 x\nu32 2 -5\nhits 4 18446744073709551615\n";
+        let values = parse_kstat(text.as_bytes()).unwrap();
+        assert_eq!(
+            values,
+            vec![
+                (
+                    "memory_available_bytes".to_string(),
+                    KstatValue::Int64(-922337203685477580)
+                ),
+                ("min".to_string(), KstatValue::Int64(i64::MIN)),
+                ("hits".to_string(), KstatValue::Uint64(u64::MAX)),
+            ]
+        );
+        assert_eq!(values[0].1.as_f64(), -922_337_203_685_477_580_i64 as f64);
+    }
+
+    #[test]
+    fn objset_dataset_name_keeps_spaces() {
+        let objset = "name type data\ndataset_name 7    pool1/my data set\nwrites 4 4\n";
+        let values = parse_objset(objset.as_bytes()).unwrap();
+        assert_eq!(values[0].0.as_deref(), Some("pool1/my data set"));
     }
 
     #[test]
