@@ -137,14 +137,15 @@ fn numbered(names: &[String], prefix: &str) -> Vec<(String, String)> {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let base = settings.roots.sys("class/thermal");
+    // procfs finds zones and cooling devices with `filepath.Glob`, which ignores errors
+    // reading the directory: an absent, unreadable or non-directory class is no zones, and the
+    // collector succeeds empty.
     let names = match list_dir(&base) {
         Ok(names) => names,
-        // No thermal class at all: globbing finds no zones, which is not an error.
-        Err(e) if e.is_no_data() => return Ok(()),
-        Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::PermissionDenied => {
-            return Err(CollectError::NoData("class/thermal is not readable".into()))
+        Err(e) => {
+            tracing::debug!(err = %e, "no thermal zones");
+            return Ok(());
         }
-        Err(e) => return Err(e),
     };
     for (dir, zone) in numbered(&names, "thermal_zone") {
         if let Some((kind, temp)) = read_zone(&base.join(dir))? {
@@ -276,5 +277,18 @@ mod tests {
             vec![("thermal_zone1".to_string(), "1".to_string())]
         );
         assert_eq!(numbered(&names, "cooling_device").len(), 1);
+    }
+
+    /// `filepath.Glob` ignores an error reading the directory: here `sys/class/thermal` is a regular
+    /// file, so listing it fails with ENOTDIR, and node_exporter succeeds with no zones.
+    #[test]
+    fn unlistable_directory_is_empty_as_go_glob() {
+        let root = crate::testing::TempRoot::new("thermal-glob").unwrap();
+        let path = root.0.join("sys/class/thermal");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        let (sink, result) = crate::testing::collect_on_root(INFO, &root.0).unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!crate::testing::render_text(&sink).contains("node_thermal_zone_temp"));
     }
 }
