@@ -75,6 +75,48 @@ pub fn collect_on_empty_root(
     Ok((sink, result))
 }
 
+/// Builds `info`'s collector with every root (`--path.procfs`, `--path.sysfs`, ...) below
+/// `base`, as the golden tests do, and runs it once. Returns what it wrote and its result.
+pub fn collect_on_root(
+    info: crate::collector::CollectorInfo,
+    base: &std::path::Path,
+) -> Result<
+    (
+        crate::expfmt::MetricSink,
+        Result<(), crate::error::CollectError>,
+    ),
+    String,
+> {
+    let settings = std::sync::Arc::new(crate::collector::Settings::new(
+        crate::roots::Roots::fixture(base),
+        crate::options::Options::with_defaults(),
+    ));
+    let collector = (info.build)(&settings)?;
+    let mut sink = crate::expfmt::MetricSink::new();
+    let result = collector.collect(&mut sink);
+    Ok((sink, result))
+}
+
+/// A directory under the system temporary directory, unique to this process and `tag`, removed
+/// (with its contents) when dropped.
+pub struct TempRoot(pub std::path::PathBuf);
+
+impl TempRoot {
+    /// Creates the directory afresh.
+    pub fn new(tag: &str) -> std::io::Result<TempRoot> {
+        let dir = std::env::temp_dir().join(format!("nodex-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempRoot(dir))
+    }
+}
+
+impl Drop for TempRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Like [`collect_on_empty_root`], for tests that only need the samples or the error (it should
 /// say "no data", or succeed empty where node_exporter does).
 pub fn run_on_empty_root(

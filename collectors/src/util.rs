@@ -189,6 +189,13 @@ pub fn sanitize_metric_name(s: &str) -> String {
 /// a `0x`, `0o` or `0b` prefix, or a bare leading `0` (octal), selects the base.
 pub fn parse_u64_prefixed(s: &str) -> Result<u64, ParseError> {
     let err = || ParseError::new(format!("invalid unsigned integer {s:?}"));
+    // Plain decimal (what the kernel writes) needs no lower-cased copy.
+    if !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s.len() == 1 || !s.starts_with('0'))
+    {
+        return s.parse::<u64>().map_err(|_| err());
+    }
     let lower = s.to_ascii_lowercase();
     let (digits, radix) = if let Some(rest) = lower.strip_prefix("0x") {
         (rest, 16)

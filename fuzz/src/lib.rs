@@ -692,6 +692,7 @@ pub static PARSERS: &[Parser] = &[
             c.result(&netlink::parse_link_names(&replies));
             c.result(&netlink::parse_genl_family_id(&replies));
             c.result(&udp_queues::parse_diag(&replies));
+            c.result(&tcpstat::parse_diag(&replies));
         }
     ),
     parser!("qdisc.dump", ["netlink/qdisc.bin"], |d, c| {

@@ -6,7 +6,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::stateless_collector;
-use crate::util::{lossy, parse_file};
+use crate::util::{lossy, parse_file, parse_u64_prefixed};
 
 stateless_collector!("meminfo", true, "/proc/meminfo", collect);
 
@@ -129,8 +129,8 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo, ParseError> {
         if fields.next().is_some() {
             return Err(malformed());
         }
-        let raw = number
-            .parse::<u64>()
+        // procfs: strconv.ParseUint(fields[1], 0, 64), so a prefix or leading 0 picks the base.
+        let raw = parse_u64_prefixed(number)
             .map_err(|_| ParseError::new(format!("invalid meminfo value {number:?}")))?;
         let bytes = match unit {
             None => raw,
@@ -179,6 +179,23 @@ mod tests {
         assert!(parse(b"MemTotal: x kB\n").is_err());
         assert!(parse(b"MemTotal: 1 MB\n").is_err());
         assert!(parse(b"MemTotal: 1 kB extra\n").is_err());
+        // Go's base-0 ParseUint, as procfs.
+        assert_eq!(
+            parse(b"MemFree: 010 kB\n")
+                .unwrap()
+                .get("MemFree")
+                .unwrap()
+                .raw,
+            8
+        );
+        assert_eq!(
+            parse(b"MemFree: 0x10\n")
+                .unwrap()
+                .get("MemFree")
+                .unwrap()
+                .raw,
+            16
+        );
         assert!(parse(&[0xff, b':', b' ', 0xfe]).is_err());
     }
 }

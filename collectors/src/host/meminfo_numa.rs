@@ -101,10 +101,14 @@ fn emit(sink: &mut MetricSink, values: &[NumaValue], kind: MetricType) {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let base = settings.roots.sys("devices/system/node");
+    // node_exporter lists the nodes with `filepath.Glob`, which ignores errors reading the
+    // directory: an absent or unreadable one is no nodes, and the collector succeeds empty.
     let nodes = match list_dir(&base) {
         Ok(names) => names,
-        Err(e) if e.is_no_data() => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => {
+            tracing::debug!(err = %e, "no NUMA nodes");
+            return Ok(());
+        }
     };
     for name in nodes {
         let Some(number) = name.strip_prefix("node") else {
@@ -155,5 +159,18 @@ mod tests {
         assert!(parse_meminfo(&[0xff, 0xfe, b' ', b'1']).is_err());
         assert!(parse_numastat(b"numa_hit", "0").is_err());
         assert!(parse_numastat(b"numa_hit x", "0").is_err());
+    }
+
+    /// `filepath.Glob` ignores an error reading the directory: here `sys/devices/system/node` is a regular
+    /// file, so listing it fails with ENOTDIR, and node_exporter succeeds with no nodes.
+    #[test]
+    fn unlistable_directory_is_empty_as_go_glob() {
+        let root = crate::testing::TempRoot::new("numa-glob").unwrap();
+        let path = root.0.join("sys/devices/system/node");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        let (sink, result) = crate::testing::collect_on_root(INFO, &root.0).unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!crate::testing::render_text(&sink).contains("node_memory_numa"));
     }
 }

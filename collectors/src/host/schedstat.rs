@@ -1,6 +1,10 @@
 //! schedstat: `node_schedstat_{running_seconds,waiting_seconds,timeslices}_total{cpu}` from
 //! `/proc/schedstat`.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
@@ -22,38 +26,38 @@ pub struct SchedCpu {
     pub timeslices: u64,
 }
 
-/// Parses `/proc/schedstat`: `cpuN` lines with at least nine counters; other lines (version,
-/// timestamp, domains) are skipped, as procfs' line pattern does.
+/// procfs' `cpuLineRE`: unanchored, so it matches anywhere in a line, and `[0-9]` as Go's
+/// ASCII `\d` (Rust's `\d` would also take other Unicode digits).
+static CPU_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        "cpu([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+)",
+    )
+    .expect("valid pattern")
+});
+
+/// Parses `/proc/schedstat` as procfs' `Schedstat` does
+/// (<https://github.com/prometheus/procfs/blob/master/schedstat.go>): lines matching its
+/// `cpuN` pattern give a CPU; other lines (version, timestamp, domains) are skipped, and so is
+/// a `cpuN` line whose running, waiting or timeslice count does not fit in a u64 (procfs
+/// `continue`s on that `ParseUint` error rather than failing).
 pub fn parse(bytes: &[u8]) -> Result<Vec<SchedCpu>, ParseError> {
     let text = lossy(bytes);
     let mut cpus = Vec::new();
     for line in text.lines() {
-        let mut fields = line.split(' ');
-        let Some(cpu) = fields
-            .next()
-            .and_then(|f| f.strip_prefix("cpu"))
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        let Some(m) = CPU_LINE.captures(line) else {
+            continue;
+        };
+        let value = |i: usize| m.get(i).and_then(|g| g.as_str().parse::<u64>().ok());
+        let (Some(running_ns), Some(waiting_ns), Some(timeslices)) =
+            (value(8), value(9), value(10))
         else {
             continue;
         };
-        let numbers: Vec<&str> = fields.take(9).collect();
-        if numbers.len() < 9
-            || !numbers
-                .iter()
-                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            continue;
-        }
-        let value = |i: usize| {
-            numbers[i]
-                .parse::<u64>()
-                .map_err(|_| ParseError::new(format!("schedstat value out of range {line:?}")))
-        };
         cpus.push(SchedCpu {
-            cpu: cpu.to_string(),
-            running_ns: value(6)?,
-            waiting_ns: value(7)?,
-            timeslices: value(8)?,
+            cpu: m.get(1).map_or("", |g| g.as_str()).to_string(),
+            running_ns,
+            waiting_ns,
+            timeslices,
         });
     }
     Ok(cpus)
@@ -120,6 +124,27 @@ cpu1 518377256 0 4155211005 2778589869 10466382 2867629021 1904686152592476 3641
         assert!(parse(b"cpu0 1 2 3\n").unwrap().is_empty());
         assert!(parse(b"cpu0 1 2 3 4 5 6 x 8 9\n").unwrap().is_empty());
         assert!(parse(&[0xff, 0xfe, 0x00]).unwrap().is_empty());
-        assert!(parse(b"cpu0 1 2 3 4 5 6 99999999999999999999999 8 9\n").is_err());
+    }
+
+    #[test]
+    fn skips_out_of_range_lines_as_procfs() {
+        // procfs `continue`s when a counter overflows u64: that CPU is left out, the others
+        // (and the collector) stay.
+        let text = b"cpu0 1 2 3 4 5 6 99999999999999999999999 8 9\ncpu1 1 2 3 4 5 6 7 8 9\n";
+        let cpus = parse(text).unwrap();
+        assert_eq!(cpus.len(), 1);
+        assert_eq!(cpus[0].cpu, "1");
+        assert_eq!(cpus[0].running_ns, 7);
+    }
+
+    #[test]
+    fn matches_like_the_unanchored_go_pattern() {
+        // The pattern is not anchored: trailing text after the ninth counter is ignored, as is
+        // anything before `cpu`.
+        let cpus = parse(b"cpu3 1 2 3 4 5 6 7 8 9x\n").unwrap();
+        assert_eq!((cpus[0].cpu.as_str(), cpus[0].timeslices), ("3", 9));
+        assert!(parse("cpu0 1 2 3 4 5 6 \u{0663} 8 9\n".as_bytes())
+            .unwrap()
+            .is_empty());
     }
 }

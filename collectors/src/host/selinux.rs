@@ -7,7 +7,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{lossy, parse_file, parse_u64, read_number, read_optional};
+use crate::util::{lossy, parse_file, parse_u64_prefixed, read_number, read_optional};
 
 stateless_collector!(
     "selinux",
@@ -34,7 +34,8 @@ pub fn parse_config_mode(bytes: &[u8]) -> i64 {
 }
 
 /// AVC cache counters summed over all lines of `avc/cache_stats`:
-/// lookups, hits, misses, allocations, reclaims, frees.
+/// lookups, hits, misses, allocations, reclaims, frees. Each run of digits is parsed as
+/// node_exporter's `parseAVCStats` does, with `strconv.ParseUint(v, 0, 64)`.
 pub fn parse_avc_stats(bytes: &[u8]) -> Result<[u64; 6], ParseError> {
     let text = lossy(bytes);
     let mut sums = [0u64; 6];
@@ -47,7 +48,7 @@ pub fn parse_avc_stats(bytes: &[u8]) -> Result<[u64; 6], ParseError> {
             return Err(ParseError::new(format!("invalid AVC stat line: {line}")));
         }
         for (sum, v) in sums.iter_mut().zip(values) {
-            *sum = sum.wrapping_add(parse_u64(v)?);
+            *sum = sum.wrapping_add(parse_u64_prefixed(v)?);
         }
     }
     Ok(sums)
@@ -64,13 +65,18 @@ pub fn parse_avc_hash_stats(bytes: &[u8]) -> Result<[u64; 4], ParseError> {
             .map(str::to_string)
             .ok_or_else(|| ParseError::new(format!("missing {prefix:?} line")))
     };
-    let entries = parse_u64(&next("entries: ")?)?;
+    let entries = parse_u64_prefixed(next("entries: ")?.trim())?;
     let buckets = next("buckets used: ")?;
     let (used, available) = buckets
         .split_once('/')
         .ok_or_else(|| ParseError::new(format!("invalid buckets line {buckets:?}")))?;
-    let longest = parse_u64(&next("longest chain: ")?)?;
-    Ok([entries, parse_u64(used)?, parse_u64(available)?, longest])
+    let longest = parse_u64_prefixed(next("longest chain: ")?.trim())?;
+    Ok([
+        entries,
+        parse_u64_prefixed(used.trim())?,
+        parse_u64_prefixed(available.trim())?,
+        longest,
+    ])
 }
 
 /// go-selinux's `GetEnabled`: selinuxfs is mounted and the process label is not `kernel`.
@@ -186,6 +192,9 @@ mod tests {
         assert_eq!(parse_avc_stats(text).unwrap(), [150, 130, 20, 20, 0, 6]);
         assert_eq!(parse_avc_stats(b"").unwrap(), [0; 6]);
         assert!(parse_avc_stats(b"header\n1 2 3\n").is_err());
+        // node_exporter's ParseUint(v, 0, 64) on each digit run: a leading 0 is octal.
+        assert_eq!(parse_avc_stats(b"h\n010 1 1 1 1 1\n").unwrap()[0], 8);
+        assert!(parse_avc_stats(b"h\n09 1 1 1 1 1\n").is_err());
         assert!(parse_avc_stats(b"header\n\xff\xfe").is_err());
     }
 

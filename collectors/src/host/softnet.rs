@@ -43,10 +43,17 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<SoftnetCpu>, ParseError> {
                 fields.len()
             )));
         }
-        // procfs reads only the first 13 columns; later ones are not validated.
+        // procfs reads columns 0-10 as far as they exist, and 11-12 (backlog, CPU index) only
+        // when both are there; later ones are not validated
+        // (https://github.com/prometheus/procfs/blob/master/net_softnet.go).
+        let read = if fields.len() >= 13 {
+            13
+        } else {
+            fields.len().min(11)
+        };
         let columns = fields
             .iter()
-            .take(13)
+            .take(read)
             .map(|c| {
                 u32::from_str_radix(c, 16)
                     .map_err(|_| ParseError::new(format!("invalid softnet value {c:?}")))
@@ -148,6 +155,16 @@ mod tests {
         assert_eq!(cpus[1].index, 1);
         assert_eq!(cpus[1].received_rps, 9);
         assert_eq!(cpus[1].flow_limit_count, 0);
+    }
+
+    #[test]
+    fn twelve_columns_have_no_backlog() {
+        // procfs takes the backlog only together with the CPU index (width >= 13): with 12
+        // columns the 12th is neither read nor validated, and the index is the line number.
+        let cpus = parse(b"1 2 3 0 0 0 0 0 4 5 6 7\n1 2 3 0 0 0 0 0 4 5 6 zz\n").unwrap();
+        assert_eq!(cpus[0].backlog_len, 0);
+        assert_eq!(cpus[0].flow_limit_count, 6);
+        assert_eq!(cpus[1].index, 1);
     }
 
     #[test]

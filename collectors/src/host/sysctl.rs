@@ -13,7 +13,7 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::options::{FlagKind, FlagSpec};
-use crate::util::{lossy, parse_file};
+use crate::util::{lossy, parse_file, parse_i64_prefixed};
 
 const INCLUDE: &str = "collector.sysctl.include";
 const INCLUDE_INFO: &str = "collector.sysctl.include-info";
@@ -104,13 +104,16 @@ pub fn parse_strings(bytes: &[u8]) -> Result<Vec<String>, ParseError> {
     Ok(lossy(bytes).split_whitespace().map(String::from).collect())
 }
 
-/// Parses a sysctl file as integers.
+/// Parses a sysctl file as integers, each as procfs' `SysctlInts` does with its `ValueParser`:
+/// Go's `strconv.ParseInt(s, 0, 64)`, so `0x`/`0o`/`0b` and a leading `0` (octal) pick the base
+/// (<https://github.com/prometheus/procfs/blob/master/proc_sys.go>,
+/// <https://github.com/prometheus/procfs/blob/master/internal/util/valueparser.go>).
 pub fn parse_ints(bytes: &[u8]) -> Result<Vec<i64>, ParseError> {
     lossy(bytes)
         .split_whitespace()
         .enumerate()
         .map(|(i, f)| {
-            f.parse::<i64>()
+            parse_i64_prefixed(f)
                 .map_err(|_| ParseError::new(format!("field {i} is not a valid int: {f:?}")))
         })
         .collect()
@@ -243,6 +246,11 @@ mod tests {
         assert_eq!(parse_ints(b"32768\t60999\n").unwrap(), vec![32768, 60999]);
         assert!(parse_ints(b"").unwrap().is_empty());
         assert!(parse_ints(b"12 x").is_err());
+        // Go's base-0 ParseInt, as procfs' ValueParser: prefixes and a leading 0 pick the base.
+        assert_eq!(
+            parse_ints(b"0x1f 017 0b11 -5 0\n").unwrap(),
+            vec![31, 15, 3, -5, 0]
+        );
         assert!(parse_ints(&[0xff, 0xfe]).is_err());
         assert_eq!(parse_strings(b"core\n").unwrap(), vec!["core"]);
     }

@@ -7,7 +7,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{list_dir, parse_i64};
+use crate::util::{list_dir, parse_i64, parse_u64};
 
 stateless_collector!(
     "thermal_zone",
@@ -61,6 +61,7 @@ fn read_zone(dir: &Path) -> Result<Option<(String, f64)>, CollectError> {
         let kind = read_attr(dir, "type")?;
         read_attr(dir, "policy")?;
         let temp = parse_attr(dir, "temp", parse_temp)?;
+        read_passive(dir)?;
         Ok((kind, temp))
     })();
     match zone {
@@ -71,11 +72,48 @@ fn read_zone(dir: &Path) -> Result<Option<(String, f64)>, CollectError> {
 }
 
 /// Type, current and maximum state of one cooling device; `Ok(None)` when unreadable.
+/// The optional `passive` trip point, read (not exported) as procfs' `parseClassThermalZone`
+/// does: absent or unreadable for permissions is fine, another read error skips the zone, and
+/// a value that is not an unsigned integer fails the collector
+/// (<https://github.com/prometheus/procfs/blob/master/sysfs/class_thermal.go>).
+fn read_passive(dir: &Path) -> Result<(), ReadError> {
+    let path = dir.join("passive");
+    match crate::util::read_bytes(&path) {
+        Ok(bytes) => parse_u64(String::from_utf8_lossy(&bytes).trim())
+            .map(drop)
+            .map_err(|e| ReadError::Fail(CollectError::parse(&path, e))),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => Ok(()),
+        Err(_) => Err(ReadError::Skip),
+    }
+}
+
+/// Reads a cooling device attribute: procfs' `ClassCoolingDeviceStats` skips the device only
+/// for the errors its `canIgnoreError` lists (absent, permission, `EOPNOTSUPP`, `EINVAL`); any
+/// other read error fails the collector
+/// (<https://github.com/prometheus/procfs/blob/master/sysfs/class_cooling_device.go>).
+fn read_cooling_attr(dir: &Path, name: &str) -> Result<String, ReadError> {
+    let path = dir.join(name);
+    match crate::util::read_bytes(&path) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).trim().to_string()),
+        Err(e)
+            if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied)
+                || matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL)) =>
+        {
+            Err(ReadError::Skip)
+        }
+        Err(e) => Err(ReadError::Fail(CollectError::io(&path, e))),
+    }
+}
+
 fn read_cooling_device(dir: &Path) -> Result<Option<(String, f64, f64)>, CollectError> {
+    let number = |name: &str| {
+        let text = read_cooling_attr(dir, name)?;
+        parse_i64(&text).map_err(|e| ReadError::Fail(CollectError::parse(&dir.join(name), e)))
+    };
     let device = (|| {
-        let kind = read_attr(dir, "type")?;
-        let max = parse_attr(dir, "max_state", parse_i64)?;
-        let cur = parse_attr(dir, "cur_state", parse_i64)?;
+        let kind = read_cooling_attr(dir, "type")?;
+        let max = number("max_state")?;
+        let cur = number("cur_state")?;
         Ok((kind, cur as f64, max as f64))
     })();
     match device {
@@ -99,14 +137,15 @@ fn numbered(names: &[String], prefix: &str) -> Vec<(String, String)> {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let base = settings.roots.sys("class/thermal");
+    // procfs finds zones and cooling devices with `filepath.Glob`, which ignores errors
+    // reading the directory: an absent, unreadable or non-directory class is no zones, and the
+    // collector succeeds empty.
     let names = match list_dir(&base) {
         Ok(names) => names,
-        // No thermal class at all: globbing finds no zones, which is not an error.
-        Err(e) if e.is_no_data() => return Ok(()),
-        Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::PermissionDenied => {
-            return Err(CollectError::NoData("class/thermal is not readable".into()))
+        Err(e) => {
+            tracing::debug!(err = %e, "no thermal zones");
+            return Ok(());
         }
-        Err(e) => return Err(e),
     };
     for (dir, zone) in numbered(&names, "thermal_zone") {
         if let Some((kind, temp)) = read_zone(&base.join(dir))? {
@@ -151,6 +190,75 @@ mod tests {
         assert!(parse_temp("\u{fffd}").is_err());
     }
 
+    /// A zone directory under the system temp dir, removed on drop.
+    struct Zone(std::path::PathBuf);
+
+    impl Zone {
+        fn new(tag: &str, files: &[(&str, &str)]) -> Zone {
+            let dir = std::env::temp_dir().join(format!(
+                "nodex-thermal-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, text) in files {
+                std::fs::write(dir.join(name), text).unwrap();
+            }
+            Zone(dir)
+        }
+    }
+
+    impl Drop for Zone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const ZONE: [(&str, &str); 3] = [
+        ("type", "acpitz\n"),
+        ("policy", "step_wise\n"),
+        ("temp", "27800\n"),
+    ];
+
+    #[test]
+    fn passive_is_checked_as_procfs_does() {
+        // Absent: the zone is read.
+        let zone = Zone::new("absent", &ZONE);
+        assert_eq!(read_zone(&zone.0).unwrap(), Some(("acpitz".into(), 27.8)));
+        // A valid trip point (millidegrees): read and not exported.
+        let zone = Zone::new("valid", &[ZONE[0], ZONE[1], ZONE[2], ("passive", "0\n")]);
+        assert!(read_zone(&zone.0).unwrap().is_some());
+        // Not an unsigned integer: procfs' SysReadUintFromFile error fails the collector.
+        let zone = Zone::new("bad", &[ZONE[0], ZONE[1], ZONE[2], ("passive", "-1\n")]);
+        assert!(read_zone(&zone.0).is_err());
+        // Unreadable for another reason (here EISDIR): the zone is skipped.
+        let zone = Zone::new("dir", &ZONE);
+        std::fs::create_dir(zone.0.join("passive")).unwrap();
+        assert_eq!(read_zone(&zone.0).unwrap(), None);
+    }
+
+    #[test]
+    fn cooling_device_errors_as_procfs() {
+        let files = [
+            ("type", "Processor\n"),
+            ("max_state", "3\n"),
+            ("cur_state", "-1\n"),
+        ];
+        let dev = Zone::new("cool", &files);
+        assert_eq!(
+            read_cooling_device(&dev.0).unwrap(),
+            Some(("Processor".into(), -1.0, 3.0))
+        );
+        // Absent attribute: canIgnoreError, the device is skipped.
+        let dev = Zone::new("cool-absent", &files[..2]);
+        assert_eq!(read_cooling_device(&dev.0).unwrap(), None);
+        // A read error outside canIgnoreError (here EISDIR) fails the collector.
+        let dev = Zone::new("cool-dir", &files[..2]);
+        std::fs::create_dir(dev.0.join("cur_state")).unwrap();
+        assert!(read_cooling_device(&dev.0).is_err());
+    }
+
     #[test]
     fn modes() {
         assert!(is_disabled("disabled\n"));
@@ -169,5 +277,18 @@ mod tests {
             vec![("thermal_zone1".to_string(), "1".to_string())]
         );
         assert_eq!(numbered(&names, "cooling_device").len(), 1);
+    }
+
+    /// `filepath.Glob` ignores an error reading the directory: here `sys/class/thermal` is a regular
+    /// file, so listing it fails with ENOTDIR, and node_exporter succeeds with no zones.
+    #[test]
+    fn unlistable_directory_is_empty_as_go_glob() {
+        let root = crate::testing::TempRoot::new("thermal-glob").unwrap();
+        let path = root.0.join("sys/class/thermal");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        let (sink, result) = crate::testing::collect_on_root(INFO, &root.0).unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!crate::testing::render_text(&sink).contains("node_thermal_zone_temp"));
     }
 }

@@ -97,10 +97,14 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
 
 fn read_clocksources(settings: &Settings) -> Result<Vec<ClockSource>, CollectError> {
     let dir = settings.roots.sys("devices/system/clocksource");
+    // procfs' `ClockSources` globs `clocksource[0-9]*`; `filepath.Glob` ignores errors reading
+    // the directory, so an absent or unreadable one is no clocksources.
     let names = match list_dir(&dir) {
         Ok(names) => names,
-        Err(e) if e.is_no_data() => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+        Err(e) => {
+            tracing::debug!(err = %e, "no clocksources");
+            return Ok(Vec::new());
+        }
     };
     let mut sources = Vec::new();
     for name in names {
@@ -137,5 +141,18 @@ mod tests {
         let (zone, offset) = local_zone(0);
         assert!(!zone.is_empty());
         assert!(offset.abs() <= 14 * 3600);
+    }
+
+    /// `filepath.Glob` ignores an error reading the directory: here `sys/devices/system/clocksource` is a regular
+    /// file, so listing it fails with ENOTDIR, and node_exporter succeeds with no clocksources.
+    #[test]
+    fn unlistable_directory_is_empty_as_go_glob() {
+        let root = crate::testing::TempRoot::new("time-glob").unwrap();
+        let path = root.0.join("sys/devices/system/clocksource");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        let (sink, result) = crate::testing::collect_on_root(INFO, &root.0).unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!crate::testing::render_text(&sink).contains("node_time_clocksource"));
     }
 }

@@ -5,7 +5,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{lossy, parse_file};
+use crate::util::{lossy, parse_file, parse_i64_prefixed};
 
 stateless_collector!("zoneinfo", false, "/proc/zoneinfo", collect);
 
@@ -247,7 +247,8 @@ fn parse_block(block: &str) -> Zone {
                 zone.protection = p;
             }
         } else if let Some(i) = FIELDS.iter().position(|f| f.key == *key) {
-            zone.values[i] = value.parse().ok();
+            // procfs' ValueParser.PInt64: Go's ParseInt(s, 0, 64); a bad value leaves the field out.
+            zone.values[i] = parse_i64_prefixed(value).ok();
         }
     }
     zone
@@ -311,6 +312,14 @@ mod tests {
         assert_eq!(value(dma32, "min"), Some(7153));
         assert_eq!(value(dma32, "managed"), None);
         assert!(dma32.protection.is_empty());
+    }
+
+    #[test]
+    fn values_parse_as_go_base_zero() {
+        // procfs' ValueParser: strconv.ParseInt(s, 0, 64).
+        let zones = parse(b"Node 0, zone DMA\n        min      010\n        low 0x10\n").unwrap();
+        assert_eq!(value(&zones[0], "min"), Some(8));
+        assert_eq!(value(&zones[0], "low"), Some(16));
     }
 
     #[test]
