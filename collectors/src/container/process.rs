@@ -1,7 +1,7 @@
 //! container_process: `container_processes`, `container_threads`, `container_threads_max`,
 //! `container_file_descriptors`, `container_sockets` (cgroup.procs, pids.current, pids.max and
 //! `/proc/<pid>/fd` of the container's processes) and `container_ulimits_soft` (the
-//! `/proc/<pid>/limits` of the runtime's init process, as cAdvisor's root pid).
+//! `/proc/<pid>/limits` of the runtime's init process, or pid 1 for `/`, as cAdvisor's root pid).
 
 use super::parse::{limit, max_open_files_soft, pids};
 use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
@@ -67,6 +67,16 @@ fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
     (fds, sockets)
 }
 
+/// cAdvisor's root pid, whose `/proc/<pid>/limits` gives `container_ulimits_soft`: the runtime's
+/// init process, and pid 1 for the root cgroup (container/raw/handler.go `newRawContainerHandler`);
+/// other raw cgroups have none.
+fn root_pid(c: &Container) -> Option<u32> {
+    match c.kind {
+        Kind::Root => Some(1),
+        _ => c.meta.as_ref().and_then(|m| m.pid),
+    }
+}
+
 /// `container_threads` where the cgroup has no `pids.current` (the root, or the pids
 /// controller not enabled for it): runc's v2 `statPids` falls back to counting the lines of
 /// `cgroup.procs` (libcontainer/cgroups/fs2/pids.go `statPidsFromCgroupProcs`); v1 reports 0.
@@ -102,11 +112,7 @@ fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats
         processes: procs.len() as u64,
         threads,
         threads_max,
-        // cAdvisor's root pid: the runtime's init process; raw cgroups have none.
-        max_open_files: c
-            .meta
-            .as_ref()
-            .and_then(|m| m.pid)
+        max_open_files: root_pid(c)
             .and_then(|pid| std::fs::read(roots.proc(format!("{pid}/limits"))).ok())
             .and_then(|b| max_open_files_soft(&b).ok()),
         ..ProcStats::default()
