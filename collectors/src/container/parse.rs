@@ -410,9 +410,9 @@ pub fn meminfo(bytes: &[u8]) -> Result<MemInfo, ParseError> {
 pub struct CpuTopology {
     /// Logical CPUs (`processor` entries).
     pub cores: u64,
-    /// Distinct `core id` values; `cores` if the file has none.
+    /// Distinct `core id` values; 0 if the file has none (arm64).
     pub physical_cores: u64,
-    /// Distinct `physical id` values; 1 if the file has none.
+    /// Distinct `physical id` values; 0 if the file has none (arm64).
     pub sockets: u64,
 }
 
@@ -420,6 +420,7 @@ pub struct CpuTopology {
 /// are the distinct `core id` values, as cAdvisor's `GetPhysicalCores` counts them
 /// (machine/machine.go `getUniqueMatchesCount`): core ids repeat on every socket, so a
 /// two-socket host reports one socket's cores, as the kubelet's `machine_cpu_physical_cores`.
+/// Without `core id`/`physical id` lines the count is 0 and the caller asks sysfs, as cAdvisor.
 pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
     let mut cores = 0u64;
     let mut sockets = std::collections::BTreeSet::new();
@@ -443,12 +444,33 @@ pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
     if cores == 0 {
         return Err(ParseError::new("no processor entries"));
     }
-    let len = |n: usize, fallback: u64| if n == 0 { fallback } else { n as u64 };
     Ok(CpuTopology {
         cores,
-        physical_cores: len(core_ids.len(), cores),
-        sockets: len(sockets.len(), 1),
+        physical_cores: core_ids.len() as u64,
+        sockets: sockets.len() as u64,
     })
+}
+
+/// Parses a kernel CPU list (`/sys/devices/system/cpu/online`: `0-3,5,7-8`) into CPU numbers.
+pub fn cpu_list(bytes: &[u8]) -> Result<Vec<u32>, ParseError> {
+    let mut out = Vec::new();
+    for part in text(bytes)?.trim().split(',').filter(|p| !p.is_empty()) {
+        let n = |x: &str| {
+            x.parse::<u32>()
+                .map_err(|_| ParseError::new(format!("invalid cpu list entry {part:?}")))
+        };
+        match part.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (n(lo)?, n(hi)?);
+                if lo > hi {
+                    return Err(ParseError::new(format!("invalid cpu range {part:?}")));
+                }
+                out.extend(lo..=hi);
+            }
+            None => out.push(n(part)?),
+        }
+    }
+    Ok(out)
 }
 
 /// Parses a `cgroup.procs` file into pids.
@@ -704,9 +726,19 @@ Max open files            20000                1048576              files     \n
         let c = cpuinfo(two_sockets).unwrap();
         assert_eq!((c.cores, c.physical_cores, c.sockets), (4, 2, 2));
         let arm = cpuinfo(b"processor : 0\nBogoMIPS : 50\n\nprocessor : 1\n").unwrap();
-        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 2, 1));
+        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 0, 0));
         assert!(cpuinfo(b"").is_err());
         assert!(cpuinfo(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(cpu_list(b"0-3,5,7-8\n").unwrap(), vec![0, 1, 2, 3, 5, 7, 8]);
+        assert_eq!(cpu_list(b"0\n").unwrap(), vec![0]);
+        assert!(cpu_list(b"\n").unwrap().is_empty());
+        assert!(cpu_list(b"3-1").is_err());
+        assert!(cpu_list(b"a").is_err());
+        assert!(cpu_list(GARBAGE).is_err());
     }
 
     #[test]
