@@ -29,7 +29,8 @@ pub struct CpuStats {
     pub system: f64,
     /// CFS counters, only when a quota is set: periods, throttled periods, throttled seconds.
     pub cfs: Option<[f64; 3]>,
-    /// v2 burst counters (periods, seconds), only with a quota.
+    /// Burst counters (periods, seconds), only with a quota: cAdvisor serves them under the
+    /// same condition as the CFS ones, 0 where `cpu.stat` has no `nr_bursts` (before 5.14).
     pub burst: Option<[f64; 2]>,
 }
 
@@ -48,23 +49,35 @@ fn read_v1(snap: &Snapshot, id: &str) -> Option<CpuStats> {
     if let Some(cpu) = snap.hier.dir(Ctrl::Cpu, id) {
         let quota = read(&cpu, "cpu.cfs_quota_us").and_then(|b| limit(&b).ok().flatten());
         if quota.is_some_and(|q| q > 0) {
-            let [p, t, tt] = read(&cpu, "cpu.stat")
-                .and_then(|b| {
-                    flat_keyed_lookup(&b, ["nr_periods", "nr_throttled", "throttled_time"]).ok()
-                })
+            let (cfs, burst) = read(&cpu, "cpu.stat")
+                .and_then(|b| v1_bandwidth(&b))
                 .unwrap_or_default();
-            s.cfs = Some([
-                p.unwrap_or(0) as f64,
-                t.unwrap_or(0) as f64,
-                tt.unwrap_or(0) as f64 / 1e9,
-            ]);
+            s.cfs = Some(cfs);
+            s.burst = Some(burst);
         }
     }
     Some(s)
 }
 
-fn read_v2(snap: &Snapshot, id: &str) -> Option<CpuStats> {
-    let dir = snap.hier.dir(Ctrl::Cpu, id)?;
+/// v1 `cpu.stat` bandwidth counters: ([periods, throttled periods, throttled s],
+/// [bursts, burst s]); the times are ns (kernel/sched/core.c `cpu_cfs_stat_show`), a missing
+/// key is 0 (`nr_bursts`/`burst_time` exist since 5.14).
+pub fn v1_bandwidth(cpu_stat: &[u8]) -> Option<([f64; 3], [f64; 2])> {
+    let keys = [
+        "nr_periods",
+        "nr_throttled",
+        "throttled_time",
+        "nr_bursts",
+        "burst_time",
+    ];
+    let [p, t, tt, b, bt] = flat_keyed_lookup(cpu_stat, keys).ok()?;
+    let v = |x: Option<u64>| x.unwrap_or(0) as f64;
+    Some(([v(p), v(t), v(tt) / 1e9], [v(b), v(bt) / 1e9]))
+}
+
+/// v2 counters from `cpu.stat` (µs; runc's `statCpu` multiplies by 1000, cAdvisor divides ns by
+/// 1e9) and the `cpu.max` quota: the CFS and burst counters only with a quota, as cAdvisor.
+pub fn v2_stats(cpu_stat: &[u8], quota: Option<u64>) -> Option<CpuStats> {
     let keys = [
         "usage_usec",
         "user_usec",
@@ -75,7 +88,7 @@ fn read_v2(snap: &Snapshot, id: &str) -> Option<CpuStats> {
         "nr_bursts",
         "burst_usec",
     ];
-    let v = flat_keyed_lookup(&read(&dir, "cpu.stat")?, keys).ok()?;
+    let v = flat_keyed_lookup(cpu_stat, keys).ok()?;
     // Divide (not multiply by 1e-6) so that 1995000 µs prints as 1.995, as cAdvisor's ns / 1e9.
     let f = |i: usize, per_unit: f64| v[i].unwrap_or(0) as f64 / per_unit;
     let mut s = CpuStats {
@@ -84,14 +97,17 @@ fn read_v2(snap: &Snapshot, id: &str) -> Option<CpuStats> {
         system: f(2, 1e6),
         ..CpuStats::default()
     };
-    let quota = read(&dir, "cpu.max").and_then(|b| cpu_max(&b).ok().and_then(|(q, _)| q));
     if quota.is_some_and(|q| q > 0) {
         s.cfs = Some([f(3, 1.0), f(4, 1.0), f(5, 1e6)]);
-        if v[6].is_some() {
-            s.burst = Some([f(6, 1.0), f(7, 1e6)]);
-        }
+        s.burst = Some([f(6, 1.0), f(7, 1e6)]);
     }
     Some(s)
+}
+
+fn read_v2(snap: &Snapshot, id: &str) -> Option<CpuStats> {
+    let dir = snap.hier.dir(Ctrl::Cpu, id)?;
+    let quota = read(&dir, "cpu.max").and_then(|b| cpu_max(&b).ok().and_then(|(q, _)| q));
+    v2_stats(&read(&dir, "cpu.stat")?, quota)
 }
 
 /// Reads the CPU counters of a container; `None` when its cgroup is gone or unreadable.
@@ -189,4 +205,33 @@ fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), Coll
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cpu.stat of a v2 cgroup with a quota on a kernel before 5.14 (no burst keys; kernel
+    /// Documentation/admin-guide/cgroup-v2.rst "cpu.stat").
+    const V2_OLD: &[u8] = b"usage_usec 1995000\nuser_usec 1500000\nsystem_usec 495000\n\
+nr_periods 120\nnr_throttled 7\nthrottled_usec 350000\n";
+
+    #[test]
+    fn v2_burst_is_served_with_the_quota_as_cadvisor() {
+        let s = v2_stats(V2_OLD, Some(50000)).expect("parses");
+        assert_eq!(s.usage, 1.995);
+        assert_eq!(s.cfs, Some([120.0, 7.0, 0.35]));
+        assert_eq!(s.burst, Some([0.0, 0.0]));
+        let unlimited = v2_stats(V2_OLD, None).expect("parses");
+        assert_eq!((unlimited.cfs, unlimited.burst), (None, None));
+    }
+
+    #[test]
+    fn v1_burst_time_is_nanoseconds() {
+        let stat = b"nr_periods 10\nnr_throttled 2\nthrottled_time 1500000000\n\
+nr_bursts 3\nburst_time 250000000\n";
+        assert_eq!(v1_bandwidth(stat), Some(([10.0, 2.0, 1.5], [3.0, 0.25])));
+        let old = v1_bandwidth(b"nr_periods 10\nnr_throttled 2\nthrottled_time 0\n");
+        assert_eq!(old.map(|(_, b)| b), Some([0.0, 0.0]));
+    }
 }

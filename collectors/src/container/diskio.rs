@@ -1,10 +1,10 @@
 //! container_diskio: `container_fs_{reads,writes}_bytes_total`, `container_fs_{reads,writes}_total`
-//! and `container_blkio_device_usage_total` per device (v1 `blkio.throttle.io_service*_recursive`,
+//! and `container_blkio_device_usage_total` per device (v1 BFQ, CFQ or blk-throttle `blkio.*` files,
 //! v2 `io.stat`). `device` is `/dev/<name>` from `<sysfs>/dev/block/<major>:<minor>`.
 
 use std::collections::HashMap;
 
-use super::parse::{blkio, io_stat, BlkioEntry};
+use super::parse::{blkio, io_stat, BlkioEntry, IoStat};
 use super::walk::{read, Container, Ctrl, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
@@ -14,7 +14,7 @@ use crate::roots::Roots;
 
 container_group!(
     "container_diskio",
-    "cgroup blkio.throttle.io_service_bytes_recursive, blkio.throttle.io_serviced_recursive (v1), io.stat (v2); /sys/dev/block",
+    "cgroup blkio.{bfq.,,throttle.}io_service{_bytes,d}_recursive, blkio.throttle.io_service{_bytes,d} (v1), io.stat (v2); /sys/dev/block",
     emit,
     &[]
 );
@@ -22,31 +22,82 @@ container_group!(
 /// Per-device I/O of one container: (bytes, operations) entries.
 type DiskIo = (Vec<BlkioEntry>, Vec<BlkioEntry>);
 
+/// The v1 files runc's `BlkioGroup.GetStats` (libcontainer/cgroups/fs/blkio.go) tries, in its
+/// order: (the group's first file, its `io_serviced`, its `io_service_bytes`). The first group
+/// whose first file has an entry supplies both tables: BFQ (with or without its debug files),
+/// CFQ, then blk-throttle's recursive and plain files. A kernel with BFQ built in has the
+/// `blkio.bfq.*` files everywhere but fills them only for devices BFQ schedules.
+const V1_GROUPS: [[&str; 3]; 5] = [
+    [
+        "blkio.bfq.sectors_recursive",
+        "blkio.bfq.io_serviced_recursive",
+        "blkio.bfq.io_service_bytes_recursive",
+    ],
+    [
+        "blkio.bfq.io_serviced_recursive",
+        "blkio.bfq.io_serviced_recursive",
+        "blkio.bfq.io_service_bytes_recursive",
+    ],
+    [
+        "blkio.sectors_recursive",
+        "blkio.io_serviced_recursive",
+        "blkio.io_service_bytes_recursive",
+    ],
+    [
+        "blkio.throttle.io_serviced_recursive",
+        "blkio.throttle.io_serviced_recursive",
+        "blkio.throttle.io_service_bytes_recursive",
+    ],
+    [
+        "blkio.throttle.io_serviced",
+        "blkio.throttle.io_serviced",
+        "blkio.throttle.io_service_bytes",
+    ],
+];
+
+/// The (operation, counter) pairs of one `io.stat` line that go to one v1 table.
+type OpCounters = [(&'static str, Option<u64>); 2];
+
+/// v2 `io.stat` lines as runc maps them to v1's tables: `rbytes`/`wbytes` to service bytes
+/// `Read`/`Write`, `rios`/`wios` to serviced; a counter the line lacks has no entry.
+pub fn io_stat_tables(stats: &[IoStat]) -> DiskIo {
+    let entries = |pick: fn(&IoStat) -> OpCounters| {
+        stats
+            .iter()
+            .flat_map(|s| {
+                pick(s).into_iter().filter_map(|(op, v)| {
+                    v.map(|value| BlkioEntry {
+                        major: s.major,
+                        minor: s.minor,
+                        op: op.to_string(),
+                        value,
+                    })
+                })
+            })
+            .collect()
+    };
+    (
+        entries(|s| [("Read", s.rbytes), ("Write", s.wbytes)]),
+        entries(|s| [("Read", s.rios), ("Write", s.wios)]),
+    )
+}
+
 fn read_io(snap: &Snapshot, id: &str) -> Option<DiskIo> {
     let dir = snap.hier.dir(Ctrl::Blkio, id)?;
     if snap.hier.v2 {
-        let stats = io_stat(&read(&dir, "io.stat")?).ok()?;
-        let entry = |s: &super::parse::IoStat, op: &str, value| BlkioEntry {
-            major: s.major,
-            minor: s.minor,
-            op: op.to_string(),
-            value,
-        };
-        let bytes = stats
-            .iter()
-            .flat_map(|s| [entry(s, "Read", s.rbytes), entry(s, "Write", s.wbytes)])
-            .collect();
-        let ops = stats
-            .iter()
-            .flat_map(|s| [entry(s, "Read", s.rios), entry(s, "Write", s.wios)])
-            .collect();
-        return Some((bytes, ops));
+        return Some(io_stat_tables(&io_stat(&read(&dir, "io.stat")?).ok()?));
     }
-    let bytes = blkio(&read(&dir, "blkio.throttle.io_service_bytes_recursive")?).ok()?;
-    let ops = read(&dir, "blkio.throttle.io_serviced_recursive")
-        .and_then(|b| blkio(&b).ok())
-        .unwrap_or_default();
-    Some((bytes, ops))
+    let table = |file: &str| match read(&dir, file) {
+        Some(b) => blkio(&b),
+        None => Ok(Vec::new()),
+    };
+    for [first, serviced, bytes] in V1_GROUPS {
+        if table(first).map_or(true, |t| t.is_empty()) {
+            continue;
+        }
+        return Some((table(bytes).ok()?, table(serviced).ok()?));
+    }
+    Some((Vec::new(), Vec::new()))
 }
 
 /// `/dev/<name>` of a block device number, from the `<sysfs>/dev/block/M:m` link; `""` if unknown.

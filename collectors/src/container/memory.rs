@@ -51,6 +51,8 @@ struct StatKeys {
     values: [u64; 16],
 }
 
+/// Both `container_memory_failures_total` scopes take the cgroup's own `pgfault` and
+/// `pgmajfault` (not v1's `total_*`), as cAdvisor's `setMemoryStats` does.
 const KEYS_V1: [&str; 16] = [
     "cache",
     "rss",
@@ -58,8 +60,8 @@ const KEYS_V1: [&str; 16] = [
     "mapped_file",
     "pgfault",
     "pgmajfault",
-    "total_pgfault",
-    "total_pgmajfault",
+    "pgfault",
+    "pgmajfault",
     "total_active_file",
     "total_inactive_file",
     "",
@@ -102,6 +104,12 @@ fn stat(bytes: &[u8], keys: &[&str; 16]) -> Option<StatKeys> {
     Some(s)
 }
 
+/// cAdvisor's working set (`setMemoryStats`): usage minus inactive file pages (v1
+/// `total_inactive_file`, v2 `inactive_file`), 0 when inactive exceeds usage.
+pub fn working_set(usage: u64, inactive_file: u64) -> u64 {
+    usage.saturating_sub(inactive_file)
+}
+
 /// v1 `memory.stat` keys that differ under `memory.use_hierarchy=1`.
 const V1_HIERARCHY: [(&str, &str); 4] = [
     ("total_cache", "cache"),
@@ -127,7 +135,7 @@ fn read_v1(snap: &Snapshot, id: &str) -> Option<MemStats> {
     Some(MemStats {
         usage,
         max_usage: read_u64(&dir, "memory.max_usage_in_bytes").unwrap_or(0),
-        working_set: usage.saturating_sub(s[9]),
+        working_set: working_set(usage, s[9]),
         cache: s[0],
         rss: s[1],
         swap: s[2],
@@ -167,7 +175,7 @@ fn read_v2(settings: &Settings, snap: &Snapshot, id: &str) -> Option<MemStats> {
     Some(MemStats {
         usage,
         max_usage: read_u64(&dir, "memory.peak").unwrap_or(0),
-        working_set: usage.saturating_sub(s[9]),
+        working_set: working_set(usage, s[9]),
         cache: s[0],
         rss: s[1],
         swap,
@@ -342,4 +350,28 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         }),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v1 memory.stat (kernel Documentation/admin-guide/cgroup-v1/memory.rst, 5.2 stat file).
+    const V1_STAT: &[u8] = b"cache 8192\nrss 4096\nmapped_file 0\npgfault 310\npgmajfault 2\n\
+total_cache 16384\ntotal_rss 12288\ntotal_pgfault 152000\ntotal_pgmajfault 40\n\
+total_inactive_file 4096\ntotal_active_file 8192\n";
+
+    #[test]
+    fn v1_failure_scopes_use_the_cgroups_own_counters() {
+        let v = stat(V1_STAT, &KEYS_V1).expect("parses").values;
+        // cAdvisor sets ContainerData and HierarchicalData both from "pgfault"/"pgmajfault".
+        assert_eq!([v[4], v[5], v[6], v[7]], [310, 2, 310, 2]);
+        assert_eq!([v[8], v[9]], [8192, 4096]);
+    }
+
+    #[test]
+    fn working_set_floors_at_zero() {
+        assert_eq!(working_set(20480, 4096), 16384);
+        assert_eq!(working_set(4096, 8192), 0);
+    }
 }

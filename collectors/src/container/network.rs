@@ -22,9 +22,11 @@ container_group!(
 /// Interfaces cAdvisor never reports for a container.
 const SKIPPED_PREFIXES: [&str; 4] = ["lo", "veth", "docker", "nerdctl"];
 
-/// True when the interface is reported (not loopback, veth or a runtime bridge).
+/// True when the interface is reported (not loopback, veth or a runtime bridge). The prefixes
+/// match case-insensitively, as cAdvisor's `isIgnoredDevice` lowercases the name first.
 pub fn interface_reported(name: &str) -> bool {
-    !SKIPPED_PREFIXES.iter().any(|p| name.starts_with(p))
+    let lower = name.to_ascii_lowercase();
+    !SKIPPED_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
 fn first_pid(snap: &Snapshot, id: &str) -> Option<u32> {
@@ -123,7 +125,9 @@ mod tests {
 
     #[test]
     fn skips_virtual_interfaces() {
-        for skipped in ["lo", "veth1a2b", "docker0", "nerdctl0"] {
+        for skipped in [
+            "lo", "veth1a2b", "docker0", "nerdctl0", "Docker1", "VETHab", "LO",
+        ] {
             assert!(!interface_reported(skipped));
         }
         for kept in ["eth0", "ens5", "cni0", "cali123"] {

@@ -1,6 +1,9 @@
 //! container_oom: `container_oom_events_total` from the kernel's per-cgroup OOM-kill counter
-//! (v2 `memory.events oom_kill`, v1 `memory.oom_control oom_kill`, kernel ≥ 4.13) instead of
-//! cAdvisor's `/dev/kmsg` parsing, which misses events (cadvisor#3015).
+//! (v2 `memory.events.local oom_kill`, v1 `memory.oom_control oom_kill`, kernel ≥ 4.13) instead
+//! of cAdvisor's `/dev/kmsg` parsing, which misses events (cadvisor#3015). cAdvisor counts a kill
+//! for the killed task's own cgroup (`task_memcg` of the kernel's `oom-kill:` line); v1's counter
+//! is that local count, v2's `memory.events` sums the subtree, so v2 reads the local file
+//! (kernel ≥ 5.2) and falls back to `memory.events` before it.
 
 use super::parse::flat_keyed_lookup;
 use super::walk::{read, Ctrl, Kind, Snapshot};
@@ -11,19 +14,19 @@ use crate::expfmt::{MetricSink, MetricType};
 
 container_group!(
     "container_oom",
-    "cgroup memory.oom_control (v1), memory.events (v2)",
+    "cgroup memory.oom_control (v1), memory.events.local or memory.events (v2)",
     emit,
     &[]
 );
 
 fn oom_kills(snap: &Snapshot, id: &str) -> Option<u64> {
     let dir = snap.hier.dir(Ctrl::Memory, id)?;
-    let file = if snap.hier.v2 {
-        "memory.events"
+    let bytes = if snap.hier.v2 {
+        read(&dir, "memory.events.local").or_else(|| read(&dir, "memory.events"))?
     } else {
-        "memory.oom_control"
+        read(&dir, "memory.oom_control")?
     };
-    let [kills] = flat_keyed_lookup(&read(&dir, file)?, ["oom_kill"]).ok()?;
+    let [kills] = flat_keyed_lookup(&bytes, ["oom_kill"]).ok()?;
     kills
 }
 

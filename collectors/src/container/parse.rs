@@ -14,17 +14,30 @@ fn num(s: &str) -> Result<u64, ParseError> {
         .map_err(|_| ParseError::new(format!("invalid number {s:?}")))
 }
 
+/// A cgroup counter as runc's `fscommon.ParseUint` reads it (libcontainer/cgroups/fscommon/
+/// utils.go, used by `ParseKeyValue` and `GetCgroupParamUint`): a negative integer is 0, "due to
+/// kernel bugs, some of the memory cgroup stats can be negative", instead of failing the file.
+pub fn cgroup_uint(s: &str) -> Result<u64, ParseError> {
+    match s.parse::<u64>() {
+        Ok(v) => Ok(v),
+        Err(_) => match s.strip_prefix('-') {
+            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(0)
+            }
+            _ => Err(ParseError::new(format!("invalid number {s:?}"))),
+        },
+    }
+}
+
 /// Parses a flat-keyed file (`cpu.stat`, `memory.stat`, `memory.events`, `cpuacct.stat`,
-/// `memory.oom_control`): one `key value` pair per line. Calls `f` for each pair.
+/// `memory.oom_control`): one `key value` pair per line. Calls `f` for each pair. As runc's
+/// `ParseKeyValue` loop, an empty file is valid (no pairs) and a negative value reads as 0.
 pub fn flat_keyed(bytes: &[u8], mut f: impl FnMut(&str, u64)) -> Result<(), ParseError> {
     let text = text(bytes)?;
-    if text.trim().is_empty() {
-        return Err(ParseError::new("empty"));
-    }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split_ascii_whitespace();
         match (fields.next(), fields.next(), fields.next()) {
-            (Some(key), Some(value), None) => f(key, num(value)?),
+            (Some(key), Some(value), None) => f(key, cgroup_uint(value)?),
             _ => return Err(ParseError::new(format!("malformed line {line:?}"))),
         }
     }
@@ -56,13 +69,14 @@ pub fn limit(bytes: &[u8]) -> Result<Option<u64>, ParseError> {
     }
 }
 
-/// A one-value counter or gauge file (`cpuacct.usage`, `memory.current`, `pids.current`).
+/// A one-value counter or gauge file (`cpuacct.usage`, `memory.current`, `pids.current`);
+/// a negative value reads as 0, as runc's `GetCgroupParamUint`.
 pub fn single(bytes: &[u8]) -> Result<u64, ParseError> {
     let t = text(bytes)?.trim();
     if t.is_empty() {
         return Err(ParseError::new("empty"));
     }
-    num(t)
+    cgroup_uint(t)
 }
 
 /// v2 `cpu.max`: `<quota|max> <period>`; returns (quota, `None` when `max`; period).
@@ -82,7 +96,7 @@ pub fn cpu_max(bytes: &[u8]) -> Result<(Option<u64>, u64), ParseError> {
     }
 }
 
-/// One device line of v2 `io.stat`.
+/// One device line of v2 `io.stat`; a counter is `None` when the line does not carry it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IoStat {
     /// Device major number.
@@ -90,13 +104,13 @@ pub struct IoStat {
     /// Device minor number.
     pub minor: u32,
     /// Bytes read.
-    pub rbytes: u64,
+    pub rbytes: Option<u64>,
     /// Bytes written.
-    pub wbytes: u64,
+    pub wbytes: Option<u64>,
     /// Read operations.
-    pub rios: u64,
+    pub rios: Option<u64>,
     /// Write operations.
-    pub wios: u64,
+    pub wios: Option<u64>,
 }
 
 fn major_minor(s: &str) -> Result<(u32, u32), ParseError> {
@@ -110,23 +124,32 @@ fn major_minor(s: &str) -> Result<(u32, u32), ParseError> {
     Ok((parse(ma)?, parse(mi)?))
 }
 
-/// Parses v2 `io.stat` (`MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..`);
-/// unknown keys (`dbytes`, `cost.*`) are ignored. An empty file is valid (no I/O yet).
+/// Parses v2 `io.stat` (`MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..`) as
+/// runc's `statIo` (libcontainer/cgroups/fs2/io.go): a line with fewer than two fields, a
+/// device key without exactly one `:` and a field without exactly one `=` are skipped; other
+/// keys (`dbytes`, `dios`, `cost.*`) are ignored; a bad device number or counter fails the file.
+/// An empty file is valid (no I/O yet).
 pub fn io_stat(bytes: &[u8]) -> Result<Vec<IoStat>, ParseError> {
     let mut out = Vec::new();
-    for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
-        let mut fields = line.split_ascii_whitespace();
-        let dev = fields.next().unwrap_or_default();
+    for line in text(bytes)?.lines() {
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        let [dev, items @ ..] = fields.as_slice() else {
+            continue;
+        };
+        if items.is_empty() || dev.split(':').count() != 2 {
+            continue;
+        }
         let (major, minor) = major_minor(dev)?;
         let mut s = IoStat {
             major,
             minor,
             ..IoStat::default()
         };
-        for kv in fields {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| ParseError::new(format!("malformed field {kv:?}")))?;
+        for kv in items {
+            let mut parts = kv.split('=');
+            let (Some(k), Some(v), None) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
             let slot = match k {
                 "rbytes" => &mut s.rbytes,
                 "wbytes" => &mut s.wbytes,
@@ -134,7 +157,7 @@ pub fn io_stat(bytes: &[u8]) -> Result<Vec<IoStat>, ParseError> {
                 "wios" => &mut s.wios,
                 _ => continue,
             };
-            *slot = num(v)?;
+            *slot = Some(num(v)?);
         }
         out.push(s);
     }
@@ -154,26 +177,35 @@ pub struct BlkioEntry {
     pub value: u64,
 }
 
-/// Parses a v1 blkio `MAJ:MIN Op value` file; the trailing `Total N` line is skipped.
+/// Parses a v1 blkio `MAJ:MIN Op value` file as runc's `getBlkioStat`
+/// (libcontainer/cgroups/fs/blkio.go): fields split at spaces and colons, a `Total N` line is
+/// skipped, `MAJ:MIN value` (no operation, as `blkio.sectors`) has the operation `""`, and any
+/// other short line or bad number fails the file.
 pub fn blkio(bytes: &[u8]) -> Result<Vec<BlkioEntry>, ParseError> {
     let mut out = Vec::new();
-    for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-        match fields.as_slice() {
-            ["Total", v] => {
-                num(v)?;
+    for line in text(bytes)?.lines() {
+        let fields: Vec<&str> = line.split([' ', ':']).filter(|f| !f.is_empty()).collect();
+        if fields.len() < 3 {
+            if fields.len() == 2 && fields[0] == "Total" || fields.is_empty() {
+                continue;
             }
-            [dev, op, v] => {
-                let (major, minor) = major_minor(dev)?;
-                out.push(BlkioEntry {
-                    major,
-                    minor,
-                    op: (*op).to_string(),
-                    value: num(v)?,
-                });
-            }
-            _ => return Err(ParseError::new(format!("malformed line {line:?}"))),
+            return Err(ParseError::new(format!("malformed line {line:?}")));
         }
+        let dev = |x: &str| {
+            x.parse::<u32>()
+                .map_err(|_| ParseError::new(format!("invalid device in {line:?}")))
+        };
+        let (op, value) = if fields.len() == 4 {
+            (fields[2], fields[3])
+        } else {
+            ("", fields[2])
+        };
+        out.push(BlkioEntry {
+            major: dev(fields[0])?,
+            minor: dev(fields[1])?,
+            op: op.to_string(),
+            value: num(value)?,
+        });
     }
     Ok(out)
 }
@@ -181,31 +213,45 @@ pub fn blkio(bytes: &[u8]) -> Result<Vec<BlkioEntry>, ParseError> {
 /// The PSI totals of a `*.pressure` file, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pressure {
-    /// `some total=`.
+    /// `some total=` (0 when the file has no `some` line).
     pub some: u64,
-    /// `full total=` (absent for the root cgroup's cpu before 5.13).
+    /// `full total=`; `None` without a `full` line (the cpu file before kernel 5.13).
     pub full: Option<u64>,
 }
 
-/// Parses a PSI file: `some avg10=.. avg60=.. avg300=.. total=N` and optionally `full ...`.
+/// Parses a PSI file (`some avg10=.. avg60=.. avg300=.. total=N`, optionally `full ...`) as
+/// runc's `statPSI` (libcontainer/cgroups/fs2/psi.go): lines other than `some`/`full` are
+/// skipped, a missing `total=` is 0, a field without `=` or a bad avg/total fails the file.
 pub fn pressure(bytes: &[u8]) -> Result<Pressure, ParseError> {
-    let mut some = None;
-    let mut full = None;
-    for line in text(bytes)?.lines().filter(|l| !l.trim().is_empty()) {
+    let mut p = Pressure::default();
+    for line in text(bytes)?.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let kind = fields.next().unwrap_or_default();
-        let total = fields
-            .find_map(|f| f.strip_prefix("total="))
-            .ok_or_else(|| ParseError::new(format!("no total in {line:?}")))?;
-        let total = num(total)?;
-        match kind {
-            "some" => some = Some(total),
-            "full" => full = Some(total),
-            _ => return Err(ParseError::new(format!("unknown pressure line {line:?}"))),
+        let full = match fields.next() {
+            Some("some") => false,
+            Some("full") => true,
+            _ => continue,
+        };
+        let mut total = 0;
+        for f in fields {
+            let (k, v) = f
+                .split_once('=')
+                .ok_or_else(|| ParseError::new(format!("invalid psi data {f:?}")))?;
+            match k {
+                "avg10" | "avg60" | "avg300" => {
+                    v.parse::<f64>()
+                        .map_err(|_| ParseError::new(format!("invalid PSI value {v:?}")))?;
+                }
+                "total" => total = num(v)?,
+                _ => {}
+            }
+        }
+        if full {
+            p.full = Some(total);
+        } else {
+            p.some = total;
         }
     }
-    let some = some.ok_or_else(|| ParseError::new("no some line"))?;
-    Ok(Pressure { some, full })
+    Ok(p)
 }
 
 /// A cgroup file-system mount from mountinfo.
@@ -364,34 +410,33 @@ pub fn meminfo(bytes: &[u8]) -> Result<MemInfo, ParseError> {
 pub struct CpuTopology {
     /// Logical CPUs (`processor` entries).
     pub cores: u64,
-    /// Distinct (`physical id`, `core id`) pairs; `cores` if the file has no topology.
+    /// Distinct `core id` values; 0 if the file has none (arm64).
     pub physical_cores: u64,
-    /// Distinct `physical id` values; 1 if the file has none.
+    /// Distinct `physical id` values; 0 if the file has none (arm64).
     pub sockets: u64,
 }
 
-/// Parses `/proc/cpuinfo` into logical CPU, physical core and socket counts.
+/// Parses `/proc/cpuinfo` into logical CPU, physical core and socket counts. Physical cores
+/// are the distinct `core id` values, as cAdvisor's `GetPhysicalCores` counts them
+/// (machine/machine.go `getUniqueMatchesCount`): core ids repeat on every socket, so a
+/// two-socket host reports one socket's cores, as the kubelet's `machine_cpu_physical_cores`.
+/// Without `core id`/`physical id` lines the count is 0 and the caller asks sysfs, as cAdvisor.
 pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
     let mut cores = 0u64;
     let mut sockets = std::collections::BTreeSet::new();
-    let mut physical = std::collections::BTreeSet::new();
-    let mut socket: Option<String> = None;
+    let mut core_ids = std::collections::BTreeSet::new();
     for line in text(bytes)?.lines() {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
         let value = value.trim();
         match key.trim() {
-            "processor" => {
-                cores += 1;
-                socket = None;
-            }
+            "processor" => cores += 1,
             "physical id" => {
                 sockets.insert(value.to_string());
-                socket = Some(value.to_string());
             }
             "core id" => {
-                physical.insert((socket.clone().unwrap_or_default(), value.to_string()));
+                core_ids.insert(value.to_string());
             }
             _ => {}
         }
@@ -399,12 +444,33 @@ pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
     if cores == 0 {
         return Err(ParseError::new("no processor entries"));
     }
-    let len = |n: usize, fallback: u64| if n == 0 { fallback } else { n as u64 };
     Ok(CpuTopology {
         cores,
-        physical_cores: len(physical.len(), cores),
-        sockets: len(sockets.len(), 1),
+        physical_cores: core_ids.len() as u64,
+        sockets: sockets.len() as u64,
     })
+}
+
+/// Parses a kernel CPU list (`/sys/devices/system/cpu/online`: `0-3,5,7-8`) into CPU numbers.
+pub fn cpu_list(bytes: &[u8]) -> Result<Vec<u32>, ParseError> {
+    let mut out = Vec::new();
+    for part in text(bytes)?.trim().split(',').filter(|p| !p.is_empty()) {
+        let n = |x: &str| {
+            x.parse::<u32>()
+                .map_err(|_| ParseError::new(format!("invalid cpu list entry {part:?}")))
+        };
+        match part.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (n(lo)?, n(hi)?);
+                if lo > hi {
+                    return Err(ParseError::new(format!("invalid cpu range {part:?}")));
+                }
+                out.extend(lo..=hi);
+            }
+            None => out.push(n(part)?),
+        }
+    }
+    Ok(out)
 }
 
 /// Parses a `cgroup.procs` file into pids.
@@ -470,10 +536,28 @@ Max open files            20000                1048576              files     \n
         let [u, s, x] =
             flat_keyed_lookup(cpu, ["usage_usec", "system_usec", "nr_periods"]).unwrap();
         assert_eq!((u, s, x), (Some(253083004), Some(61942037), None));
-        assert!(flat_keyed(b"", |_, _| {}).is_err());
+        // runc's ParseKeyValue loop: an empty file has no pairs and is not an error.
+        let mut pairs = 0;
+        flat_keyed(b"", |_, _| pairs += 1).unwrap();
+        assert_eq!(pairs, 0);
         assert!(flat_keyed(b"usage_usec", |_, _| {}).is_err());
         assert!(flat_keyed(b"user abc\n", |_, _| {}).is_err());
         assert!(flat_keyed(GARBAGE, |_, _| {}).is_err());
+    }
+
+    /// runc's fscommon.ParseUint (and its TestParseUint cases): a negative counter, which kernel
+    /// bugs put in memory.stat, is 0; only a non-number fails the file.
+    #[test]
+    fn negative_counters_read_as_zero() {
+        let stat = b"cache 4096\nrss -8192\ntotal_rss -18446744073709551617\nswap 0\n";
+        let [cache, rss, total_rss] =
+            flat_keyed_lookup(stat, ["cache", "rss", "total_rss"]).unwrap();
+        assert_eq!((cache, rss, total_rss), (Some(4096), Some(0), Some(0)));
+        assert_eq!(single(b"-1\n").unwrap(), 0);
+        assert_eq!(cgroup_uint("18446744073709551615").unwrap(), u64::MAX);
+        assert!(cgroup_uint("-").is_err());
+        assert!(cgroup_uint("-1x").is_err());
+        assert!(flat_keyed(b"rss -x\n", |_, _| {}).is_err());
     }
 
     #[test]
@@ -512,16 +596,35 @@ Max open files            20000                1048576              files     \n
             IoStat {
                 major: 8,
                 minor: 0,
-                rbytes: 1459200,
-                wbytes: 314773504,
-                rios: 192,
-                wios: 353
+                rbytes: Some(1459200),
+                wbytes: Some(314773504),
+                rios: Some(192),
+                wios: Some(353)
             }
         );
         assert!(io_stat(b"").unwrap().is_empty());
-        assert!(io_stat(b"8:0 rbytes").is_err());
-        assert!(io_stat(b"8 rbytes=1").is_err());
+        assert!(io_stat(b"8:0 rbytes=x").is_err());
+        assert!(io_stat(b"8:x rbytes=1").is_err());
         assert!(io_stat(GARBAGE).is_err());
+    }
+
+    /// runc's statIo skips what it cannot map instead of failing the file: a device key
+    /// without one `:`, a line without fields, a field without one `=`.
+    #[test]
+    fn io_stat_skips_as_runc() {
+        let s = b"8:0\n8 rbytes=1\n1:2:3 rbytes=1\n8:16 rbytes=512 wbytes rios=a=b wios=2\n";
+        let v = io_stat(s).unwrap();
+        assert_eq!(
+            v,
+            vec![IoStat {
+                major: 8,
+                minor: 16,
+                rbytes: Some(512),
+                wbytes: None,
+                rios: None,
+                wios: Some(2)
+            }]
+        );
     }
 
     #[test]
@@ -534,7 +637,11 @@ Max open files            20000                1048576              files     \n
         assert!(blkio(b"Total 0\n").unwrap().is_empty());
         assert!(blkio(b"").unwrap().is_empty());
         assert!(blkio(b"8:0 Read").is_err());
+        assert!(blkio(b"8:0\n").is_err());
         assert!(blkio(GARBAGE).is_err());
+        // runc's getBlkioStat: `MAJ:MIN value` has no operation; `Total` is not parsed.
+        let sectors = blkio(b"8:0 6792\nTotal x\n").unwrap();
+        assert_eq!((sectors[0].op.as_str(), sectors[0].value), ("", 6792));
     }
 
     #[test]
@@ -549,9 +656,25 @@ Max open files            20000                1048576              files     \n
         );
         let some_only = b"some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n";
         assert_eq!(pressure(some_only).unwrap().full, None);
-        assert!(pressure(b"").is_err());
-        assert!(pressure(b"some avg10=0.00").is_err());
+        assert!(pressure(b"some avg10=x total=1\n").is_err());
+        assert!(pressure(b"some total\n").is_err());
+        assert!(pressure(b"some total=-1\n").is_err());
         assert!(pressure(GARBAGE).is_err());
+    }
+
+    /// runc's statPSI: unknown lines are skipped, a missing `total=` or `some` line is 0.
+    #[test]
+    fn pressure_tolerates_as_runc() {
+        let s = b"lost avg10=1 total=9\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n";
+        assert_eq!(
+            pressure(s).unwrap(),
+            Pressure {
+                some: 0,
+                full: Some(7)
+            }
+        );
+        assert_eq!(pressure(b"").unwrap(), Pressure::default());
+        assert_eq!(pressure(b"some avg10=0.00\n").unwrap().some, 0);
     }
 
     #[test]
@@ -597,10 +720,25 @@ Max open files            20000                1048576              files     \n
         assert!(meminfo(GARBAGE).is_err());
         let c = cpuinfo(b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n").unwrap();
         assert_eq!((c.cores, c.physical_cores, c.sockets), (3, 2, 1));
+        // Two sockets of two cores each, core ids repeating per socket (x86 cpuinfo layout):
+        // cAdvisor counts distinct core ids.
+        let two_sockets = b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 1\ncore id\t\t: 0\n\nprocessor\t: 3\nphysical id\t: 1\ncore id\t\t: 1\n";
+        let c = cpuinfo(two_sockets).unwrap();
+        assert_eq!((c.cores, c.physical_cores, c.sockets), (4, 2, 2));
         let arm = cpuinfo(b"processor : 0\nBogoMIPS : 50\n\nprocessor : 1\n").unwrap();
-        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 2, 1));
+        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 0, 0));
         assert!(cpuinfo(b"").is_err());
         assert!(cpuinfo(GARBAGE).is_err());
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(cpu_list(b"0-3,5,7-8\n").unwrap(), vec![0, 1, 2, 3, 5, 7, 8]);
+        assert_eq!(cpu_list(b"0\n").unwrap(), vec![0]);
+        assert!(cpu_list(b"\n").unwrap().is_empty());
+        assert!(cpu_list(b"3-1").is_err());
+        assert!(cpu_list(b"a").is_err());
+        assert!(cpu_list(GARBAGE).is_err());
     }
 
     #[test]

@@ -55,9 +55,10 @@ fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), Coll
                 &format!("Total time duration no tasks in the container could make progress due to {what} congestion."),
                 MetricType::Counter,
             ),
+            // cAdvisor serves `full` as 0 when the file has no such line (runc leaves it zero).
             stats
                 .iter()
-                .filter_map(|(c, p)| p.full.map(|f| (*c, vec![], f as f64 / 1e6))),
+                .map(|(c, p)| (*c, vec![], p.full.unwrap_or(0) as f64 / 1e6)),
         );
     }
     Ok(())

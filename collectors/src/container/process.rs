@@ -1,7 +1,7 @@
 //! container_process: `container_processes`, `container_threads`, `container_threads_max`,
 //! `container_file_descriptors`, `container_sockets` (cgroup.procs, pids.current, pids.max and
 //! `/proc/<pid>/fd` of the container's processes) and `container_ulimits_soft` (the
-//! `/proc/<pid>/limits` of the runtime's init process, as cAdvisor's root pid).
+//! `/proc/<pid>/limits` of the runtime's init process, or pid 1 for `/`, as cAdvisor's root pid).
 
 use super::parse::{limit, max_open_files_soft, pids};
 use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
@@ -23,7 +23,7 @@ container_group!(
 pub struct ProcStats {
     /// Processes in `cgroup.procs`.
     pub processes: u64,
-    /// `pids.current` (0 where absent, e.g. the v1 root).
+    /// `pids.current`; where absent, the `cgroup.procs` count on v2 and 0 on v1 (as runc).
     pub threads: u64,
     /// `pids.max` (0 = unlimited).
     pub threads_max: u64,
@@ -67,6 +67,27 @@ fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
     (fds, sockets)
 }
 
+/// cAdvisor's root pid, whose `/proc/<pid>/limits` gives `container_ulimits_soft`: the runtime's
+/// init process, and pid 1 for the root cgroup (container/raw/handler.go `newRawContainerHandler`);
+/// other raw cgroups have none.
+fn root_pid(c: &Container) -> Option<u32> {
+    match c.kind {
+        Kind::Root => Some(1),
+        _ => c.meta.as_ref().and_then(|m| m.pid),
+    }
+}
+
+/// `container_threads` where the cgroup has no `pids.current` (the root, or the pids
+/// controller not enabled for it): runc's v2 `statPids` falls back to counting the lines of
+/// `cgroup.procs` (libcontainer/cgroups/fs2/pids.go `statPidsFromCgroupProcs`); v1 reports 0.
+pub fn threads_without_pids_controller(v2: bool, procs: usize) -> u64 {
+    if v2 {
+        procs as u64
+    } else {
+        0
+    }
+}
+
 fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats> {
     let id = &c.id;
     let dir = snap
@@ -75,17 +96,23 @@ fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats
         .filter(|d| d.is_dir())
         .or_else(|| snap.hier.dir(Ctrl::Cpu, id))?;
     let procs = pids(&read(&dir, "cgroup.procs")?).ok()?;
+    let (threads, threads_max) = match read_u64(&dir, "pids.current") {
+        Some(current) => (
+            current,
+            read(&dir, "pids.max")
+                .and_then(|b| limit(&b).ok().flatten())
+                .unwrap_or(0),
+        ),
+        None => (
+            threads_without_pids_controller(snap.hier.v2, procs.len()),
+            0,
+        ),
+    };
     let mut s = ProcStats {
         processes: procs.len() as u64,
-        threads: read_u64(&dir, "pids.current").unwrap_or(0),
-        threads_max: read(&dir, "pids.max")
-            .and_then(|b| limit(&b).ok().flatten())
-            .unwrap_or(0),
-        // cAdvisor's root pid: the runtime's init process; raw cgroups have none.
-        max_open_files: c
-            .meta
-            .as_ref()
-            .and_then(|m| m.pid)
+        threads,
+        threads_max,
+        max_open_files: root_pid(c)
             .and_then(|pid| std::fs::read(roots.proc(format!("{pid}/limits"))).ok())
             .and_then(|b| max_open_files_soft(&b).ok()),
         ..ProcStats::default()
@@ -157,4 +184,15 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         }),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_threads_fall_back_to_cgroup_procs() {
+        assert_eq!(threads_without_pids_controller(true, 3), 3);
+        assert_eq!(threads_without_pids_controller(false, 3), 0);
+    }
 }

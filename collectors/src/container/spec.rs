@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::parse::{cpu_max, limit};
+use super::parse::limit;
 use super::runtime::Meta;
 use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
 use super::{container_group, family};
@@ -39,12 +39,24 @@ pub struct Spec {
     pub created: Option<f64>,
 }
 
-/// cAdvisor's v2 `cpu.weight` → shares conversion (integer arithmetic).
+/// cAdvisor's v2 `cpu.weight` → shares conversion (`convertCPUWeightToCPULimit`, integer
+/// arithmetic); a weight outside the kernel's 1..=10000 is 0.
 pub fn weight_to_shares(weight: u64) -> u64 {
-    if weight == 0 {
+    if !(1..=10000).contains(&weight) {
         return 0;
     }
     2 + (weight - 1) * 262142 / 9999
+}
+
+/// v2 `cpu.max` as cAdvisor's `getSpecInternal` reads it for the spec: (quota, period), `max`
+/// or an unparsable field is 0, and a file without two fields is (0, 0).
+pub fn cpu_max_spec(bytes: &[u8]) -> (u64, u64) {
+    let text = String::from_utf8_lossy(bytes);
+    let Some((quota, period)) = text.trim().split_once(' ') else {
+        return (0, 0);
+    };
+    let field = |v: &str| v.parse::<u64>().unwrap_or(0);
+    (field(quota), field(period))
 }
 
 fn memory_value(v: Option<u64>) -> u64 {
@@ -61,9 +73,11 @@ fn read_limit(dir: &Path, file: &str) -> Option<Option<u64>> {
 fn cpu_spec(snap: &Snapshot, id: &str) -> Option<[u64; 3]> {
     let dir = snap.hier.dir(Ctrl::Cpu, id)?;
     if snap.hier.v2 {
-        let shares = weight_to_shares(read_u64(&dir, "cpu.weight")?);
-        let (quota, period) = read(&dir, "cpu.max").and_then(|b| cpu_max(&b).ok())?;
-        Some([shares, period, quota.unwrap_or(0)])
+        // cAdvisor has a cpu spec for every v2 cgroup, with 0 for what is missing: the root
+        // and cgroups without the cpu controller have no cpu.weight or cpu.max.
+        let shares = read_u64(&dir, "cpu.weight").map_or(0, weight_to_shares);
+        let (quota, period) = read(&dir, "cpu.max").map_or((0, 0), |b| cpu_max_spec(&b));
+        Some([shares, period, quota])
     } else {
         let shares = read_u64(&dir, "cpu.shares")?;
         let period = read_u64(&dir, "cpu.cfs_period_us").unwrap_or(0);
@@ -259,6 +273,15 @@ mod tests {
         assert_eq!(weight_to_shares(100), 2597);
         assert_eq!(weight_to_shares(10000), 262144);
         assert_eq!(weight_to_shares(0), 0);
+        assert_eq!(weight_to_shares(10001), 0);
+    }
+
+    #[test]
+    fn cpu_max_spec_forms() {
+        assert_eq!(cpu_max_spec(b"max 100000\n"), (0, 100000));
+        assert_eq!(cpu_max_spec(b"50000 100000\n"), (50000, 100000));
+        assert_eq!(cpu_max_spec(b"50000\n"), (0, 0));
+        assert_eq!(cpu_max_spec(b""), (0, 0));
     }
 
     #[test]
