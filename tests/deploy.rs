@@ -112,7 +112,10 @@ fn daemonset_is_hardened_as_documented() {
         serde_json::json!(["DAC_READ_SEARCH"])
     );
     assert!(c["securityContext"]["privileged"].is_null());
-    assert!(c["securityContext"]["runAsUser"].is_null(), "the pod's user applies");
+    assert!(
+        c["securityContext"]["runAsUser"].is_null(),
+        "the pod's user applies"
+    );
     for probe in ["livenessProbe", "readinessProbe"] {
         assert_eq!(
             c[probe]["httpGet"]["path"], "/",
