@@ -5,7 +5,7 @@
 //! container — the nodex image runs three times with the host's `/proc`, `/sys` and `/`
 //! read-only under `/host`:
 //!
-//! - as root with every capability (`--privileged`): the reference;
+//! - as root on the host with every capability (the image's binary): the reference;
 //! - exactly as `deploy/kubernetes/daemonset.yaml` says (its user, capabilities dropped and
 //!   added, read-only root, no privilege escalation): every label must equal the reference's;
 //! - as 65534 with no capability at all, over a kubelet-shaped log layout the test writes
@@ -178,9 +178,9 @@ fn start(
     for v in [
         "--pid=host",
         "--net=host",
-        "-v=/proc:/host/proc:ro",
-        "-v=/sys:/host/sys:ro",
-        "-v=/:/host/root:ro",
+        "--volume=/proc:/host/proc:ro",
+        "--volume=/sys:/host/sys:ro",
+        "--volume=/:/host/root:ro",
     ] {
         args.push(v.into());
     }
@@ -208,10 +208,9 @@ type Labels = BTreeMap<String, String>;
 
 /// Scrapes until `ids` all have a cpu series, then returns id → labels over the container
 /// families, and the metadata gauge per runtime.
-fn scrape(run: &Run, ids: &[&str]) -> (BTreeMap<String, Labels>, BTreeMap<String, f64>) {
-    let url = format!("http://127.0.0.1:{}/metrics", run.port);
-    let text = eventually(Duration::from_secs(60), &run.name, || {
-        let r = get(&url, &[]).ok().filter(|r| r.status == 200)?;
+fn scrape(url: &str, ids: &[&str]) -> (BTreeMap<String, Labels>, BTreeMap<String, f64>) {
+    let text = eventually(Duration::from_secs(60), url, || {
+        let r = get(url, &[]).ok().filter(|r| r.status == 200)?;
         let text = r.text();
         ids.iter()
             .all(|id| text.contains(&format!("id=\"{id}\"")))
@@ -234,8 +233,7 @@ fn scrape(run: &Run, ids: &[&str]) -> (BTreeMap<String, Labels>, BTreeMap<String
             let prev = by_id.insert(labels["id"].clone(), labels.clone());
             assert!(
                 prev.is_none_or(|p| p == labels),
-                "{}: one container, two label sets in {fam}",
-                run.name
+                "{url}: one container, two label sets in {fam}"
             );
         }
     }
@@ -408,12 +406,17 @@ fn labels_with_the_daemonset_grant_and_with_none() {
             logs.join("pods").display()
         ),
     ];
-    let reference = start(
-        &mut cleanup,
-        &image,
-        format!("nodex-test-labels-root-{unique}"),
-        &["--user=0:0".into(), "--privileged".into()],
-        &[],
+    // The reference: the image's binary as root on the host, with every capability the test
+    // has (`docker run --privileged` cannot apply caps this machine's bounding set lacks).
+    let reference = common::start_nodex_via(
+        Command::new(repo().join(".build/nodex")),
+        &[
+            &format!("--collector.container.containerd-state={CONTAINERD_STATE}"),
+            "--collector.disable-defaults",
+            "--collector.container_cpu",
+            "--collector.container_spec",
+            "--collector.container_process",
+        ],
     );
     let shipped = start(
         &mut cleanup,
@@ -439,7 +442,7 @@ fn labels_with_the_daemonset_grant_and_with_none() {
     let sandbox_id = format!("{pod_cgroup}/{sandbox}");
     let plain_id = format!("/docker/{plain}");
     let ids = [pod_cgroup.as_str(), app_id.as_str(), plain_id.as_str()];
-    let (root, root_rt) = scrape(&reference, &ids);
+    let (root, root_rt) = scrape(&reference.url("/metrics"), &ids);
     let l = |m: &BTreeMap<String, Labels>, id: &str, k: &str| m[id][k].clone();
 
     // The reference has the runtimes' names: the test has teeth only if it does.
@@ -462,7 +465,8 @@ fn labels_with_the_daemonset_grant_and_with_none() {
     assert_eq!(root_rt.get("docker"), Some(&1.0));
 
     // (a) The DaemonSet's grant: every label of every container both runs see is the same.
-    let (ds, ds_rt) = scrape(&shipped, &ids);
+    let url = |r: &Run| format!("http://127.0.0.1:{}/metrics", r.port);
+    let (ds, ds_rt) = scrape(&url(&shipped), &ids);
     let mut compared = 0;
     for (id, labels) in &ds {
         if let Some(want) = root.get(id) {
@@ -478,7 +482,7 @@ fn labels_with_the_daemonset_grant_and_with_none() {
     assert_eq!(ds_rt, root_rt, "the DaemonSet run reads every runtime");
 
     // (b) No grant at all: the kubelet logs name the pod's containers.
-    let (bare, bare_rt) = scrape(&none, &ids);
+    let (bare, bare_rt) = scrape(&url(&none), &ids);
     assert_eq!(bare[&pod_cgroup], root[&pod_cgroup], "the pod cgroup");
     assert!(
         !bare.contains_key(&sandbox_id),
@@ -500,7 +504,7 @@ fn labels_with_the_daemonset_grant_and_with_none() {
     assert_eq!(bare_rt.get("docker"), Some(&0.0));
 
     // One warning per unreadable runtime, however many scrapes.
-    scrape(&none, &ids);
+    scrape(&url(&none), &ids);
     let out = Command::new("docker")
         .args(["logs", &none.name])
         .output()
