@@ -567,7 +567,7 @@ pub fn warn_unreadable(
             (
                 "name, image, pod, namespace and container",
                 format!(
-                    "the kubelet log directory {} is not readable either",
+                    "the kubelet log directory {} is missing or unreadable",
                     logs_dir.display()
                 ),
             )
