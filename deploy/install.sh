@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs nodex for systemd on a bare-metal host: binary, unit, defaults, a dedicated user and
-# the textfile directory. Run as root from the repository after `cargo build --release`
+# the textfile directory. The unit gives the user CAP_DAC_READ_SEARCH alone (container metadata). Run as root from the repository after `cargo build --release`
 # (or pass the binary's path as the first argument).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,5 @@ if [ -d /run/systemd/system ]; then
   echo "nodex is running: curl -s localhost:9100/metrics | head"
 else
   echo "installed; systemd is not running here, start /usr/local/bin/nodex by hand"
+  echo "(as the unit does: user nodex with only CAP_DAC_READ_SEARCH, e.g. setpriv --reuid nodex --regid nodex --init-groups --inh-caps +dac_read_search --ambient-caps +dac_read_search --bounding-set -all,+dac_read_search /usr/local/bin/nodex)"
 fi

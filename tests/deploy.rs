@@ -91,7 +91,11 @@ fn daemonset_is_hardened_as_documented() {
     assert!(pod["priorityClassName"]
         .as_str()
         .is_some_and(|p| p.ends_with("-critical")));
-    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    // uid 0 without capabilities but DAC_READ_SEARCH (the grant the README explains and
+    // tests/labels_live.rs runs): never privileged, never another capability.
+    assert_eq!(pod["securityContext"]["runAsUser"], 0);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], false);
+    assert!(pod["securityContext"]["privileged"].is_null());
     assert_eq!(
         pod["securityContext"]["seccompProfile"]["type"],
         "RuntimeDefault"
@@ -99,7 +103,19 @@ fn daemonset_is_hardened_as_documented() {
     let c = &pod["containers"][0];
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
-    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    assert_eq!(
+        c["securityContext"]["capabilities"]["drop"],
+        serde_json::json!(["ALL"])
+    );
+    assert_eq!(
+        c["securityContext"]["capabilities"]["add"],
+        serde_json::json!(["DAC_READ_SEARCH"])
+    );
+    assert!(c["securityContext"]["privileged"].is_null());
+    assert!(
+        c["securityContext"]["runAsUser"].is_null(),
+        "the pod's user applies"
+    );
     for probe in ["livenessProbe", "readinessProbe"] {
         assert_eq!(
             c[probe]["httpGet"]["path"], "/",
@@ -204,6 +220,8 @@ fn systemd_unit_verifies() {
         "ProtectHome=read-only",
         "PrivateTmp=yes",
         "ReadOnlyPaths=/",
+        "CapabilityBoundingSet=CAP_DAC_READ_SEARCH",
+        "AmbientCapabilities=CAP_DAC_READ_SEARCH",
     ] {
         assert!(unit.lines().any(|l| l == setting), "unit lacks {setting}");
     }

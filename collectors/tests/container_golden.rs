@@ -208,3 +208,70 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Without any runtime state (as a user that may not read it), the kubelet's log layout names
+/// the containers of the cgroup-v1 tree's pod: the app container from its
+/// `/var/log/containers/<pod>_<ns>_<container>-<id>.log` symlink name (kubelet
+/// `pkg/kubelet/kuberuntime/legacy.go`), the pod cgroup and the sandbox from
+/// `/var/log/pods/<ns>_<pod>_<uid>`; `image` and `name` stay empty.
+#[test]
+fn kubelet_logs_name_containers_without_runtime_state() {
+    let uid = "1b2c3d4e-0000-4000-8000-123456789abc";
+    let app = "c".repeat(64);
+    let sandbox = "b".repeat(64);
+    let rootfs = std::env::temp_dir().join(format!("nodex-kubelet-logs-{}", std::process::id()));
+    let pod_dir = rootfs.join(format!("var/log/pods/shop_web-0_{uid}/app"));
+    std::fs::create_dir_all(&pod_dir).expect("pod log dir");
+    std::fs::create_dir_all(rootfs.join("var/log/containers")).expect("container log dir");
+    std::fs::write(pod_dir.join("0.log"), b"").expect("log");
+    std::os::unix::fs::symlink(
+        pod_dir.join("0.log"),
+        rootfs.join(format!("var/log/containers/web-0_shop_app-{app}.log")),
+    )
+    .expect("symlink");
+    let mut roots = Roots::fixture(&repo_root().join("tests/fixtures/cgroup-v1"));
+    roots.rootfs = rootfs.clone();
+    let settings = Arc::new(Settings::new(roots, Options::with_defaults()));
+    let cpu = run("container_cpu", &settings);
+    let net = run("container_network", &settings);
+    let spec = run("container_spec", &settings);
+    let _ = std::fs::remove_dir_all(&rootfs);
+    let pod = format!("/kubepods/burstable/pod{uid}");
+    let find = |text: &str, family: &str, id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{family}{{")) && l.contains(&format!("id=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no {family} for {id}:\n{text}"))
+            .to_string()
+    };
+    let app_line = find(
+        &cpu,
+        "container_cpu_usage_seconds_total",
+        &format!("{pod}/{app}"),
+    );
+    for want in [
+        r#"container="app""#,
+        r#"image="""#,
+        r#"name="""#,
+        r#"namespace="shop""#,
+        r#"pod="web-0""#,
+    ] {
+        assert!(app_line.contains(want), "{want} in {app_line}");
+    }
+    let pod_line = find(&cpu, "container_cpu_usage_seconds_total", &pod);
+    assert!(
+        pod_line.contains(r#"namespace="shop",pod="web-0""#),
+        "{pod_line}"
+    );
+    // The sandbox keeps its kind: network series only, named for the pod.
+    let sandbox_id = format!("{pod}/{sandbox}");
+    assert!(!cpu.contains(&sandbox_id), "a sandbox has no cpu series");
+    let net_line = find(&net, "container_network_receive_bytes_total", &sandbox_id);
+    assert!(
+        net_line.contains(r#"namespace="shop",pod="web-0""#),
+        "{net_line}"
+    );
+    assert!(
+        !spec.contains("nodex_container_metadata_readable"),
+        "no runtime state dir, no gauge:\n{spec}"
+    );
+}

@@ -519,6 +519,7 @@ pub static PARSERS: &[Parser] = &[
         let t = text(d);
         c.result(&runtime::parse_rfc3339_utc(&t));
         c.result(&runtime::parse_pod_log_dir(&t));
+        c.result(&runtime::parse_container_log_name(&t));
         c.result(&layout::pod_uid(&t));
         c.result(&layout::parse(&t));
         c.result(&network::interface_reported(&t));

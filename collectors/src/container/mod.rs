@@ -112,6 +112,15 @@ pub const COMMON_FLAGS: &[FlagSpec] = &[
         aliases: &[],
     },
     FlagSpec {
+        name: "collector.container.container-log-dir",
+        help:
+            "The kubelet's container log symlinks (<pod>_<ns>_<container>-<id>.log), used to name \
+               containers whose runtime state is not readable.",
+        kind: FlagKind::Value,
+        default: "/var/log/containers",
+        aliases: &[],
+    },
+    FlagSpec {
         name: "collector.container.pressure-pod-level",
         help: "Also emit PSI series for pod and sandbox cgroups (kubernetes#136642 cost).",
         kind: FlagKind::Bool,

@@ -344,6 +344,242 @@ pub fn parse_pod_log_dir(name: &str) -> Option<(String, String, String)> {
         .then(|| (uid.to_string(), ns.to_string(), pod.to_string()))
 }
 
+/// The pod uid → (namespace, pod name) map of a kubelet pod log directory (`/var/log/pods`);
+/// empty when the directory is absent or unreadable.
+pub fn pod_log_dirs(dir: &Path) -> HashMap<String, (String, String)> {
+    crate::util::list_dir(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|name| parse_pod_log_dir(name))
+        .map(|(uid, ns, pod)| (uid, (ns, pod)))
+        .collect()
+}
+
+/// What one kubelet log symlink name in `/var/log/containers` says about a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogName {
+    /// Pod name.
+    pub pod: String,
+    /// Pod namespace.
+    pub namespace: String,
+    /// Kubernetes container name.
+    pub container: String,
+    /// The runtime container id, or a prefix of it when the kubelet cut the name at 255 bytes.
+    pub id: String,
+}
+
+/// The kubelet cuts symlink names to ext4's 255 bytes and resolves ids from 6 characters on
+/// (`ext4MaxFileNameLen` and `getContainerIDFromLegacyLogSymlink` in kubelet
+/// `pkg/kubelet/kuberuntime/legacy.go`).
+const LOG_NAME_MAX: usize = 255;
+const MIN_ID_PREFIX: usize = 6;
+
+/// Parses a kubelet log symlink name, `<pod>_<namespace>_<container>-<container id>.log`
+/// (kubelet `logSymlink` in `pkg/kubelet/kuberuntime/legacy.go`; pod, namespace and container
+/// names are DNS names without `_`, the id is hex). A name cut at 255 bytes keeps a prefix of
+/// the id of at least 6 characters; shorter leftovers are refused, as the kubelet does.
+pub fn parse_container_log_name(name: &str) -> Option<LogName> {
+    let stem = name.strip_suffix(".log")?;
+    let (pod, rest) = stem.split_once('_')?;
+    let (namespace, rest) = rest.split_once('_')?;
+    let (container, id) = rest.rsplit_once('-')?;
+    let hex = id.bytes().all(|b| b.is_ascii_hexdigit());
+    let complete = id.len() == 64 || (name.len() == LOG_NAME_MAX && id.len() >= MIN_ID_PREFIX);
+    let names_ok = [pod, namespace, container]
+        .iter()
+        .all(|s| !s.is_empty() && !s.contains('_'));
+    (hex && complete && names_ok).then(|| LogName {
+        pod: pod.to_string(),
+        namespace: namespace.to_string(),
+        container: container.to_string(),
+        id: id.to_string(),
+    })
+}
+
+/// The container id → pod, namespace, container map of the kubelet's `/var/log/containers`.
+#[derive(Debug, Default)]
+pub struct ContainerLogs {
+    full: HashMap<String, LogName>,
+    cut: Vec<LogName>,
+}
+
+impl ContainerLogs {
+    /// Builds the map from symlink names (see [`parse_container_log_name`]).
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut logs = ContainerLogs::default();
+        for entry in names.into_iter().filter_map(parse_container_log_name) {
+            if entry.id.len() == 64 {
+                logs.full.insert(entry.id.clone(), entry);
+            } else {
+                logs.cut.push(entry);
+            }
+        }
+        logs
+    }
+
+    /// Lists the directory; `None` when it is absent or unreadable.
+    pub fn read(dir: &Path) -> Option<Self> {
+        let names = crate::util::list_dir(dir).ok()?;
+        Some(Self::from_names(names.iter().map(String::as_str)))
+    }
+
+    /// The entry of a full 64-hex container id.
+    pub fn get(&self, id: &str) -> Option<&LogName> {
+        self.full
+            .get(id)
+            .or_else(|| self.cut.iter().find(|e| id.starts_with(&e.id)))
+    }
+}
+
+/// Metadata for a container whose runtime state nodex may not read, from the kubelet's
+/// world-readable log layout: a container with a `/var/log/containers` entry is an app
+/// container; one without an entry inside a pod the pod log directory names is the pod's
+/// sandbox (the kubelet keeps no log for it). `name` is the containerd id when containerd's
+/// task directory for the id can be seen (`stat` needs only search permission), else empty;
+/// `image` stays empty (only the runtime's private state has it).
+pub fn meta_from_logs(
+    logs: &ContainerLogs,
+    pods: &HashMap<String, (String, String)>,
+    id: &str,
+    pod_uid: Option<&str>,
+    containerd_k8s: &Path,
+) -> Option<Meta> {
+    let name = if std::fs::symlink_metadata(containerd_k8s.join(id)).is_ok() {
+        id.to_string()
+    } else {
+        String::new()
+    };
+    let pod_uid = pod_uid.unwrap_or("").to_string();
+    if let Some(e) = logs.get(id) {
+        return Some(Meta {
+            name,
+            pod: e.pod.clone(),
+            namespace: e.namespace.clone(),
+            container: e.container.clone(),
+            pod_uid,
+            ..Meta::default()
+        });
+    }
+    let (namespace, pod) = pods.get(&pod_uid)?;
+    Some(Meta {
+        name,
+        pod: pod.clone(),
+        namespace: namespace.clone(),
+        pod_uid,
+        sandbox: true,
+        netns_owner: true,
+        ..Meta::default()
+    })
+}
+
+/// A container runtime whose state nodex reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Runtime {
+    /// containerd (task bundles).
+    Containerd,
+    /// CRI-O (storage `overlay-containers`).
+    Crio,
+    /// Docker (`containers/<id>`).
+    Docker,
+}
+
+impl Runtime {
+    /// The `runtime` label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Containerd => "containerd",
+            Runtime::Crio => "crio",
+            Runtime::Docker => "docker",
+        }
+    }
+}
+
+/// Whether a state directory can be read: `None` when it does not exist, `Some(false)` when it
+/// exists or may exist (a parent without search permission hides it) but cannot be opened.
+/// Opening a directory read-only asks for the same permission as listing it, without the list.
+fn dir_access(dir: &Path) -> Option<bool> {
+    match std::fs::File::open(dir) {
+        Ok(_) => Some(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => None,
+        Err(_) => Some(false),
+    }
+}
+
+/// The directories each runtime's lookups read, and whether each is readable.
+fn runtime_dirs(dirs: &StateDirs) -> Vec<(Runtime, Vec<PathBuf>)> {
+    let task = dirs.containerd.join("io.containerd.runtime.v2.task");
+    let mut containerd = vec![task.clone()];
+    containerd.extend(crate::util::list_dir_paths(&task).unwrap_or_default());
+    vec![
+        (Runtime::Containerd, containerd),
+        (
+            Runtime::Crio,
+            dirs.crio
+                .iter()
+                .map(|r| r.join("overlay-containers"))
+                .collect(),
+        ),
+        (Runtime::Docker, vec![dirs.docker.join("containers")]),
+    ]
+}
+
+/// Per runtime present on the host, whether nodex may read its metadata: the directories its
+/// lookups read can be opened.
+pub fn state_access(dirs: &StateDirs) -> Vec<(Runtime, bool)> {
+    runtime_dirs(dirs)
+        .into_iter()
+        .filter_map(|(rt, paths)| {
+            let seen: Vec<bool> = paths.iter().filter_map(|p| dir_access(p)).collect();
+            (!seen.is_empty()).then(|| (rt, seen.iter().all(|ok| *ok)))
+        })
+        .collect()
+}
+
+/// Logs, once per runtime and process, that a runtime's metadata is unreadable, which labels
+/// stay empty for it and why. `logs_dir` is the kubelet's container log directory.
+pub fn warn_unreadable(
+    warned: &Mutex<Vec<Runtime>>,
+    access: &[(Runtime, bool)],
+    dirs: &StateDirs,
+    logs_dir: &Path,
+) {
+    let mut warned = warned.lock().unwrap_or_else(|p| p.into_inner());
+    for (rt, ok) in access {
+        if *ok || warned.contains(rt) {
+            continue;
+        }
+        warned.push(*rt);
+        let state = match rt {
+            Runtime::Containerd => dirs.containerd.clone(),
+            Runtime::Crio => dirs.crio.first().cloned().unwrap_or_default(),
+            Runtime::Docker => dirs.docker.clone(),
+        };
+        let (empty, rest) = if dir_access(logs_dir) == Some(true) {
+            (
+                "image (and name where the runtime cannot be told)",
+                format!(
+                    "pod, namespace and container come from {}",
+                    logs_dir.display()
+                ),
+            )
+        } else {
+            (
+                "name, image, pod, namespace and container",
+                format!(
+                    "the kubelet log directory {} is missing or unreadable",
+                    logs_dir.display()
+                ),
+            )
+        };
+        tracing::warn!(
+            "{} state under {} is not readable (permission denied): its containers' series get empty {empty}; {rest}. Run nodex as uid 0 (README, Deployment)",
+            rt.name(),
+            state.display()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +666,118 @@ mod tests {
         assert_eq!(m.created, Some(1795381199.0));
         assert_eq!(m.health, "healthy");
         assert_eq!(m.pid, Some(4242));
+    }
+
+    const CID: &str = "8f34c2a1b0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3";
+
+    #[test]
+    fn container_log_names() {
+        // kubelet logSymlink: fmt.Sprintf("%s_%s-%s", podFullName, containerName, containerID)
+        // with podFullName = "<pod>_<namespace>", then ".log".
+        let e = parse_container_log_name(&format!("web-1_shop_app-{CID}.log")).unwrap();
+        assert_eq!(
+            (
+                e.pod.as_str(),
+                e.namespace.as_str(),
+                e.container.as_str(),
+                e.id.as_str()
+            ),
+            ("web-1", "shop", "app", CID)
+        );
+        let dashed = parse_container_log_name(&format!(
+            "coredns-5d78c9869d-x2x4k_kube-system_coredns-sidecar-{CID}.log"
+        ))
+        .unwrap();
+        assert_eq!(
+            (dashed.pod.as_str(), dashed.container.as_str()),
+            ("coredns-5d78c9869d-x2x4k", "coredns-sidecar")
+        );
+        // Cut at 255 bytes as logSymlink does: the id is a prefix.
+        let pod = "p".repeat(200);
+        let full = format!("{pod}_ns_c-{CID}");
+        let cut = format!("{}.log", &full[..LOG_NAME_MAX - 4]);
+        assert_eq!(cut.len(), LOG_NAME_MAX);
+        let e = parse_container_log_name(&cut).unwrap();
+        assert!(CID.starts_with(&e.id) && e.id.len() == 45, "{e:?}");
+        let logs = ContainerLogs::from_names([cut.as_str(), "garbage.log"]);
+        assert_eq!(logs.get(CID).map(|e| e.pod.as_str()), Some(pod.as_str()));
+        assert!(logs.get(&"0".repeat(64)).is_none());
+        // Too short a leftover, a short id without a cut, or not hex: refused.
+        let pod = "p".repeat(242);
+        let short = format!("{}.log", &format!("{pod}_ns_c-{CID}")[..LOG_NAME_MAX - 4]);
+        assert!(parse_container_log_name(&short).is_none(), "{short}");
+        for bad in [
+            "web-1_shop_app-8f34c2.log".to_string(),
+            format!("web-1_shop_app-{}.log", "z".repeat(64)),
+            format!("web-1_shop_app-{CID}"),
+            format!("web-1_app-{CID}.log"),
+            format!("_shop_app-{CID}.log"),
+            format!("web_1_shop_app-{CID}.log"),
+            String::new(),
+        ] {
+            assert!(parse_container_log_name(&bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_from_the_log_layout() {
+        let uid = "4c3e0000-1111-4222-8333-444455556666";
+        let logs = ContainerLogs::from_names([format!("web-1_shop_app-{CID}.log").as_str()]);
+        let pods = HashMap::from([(uid.to_string(), ("shop".to_string(), "web-1".to_string()))]);
+        let base = std::env::temp_dir().join(format!("nodex-logmeta-{}", std::process::id()));
+        let k8s = base.join("k8s.io");
+        let app = meta_from_logs(&logs, &pods, CID, Some(uid), &k8s).unwrap();
+        assert_eq!(
+            (
+                app.pod.as_str(),
+                app.namespace.as_str(),
+                app.container.as_str()
+            ),
+            ("web-1", "shop", "app")
+        );
+        assert_eq!((app.name.as_str(), app.image.as_str()), ("", ""));
+        assert!(!app.sandbox && !app.netns_owner);
+        std::fs::create_dir_all(k8s.join(CID)).unwrap();
+        let named = meta_from_logs(&logs, &pods, CID, Some(uid), &k8s).unwrap();
+        assert_eq!(named.name, CID, "containerd's task dir names it");
+        let sandbox_id = "a".repeat(64);
+        let sandbox = meta_from_logs(&logs, &pods, &sandbox_id, Some(uid), &k8s).unwrap();
+        assert!(sandbox.sandbox && sandbox.netns_owner);
+        assert_eq!(
+            (
+                sandbox.pod.as_str(),
+                sandbox.namespace.as_str(),
+                sandbox.container.as_str()
+            ),
+            ("web-1", "shop", "")
+        );
+        assert!(meta_from_logs(&logs, &pods, &sandbox_id, None, &k8s).is_none());
+        assert!(meta_from_logs(&logs, &pods, &sandbox_id, Some("other"), &k8s).is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn runtime_state_access() {
+        let base = std::env::temp_dir().join(format!("nodex-access-{}", std::process::id()));
+        let dirs = StateDirs {
+            docker: base.join("docker"),
+            containerd: base.join("containerd"),
+            crio: vec![base.join("crio")],
+        };
+        assert!(
+            state_access(&dirs).is_empty(),
+            "absent runtimes are not reported"
+        );
+        std::fs::create_dir_all(base.join("docker/containers")).unwrap();
+        std::fs::create_dir_all(base.join("containerd/io.containerd.runtime.v2.task/k8s.io"))
+            .unwrap();
+        assert_eq!(
+            state_access(&dirs),
+            vec![(Runtime::Containerd, true), (Runtime::Docker, true)]
+        );
+        std::fs::write(base.join("crio"), b"").unwrap();
+        assert_eq!(state_access(&dirs).len(), 2, "a file is not a state dir");
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

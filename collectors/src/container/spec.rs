@@ -1,7 +1,8 @@
 //! container_spec: `container_spec_cpu_{period,quota,shares}`,
 //! `container_spec_memory_{limit,reservation_limit,swap_limit}_bytes`,
 //! `container_{creation,start}_time_seconds` (no timestamps: these are spec),
-//! `container_last_seen` and `container_health_state`.
+//! `container_last_seen`, `container_health_state` and nodex's own
+//! `nodex_container_metadata_readable{runtime}` (per runtime state directory found).
 //! The start time is Docker's `State.StartedAt` where Docker knows the container, else the
 //! cgroup time (cAdvisor's raw and containerd handlers).
 
@@ -250,6 +251,17 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             (*c, vec![], health_value(status))
         }),
     );
+    if !snap.runtimes.is_empty() {
+        sink.family(
+            "nodex_container_metadata_readable",
+            "Whether nodex could read the runtime's container metadata (1) or not (0): with 0 the \
+             runtime's containers lack image and, without the kubelet logs, pod labels.",
+            gauge,
+        );
+        for (runtime, ok) in &snap.runtimes {
+            sink.sample(&[("runtime", runtime.name())], f64::from(u8::from(*ok)));
+        }
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use regex::Regex;
 
 use super::layout;
 use super::parse;
-use super::runtime::{parse_pod_log_dir, Meta, MetaCache, StateDirs};
+use super::runtime::{self, ContainerLogs, Meta, MetaCache, Runtime, StateDirs};
 use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::expfmt::LabelSets;
@@ -28,6 +28,7 @@ pub struct Config {
     allowlist: Vec<String>,
     state: StateDirs,
     pod_log_dir: PathBuf,
+    container_log_dir: PathBuf,
     /// Whether PSI is emitted for pod and sandbox cgroups too.
     pub pressure_pod_level: bool,
 }
@@ -70,6 +71,7 @@ impl Config {
                 ],
             },
             pod_log_dir: dir("collector.container.pod-log-dir"),
+            container_log_dir: dir("collector.container.container-log-dir"),
             pressure_pod_level: o.bool("collector.container.pressure-pod-level"),
         })
     }
@@ -241,6 +243,8 @@ pub struct Snapshot {
     pub containers: Vec<Container>,
     /// The containers' labels, encoded once for all the groups' samples.
     pub label_sets: Arc<LabelSets>,
+    /// Per runtime present, whether its metadata could be read.
+    pub runtimes: Vec<(Runtime, bool)>,
     /// The flags.
     pub config: Arc<Config>,
     /// The scrape it was taken for (`Settings::scrape_epoch`).
@@ -251,6 +255,7 @@ pub struct Snapshot {
 pub struct Shared {
     config: Arc<Config>,
     meta: MetaCache,
+    warned: Mutex<Vec<Runtime>>,
     last: Mutex<Option<Arc<Snapshot>>>,
 }
 
@@ -260,6 +265,7 @@ impl Shared {
         Shared {
             config: Arc::new(config),
             meta: MetaCache::default(),
+            warned: Mutex::new(Vec::new()),
             last: Mutex::new(None),
         }
     }
@@ -310,6 +316,9 @@ impl Shared {
             .collect();
         self.meta
             .retain(|cid| found.iter().any(|(_, l, _)| l.container_id == Some(cid)));
+        let runtimes = runtime::state_access(&cfg.state);
+        runtime::warn_unreadable(&self.warned, &runtimes, &cfg.state, &cfg.container_log_dir);
+        fill_from_logs(cfg, &mut found);
         let pods = pod_names(cfg, &found);
         let mut label_sets = LabelSets::new();
         let containers = found
@@ -334,6 +343,7 @@ impl Shared {
             hier,
             containers,
             label_sets: Arc::new(label_sets),
+            runtimes,
             config: Arc::clone(cfg),
             epoch: 0,
         })
@@ -410,12 +420,34 @@ fn pod_names(
             pods.insert(uid, (m.namespace.clone(), m.pod.clone()));
         }
     }
-    for name in util::list_dir(&cfg.pod_log_dir).unwrap_or_default() {
-        if let Some((uid, ns, pod)) = parse_pod_log_dir(&name) {
-            pods.entry(uid).or_insert((ns, pod));
-        }
+    for (uid, names) in runtime::pod_log_dirs(&cfg.pod_log_dir) {
+        pods.entry(uid).or_insert(names);
     }
     pods
+}
+
+/// Names the runtime containers whose state could not be read from the kubelet's log layout
+/// (see [`runtime::meta_from_logs`]); reads the log directories only when one is missing.
+fn fill_from_logs(cfg: &Config, found: &mut [(String, layout::Layout<'_>, Option<Arc<Meta>>)]) {
+    let missing = |(_, l, m): &(String, layout::Layout<'_>, Option<Arc<Meta>>)| {
+        l.container_id.is_some() && m.is_none()
+    };
+    if !found.iter().any(missing) {
+        return;
+    }
+    let Some(logs) = ContainerLogs::read(&cfg.container_log_dir) else {
+        return;
+    };
+    let pods = runtime::pod_log_dirs(&cfg.pod_log_dir);
+    let k8s = cfg
+        .state
+        .containerd
+        .join("io.containerd.runtime.v2.task/k8s.io");
+    for (_, l, meta) in found.iter_mut().filter(|f| missing(f)) {
+        let Some(cid) = l.container_id else { continue };
+        *meta =
+            runtime::meta_from_logs(&logs, &pods, cid, l.pod_uid.as_deref(), &k8s).map(Arc::new);
+    }
 }
 
 fn container(
