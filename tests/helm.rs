@@ -420,3 +420,36 @@ fn rendered_web_config_is_served_by_nodex() {
         "right password over TLS"
     );
 }
+
+/// The README's one-line Helm install renders (as `helm template`: no cluster here) into valid
+/// objects in the namespace and with the image it names.
+#[test]
+fn readme_helm_install_line_renders() {
+    let Some(helm) = helm() else { return };
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let deployment = readme
+        .split("\n## Deployment\n")
+        .nth(1)
+        .expect("a Deployment section");
+    let line = deployment
+        .lines()
+        .find(|l| l.starts_with("helm install "))
+        .expect("a helm install line in Deployment");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&words[..2], ["helm", "install"]);
+    let (ok, yaml, err) = run(Command::new(&helm)
+        .current_dir(repo())
+        .arg("template")
+        .args(&words[2..]));
+    assert!(ok, "{line}: {err}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, report) = validate(dir.path(), &yaml);
+    assert!(ok, "kubernetes-validate:\n{report}");
+    let docs = documents(&yaml);
+    let ds = find(&docs, "DaemonSet").expect("DaemonSet");
+    assert_eq!(ds["metadata"]["namespace"], "monitoring");
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/nodex:0.1.0"
+    );
+}
