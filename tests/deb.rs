@@ -101,6 +101,17 @@ fn deb_is_lintian_clean_installs_and_purges_in_a_clean_root() {
     }
     let deb = script("build-deb.sh").unwrap_or_else(|e| panic!("{e}"));
     assert!(deb.is_file(), "no package at {}", deb.display());
+    // The README's one-line install names this very file.
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("scripts/build-deb.sh && "))
+        .expect("the .deb install line in README's Deployment");
+    let name = deb.file_name().expect("file name").to_string_lossy();
+    assert!(
+        line.ends_with(&format!(" target/debian/{name}")) && line.contains("dpkg -i"),
+        "README says {line:?}, the package is {name}"
+    );
 
     let (_, contents) = output(Command::new("dpkg-deb").arg("--contents").arg(&deb));
     for path in [
