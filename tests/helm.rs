@@ -87,6 +87,25 @@ fn validate(dir: &Path, yaml: &str) -> (bool, String) {
     (ok, out + &err)
 }
 
+/// ServiceMonitor and PodMonitor objects against prometheus-operator's CRD schemas
+/// (`tests/fixtures/check_monitors.py`); `None` (outside CI) without the schema models.
+fn check_monitors(dir: &Path, yaml: &str) -> Option<(bool, String)> {
+    let models = repo().join("target/tools/crd-models");
+    if !models.join("cloudcoil").is_dir() {
+        common::skip_unless_ci(
+            "no prometheus-operator CRD models in target/tools/crd-models (scripts/test-all.sh)",
+        );
+        return None;
+    }
+    let file = dir.join("monitors.yaml");
+    std::fs::write(&file, yaml).expect("write rendered manifests");
+    let (ok, out, err) = run(Command::new("python3")
+        .arg(repo().join("tests/fixtures/check_monitors.py"))
+        .arg(&file)
+        .env("PYTHONPATH", &models));
+    Some((ok, out + &err))
+}
+
 fn string_list(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -120,9 +139,15 @@ fn chart_lints_and_every_rendering_validates() {
             let kind = doc["kind"].as_str().expect("kind");
             let name = doc["metadata"]["name"].as_str().expect("name");
             if kind == "ServiceMonitor" || kind == "PodMonitor" {
-                // The operator's CRDs have no schema in kubernetes-validate; their fields are
-                // checked against the kustomize base below.
+                // kubernetes-validate has no schema for the operator's CRDs: check_monitors.
                 assert_eq!(doc["apiVersion"], "monitoring.coreos.com/v1");
+                if let Some((ok, report)) = check_monitors(dir.path(), &yaml) {
+                    let line = format!("passed for resource {}/{name}", kind.to_lowercase());
+                    assert!(
+                        ok && report.contains(&line),
+                        "{kind}/{name} ({args:?}):\n{report}"
+                    );
+                }
                 continue;
             }
             let line = format!("passed for resource {}/{name}", kind.to_lowercase());
@@ -138,6 +163,21 @@ fn chart_lints_and_every_rendering_validates() {
     assert_ne!(broken, yaml);
     let (ok, report) = validate(dir.path(), &broken);
     assert!(!ok, "an unknown field must fail validation:\n{report}");
+    // So is one in a ServiceMonitor endpoint, and a wrongly typed field.
+    let yaml = render(&helm, &["--set", "prometheus.monitor.enabled=true"]);
+    for (from, to) in [
+        (
+            "      scheme: http\n",
+            "      scheme: http\n      bogusField: 1\n",
+        ),
+        ("      interval: 15s\n", "      interval: [15s]\n"),
+    ] {
+        let broken = yaml.replacen(from, to, 1);
+        assert_ne!(broken, yaml);
+        if let Some((ok, report)) = check_monitors(dir.path(), &broken) {
+            assert!(!ok, "a broken ServiceMonitor must fail:\n{report}");
+        }
+    }
 }
 
 /// The pod template of the chart's default DaemonSet is the kustomize base's, except for the
@@ -194,6 +234,13 @@ fn default_chart_matches_the_kustomize_base() {
             .collect()
     };
     assert_eq!(endpoints(&chart), endpoints(&base));
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some((ok, report)) = check_monitors(dir.path(), &kustomized) {
+        assert!(
+            ok && report.contains("passed for resource servicemonitor/nodex"),
+            "the kustomize ServiceMonitor:\n{report}"
+        );
+    }
     let service = |docs: &[Value]| find(docs, "Service").expect("a Service")["spec"].clone();
     let (chart_svc, base_svc) = (service(&chart), service(&base));
     assert_eq!(chart_svc["clusterIP"], base_svc["clusterIP"]);
