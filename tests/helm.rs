@@ -1,7 +1,7 @@
 //! The Helm chart in `deploy/helm/nodex`, with a real `helm` (from PATH, or fetched by
 //! `scripts/install-helm.sh`): `helm lint --strict` and `helm template` with the default values and
-//! every `ci/*-values.yaml`, every rendered object validated by `kubernetes-validate --strict`; the
-//! values reach the objects; the default DaemonSet and ServiceMonitor are the kustomize base's; and
+//! every `ci/*-values.yaml`, every rendered object validated by `kubernetes-validate --strict` (the
+//! operator's ServiceMonitor and PodMonitor by `tests/fixtures/check_monitors.py`); the values reach the objects; the default DaemonSet and ServiceMonitor are the kustomize base's; and
 //! the web configuration the chart writes is one nodex accepts and serves TLS and basic auth with.
 
 mod common;
