@@ -163,7 +163,22 @@ fn chart_lints_and_every_rendering_validates() {
     assert_ne!(broken, yaml);
     let (ok, report) = validate(dir.path(), &broken);
     assert!(!ok, "an unknown field must fail validation:\n{report}");
-    // So is one in a ServiceMonitor endpoint, and a wrongly typed field.
+    // values.schema.json: a misspelt or mistyped value stops helm instead of being ignored.
+    for bad in [
+        "prometheus.monitor.enabeld=true",
+        "extraArg=--no-collector.wifi",
+        "updateStrategy.type=Always",
+    ] {
+        let (ok, _, err) = run(Command::new(&helm)
+            .args(["template", "nodex"])
+            .arg(chart())
+            .args(["--set", bad]));
+        assert!(
+            !ok && err.contains("schema"),
+            "--set {bad} was accepted: {err}"
+        );
+    }
+    // So is an unknown field in a ServiceMonitor endpoint, and a wrongly typed field.
     let yaml = render(&helm, &["--set", "prometheus.monitor.enabled=true"]);
     for (from, to) in [
         (
