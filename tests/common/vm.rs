@@ -254,9 +254,12 @@ impl Initramfs {
     /// `/lib/vm.sh` ([`LIB_SH`]) and `init` as `/init`; the caller may add files before
     /// `finish()`.
     pub fn base(p: &Prerequisites, init: &str) -> Result<Cpio, String> {
-        let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+        let read =
+            |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
         let mut c = Cpio::new();
-        for d in ["bin", "dev", "proc", "sys", "run", "tmp", "lib", "var", "etc"] {
+        for d in [
+            "bin", "dev", "proc", "sys", "run", "tmp", "lib", "var", "etc",
+        ] {
             c.dir(d);
         }
         c.file("bin/busybox", 0o755, &read(&p.busybox)?)
@@ -289,7 +292,14 @@ pub fn boot(
 ) -> Result<String, String> {
     let child = Command::new(&p.qemu)
         .args(["-accel", "tcg", "-smp", "1", "-m", &memory_mb.to_string()])
-        .args(["-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot"])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+        ])
         .arg("-kernel")
         .arg(&p.vmlinuz)
         .arg("-initrd")
@@ -306,7 +316,9 @@ pub fn boot(
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).split(b'\n') {
             let Ok(line) = line else { break };
-            let text = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+            let text = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
             if tx.send(text).is_err() {
                 break;
             }
