@@ -11,7 +11,7 @@
 //! Needs qemu-system-x86, busybox-static, binutils and a kernel `scripts/vm-kernel.sh` can
 //! fetch (apt); `scripts/test-all.sh` installs them. Without them it fails in CI (`CI` set) and
 //! skips elsewhere. `NODEX_VM_TIMEOUT` (seconds) overrides the 600 s boot limit;
-//! `NODEX_VM_CONSOLE=<file>` keeps the console output.
+//! `NODEX_VM_CONSOLE=<file>` keeps the console output (as `<file>.v2`, `<file>.hybrid`).
 
 mod common;
 
@@ -211,7 +211,7 @@ fn slice_uid(uid: &str) -> String {
 }
 
 /// Boots `script` as `/init`; `None` when the prerequisites are missing outside CI.
-fn run_vm(script: &str) -> Option<BTreeMap<String, String>> {
+fn run_vm(name: &str, script: &str) -> Option<BTreeMap<String, String>> {
     let started = Instant::now();
     let p = match Prerequisites::find() {
         Ok(p) => p,
@@ -235,6 +235,7 @@ fn run_vm(script: &str) -> Option<BTreeMap<String, String>> {
         booted.elapsed().as_secs_f64()
     );
     if let Some(path) = std::env::var_os("NODEX_VM_CONSOLE") {
+        let path = format!("{}.{name}", path.to_string_lossy());
         std::fs::write(&path, &console).expect("write NODEX_VM_CONSOLE");
     }
     let sections = vm::sections(&console);
@@ -246,7 +247,7 @@ fn run_vm(script: &str) -> Option<BTreeMap<String, String>> {
 
 #[test]
 fn container_families_match_the_kernel_on_cgroup_v2() {
-    let Some(sections) = run_vm(include_str!("vm/cgroup-v2.sh")) else {
+    let Some(sections) = run_vm("v2", include_str!("vm/cgroup-v2.sh")) else {
         return;
     };
     let scrape_text = sections.get("scrape").expect("scrape section");
@@ -560,7 +561,7 @@ fn blkio(text: &str, dev: &str, op: &str) -> Option<u64> {
 /// the cgroup's twin in the unified hierarchy.
 #[test]
 fn container_families_match_the_kernel_on_a_hybrid_host() {
-    let Some(sections) = run_vm(include_str!("vm/cgroup-hybrid.sh")) else {
+    let Some(sections) = run_vm("hybrid", include_str!("vm/cgroup-hybrid.sh")) else {
         return;
     };
     let scrape = parse_exposition(sections.get("scrape").expect("scrape section"));

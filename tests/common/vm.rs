@@ -41,9 +41,16 @@ pub struct Prerequisites {
 }
 
 impl Prerequisites {
-    /// Finds or builds everything; `Err` says what is missing (the caller decides whether that
-    /// skips or fails, see `skip_unless_ci`).
+    /// Finds or builds everything, once per test binary (tests running in parallel wait for
+    /// the one build); `Err` says what is missing (the caller decides whether that skips or
+    /// fails, see `skip_unless_ci`).
     pub fn find() -> Result<Self, String> {
+        static FOUND: std::sync::OnceLock<Result<Prerequisites, String>> =
+            std::sync::OnceLock::new();
+        FOUND.get_or_init(Self::find_uncached).clone()
+    }
+
+    fn find_uncached() -> Result<Self, String> {
         let qemu = which("qemu-system-x86_64")
             .ok_or("qemu-system-x86_64 not found (Debian package qemu-system-x86)")?;
         let busybox = ["/bin/busybox", "/usr/bin/busybox"]
