@@ -809,7 +809,7 @@ fn cpio_header_layout_follows_the_kernel_format() {
     assert_eq!(&bytes[110..116], b"init\0\0");
     assert_eq!(&bytes[116..120], b"ab\0\0");
     assert_eq!(&bytes[120..126], b"070701");
-    assert_eq!(bytes.len() % 4, 0);
+    assert!(bytes.len().is_multiple_of(4));
 }
 
 #[test]
