@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the kernel of Debian's linux-image-amd64 (the versioned package it depends on) into
-# target/vm-kernel/<package>/ without installing it: vmlinuz and the brd (RAM disk) module, which
-# the cgroup VM tests (tests/common/vm.rs) boot under qemu. Prints that directory. Idempotent: a
-# fetched kernel is reused. Needs apt-get and dpkg-deb (any Debian machine).
+# target/vm-kernel/<package>/ without installing it: vmlinuz, the brd (RAM disk) module and ext4
+# with its dependencies (crc16, mbcache, jbd2), which the cgroup VM tests (tests/common/vm.rs)
+# boot under qemu. Prints that directory. Idempotent: a fetched kernel is reused. Needs apt-get
+# and dpkg-deb (any Debian machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkg="$(apt-cache depends linux-image-amd64 2>/dev/null |
@@ -12,7 +13,9 @@ if [ -z "$pkg" ]; then
   exit 1
 fi
 dir="target/vm-kernel/$pkg"
-if [ -f "$dir/vmlinuz" ] && [ -f "$dir/brd.ko" ]; then
+# In load order: a module's dependencies come before it.
+modules="drivers/block/brd.ko lib/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
+if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules" ] && [ "$(cat "$dir/modules")" = "$modules" ]; then
   echo "$PWD/$dir"
   exit 0
 fi
@@ -23,11 +26,14 @@ trap 'rm -rf "$tmp"' EXIT
   echo "error: apt-get download $pkg failed" >&2
   exit 1
 }
-# dpkg-deb -x would unpack every module (~400 MB); only the kernel and brd.ko are needed.
+# dpkg-deb -x would unpack every module (~400 MB); only the kernel and these are needed.
 mkdir "$tmp/x"
-dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/block/brd.ko'
+patterns=('./boot/vmlinuz-*')
+for m in $modules; do patterns+=("./lib/modules/*/kernel/$m"); done
+dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" --wildcards "${patterns[@]}"
 mkdir -p "$dir"
-cp "$tmp"/x/boot/vmlinuz-* "$dir/vmlinuz.part"
-cp "$tmp"/x/lib/modules/*/kernel/drivers/block/brd.ko "$dir/brd.ko"
-mv "$dir/vmlinuz.part" "$dir/vmlinuz"
+rm -f "$dir"/*.ko "$dir/modules"
+cp "$tmp"/x/boot/vmlinuz-* "$dir/vmlinuz"
+for m in $modules; do cp "$tmp"/x/lib/modules/*/kernel/"$m" "$dir/"; done
+echo "$modules" > "$dir/modules"
 echo "$PWD/$dir"

@@ -448,16 +448,18 @@ fn container_families_match_the_kernel_on_cgroup_v2() {
         c.check("container_threads_max", id, &[], "pids.max", |t| {
             t.trim().parse::<u64>().ok().map(f)
         });
-        // container_diskio: io.stat of /dev/ram0 (1:0).
-        for (family, key) in [
-            ("container_fs_reads_bytes_total", "rbytes"),
-            ("container_fs_reads_total", "rios"),
-            ("container_fs_writes_bytes_total", "wbytes"),
-            ("container_fs_writes_total", "wios"),
-        ] {
-            c.check(family, id, &[("device", "/dev/ram0")], "io.stat", |t| {
-                io_stat(t, "1:0", key).map(f)
-            });
+        // container_diskio: io.stat of /dev/ram0 (1:0) and /dev/ram1 (1:1).
+        for (dev, name) in [("1:0", "/dev/ram0"), ("1:1", "/dev/ram1")] {
+            for (family, key) in [
+                ("container_fs_reads_bytes_total", "rbytes"),
+                ("container_fs_reads_total", "rios"),
+                ("container_fs_writes_bytes_total", "wbytes"),
+                ("container_fs_writes_total", "wios"),
+            ] {
+                c.check(family, id, &[("device", name)], "io.stat", |t| {
+                    io_stat(t, dev, key).map(f)
+                });
+            }
         }
     }
     c.print();
@@ -473,6 +475,7 @@ fn container_families_match_the_kernel_on_cgroup_v2() {
     let b = |id: &str, file: &str| before[id].get(file).cloned().unwrap_or_default();
     assert!(keyed(&b(&bu, "cpu.stat"), "nr_throttled").unwrap_or(0) >= 5);
     assert!(keyed(&b(&be, "memory.stat"), "anon").unwrap_or(0) >= 4_000_000);
+    assert!(keyed(&b(&be, "memory.stat"), "inactive_file").unwrap_or(0) > 0);
     assert!(io_stat(&b(&be, "io.stat"), "1:0", "wbytes").unwrap_or(0) >= 8 << 20);
     assert!(keyed(&b(&gu, "memory.events"), "oom_kill").unwrap_or(0) >= 1);
     assert!(psi_total(&b(&bu, "cpu.pressure"), "some").unwrap_or(0) > 0);
@@ -725,31 +728,19 @@ fn container_families_match_the_kernel_on_a_hybrid_host() {
         });
         c.check("container_threads", id, &[], "pids/pids.current", num);
         c.check("container_threads_max", id, &[], "pids/pids.max", num);
-        for (family, file, op) in [
-            (
-                "container_fs_writes_bytes_total",
-                "blkio/blkio.throttle.io_service_bytes_recursive",
-                "Write",
-            ),
-            (
-                "container_fs_writes_total",
-                "blkio/blkio.throttle.io_serviced_recursive",
-                "Write",
-            ),
-            (
-                "container_fs_reads_bytes_total",
-                "blkio/blkio.throttle.io_service_bytes_recursive",
-                "Read",
-            ),
-            (
-                "container_fs_reads_total",
-                "blkio/blkio.throttle.io_serviced_recursive",
-                "Read",
-            ),
-        ] {
-            c.check(family, id, &[("device", "/dev/ram0")], file, |t| {
-                blkio(t, "1:0", op).map(f)
-            });
+        let bytes = "blkio/blkio.throttle.io_service_bytes_recursive";
+        let ops = "blkio/blkio.throttle.io_serviced_recursive";
+        for (dev, name) in [("1:0", "/dev/ram0"), ("1:1", "/dev/ram1")] {
+            for (family, file, op) in [
+                ("container_fs_writes_bytes_total", bytes, "Write"),
+                ("container_fs_writes_total", ops, "Write"),
+                ("container_fs_reads_bytes_total", bytes, "Read"),
+                ("container_fs_reads_total", ops, "Read"),
+            ] {
+                c.check(family, id, &[("device", name)], file, |t| {
+                    blkio(t, dev, op).map(f)
+                });
+            }
         }
         if !pod_level {
             for res in ["cpu", "memory", "io"] {

@@ -1,7 +1,8 @@
 //! A real Linux kernel under qemu for tests that need a cgroup layout this host does not have
 //! (pure cgroup v2, hybrid): Debian's `linux-image-amd64` kernel (fetched into `target/vm-kernel`
 //! by `scripts/vm-kernel.sh`), booted with `-accel tcg` from an initramfs this module writes:
-//! static busybox, a static nodex, the `brd` RAM-disk module and a test's own `/init` script.
+//! static busybox, a static nodex, the `brd` RAM-disk and ext4 modules and a test's own `/init`
+//! script.
 //! The script prints what the test compares between markers on the serial console
 //! ([`MARK_BEGIN`] `name` / [`MARK_END`] `name`) and ends with [`MARK_DONE`].
 //!
@@ -32,8 +33,8 @@ pub struct Prerequisites {
     pub qemu: PathBuf,
     /// The kernel image.
     pub vmlinuz: PathBuf,
-    /// The `brd` module built for that kernel.
-    pub brd: PathBuf,
+    /// Modules for that kernel in load order (`brd`, then ext4 and its dependencies).
+    pub modules: Vec<PathBuf>,
     /// A statically linked busybox.
     pub busybox: PathBuf,
     /// A statically linked nodex (see [`static_nodex`]).
@@ -59,11 +60,18 @@ impl Prerequisites {
             .find(|p| is_static(p))
             .ok_or("no static busybox (Debian package busybox-static)")?;
         let kernel = kernel_dir()?;
+        let list = kernel.join("modules");
+        let modules = std::fs::read_to_string(&list)
+            .map_err(|e| format!("{}: {e}", list.display()))?
+            .split_whitespace()
+            .filter_map(|m| m.rsplit('/').next())
+            .map(|name| kernel.join(name))
+            .collect();
         let nodex = static_nodex()?;
         Ok(Prerequisites {
             qemu,
             vmlinuz: kernel.join("vmlinuz"),
-            brd: kernel.join("brd.ko"),
+            modules,
             busybox,
             nodex,
         })
@@ -257,21 +265,41 @@ impl Cpio {
 pub struct Initramfs;
 
 impl Initramfs {
-    /// `/bin/busybox` (applets installed by the script), `/bin/nodex`, `/lib/brd.ko`,
-    /// `/lib/vm.sh` ([`LIB_SH`]) and `init` as `/init`; the caller may add files before
-    /// `finish()`.
+    /// `/bin/busybox` (applets installed by the script), `/bin/nodex`, the modules under
+    /// `/lib/modules/` with their load order in `/lib/modules/order`, `/lib/vm.sh` ([`LIB_SH`])
+    /// and `init` as `/init`; the caller may add files before `finish()`.
     pub fn base(p: &Prerequisites, init: &str) -> Result<Cpio, String> {
         let read =
             |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
         let mut c = Cpio::new();
         for d in [
-            "bin", "dev", "proc", "sys", "run", "tmp", "lib", "var", "etc",
+            "bin",
+            "dev",
+            "proc",
+            "sys",
+            "run",
+            "tmp",
+            "mnt",
+            "lib",
+            "lib/modules",
+            "var",
+            "etc",
         ] {
             c.dir(d);
         }
+        let mut order = String::new();
+        for m in &p.modules {
+            let name = m
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| format!("module path {}", m.display()))?;
+            c.file(&format!("lib/modules/{name}"), 0o644, &read(m)?);
+            order.push_str(name);
+            order.push('\n');
+        }
+        c.file("lib/modules/order", 0o644, order.as_bytes());
         c.file("bin/busybox", 0o755, &read(&p.busybox)?)
             .file("bin/nodex", 0o755, &read(&p.nodex)?)
-            .file("lib/brd.ko", 0o644, &read(&p.brd)?)
             .file("lib/vm.sh", 0o644, LIB_SH.as_bytes())
             .file("init", 0o755, init.as_bytes());
         Ok(c)

@@ -64,6 +64,8 @@ bundle "$GU_ID" victim registry.example/victim:7 oom-0 batch "$GU_UID"
 (
   enter "$BE"
   dd if=/dev/zero of=/dev/ram0 bs=65536 count=128 2>/dev/null
+  dd if=/dev/zero of=/mnt/cache bs=65536 count=128 2>/dev/null
+  sync
   head -c 4194304 /dev/zero > /tmp/hold
   x=$(head -c 4000000 /dev/zero | tr '\0' a)
   touch /tmp/holder-ready

@@ -3,7 +3,8 @@
 # layout (kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid>.slice/
 # cri-containerd-<id>.scope) with containerd's bundle config.json and /var/log/pods entries,
 # sets the limits the kubelet and runc set (cpu.max, cpu.weight, memory.max/min/low, pids.max),
-# runs a CPU burner (throttled), a memory holder (anon, tmpfs, 8 MiB written to /dev/ram0)
+# runs a CPU burner (throttled), a memory holder (anon, tmpfs, 8 MiB written to /dev/ram0 and
+# 8 MiB of page cache in a file on /mnt)
 # and an OOM victim, freezes kubepods.slice, and prints every cgroup's kernel files before
 # and after one nodex scrape. The ids come from /etc/vm.env, written by the test.
 . /lib/vm.sh
@@ -54,7 +55,8 @@ setf "$BU" pids.max 64
 bundle "$BU_ID" burner registry.example/burner:1 web-0 shop "$BU_UID"
 
 # BestEffort pod: no limits; holds anon memory and a tmpfs file, writes 8 MiB to /dev/ram0
-# (brd's writes bypass the page cache here, so io.stat counts them but inactive_file stays 0).
+# (raw brd writes bypass the page cache) and an 8 MiB file on /mnt (ext2 on /dev/ram1: page
+# cache, inactive_file, written back under the cgroup).
 BE_POD=$K/kubepods-besteffort.slice/kubepods-besteffort-pod$(us "$BE_UID").slice
 BE=$BE_POD/cri-containerd-$BE_ID.scope
 slice "$BE_POD"
@@ -79,6 +81,8 @@ echo $! > /run/containerd/io.containerd.runtime.v2.task/k8s.io/$BU_ID/init.pid
 (
   echo 0 > "$CG/$BE/cgroup.procs" || exit 1
   dd if=/dev/zero of=/dev/ram0 bs=65536 count=128 2>/dev/null
+  dd if=/dev/zero of=/mnt/cache bs=65536 count=128 2>/dev/null
+  sync
   head -c 4194304 /dev/zero > /tmp/hold
   x=$(head -c 4000000 /dev/zero | tr '\0' a)
   touch /tmp/holder-ready
@@ -117,5 +121,4 @@ dump before
 vm_scrape scrape
 dump after
 vm_file "nodex log" /tmp/nodex.log
-vm_section "ram0" cat /sys/dev/block/1:0/uevent
 vm_done

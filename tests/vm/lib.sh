@@ -9,8 +9,15 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 ip link set lo up
-# /dev/ram0, 32 MiB: a block device whose reads fill the page cache and io.stat.
-insmod /lib/brd.ko rd_nr=1 rd_size=32768
+for m in $(cat /lib/modules/order); do
+  case $m in
+  brd.ko) insmod /lib/modules/$m rd_nr=2 rd_size=32768 ;;
+  *) insmod /lib/modules/$m ;;
+  esac
+done
+# /dev/ram0 (32 MiB) is written raw; /dev/ram1 holds an ext2 file system on /mnt whose files
+# are page cache (active_file/inactive_file) charged to the cgroup that reads or writes them.
+mke2fs -q /dev/ram1 >/dev/null && mount -t ext4 /dev/ram1 /mnt
 
 # Ends the run: the test stops qemu when it reads @@@DONE.
 vm_done() {
