@@ -1,23 +1,6 @@
 # Shell helpers for the VM init scripts (tests/common/vm.rs installs this as /lib/vm.sh; the
 # scripts source it first): basic mounts, loopback, the brd RAM disk, and the console markers
 # that tests/common/vm.rs parses.
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-ip link set lo up
-for m in $(cat /lib/modules/order); do
-  case $m in
-  brd.ko) insmod /lib/modules/$m rd_nr=2 rd_size=32768 ;;
-  *) insmod /lib/modules/$m ;;
-  esac
-done
-# /dev/ram0 (32 MiB) is written raw; /dev/ram1 holds an ext2 file system on /mnt whose files
-# are page cache (active_file/inactive_file) charged to the cgroup that reads or writes them.
-mke2fs -q /dev/ram1 >/dev/null && mount -t ext4 /dev/ram1 /mnt
 
 # Ends the run: the test stops qemu when it reads @@@DONE.
 vm_done() {
@@ -74,3 +57,25 @@ vm_nodex() {
 vm_scrape() {
   vm_section "$1" wget -q -O - http://127.0.0.1:9100/metrics
 }
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+ip link set lo up
+for m in $(cat /lib/modules/order); do
+  case $m in
+  brd.ko) insmod /lib/modules/$m rd_nr=2 rd_size=32768 ;;
+  *) insmod /lib/modules/$m ;;
+  esac
+done
+# /dev/ram0 (32 MiB) is written raw; /dev/ram1 holds an ext2 file system on /mnt whose files
+# are page cache (active_file/inactive_file) charged to the cgroup that reads or writes them.
+# devtmpfs creates the nodes asynchronously.
+vm_wait "/dev/ram1" test -b /dev/ram1
+mke2fs -q /dev/ram1 >/dev/null || vm_fail "mke2fs /dev/ram1"
+mount -t ext4 /dev/ram1 /mnt || vm_fail "mount /dev/ram1"
+
