@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the kernel of Debian's linux-image-amd64 (the versioned package it depends on) into
 # target/vm-kernel/<package>/ without installing it: vmlinuz, the brd (RAM disk) module and ext4
-# with its dependencies (crc16, mbcache, jbd2), which the cgroup VM tests (tests/common/vm.rs)
+# with its dependencies (crc16, crc32c, mbcache, jbd2), which the cgroup VM tests (tests/common/vm.rs)
 # boot under qemu. Prints that directory. Idempotent: a fetched kernel is reused. Needs apt-get
 # and dpkg-deb (any Debian machine).
 set -euo pipefail
@@ -14,7 +14,8 @@ if [ -z "$pkg" ]; then
 fi
 dir="target/vm-kernel/$pkg"
 # In load order: a module's dependencies come before it.
-modules="drivers/block/brd.ko lib/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko"
+modules="drivers/block/brd.ko lib/crc16.ko crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko
+  fs/ext4/ext4.ko"
 if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules" ] && [ "$(cat "$dir/modules")" = "$modules" ]; then
   echo "$PWD/$dir"
   exit 0
