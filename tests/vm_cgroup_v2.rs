@@ -1,12 +1,13 @@
-//! nodex's container families on a real cgroup v2 kernel. This host runs cgroup v1, so the test
-//! boots Debian's kernel under qemu (`tests/common/vm.rs`) with `tests/vm/cgroup-v2.sh` as
-//! `/init`: kubelet systemd-driver slices with containerd scopes, the limits the kubelet and runc
-//! write, a throttled CPU burner, a memory holder (anon, tmpfs, writes to `/dev/ram0`) and
-//! an OOM kill. `kubepods.slice` is frozen, then every cgroup's kernel files are printed before
-//! and after one scrape of nodex running in the same VM. Each family must equal the kernel's
-//! value converted as cAdvisor converts it (google/cadvisor `container/libcontainer/handler.go`
-//! and `container/common/helpers.go`; runc `libcontainer/cgroups/fs2`), within the
-//! before/after range, which is a single value for a frozen cgroup.
+//! nodex's container families on a real cgroup v2 kernel, and on a hybrid host. This host runs
+//! cgroup v1, so the test boots Debian's kernel under qemu (`tests/common/vm.rs`) with
+//! `tests/vm/cgroup-v2.sh` (or `cgroup-hybrid.sh`) as `/init`: kubelet systemd-driver slices
+//! with containerd scopes, the limits the kubelet and runc write, a throttled CPU burner, a
+//! memory holder (anon, tmpfs, page cache on ext2, raw writes to `/dev/ram0`) and an OOM kill.
+//! `kubepods.slice` is frozen, then every cgroup's kernel files are printed before and after
+//! one scrape of nodex running in the same VM. Each family must equal the kernel's value
+//! converted as cAdvisor converts it (google/cadvisor `container/libcontainer/handler.go`,
+//! `container/common/helpers.go`, `metrics/prometheus.go`; runc `libcontainer/cgroups/fs2` and
+//! `fs`), within the before/after range, which is a single value for a frozen cgroup.
 //!
 //! Needs qemu-system-x86, busybox-static, binutils and a kernel `scripts/vm-kernel.sh` can
 //! fetch (apt); `scripts/test-all.sh` installs them. Without them it fails in CI (`CI` set) and

@@ -149,8 +149,11 @@ pub fn static_nodex() -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let built = repo.join(format!("target/{triple}/debug/nodex"));
-    let stripped = repo.join(format!("target/{triple}/debug/nodex.vm"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let built = target.join(format!("{triple}/debug/nodex"));
+    let stripped = target.join(format!("{triple}/debug/nodex.vm"));
     let out = Command::new("strip")
         .arg("-o")
         .arg(&stripped)
