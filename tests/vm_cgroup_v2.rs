@@ -217,7 +217,7 @@ fn run_vm(name: &str, script: &str) -> Option<BTreeMap<String, String>> {
     let p = match Prerequisites::find() {
         Ok(p) => p,
         Err(why) => {
-            skip_unless_ci(&format!("cgroup v2 VM: {why}"));
+            skip_unless_ci(&format!("cgroup VM ({name}): {why}"));
             return None;
         }
     };
