@@ -4,6 +4,7 @@
 
 pub mod fuse;
 pub mod prometheus;
+pub mod vm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
