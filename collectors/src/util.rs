@@ -168,7 +168,12 @@ pub fn parse_i64(s: &str) -> Result<i64, ParseError> {
 
 /// Text of a byte slice, invalid UTF-8 replaced.
 pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // `from_utf8` checks ASCII a word at a time, where `from_utf8_lossy` walks the chunks byte
+    // by byte: kernel files are valid UTF-8, and this was 2% of a host scrape's instructions.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// Makes an arbitrary string a valid metric-name fragment: every character outside
