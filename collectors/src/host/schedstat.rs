@@ -27,7 +27,7 @@ pub struct SchedCpu {
 pub fn parse(bytes: &[u8]) -> Result<Vec<SchedCpu>, ParseError> {
     let text = lossy(bytes);
     let mut cpus = Vec::new();
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         let mut fields = line.split(' ');
         let Some(cpu) = fields
             .next()

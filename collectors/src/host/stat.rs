@@ -90,7 +90,7 @@ pub fn parse(bytes: &[u8]) -> Result<ProcStat, ParseError> {
     let text = lossy(bytes);
     let mut stat = ProcStat::default();
     let mut parts: Vec<&str> = Vec::with_capacity(16);
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         // The `intr` line holds one count per interrupt (hundreds): only the total is kept,
         // the rest are checked as procfs parses them, without collecting them.
         if let Some(counts) = line.strip_prefix("intr ") {
