@@ -170,14 +170,15 @@ pub fn render<W: Write>(
         } else {
             // Unstable sort (no scratch allocation) with the position as tie-breaker: the
             // first of identical series wins, as with a stable sort.
+            // Strictly increasing keys (the usual case) are sorted and hold no repeats.
             if !picked.is_sorted_by(|a, b| key_of(expanded, a) < key_of(expanded, b)) {
                 picked.sort_unstable_by(|a, b| {
                     key_of(expanded, a)
                         .cmp(key_of(expanded, b))
                         .then(a.3.cmp(&b.3))
                 });
+                picked.dedup_by(|b, a| key_of(expanded, a) == key_of(expanded, b));
             }
-            picked.dedup_by(|b, a| key_of(expanded, a) == key_of(expanded, b));
         }
         stats.duplicate_series += before - picked.len();
 
@@ -272,17 +273,20 @@ fn write_line<W: Write>(
     line: &Line,
     scratch: &mut Vec<u8>,
 ) -> io::Result<()> {
+    let key = &buf[line.start as usize..line.key_end as usize];
+    // The line in the sink is already `key value[ timestamp]`: text copies it whole.
+    let text_line = &buf[line.start as usize..line.end as usize];
+    if format == Format::Text {
+        out.write_all(name)?;
+        out.write_all(text_line)?;
+        return out.write_all(b"\n");
+    }
     scratch.clear();
     scratch.extend_from_slice(name);
-    let key = &buf[line.start as usize..line.key_end as usize];
-    let rest = &buf[line.key_end as usize + 1..line.end as usize];
     match format {
-        Format::Text => {
-            scratch.extend_from_slice(key);
-            scratch.push(b' ');
-            scratch.extend_from_slice(rest);
-        }
+        Format::Text => scratch.extend_from_slice(text_line),
         Format::OpenMetrics => {
+            let rest = &buf[line.key_end as usize + 1..line.end as usize];
             if kind == MetricType::Counter && !name.ends_with(b"_total") {
                 scratch.extend_from_slice(b"_total");
             }
