@@ -25,7 +25,14 @@ import subprocess
 import tempfile
 import time
 
-from benchlib import NODE_EXPORTER, cpu_seconds, fetch, free_port, peak_rss_bytes, start
+from benchlib import CLK_TCK, NODE_EXPORTER, fetch, free_port, peak_rss_bytes, start
+
+
+def cpu_seconds(pid):
+    """(user, system) CPU time of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 class Exporter:
@@ -45,11 +52,15 @@ class Exporter:
 
     def result(self):
         scrapes = len(self.walls)
-        cpu = (cpu_seconds(self.proc.pid) - self.cpu0) / scrapes
+        (user0, sys0), (user1, sys1) = self.cpu0, cpu_seconds(self.proc.pid)
+        user, system = (user1 - user0) / scrapes, (sys1 - sys0) / scrapes
+        cpu = user + system
         walls = sorted(self.walls)
         return {
             "name": self.name,
             "cpu_ms": cpu * 1000,
+            "user_ms": user * 1000,
+            "sys_ms": system * 1000,
             "wall_ms": statistics.median(walls) * 1000,
             "p90_ms": walls[int(len(walls) * 0.9) - 1] * 1000,
             "rss_mib": peak_rss_bytes(self.proc.pid) / 2**20,
@@ -156,13 +167,18 @@ def main():
         scratch.cleanup()
     ne = results[0]
     print(f"{args.scrapes} scrapes each, alternating, {os.cpu_count()} CPUs, kernel {os.uname().release}\n")
-    print("| exporter | CPU per scrape | median wall | p90 wall | peak RSS | response "
+    print("| exporter | CPU per scrape (user + system) | median wall | p90 wall | peak RSS | response "
           "| CPU ratio | wall ratio | RSS ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['name']} | {r['cpu_ms']:.2f} ms | {r['wall_ms']:.2f} ms | {r['p90_ms']:.2f} ms "
-              f"| {r['rss_mib']:.1f} MiB | {r['bytes']} B | **{r['cpu_ms'] / ne['cpu_ms']:.2f}x** "
-              f"| {r['wall_ms'] / ne['wall_ms']:.2f}x | **{r['rss_mib'] / ne['rss_mib']:.2f}x** |")
+        # The floor is no exporter: its memory and response are not comparable.
+        floor = r["name"].startswith("floor")
+        rss = "-" if floor else f"{r['rss_mib']:.1f} MiB"
+        rss_ratio = "-" if floor else f"**{r['rss_mib'] / ne['rss_mib']:.2f}x**"
+        size = "-" if floor else f"{r['bytes']} B"
+        print(f"| {r['name']} | {r['cpu_ms']:.2f} ms ({r['user_ms']:.2f} + {r['sys_ms']:.2f}) "
+              f"| {r['wall_ms']:.2f} ms | {r['p90_ms']:.2f} ms | {rss} | {size} "
+              f"| **{r['cpu_ms'] / ne['cpu_ms']:.2f}x** | {r['wall_ms'] / ne['wall_ms']:.2f}x | {rss_ratio} |")
 
 
 if __name__ == "__main__":
