@@ -51,7 +51,7 @@ pub type Stat<'a> = (&'a str, &'a str, f64);
 pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
-    let mut lines = crate::util::lines(&text).filter(|l| !l.trim().is_empty());
+    let mut lines = crate::util::lines(text).filter(|l| !l.trim().is_empty());
     while let Some(names_line) = lines.next() {
         let values_line = lines.next().unwrap_or("");
         // The two lines are walked in step rather than collected: an error found part-way
@@ -98,7 +98,7 @@ pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
 pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
-    for line in crate::util::lines(&text) {
+    for line in crate::util::lines(text) {
         let mut cols = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (cols.next(), cols.next()) else {
             continue;
