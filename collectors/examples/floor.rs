@@ -401,3 +401,67 @@ fn main() -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines as strace 6.1 wrote them for a nodex scrape (`strace -f -qq -s 64`).
+    const TRACE: &str = r#"32014 openat(AT_FDCWD, "/sys/fs/bcache", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = -1 ENOENT (No such file or directory)
+32014 pread64(12, "IP address       HW type     Flags       HW address            M"..., 4096, 0) = 156
+32014 getdents64(85, 0xb013070 /* 3 entries */, 32768) = 80
+32014 statx(AT_FDCWD, "/sys/devices/system/cpu/cpu0/topology", AT_STATX_SYNC_AS_STAT, STATX_ALL, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, stx_attributes=0, stx_mode=S_IFDIR|0755, stx_size=0, ...}) = 0
+32014 newfstatat(85, "", {st_mode=S_IFDIR|0755, st_size=0, ...}, AT_EMPTY_PATH) = 0
+32014 statfs("/", {f_type=EXT2_SUPER_MAGIC, f_bsize=4096, f_blocks=66053021, f_bfree=53722675, f_bavail=11491126, f_files=16777216, f_ffree=16222496, f_fsid={val=[0x34da047e, 0x5d4c05ec]}, f_namelen=255, f_frsize=4096, f_flags=ST_VALID|ST_RELATIME}) = 0
+31994 prlimit64(0, RLIMIT_NOFILE, NULL, {rlim_cur=20000, rlim_max=20000}) = 0
+12693 openat(AT_FDCWD, "/proc/net/rpc/nfsd", O_RDONLY|O_CLOEXEC <unfinished ...>
+12626 <... epoll_wait resumed>[], 1024, 11) = 0
+12693 <... openat resumed>)             = 7
+12693 close(7)                          = 0
+32014 sendto(33, [{nlmsg_len=40, nlmsg_type=RTM_GETLINK, nlmsg_flags=NLM_F_REQUEST|NLM_F_DUMP, nlmsg_seq=5, nlmsg_pid=0}, {ifi_family=AF_UNSPEC, ifi_type=ARPHRD_NETROM, ifi_index=0, ifi_flags=0, ifi_change=0}, [{nla_len=8, nla_type=IFLA_EXT_MASK}, RTEXT_FILTER_SKIP_STATS]], 40, 0, NULL, 0) = 40
+32014 sendto(82, [{nlmsg_len=72, nlmsg_type=SOCK_DIAG_BY_FAMILY, nlmsg_flags=NLM_F_REQUEST|NLM_F_DUMP, nlmsg_seq=9, nlmsg_pid=0}, {sdiag_family=AF_INET6, sdiag_protocol=IPPROTO_UDP, idiag_ext=0}], 72, 0, NULL, 0) = 72
+"#;
+
+    #[test]
+    fn parses_a_recorded_scrape() {
+        assert_eq!(
+            parse_trace(TRACE),
+            vec![
+                Op::Open(
+                    None,
+                    "/sys/fs/bcache".into(),
+                    libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECTORY,
+                    None
+                ),
+                Op::Pread(12, 4096, 0),
+                Op::Getdents(85, 32768),
+                Op::Stat(None, "/sys/devices/system/cpu/cpu0/topology".into()),
+                Op::Fstat(85),
+                Op::Statfs("/".into()),
+                Op::Rlimit,
+                Op::Open(
+                    None,
+                    "/proc/net/rpc/nfsd".into(),
+                    libc::O_RDONLY | libc::O_CLOEXEC,
+                    Some(7)
+                ),
+                Op::Close(7),
+                Op::LinkDump(1 << 3),
+                Op::UdpDiag(libc::AF_INET6 as u8),
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_descriptors_of_proc_pid_become_proc_self() {
+        let map = parse_fd_map(
+            "total 0\n\
+             lr-x------ 1 root root 64 Dec  1 21:59 0 -> /dev/null\n\
+             lr-x------ 1 root root 64 Dec  1 21:59 12 -> /proc/31992/net/arp\n\
+             lrwx------ 1 root root 64 Dec  1 21:59 33 -> socket:[81234]\n",
+        );
+        assert_eq!(map.get(&12).map(String::as_str), Some("/proc/self/net/arp"));
+        assert_eq!(map.get(&0).map(String::as_str), Some("/dev/null"));
+        assert!(!map.contains_key(&33));
+    }
+}
