@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds a static, non-PIE nodex (glibc, +crt-static; no start-up relocations to page in) and the
-# FROM-scratch image.
+# FROM-scratch image. Against the dynamic build it runs the same user-space instructions per host
+# scrape (benches/callgrind_scrape.py: the same IFUNC-selected string functions, the same malloc)
+# with ~1.6 MiB less resident (no libc, libm, ld.so pages).
 # Usage: scripts/build-image.sh [tag]   (default tag: nodex:dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."

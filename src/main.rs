@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    release_startup_pages();
     let state = Arc::new(server::AppState {
         scraper: scrape::Scraper::new(
             collectors,
@@ -122,5 +123,71 @@ fn limit_malloc_arenas() {
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, 1);
         }
+    }
+}
+
+/// Returns the pages only start-up used before the first scrape, so that they do not count in
+/// the resident set from then on: the page-table entries of nodex's own code (flag parsing,
+/// YAML, TLS and regex set-up; the kernel maps a binary's text 64 KiB around each page touched,
+/// so most of it was resident) and the free memory of the heap. The code stays in the page
+/// cache: what a scrape runs is mapped again at its first use, the rest stays out. The text
+/// mapping is never written (no text relocations), so dropping it loses nothing.
+fn release_startup_pages() {
+    let (Ok(maps), Ok(exe)) = (
+        std::fs::read_to_string("/proc/self/maps"),
+        std::fs::read_link("/proc/self/exe"),
+    ) else {
+        return;
+    };
+    for (start, end) in code_mappings(&maps, &exe.to_string_lossy()) {
+        // SAFETY: the range is a whole mapping of this executable's read-only, never-written
+        // text; MADV_DONTNEED on a private file mapping only drops page-table entries.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The `r-xp` mappings of `exe` in a `/proc/<pid>/maps` text, as (start, end) addresses.
+fn code_mappings(maps: &str, exe: &str) -> Vec<(usize, usize)> {
+    maps.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_ascii_whitespace();
+            let (range, perms) = (fields.next()?, fields.next()?);
+            let path = fields.nth(3)?;
+            if perms != "r-xp" || path != exe || fields.next().is_some() {
+                return None;
+            }
+            let (start, end) = range.split_once('-')?;
+            let start = usize::from_str_radix(start, 16).ok()?;
+            let end = usize::from_str_radix(end, 16).ok()?;
+            (end > start).then_some((start, end))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Only the executable's own code mapping is picked from a real maps layout (proc(5)).
+    #[test]
+    fn picks_the_executable_code_mapping() {
+        let maps = "\
+00400000-00401000 r--p 00000000 fe:01 123 /usr/bin/nodex
+00401000-009a3000 r-xp 00001000 fe:01 123 /usr/bin/nodex
+009a3000-00b3b000 r--p 005a3000 fe:01 123 /usr/bin/nodex
+00b3b000-00b3f000 rw-p 0073b000 fe:01 123 /usr/bin/nodex
+01d6e000-01f39000 rw-p 00000000 00:00 0                                  [heap]
+7f1c2a000000-7f1c2a021000 r-xp 00000000 fe:01 77 /usr/lib/x86_64-linux-gnu/libc.so.6
+7f1c2b000000-7f1c2b001000 r-xp 00000000 fe:01 124 /usr/bin/nodex (deleted)
+7ffd6b5f2000-7ffd6b5f4000 r-xp 00000000 00:00 0                          [vdso]
+";
+        assert_eq!(
+            super::code_mappings(maps, "/usr/bin/nodex"),
+            vec![(0x401000, 0x9a3000)]
+        );
     }
 }

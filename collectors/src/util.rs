@@ -166,9 +166,35 @@ pub fn parse_i64(s: &str) -> Result<i64, ParseError> {
         .map_err(|_| ParseError::new(format!("invalid integer {s:?}")))
 }
 
+/// The lines of `text` exactly as [`str::lines`] gives them (split at `\n`, a `\r` before it
+/// removed, no empty line after a final `\n`), found by a plain byte loop: `str::lines`
+/// searches with a `CharSearcher` whose set-up cost ~190 instructions per line of the short
+/// lines of procfs files, 4% of a host scrape.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.bytes().position(|b| b == b'\n') {
+            Some(i) => {
+                let line = &rest[..i];
+                rest = &rest[i + 1..];
+                Some(line.strip_suffix('\r').unwrap_or(line))
+            }
+            None => Some(std::mem::take(&mut rest)),
+        }
+    })
+}
+
 /// Text of a byte slice, invalid UTF-8 replaced.
 pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // `from_utf8` checks ASCII a word at a time, where `from_utf8_lossy` walks the chunks byte
+    // by byte: kernel files are valid UTF-8, and this was 2% of a host scrape's instructions.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// Makes an arbitrary string a valid metric-name fragment: every character outside
@@ -354,6 +380,27 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherD
 
 #[cfg(test)]
 mod tests {
+    /// `lines` splits as `str::lines` on the cases its documentation lists, and more.
+    #[test]
+    fn lines_match_str_lines() {
+        for text in [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "a\r\r\nb\r",
+            "\r\n",
+            "\ra\n\nb \n  c\r",
+            "é\nü\r\n",
+        ] {
+            let ours: Vec<&str> = super::lines(text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
     use super::*;
 
     #[test]

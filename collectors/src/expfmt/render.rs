@@ -56,6 +56,17 @@ impl<'a> BlockRef<'a> {
     }
 }
 
+/// The first 32 bytes of a name as two big-endian integers, zero-padded: integer order is
+/// byte order, a name before every longer name it starts.
+fn name_head(name: &[u8]) -> (u128, u128) {
+    let mut bytes = [0u8; 32];
+    let n = name.len().min(32);
+    bytes[..n].copy_from_slice(&name[..n]);
+    let (hi, lo) = bytes.split_at(16);
+    let word = |b: &[u8]| u128::from_be_bytes(b.try_into().unwrap_or_default());
+    (word(hi), word(lo))
+}
+
 fn range<'a>(bytes: &'a [u8], r: &std::ops::Range<u32>) -> &'a [u8] {
     &bytes[r.start as usize..r.end as usize]
 }
@@ -66,7 +77,7 @@ pub fn render<W: Write>(
     format: Format,
     out: &mut W,
 ) -> io::Result<RenderStats> {
-    let mut blocks: Vec<(BlockRef<'_>, u32)> = sinks
+    let blocks: Vec<BlockRef<'_>> = sinks
         .iter()
         .flat_map(|sink| {
             sink.families
@@ -74,12 +85,40 @@ pub fn render<W: Write>(
                 .map(move |block| BlockRef { sink, block })
         })
         .filter(|b| !b.block.lines.is_empty())
-        .zip(0..)
         .collect();
-    // Unstable sort (no scratch allocation; a few hundred blocks per scrape) with the position
-    // as tie-breaker, so blocks of one family keep their order as with a stable sort.
-    blocks.sort_unstable_by(|(a, i), (b, j)| a.name().cmp(b.name()).then(i.cmp(j)));
-    let blocks: Vec<BlockRef<'_>> = blocks.into_iter().map(|(b, _)| b).collect();
+    // The blocks' order by name, position breaking ties so that blocks of one family keep
+    // their order as with a stable sort. Sorted are (name head, position) integers, the head
+    // being the name's first 32 bytes: plain integer comparisons, and a triple moves cheaper
+    // than a block. Names that share their first 32 bytes are then put in order by the whole
+    // name, run by run. Unstable: no scratch allocation for the few hundred blocks of a scrape.
+    let mut order: Vec<(u128, u128, u32)> = blocks
+        .iter()
+        .zip(0..)
+        .map(|(b, position)| {
+            let (hi, lo) = name_head(b.name());
+            (hi, lo, position)
+        })
+        .collect();
+    order.sort_unstable();
+    let mut run = 0;
+    while run < order.len() {
+        let head = (order[run].0, order[run].1);
+        let end = run
+            + order[run..]
+                .iter()
+                .take_while(|(hi, lo, _)| (*hi, *lo) == head)
+                .count();
+        if end - run > 1 {
+            order[run..end].sort_unstable_by(|(.., i), (.., j)| {
+                blocks[*i as usize]
+                    .name()
+                    .cmp(blocks[*j as usize].name())
+                    .then(i.cmp(j))
+            });
+        }
+        run = end;
+    }
+    let blocks: Vec<&BlockRef<'_>> = order.iter().map(|(.., i)| &blocks[*i as usize]).collect();
 
     let mut stats = RenderStats::default();
     let mut scratch = Vec::with_capacity(256);
@@ -139,14 +178,15 @@ pub fn render<W: Write>(
         } else {
             // Unstable sort (no scratch allocation) with the position as tie-breaker: the
             // first of identical series wins, as with a stable sort.
+            // Strictly increasing keys (the usual case) are sorted and hold no repeats.
             if !picked.is_sorted_by(|a, b| key_of(expanded, a) < key_of(expanded, b)) {
                 picked.sort_unstable_by(|a, b| {
                     key_of(expanded, a)
                         .cmp(key_of(expanded, b))
                         .then(a.3.cmp(&b.3))
                 });
+                picked.dedup_by(|b, a| key_of(expanded, a) == key_of(expanded, b));
             }
-            picked.dedup_by(|b, a| key_of(expanded, a) == key_of(expanded, b));
         }
         stats.duplicate_series += before - picked.len();
 
@@ -212,7 +252,11 @@ fn write_family_header<W: Write>(
     scratch.extend_from_slice(b"# HELP ");
     scratch.extend_from_slice(name);
     scratch.push(b' ');
-    if help.iter().any(|&b| matches!(b, b'\\' | b'\n' | b'"')) {
+    // A fold without early exit, which the compiler vectorises: help texts are read whole.
+    if help
+        .iter()
+        .fold(false, |found, &b| found | matches!(b, b'\\' | b'\n' | b'"'))
+    {
         for &b in help {
             match b {
                 b'\\' => scratch.extend_from_slice(b"\\\\"),
@@ -241,17 +285,20 @@ fn write_line<W: Write>(
     line: &Line,
     scratch: &mut Vec<u8>,
 ) -> io::Result<()> {
+    let key = &buf[line.start as usize..line.key_end as usize];
+    // The line in the sink is already `key value[ timestamp]`: text copies it whole.
+    let text_line = &buf[line.start as usize..line.end as usize];
+    if format == Format::Text {
+        out.write_all(name)?;
+        out.write_all(text_line)?;
+        return out.write_all(b"\n");
+    }
     scratch.clear();
     scratch.extend_from_slice(name);
-    let key = &buf[line.start as usize..line.key_end as usize];
-    let rest = &buf[line.key_end as usize + 1..line.end as usize];
     match format {
-        Format::Text => {
-            scratch.extend_from_slice(key);
-            scratch.push(b' ');
-            scratch.extend_from_slice(rest);
-        }
+        Format::Text => scratch.extend_from_slice(text_line),
         Format::OpenMetrics => {
+            let rest = &buf[line.key_end as usize + 1..line.end as usize];
             if kind == MetricType::Counter && !name.ends_with(b"_total") {
                 scratch.extend_from_slice(b"_total");
             }
@@ -318,6 +365,37 @@ mod tests {
         assert_eq!(stats.duplicate_series, 1);
         assert_eq!(stats.families, 2);
         assert_eq!(stats.samples, 3);
+    }
+
+    /// Family order is byte order of the whole name, also past the 32 bytes the sort compares
+    /// as integers, with a name before every longer name it starts.
+    #[test]
+    fn sorts_families_by_whole_name() {
+        let long = "node_a_name_longer_than_thirty_two_bytes";
+        let names = [
+            format!("{long}_b"),
+            "node_ab".to_string(),
+            format!("{long}_a"),
+            "node_a".to_string(),
+            long.to_string(),
+            "node_a_".to_string(),
+        ];
+        let mut sinks: Vec<MetricSink> = Vec::new();
+        for name in &names {
+            let mut sink = MetricSink::new();
+            sink.gauge(name, "h").sample(&[], 1.0);
+            sinks.push(sink);
+        }
+        let refs: Vec<&MetricSink> = sinks.iter().collect();
+        let (out, _) = text(&refs, Format::Text);
+        let order: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.trim_end_matches(" gauge"))
+            .collect();
+        let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted);
     }
 
     #[test]

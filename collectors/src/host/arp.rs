@@ -72,7 +72,7 @@ struct ArpCollector {
 pub fn parse(bytes: &[u8]) -> Result<BTreeMap<String, u64>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut counts = BTreeMap::new();
-    for line in text.lines() {
+    for line in crate::util::lines(text) {
         let columns: Vec<&str> = line.split_ascii_whitespace().collect();
         match columns.as_slice() {
             [] => {}

@@ -19,7 +19,7 @@ pub fn parse(bytes: &[u8]) -> Result<BuddyInfo, ParseError> {
     let text = lossy(bytes);
     let mut out = BuddyInfo::new();
     let mut buckets: Option<usize> = None;
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         let parts: Vec<&str> = line.split_ascii_whitespace().collect();
         let [_, node, _, zone, counts @ ..] = parts.as_slice() else {
             return Err(ParseError::new(

@@ -41,7 +41,7 @@ pub struct ConntrackStats {
 /// CPU, read by position as procfs' `parseConntrackStatEntry` does.
 pub fn parse_stat(bytes: &[u8]) -> Result<ConntrackStats, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
-    let mut lines = text.lines();
+    let mut lines = crate::util::lines(text);
     lines
         .next()
         .ok_or_else(|| ParseError::new("missing header line"))?;

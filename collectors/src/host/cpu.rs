@@ -495,7 +495,7 @@ pub fn parse_cpuinfo_arm(bytes: &[u8]) -> Result<Vec<CpuInfo>, ParseError> {
 /// `processor` line; each later `processor` line starts a new entry.
 pub fn parse_cpuinfo_x86(bytes: &[u8]) -> Result<Vec<CpuInfo>, ParseError> {
     let text = lossy(bytes);
-    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+    let mut lines = crate::util::lines(&text).skip_while(|l| l.trim().is_empty());
     let first = lines.next().unwrap_or("");
     let processor = first
         .starts_with("processor")

@@ -197,7 +197,7 @@ pub struct DiskStat {
 pub fn parse_diskstats(bytes: &[u8]) -> Result<Vec<DiskStat>, ParseError> {
     let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::new();
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         let mut fields = line.split_ascii_whitespace();
         let Some(major) = fields.next() else { continue };
         let major = parse_number::<u32>(major)?;

@@ -70,7 +70,7 @@ pub struct Interrupt {
 /// columns than CPUs plus one (`ERR`, `MIS`) are skipped, as node_exporter does.
 pub fn parse(bytes: &[u8]) -> Result<BTreeMap<String, Interrupt>, ParseError> {
     let text = lossy(bytes);
-    let mut lines = text.lines();
+    let mut lines = crate::util::lines(&text);
     let header = lines
         .next()
         .ok_or_else(|| ParseError::new("interrupts empty"))?;

@@ -21,7 +21,7 @@ pub struct Table {
 /// Parses one `/proc/net/stat/<file>`: a header line, then one line of hex counters per CPU.
 pub fn parse(bytes: &[u8]) -> Result<Table, ParseError> {
     let text = lossy(bytes);
-    let mut lines = text.lines();
+    let mut lines = crate::util::lines(&text);
     let headers: Vec<String> = lines
         .next()
         .map(|h| h.split_ascii_whitespace().map(String::from).collect())

@@ -118,7 +118,7 @@ impl Meminfo {
 pub fn parse(bytes: &[u8]) -> Result<Meminfo, ParseError> {
     let text = lossy(bytes);
     let mut values = Meminfo::default();
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         let mut fields = line.split_ascii_whitespace();
         let Some(key) = fields.next() else {
             continue;

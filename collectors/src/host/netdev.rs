@@ -114,7 +114,7 @@ pub struct DevStats {
 pub fn parse(bytes: &[u8]) -> Result<Vec<DevStats>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut devices = Vec::new();
-    for line in text.lines().skip(2) {
+    for line in crate::util::lines(text).skip(2) {
         if line.trim().is_empty() {
             continue;
         }

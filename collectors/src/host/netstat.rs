@@ -51,25 +51,43 @@ pub type Stat<'a> = (&'a str, &'a str, f64);
 pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut lines = crate::util::lines(text).filter(|l| !l.trim().is_empty());
     while let Some(names_line) = lines.next() {
         let values_line = lines.next().unwrap_or("");
-        let names: Vec<&str> = names_line.split_ascii_whitespace().collect();
-        let values: Vec<&str> = values_line.split_ascii_whitespace().collect();
-        let (Some(proto), Some(value_proto)) = (names.first(), values.first()) else {
+        // The two lines are walked in step rather than collected: an error found part-way
+        // fails the whole parse, so what was pushed before it is never seen.
+        let mut names = names_line.split_ascii_whitespace();
+        let mut values = values_line.split_ascii_whitespace();
+        let (Some(proto), Some(value_proto)) = (names.next(), values.next()) else {
             return Err(ParseError::new(format!(
                 "missing values for {names_line:?}"
             )));
         };
-        if names.len() != values.len() || proto != value_proto {
-            return Err(ParseError::new(format!(
+        let mismatch = || {
+            ParseError::new(format!(
                 "field count mismatch for {}",
                 proto.trim_end_matches(':')
-            )));
+            ))
+        };
+        if proto != value_proto {
+            return Err(mismatch());
         }
         let proto = proto.trim_end_matches(':');
-        for (name, value) in names.iter().zip(&values).skip(1) {
-            stats.push((proto, *name, parse_f64(value)?));
+        loop {
+            match (names.next(), values.next()) {
+                (Some(name), Some(value)) => match parse_f64(value) {
+                    Ok(v) => stats.push((proto, name, v)),
+                    // A count mismatch is reported before a bad value, as when collected.
+                    Err(e) => {
+                        if names.count() != values.count() {
+                            return Err(mismatch());
+                        }
+                        return Err(e);
+                    }
+                },
+                (None, None) => break,
+                _ => return Err(mismatch()),
+            }
         }
     }
     Ok(stats)
@@ -80,7 +98,7 @@ pub fn parse_paired(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
 pub fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stats = Vec::new();
-    for line in text.lines() {
+    for line in crate::util::lines(text) {
         let mut cols = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (cols.next(), cols.next()) else {
             continue;
@@ -148,6 +166,21 @@ impl Collector for NetstatCollector {
 
 #[cfg(test)]
 mod tests {
+    /// Errors as when both lines were collected first: a field count mismatch wins over a bad
+    /// value, a bad value is reported when the counts agree.
+    #[test]
+    fn paired_errors_keep_their_precedence() {
+        let err = |text: &[u8]| parse_paired(text).unwrap_err().to_string();
+        assert!(err(b"Tcp: A B\nTcp: 1 x 3\n").contains("field count mismatch for Tcp"));
+        assert!(err(b"Tcp: A B C\nTcp: 1 x\n").contains("field count mismatch for Tcp"));
+        assert!(err(b"Tcp: A B\nTcp: 1 x\n").contains("invalid number"));
+        assert!(err(b"Tcp: A B\nUdp: 1 2\n").contains("field count mismatch for Tcp"));
+        let ok = parse_paired(b"Tcp: A B\nTcp: 1 2\n\nUdp: C\nUdp: 3\n").unwrap();
+        assert_eq!(
+            ok,
+            vec![("Tcp", "A", 1.0), ("Tcp", "B", 2.0), ("Udp", "C", 3.0)]
+        );
+    }
     use super::*;
 
     const NETSTAT: &str = "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows\n\

@@ -61,7 +61,7 @@ const INFO_LABELS: [(&str, &str); 12] = [
 pub fn parse_os_release(bytes: &[u8]) -> Result<HashMap<String, String>, ParseError> {
     let text = lossy(bytes);
     let mut env = HashMap::new();
-    for (n, raw) in text.lines().enumerate() {
+    for (n, raw) in crate::util::lines(&text).enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

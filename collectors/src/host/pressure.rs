@@ -31,7 +31,7 @@ pub struct Psi {
 pub fn parse(bytes: &[u8]) -> Result<Psi, ParseError> {
     let text = lossy(bytes);
     let mut psi = Psi::default();
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         let mut fields = line.split_ascii_whitespace();
         let slot = match fields.next() {
             Some("some") => &mut psi.some,

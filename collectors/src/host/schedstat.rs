@@ -43,7 +43,7 @@ static CPU_LINE: LazyLock<Regex> = LazyLock::new(|| {
 pub fn parse(bytes: &[u8]) -> Result<Vec<SchedCpu>, ParseError> {
     let text = lossy(bytes);
     let mut cpus = Vec::new();
-    for line in text.lines() {
+    for line in crate::util::lines(&text) {
         let Some(m) = CPU_LINE.captures(line) else {
             continue;
         };

@@ -49,7 +49,7 @@ pub struct Sockstat {
 pub fn parse(bytes: &[u8]) -> Result<Sockstat, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut stat = Sockstat::default();
-    for line in text.lines() {
+    for line in crate::util::lines(text) {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         let Some((head, rest)) = fields.split_first() else {
             continue;

@@ -16,7 +16,7 @@ pub const TYPES: [&str; 10] = [
 /// Parses `/proc/softirqs` into `(type, per-CPU counts)` rows of the known vectors.
 pub fn parse(bytes: &[u8]) -> Result<Vec<(&'static str, Vec<u64>)>, ParseError> {
     let text = lossy(bytes);
-    let mut lines = text.lines();
+    let mut lines = crate::util::lines(&text);
     lines
         .next()
         .ok_or_else(|| ParseError::new("softirqs empty"))?;

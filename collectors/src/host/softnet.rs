@@ -35,7 +35,7 @@ pub struct SoftnetCpu {
 pub fn parse(bytes: &[u8]) -> Result<Vec<SoftnetCpu>, ParseError> {
     let text = lossy(bytes);
     let mut cpus = Vec::new();
-    for (line_no, line) in text.lines().enumerate() {
+    for (line_no, line) in crate::util::lines(&text).enumerate() {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         if fields.len() < 9 {
             return Err(ParseError::new(format!(

@@ -89,8 +89,25 @@ pub struct ProcStat {
 pub fn parse(bytes: &[u8]) -> Result<ProcStat, ParseError> {
     let text = lossy(bytes);
     let mut stat = ProcStat::default();
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    let mut parts: Vec<&str> = Vec::with_capacity(16);
+    for line in crate::util::lines(&text) {
+        // The `intr` line holds one count per interrupt (hundreds): only the total is kept,
+        // the rest are checked as procfs parses them, without collecting them.
+        if let Some(counts) = line.strip_prefix("intr ") {
+            let mut counts = counts.split_ascii_whitespace();
+            let Some(first) = counts.next() else {
+                continue;
+            };
+            stat.intr_total = uint("intr", first)?;
+            for count in counts {
+                if !is_short_decimal(count) {
+                    uint("intr", count)?;
+                }
+            }
+            continue;
+        }
+        parts.clear();
+        parts.extend(line.split_ascii_whitespace());
         let [key, first, rest @ ..] = parts.as_slice() else {
             continue;
         };
@@ -120,6 +137,12 @@ pub fn parse(bytes: &[u8]) -> Result<ProcStat, ParseError> {
         }
     }
     Ok(stat)
+}
+
+/// Whether `value` is a decimal that surely fits a u64 (at most 19 digits); longer or other
+/// text is left to `uint`.
+fn is_short_decimal(value: &str) -> bool {
+    value.len() < 20 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn uint(key: &str, value: &str) -> Result<u64, ParseError> {
@@ -259,6 +282,16 @@ softirq 66019 1 28551 3 2266 3466 0 9 15779 0 15944
         assert_eq!(parse(b"").unwrap(), ProcStat::default());
         assert_eq!(parse(b"ctxt").unwrap(), ProcStat::default());
         assert!(parse(b"softirq 1 2 3\n").is_err());
+    }
+
+    #[test]
+    fn checks_every_intr_count() {
+        let stat = parse(b"intr 7 0 18446744073709551615 3\n").unwrap();
+        assert_eq!(stat.intr_total, 7);
+        assert!(parse(b"intr 7 0 18446744073709551616 3\n").is_err());
+        assert!(parse(b"intr 7 0 1x 3\n").is_err());
+        assert!(parse(b"intr x 0\n").is_err());
+        assert_eq!(parse(b"intr\t9 1\n").unwrap().intr_total, 9);
     }
 
     #[test]

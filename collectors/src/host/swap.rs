@@ -27,7 +27,7 @@ pub struct Swap {
 /// Parses `/proc/swaps`; the header line is skipped, every other line needs 5 fields.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Swap>, ParseError> {
     let text = lossy(bytes);
-    text.lines()
+    crate::util::lines(&text)
         .skip(1)
         .map(|line| {
             let fields: Vec<&str> = line.split_ascii_whitespace().collect();

@@ -185,7 +185,7 @@ fn hex(field: &str) -> Result<u64, ParseError> {
 pub fn parse(bytes: &[u8]) -> Result<BTreeMap<&'static str, f64>, ParseError> {
     let mut stats = BTreeMap::new();
     let text = lossy(bytes);
-    for line in text.lines().skip(1) {
+    for line in crate::util::lines(&text).skip(1) {
         let parts: Vec<&str> = line.split_ascii_whitespace().collect();
         if parts.is_empty() {
             continue;

@@ -43,7 +43,7 @@ pub struct QueueSums {
 pub fn parse(bytes: &[u8]) -> Result<QueueSums, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
     let mut sums = QueueSums::default();
-    for line in text.lines().skip(1) {
+    for line in crate::util::lines(text).skip(1) {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         if fields.len() < 10 {
             return Err(ParseError::new(format!("less than 10 columns in {line:?}")));

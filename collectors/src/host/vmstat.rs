@@ -44,7 +44,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ParseError::new("/proc/vmstat is not UTF-8"))?;
     let mut fields = Vec::new();
-    for line in text.lines() {
+    for line in crate::util::lines(text) {
         let mut parts = line.split_ascii_whitespace();
         let Some(name) = parts.next() else {
             continue;
