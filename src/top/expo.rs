@@ -50,7 +50,7 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, ParseError> {
 
 fn parse_line(line: &str) -> Result<Sample, &'static str> {
     let name_end = line
-        .find(|c: char| c == '{' || c == ' ' || c == '\t')
+        .find(['{', ' ', '\t'])
         .ok_or("no value")?;
     let name = &line[..name_end];
     if name.is_empty() {
@@ -74,7 +74,10 @@ fn parse_line(line: &str) -> Result<Sample, &'static str> {
 }
 
 /// Parses `k="v",...}` and returns the labels and what follows the closing brace.
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), &'static str> {
+/// Label pairs in line order.
+type Labels = Vec<(String, String)>;
+
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), &'static str> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start_matches([' ', ',']);

@@ -207,6 +207,9 @@ pub struct Node {
     pub memory_percent: Option<f64>,
 }
 
+/// Receive and transmit rates.
+type RxTx = (Option<f64>, Option<f64>);
+
 fn rate(prev: Option<f64>, cur: Option<f64>, secs: f64) -> Option<f64> {
     let (p, c) = (prev?, cur?);
     // A counter that went back (a restarted container reusing the id) has no rate.
@@ -226,7 +229,7 @@ pub fn rows(
     restarts: &BTreeMap<(String, String, String), u64>,
 ) -> (Node, Vec<Row>) {
     let secs = cur.at.saturating_duration_since(prev.at).as_secs_f64();
-    let mut pod_net: BTreeMap<(&str, &str), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut pod_net: BTreeMap<(&str, &str), RxTx> = BTreeMap::new();
     for c in cur.containers.values().filter(|c| c.is_sandbox()) {
         let p = prev.containers.get(&c.id);
         let e = pod_net.entry((&c.namespace, &c.pod)).or_default();
