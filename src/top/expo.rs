@@ -49,9 +49,7 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, ParseError> {
 }
 
 fn parse_line(line: &str) -> Result<Sample, &'static str> {
-    let name_end = line
-        .find(['{', ' ', '\t'])
-        .ok_or("no value")?;
+    let name_end = line.find(['{', ' ', '\t']).ok_or("no value")?;
     let name = &line[..name_end];
     if name.is_empty() {
         return Err("empty metric name");

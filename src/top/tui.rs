@@ -1,6 +1,6 @@
 //! The live view (ratatui over crossterm): a node line, a sortable table and a key line.
 //! Keys: `q` quits; `<`/`>` (or left/right) move the sort column, `r` reverses it, `c`, `m`,
-//! `n` sort by CPU, memory, name; `g` toggles pod/container rows; `/` edits the filter (Enter
+//! `n` sort by CPU, memory, name; `g` toggles pod/container rows; `/` types a new filter (Enter
 //! keeps it, Esc clears it).
 
 use std::collections::BTreeMap;
@@ -105,7 +105,10 @@ fn run_in(
         }
         match key.code {
             KeyCode::Char('q') => return Ok(()),
-            KeyCode::Char('/') => st.editing = true,
+            KeyCode::Char('/') => {
+                st.editing = true;
+                st.filter.clear();
+            }
             KeyCode::Esc => st.filter.clear(),
             KeyCode::Char('>') | KeyCode::Right => st.sort = (st.sort + 1) % COLUMNS.len(),
             KeyCode::Char('<') | KeyCode::Left => {
