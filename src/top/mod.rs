@@ -472,7 +472,8 @@ mod tests {
                 .unwrap_or_else(|| panic!("{version}: no shop/web-0/app in {rows:#?}"));
             // The fixture's web-0/app has a 500m limit (quota 50000 / period 100000).
             assert_eq!(app.cpu_limit_millis, Some(500.0), "{version}");
-            assert!(app.cpu_request_millis.is_some(), "{version}");
+            // A 100m request: 102 shares on v1, weight 4 on v2 (read back as 80 shares).
+            assert_eq!(app.cpu_request_millis, Some(100.0), "{version}");
             assert!(app.memory_working_set_bytes.is_some(), "{version}");
             assert!(
                 rows.iter()
