@@ -30,55 +30,131 @@ fn weight_of_cadvisor_shares(shares: u64) -> Option<u64> {
         .find(|&w| (1..=10000).contains(&w) && cadvisor_weight_to_shares(w) == shares)
 }
 
-/// runc's shares → weight conversion (`ConvertCPUSharesToCgroupV2Value`).
-#[cfg(test)]
-fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 0;
-    }
-    1 + (shares.max(MIN_SHARES) - 2) * 9999 / 262142
-}
-
 /// The kubelet's `MilliCPUToShares`.
-#[cfg(test)]
 fn millis_to_shares(millis: u64) -> u64 {
     (millis * 1024 / 1000).max(MIN_SHARES)
 }
 
-/// The weight runc writes for a kubelet request of `millis`.
-fn weight_of_request(millis: u64) -> u64 {
-    1 + ((millis * 1024 / 1000).max(MIN_SHARES) - 2) * 9999 / 262142
+/// How the runtime turned shares into `cpu.weight` on cgroup v2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormula {
+    /// runc before 1.3.2, crun before 1.23: `1 + ((shares - 2) * 9999) / 262142`.
+    Linear,
+    /// opencontainers/cgroups `ConvertCPUSharesToCgroupV2Value` since runc 1.3.2 (runc PR
+    /// 4785, cgroups PR 20; crun 1.23): `ceil(10^((L^2 + 125 L) / 612 - 7/34))`, L =
+    /// log2(shares), which maps the v1 default 1024 to the v2 default 100.
+    Quadratic,
+}
+
+/// Where `container_spec_cpu_shares` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharesSource {
+    /// cgroup v1 `cpu.shares`.
+    V1,
+    /// cgroup v2 `cpu.weight` written with this formula, converted back by cAdvisor.
+    V2(WeightFormula),
+}
+
+/// The runtime's shares → weight conversion.
+pub fn shares_to_weight(shares: u64, formula: WeightFormula) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    match formula {
+        WeightFormula::Linear => 1 + (shares.max(MIN_SHARES) - 2) * 9999 / 262142,
+        WeightFormula::Quadratic => {
+            if shares <= 2 {
+                return 1;
+            }
+            if shares >= 262144 {
+                return 10000;
+            }
+            let l = (shares as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            10f64.powf(exponent).ceil() as u64
+        }
+    }
+}
+
+/// The weight the runtime writes for a kubelet request of `millis`.
+fn weight_of_request(millis: u64, formula: WeightFormula) -> u64 {
+    shares_to_weight(millis_to_shares(millis), formula)
+}
+
+/// The largest request the kubelet accepts as shares (262144 shares).
+const MAX_MILLIS: u64 = 256000;
+
+/// The requests (millicores) whose weight is `w`, in order.
+fn requests_of_weight(w: u64, formula: WeightFormula) -> Vec<u64> {
+    // The weight does not decrease with the request: binary search for the first one.
+    let (mut lo, mut hi) = (1, MAX_MILLIS + 1);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if weight_of_request(mid, formula) < w {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo..=MAX_MILLIS)
+        .take_while(|&m| weight_of_request(m, formula) == w)
+        .take(4096)
+        .collect()
+}
+
+/// Roundness ranks: a request that is a multiple of an earlier divisor is rounder.
+const ROUND: [u64; 9] = [1000, 500, 250, 100, 50, 25, 10, 5, 1];
+
+/// The roundest of `range` and its rank (lower is rounder).
+fn roundest(range: &[u64]) -> Option<(u64, usize)> {
+    ROUND
+        .iter()
+        .enumerate()
+        .find_map(|(rank, d)| range.iter().find(|m| *m % d == 0).map(|&m| (m, rank)))
 }
 
 /// The CPU request in millicores from `container_spec_cpu_shares`; `None` when there is no
-/// value (0: no cpu controller). `v2`: the shares came from a `cpu.weight`.
+/// value (0: no cpu controller).
 ///
-/// v1 is exact from 2m up (the kubelet's `sharesToMilliCPU`). On v2 a weight stands for ~25
-/// millicore values; of those, the roundest (a multiple of 1000, else 500, 250, 100, 50, 25,
-/// 10, 5) is shown, which gives back every request that is a multiple of 50m exactly. Weight 1
-/// (requests up to 28m, and BestEffort's 2 shares) shows as 2m, as on v1.
-pub fn cpu_request_millis(shares: u64, v2: bool) -> Option<u64> {
+/// v1 is exact from 2m up (the kubelet's `sharesToMilliCPU`). On v2 a weight stands for a
+/// range of requests (~25 with the linear formula, 1 to ~30 with the quadratic one); of
+/// those, the roundest (a multiple of 1000, else 500, 250, 100, 50, 25, 10, 5) is shown,
+/// which gives back every request that is a multiple of 50m exactly. Weight 1 (requests up to
+/// 28m with the linear formula, BestEffort's 2 shares) shows as 2m, as on v1.
+pub fn cpu_request_millis(shares: u64, source: SharesSource) -> Option<u64> {
     if shares < MIN_SHARES {
         return None;
     }
-    if !v2 {
-        return Some((shares * 1000).div_ceil(1024));
-    }
+    let formula = match source {
+        SharesSource::V1 => return Some((shares * 1000).div_ceil(1024)),
+        SharesSource::V2(f) => f,
+    };
     let w = weight_of_cadvisor_shares(shares)?;
     if w == 1 {
         return Some(2);
     }
-    // The smallest kubelet shares value that runc turns into this weight, then the requests
-    // that give it (each weight covers at most 27 shares, so at most ~27 requests).
-    let lo_shares = 2 + ((w - 1) * 262142).div_ceil(9999);
-    let lo = (lo_shares * 1000).div_ceil(1024);
-    let range: Vec<u64> = (lo..lo + 64)
-        .skip_while(|&m| weight_of_request(m) < w)
-        .take_while(|&m| weight_of_request(m) == w)
-        .collect();
-    [1000, 500, 250, 100, 50, 25, 10, 5, 1]
-        .into_iter()
-        .find_map(|d| range.iter().copied().find(|m| m % d == 0))
+    roundest(&requests_of_weight(w, formula)).map(|(m, _)| m)
+}
+
+/// The formula under which the weights behind these `container_spec_cpu_shares` values (of
+/// Kubernetes containers) read back as the rounder requests: people ask for 100m, 250m, 1
+/// CPU, and the wrong formula turns those into odd numbers. Linear on a tie (no containers).
+pub fn pick_formula(shares: impl IntoIterator<Item = u64> + Clone) -> WeightFormula {
+    let score = |f: WeightFormula| -> usize {
+        shares
+            .clone()
+            .into_iter()
+            .filter_map(weight_of_cadvisor_shares)
+            .filter(|&w| w > 1)
+            .filter_map(|w| roundest(&requests_of_weight(w, f)))
+            .map(|(_, rank)| ROUND.len() - rank)
+            .sum()
+    };
+    if score(WeightFormula::Quadratic) > score(WeightFormula::Linear) {
+        WeightFormula::Quadratic
+    } else {
+        WeightFormula::Linear
+    }
 }
 
 /// The CPU limit in millicores from the CFS quota and period (`None`: unlimited).
@@ -109,51 +185,71 @@ pub fn looks_like_v2(shares: impl IntoIterator<Item = u64>) -> bool {
 mod tests {
     use super::*;
 
+    use WeightFormula::{Linear, Quadratic};
+
     #[test]
     fn cpu_requests_round_trip_through_the_kubelet_and_runtime() {
-        // (request the kubelet was given, what top shows on v1, what it shows on v2)
-        let cases: &[(u64, u64, u64)] = &[
-            (1, 2, 2),                // below MinShares: 2 shares, shown as 2m
-            (2, 2, 2),                // the smallest exact one on v1
-            (10, 10, 2),              // weight 1 covers 1m..28m: shown as 2m on v2
-            (30, 30, 50),             // weight 2 covers 29m..53m: the roundest is 50m
-            (100, 100, 100),          // 102 shares -> weight 4 (80m..104m)
-            (125, 125, 125),          // weight 5 (105m..130m)
-            (250, 250, 250),          // weight 10 (233m..258m)
-            (333, 333, 325),          // weight 13 (310m..334m): not a multiple of 25m
-            (500, 500, 500),          // weight 20 (490m..514m)
-            (925, 925, 950),          // weight 37 (924m..950m): two multiples of 25m
-            (1000, 1000, 1000),       // weight 39 (976m..1000m)
-            (1500, 1500, 1500),       // weight 59
-            (2000, 2000, 2000),       // weight 79 (2000m..2025m)
-            (4000, 4000, 4000),       // weight 157
-            (256000, 256000, 256000), // 262144 shares, weight 10000
+        // (request given to the kubelet, shown on v1, v2 linear weight, shown, v2 quadratic
+        // weight, shown). Weights: runc's formulas as quoted above (and in the Kubernetes blog
+        // post "New conversion from cgroup v1 CPU shares to v2 CPU weight": 1024 -> 100).
+        let cases: &[(u64, u64, u64, u64, u64, u64)] = &[
+            (1, 2, 1, 2, 1, 2),                             // below MinShares: 2 shares
+            (2, 2, 1, 2, 1, 2),                             // the smallest exact one on v1
+            (10, 10, 1, 2, 4, 10),                          // linear weight 1 covers 1m..28m
+            (30, 30, 2, 50, 7, 30),                         // linear weight 2: 29m..53m
+            (100, 100, 4, 100, 17, 100),                    // 102 shares
+            (125, 125, 5, 125, 21, 125),                    //
+            (250, 250, 10, 250, 35, 250),                   // 256 shares
+            (333, 333, 13, 325, 43, 330),                   // not a multiple of 50m
+            (500, 500, 20, 500, 59, 500),                   //
+            (925, 925, 37, 950, 95, 925),                   // linear: two multiples of 25m
+            (1000, 1000, 39, 1000, 100, 1000),              // 1024 shares: v2's default 100
+            (1500, 1500, 59, 1500, 138, 1500),              //
+            (2000, 2000, 79, 2000, 174, 2000),              //
+            (4000, 4000, 157, 4000, 303, 4000),             //
+            (256000, 256000, 10000, 256000, 10000, 256000), // 262144 shares
         ];
-        for &(req, v1, v2) in cases {
+        for &(req, v1, lw, lshown, qw, qshown) in cases {
             let shares = millis_to_shares(req);
-            assert_eq!(cpu_request_millis(shares, false), Some(v1), "v1 {req}m");
-            let exported = cadvisor_weight_to_shares(shares_to_weight(shares));
-            let shown = cpu_request_millis(exported, true).expect("a weight");
             assert_eq!(
-                shown, v2,
-                "v2 {req}m (shares {shares}, exported {exported})"
+                cpu_request_millis(shares, SharesSource::V1),
+                Some(v1),
+                "v1 {req}m"
             );
-            // Whatever is shown maps to the same weight as the request.
-            assert_eq!(
-                shares_to_weight(millis_to_shares(shown)),
-                shares_to_weight(shares),
-                "{req}m"
-            );
+            for (f, w, want) in [(Linear, lw, lshown), (Quadratic, qw, qshown)] {
+                assert_eq!(shares_to_weight(shares, f), w, "{f:?} weight of {req}m");
+                let exported = cadvisor_weight_to_shares(w);
+                let shown = cpu_request_millis(exported, SharesSource::V2(f));
+                assert_eq!(shown, Some(want), "{f:?} {req}m (exported {exported})");
+                // Whatever is shown maps to the same weight as the request.
+                assert_eq!(weight_of_request(want, f), w, "{f:?} {req}m");
+            }
         }
-        // Every multiple of 50m up to 64 cores comes back exactly on v2.
-        for req in (50..=64000).step_by(50) {
-            let exported = cadvisor_weight_to_shares(shares_to_weight(millis_to_shares(req)));
-            assert_eq!(cpu_request_millis(exported, true), Some(req), "{req}m");
+        // Every multiple of 50m up to 64 cores comes back exactly under both formulas.
+        for f in [Linear, Quadratic] {
+            for req in (50..=64000).step_by(50) {
+                let exported = cadvisor_weight_to_shares(weight_of_request(req, f));
+                let shown = cpu_request_millis(exported, SharesSource::V2(f));
+                assert_eq!(shown, Some(req), "{f:?} {req}m");
+            }
         }
-        assert_eq!(cpu_request_millis(0, false), None);
-        assert_eq!(cpu_request_millis(0, true), None);
+        assert_eq!(cpu_request_millis(0, SharesSource::V1), None);
+        assert_eq!(cpu_request_millis(0, SharesSource::V2(Linear)), None);
         // Not a value cAdvisor's weight conversion produces.
-        assert_eq!(cpu_request_millis(1000, true), None);
+        assert_eq!(cpu_request_millis(1000, SharesSource::V2(Linear)), None);
+    }
+
+    #[test]
+    fn formula_is_picked_by_round_requests() {
+        let exported = |reqs: &[u64], f| -> Vec<u64> {
+            reqs.iter()
+                .map(|&m| cadvisor_weight_to_shares(weight_of_request(m, f)))
+                .collect()
+        };
+        let reqs = [100, 250, 500, 1000, 2000];
+        assert_eq!(pick_formula(exported(&reqs, Linear)), Linear);
+        assert_eq!(pick_formula(exported(&reqs, Quadratic)), Quadratic);
+        assert_eq!(pick_formula(Vec::new()), Linear);
     }
 
     #[test]

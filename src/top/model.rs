@@ -52,8 +52,8 @@ pub struct Snapshot {
     pub machine_cores: Option<f64>,
     /// `machine_memory_bytes`.
     pub machine_memory: Option<f64>,
-    /// Whether `container_spec_cpu_shares` came from v2 weights.
-    pub v2: bool,
+    /// Where `container_spec_cpu_shares` came from.
+    pub shares_source: convert::SharesSource,
 }
 
 impl Snapshot {
@@ -107,20 +107,27 @@ impl Snapshot {
                 _ => {}
             }
         }
-        let v2 = v2.unwrap_or_else(|| {
-            convert::looks_like_v2(
-                containers
-                    .values()
-                    .filter_map(|c| c.shares)
-                    .map(|s| s.max(0.0) as u64),
-            )
-        });
+        let all_shares = containers
+            .values()
+            .filter_map(|c| c.shares)
+            .map(|s| s.max(0.0) as u64);
+        let shares_source = if v2.unwrap_or_else(|| convert::looks_like_v2(all_shares)) {
+            let pods: Vec<u64> = containers
+                .values()
+                .filter(|c| c.is_workload() && !c.pod.is_empty())
+                .filter_map(|c| c.shares)
+                .map(|s| s.max(0.0) as u64)
+                .collect();
+            convert::SharesSource::V2(convert::pick_formula(pods))
+        } else {
+            convert::SharesSource::V1
+        };
         Snapshot {
             at,
             containers,
             machine_cores,
             machine_memory,
-            v2,
+            shares_source,
         }
     }
 }
@@ -249,7 +256,7 @@ pub fn rows(
         let cpu = rate(p.cpu_seconds(), c.cpu_seconds(), secs);
         let request = if k8s {
             c.shares
-                .and_then(|s| convert::cpu_request_millis(s.max(0.0) as u64, cur.v2))
+                .and_then(|s| convert::cpu_request_millis(s.max(0.0) as u64, cur.shares_source))
                 .map(|m| m as f64)
         } else {
             None
@@ -440,7 +447,11 @@ mod tests {
             &text(11.0, 15.0, 120.0, 3000.0),
             t0 + Duration::from_secs(2),
         );
-        assert!(!b.v2, "256 is not a value of the weight conversion");
+        assert_eq!(
+            b.shares_source,
+            convert::SharesSource::V1,
+            "256 is not a value of the weight conversion"
+        );
         let restarts = BTreeMap::from([(("shop".into(), "web-0".into(), "app".into()), 3)]);
         let (node, rows) = rows(&a, &b, &restarts);
         assert_eq!(rows.len(), 1, "{rows:?}");
