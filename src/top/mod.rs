@@ -448,7 +448,30 @@ mod tests {
 
     #[test]
     fn kubelet_cgroup_fixtures_show_pods_and_limits() {
-        for version in ["cgroup-v1", "cgroup-v2"] {
+        // (tree, namespace, pod, container, request, limit): the fixtures' cgroup values
+        // (v1 shares 102 and 256, v2 weight 4, quota 50000 / period 100000, BestEffort's 2).
+        let cases: &[(&str, &str, &str, &str, f64, Option<f64>)] = &[
+            ("cgroup-v1", "shop", "web-0", "app", 100.0, Some(500.0)),
+            ("cgroup-v2", "shop", "web-0", "app", 100.0, Some(500.0)),
+            ("cgroup-v2", "data", "db-0", "postgres", 100.0, None),
+            (
+                "cgroup-v1-systemd",
+                "shop",
+                "cart-7d9f8b6c5-x2kqp",
+                "cart",
+                250.0,
+                Some(500.0),
+            ),
+            (
+                "cgroup-v1-systemd",
+                "batch",
+                "report-28391520-zq4mt",
+                "report",
+                2.0,
+                None,
+            ),
+        ];
+        for &(version, ns, pod, container, request, limit) in cases {
             let src = fixture(version);
             let a = src.read().expect("reads");
             let b = src.read().expect("reads");
@@ -466,15 +489,17 @@ mod tests {
                 node.cpu_count.is_some_and(|n| n > 0.0),
                 "{version}: {node:?}"
             );
-            let app = rows
+            let row = rows
                 .iter()
-                .find(|r| r.namespace == "shop" && r.pod == "web-0" && r.container == "app")
-                .unwrap_or_else(|| panic!("{version}: no shop/web-0/app in {rows:#?}"));
-            // The fixture's web-0/app has a 500m limit (quota 50000 / period 100000).
-            assert_eq!(app.cpu_limit_millis, Some(500.0), "{version}");
-            // A 100m request: 102 shares on v1, weight 4 on v2 (read back as 80 shares).
-            assert_eq!(app.cpu_request_millis, Some(100.0), "{version}");
-            assert!(app.memory_working_set_bytes.is_some(), "{version}");
+                .find(|r| r.namespace == ns && r.pod == pod && r.container == container)
+                .unwrap_or_else(|| panic!("{version}: no {ns}/{pod}/{container} in {rows:#?}"));
+            assert_eq!(
+                row.cpu_request_millis,
+                Some(request),
+                "{version} {container}"
+            );
+            assert_eq!(row.cpu_limit_millis, limit, "{version} {container}");
+            assert!(row.memory_working_set_bytes.is_some(), "{version}");
             assert!(
                 rows.iter()
                     .all(|r| !r.container.is_empty() && r.container != "POD"),
