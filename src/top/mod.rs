@@ -450,7 +450,8 @@ mod tests {
     fn kubelet_cgroup_fixtures_show_pods_and_limits() {
         // (tree, namespace, pod, container, request, limit): the fixtures' cgroup values
         // (v1 shares 102 and 256, v2 weight 4, quota 50000 / period 100000, BestEffort's 2).
-        let cases: &[(&str, &str, &str, &str, f64, Option<f64>)] = &[
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str, f64, Option<f64>);
+        let cases: &[Case] = &[
             ("cgroup-v1", "shop", "web-0", "app", 100.0, Some(500.0)),
             ("cgroup-v2", "shop", "web-0", "app", 100.0, Some(500.0)),
             ("cgroup-v2", "data", "db-0", "postgres", 100.0, None),
