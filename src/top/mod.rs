@@ -60,7 +60,14 @@ pub struct TopArgs {
 /// `nodex top ...`: `args` is the whole command line (program name, then `top`).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let rest = args.into_iter().skip(1);
+    // The exporter's flags are all accepted (a shared command line works for both), but only
+    // the roots and the container collectors' flags matter here, so the rest stay out of --help.
     let cmd = cli::command()
+        .mut_args(|a| {
+            let id = a.get_id().as_str();
+            let shown = id.starts_with("path.") || id.starts_with("collector.container.");
+            a.hide(!shown)
+        })
         .name("nodex top")
         .bin_name("nodex top")
         .about("Live view of the node's containers and pods, with requests and limits.")
@@ -281,7 +288,11 @@ impl Source {
     /// Restart counts from the kubelet's log files (local mode only).
     pub fn restarts(&self) -> BTreeMap<(String, String, String), u64> {
         match self {
-            Source::Local { roots, .. } => restarts(&roots.rootfs.join("var/log/pods")),
+            Source::Local { settings, .. } => restarts(
+                &settings
+                    .roots
+                    .root(settings.options.value("collector.container.pod-log-dir")),
+            ),
             Source::Url(_) => BTreeMap::new(),
         }
     }
