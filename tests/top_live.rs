@@ -33,7 +33,9 @@ impl Drop for Guard {
         for c in &self.containers {
             let _ = run("docker", &["rm", "-f", c]);
         }
-        let _ = run("docker", &["rmi", "-f", &self.image]);
+        if !self.image.is_empty() {
+            let _ = run("docker", &["rmi", "-f", &self.image]);
+        }
         let _ = std::fs::remove_dir_all(&self.context);
     }
 }
@@ -336,6 +338,15 @@ fn nodex_top_against_docker_containers() {
     live_view(&s);
 }
 
+/// The status in the shell's `EXIT=<n>` line (after a `# ` prompt when the keys were typed
+/// before the shell had printed its first prompt), not the typed `EXIT=$?`.
+fn exit_line(line: &str) -> Option<&str> {
+    line.trim_start_matches('#')
+        .trim()
+        .strip_prefix("EXIT=")
+        .filter(|s| s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty())
+}
+
 fn capture(session: &str) -> String {
     run("tmux", &["capture-pane", "-p", "-t", session]).unwrap_or_default()
 }
@@ -431,12 +442,17 @@ fn live_view(s: &Setup) {
     keys(session, &["q"]);
     let screen = eventually(Duration::from_secs(10), || {
         let screen = capture(session);
+        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
         screen
-            .contains("EXIT=")
+            .lines()
+            .any(|l| exit_line(l).is_some())
             .then(|| screen.clone())
             .ok_or(screen)
     });
-    assert!(screen.contains("EXIT=0"), "exit status:\n{screen}");
+    assert!(
+        screen.lines().any(|l| exit_line(l) == Some("0")),
+        "exit status:\n{screen}"
+    );
     assert!(
         !screen.contains("NAMESPACE"),
         "the alternate screen is gone:\n{screen}"
@@ -466,5 +482,97 @@ fn live_view(s: &Setup) {
     assert!(
         modes.contains(&"icanon") && modes.contains(&"echo"),
         "raw mode left on: {modes:?}\n{screen}"
+    );
+}
+
+/// The live view over the kubelet-style fixture tree (systemd driver, containerd and CRI-O
+/// pods): namespaces, pods and containers named, `g` groups by pod, `/ns/` filters by namespace.
+#[test]
+fn live_view_over_kubelet_fixture() {
+    if run("tmux", &["-V"]).is_err() {
+        skip_unless_ci("needs tmux");
+        return;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let session = format!("nodextopfx{}x{nanos}", std::process::id());
+    // Only the tmux session to clean up.
+    let _guard = Guard {
+        containers: Vec::new(),
+        image: String::new(),
+        context: std::env::temp_dir().join(format!("{session}-none")),
+        tmux: session.clone(),
+    };
+    let base = common::repo().join("tests/fixtures/cgroup-v2");
+    run(
+        "tmux",
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "200",
+            "-y",
+            "20",
+            "sh",
+        ],
+    )
+    .expect("tmux session");
+    let command = format!(
+        "{} top --interval 1s --sort-by namespace --path.procfs={} --path.sysfs={} --path.rootfs={}; echo EXIT=$?",
+        nodex(),
+        base.join("proc").display(),
+        base.join("sys").display(),
+        base.join("root").display()
+    );
+    keys(&session, &[&command, "Enter"]);
+    // (namespace, pod, container) of each table row, in screen order.
+    let table = |screen: &str| -> Vec<(String, String, String)> {
+        screen
+            .lines()
+            .skip_while(|l| !l.starts_with("NAMESPACE"))
+            .skip(1)
+            .map(|l| {
+                l.split_whitespace()
+                    .take(3)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|c| c.len() == 3 && !c[0].starts_with("q"))
+            .map(|c| (c[0].clone(), c[1].clone(), c[2].clone()))
+            .collect()
+    };
+    let wait_table = |want: &[(&str, &str, &str)]| {
+        eventually(Duration::from_secs(20), || {
+            let screen = capture(&session);
+            let got = table(&screen);
+            let want: Vec<(String, String, String)> = want
+                .iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                .collect();
+            (got == want).then_some(()).ok_or(screen)
+        })
+    };
+    wait_table(&[("data", "db-0", "postgres"), ("shop", "web-0", "app")]);
+    keys(&session, &["g"]);
+    wait_table(&[("data", "db-0", "-"), ("shop", "web-0", "-")]);
+    keys(&session, &["/", "shop/", "Enter"]);
+    wait_table(&[("shop", "web-0", "-")]);
+    keys(&session, &["q"]);
+    let screen = eventually(Duration::from_secs(10), || {
+        let screen = capture(&session);
+        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
+        screen
+            .lines()
+            .any(|l| exit_line(l).is_some())
+            .then(|| screen.clone())
+            .ok_or(screen)
+    });
+    assert!(
+        screen.lines().any(|l| exit_line(l) == Some("0")),
+        "exit status:\n{screen}"
     );
 }
