@@ -13,7 +13,7 @@ for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:p
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
             readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux \
             fusermount3:fuse3 setpriv:util-linux lintian:lintian debootstrap:debootstrap \
-            qemu-system-x86_64:qemu-system-x86 cpio:cpio strip:binutils dpkg-deb:dpkg; do
+            qemu-system-x86_64:qemu-system-x86 cpio:cpio strip:binutils dpkg-deb:dpkg tmux:tmux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The fake systemd and logind services of tests/dbus.rs run on Debian's python3.

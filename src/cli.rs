@@ -229,6 +229,13 @@ where
     let m = command()
         .try_get_matches_from(args)
         .map_err(CliError::Usage)?;
+    from_matches(&m)
+}
+
+/// Builds the configuration from matches of [`command`] (or a command extending it, such as
+/// `nodex top`'s).
+pub fn from_matches(m: &ArgMatches) -> Result<Config, CliError> {
+    let m = m.clone();
     let text = |name: &str| m.get_one::<String>(name).cloned().unwrap_or_default();
 
     let mut options = Options::with_defaults();

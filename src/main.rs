@@ -5,6 +5,7 @@ mod logging;
 mod scrape;
 mod selfmetrics;
 mod server;
+mod top;
 mod webconfig;
 
 use std::process::ExitCode;
@@ -14,7 +15,12 @@ use nodex_collectors::{registry, Collector, Settings};
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    let config = match cli::parse(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `nodex top` is the only subcommand; without it the command line is node_exporter's.
+    if args.get(1).is_some_and(|a| a == "top") {
+        return top::main(args);
+    }
+    let config = match cli::parse(args) {
         Ok(c) => c,
         Err(cli::CliError::Usage(e)) => e.exit(),
         Err(cli::CliError::Invalid(msg)) => {
