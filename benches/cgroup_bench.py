@@ -253,13 +253,13 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
     for name, binary, extra in nodexes:
         port = free_port()
         url = f"http://127.0.0.1:{port}/metrics"
-        proc = start([binary, f"--web.listen-address=127.0.0.1:{port}", *extra], url)
+        proc = start([binary, *extra, f"--web.listen-address=127.0.0.1:{port}"], url)
         bench.procs.append(proc)
         for _ in range(2):
             fetch(url, gzip, timeout=120)
         servers.append((name, proc, url, {"cpu": [], "wall": []}))
     fl = {"orc": {"cpu": [], "wall": []}, "pread": {"cpu": [], "wall": []}}
-    files = {}
+    files, stat_count = {}, 0
     for _ in range(rounds):
         for name, proc, url, acc in servers:
             cpu0 = cpu_seconds(proc.pid)
@@ -268,9 +268,14 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
             acc["wall"].append(statistics.median(walls) * 1000)
         for mode, acc in fl.items():
             r = floor(floor_bin, mode, per_round, fargs)
-            acc["cpu"].append(statistics.median(r["cpu_ms"]))
-            acc["wall"].append(statistics.median(r["wall_ms"]))
+            # pread keeps one descriptor per file and stops at the descriptor limit: scale its
+            # pass to the files orc reads (it runs second, so orc's count is known).
+            scale = files["orc"] / r["files"] if mode == "pread" and r["files"] else 1
+            acc["cpu"].append(statistics.median(r["cpu_ms"]) * scale)
+            acc["wall"].append(statistics.median(r["wall_ms"]) * scale)
             files[mode] = r["files"]
+            if mode == "orc":
+                stat_count = r["stats"]
     orc = stats(fl["orc"]["cpu"])[0]
     rows = []
     for name, proc, url, acc in servers:
@@ -278,8 +283,11 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
         total, mine = fds(proc.pid, TOP)
         rows.append(f"| {label} | {name} | {fmt(cpu)} | {fmt(stats(acc['wall']))} | "
                     f"{peak_rss_bytes(proc.pid) / 2**20:.1f} MiB | {cpu[0] / orc:.2f} | {total} / {mine} |")
+    what = {"orc": f"floor orc ({files['orc']} files, {stat_count} stats)",
+            "pread": f"floor pread (scaled from {files['pread']} files)" if files["pread"] < files["orc"]
+            else f"floor pread ({files['pread']} files)"}
     for mode, acc in fl.items():
-        rows.append(f"| {label} | floor {mode} ({files[mode]} files) | {fmt(stats(acc['cpu']))} | "
+        rows.append(f"| {label} | {what[mode]} | {fmt(stats(acc['cpu']))} | "
                     f"{fmt(stats(acc['wall']))} | - | {stats(acc['cpu'])[0] / orc:.2f} | - |")
     for _, proc, _, _ in servers:
         proc.kill()
@@ -310,6 +318,8 @@ def main():
     parser.add_argument("--share", type=int, default=10, help="one container in SHARE gets a process")
     parser.add_argument("--nodex", default=os.path.join(REPO, "target/release/nodex"))
     parser.add_argument("--nodex-before", help="a second binary (e.g. main's) scraped in the same rounds")
+    parser.add_argument("--nofile", type=int, default=0,
+                        help="also scrape nodex run under this descriptor limit (few or no kept directories)")
     parser.add_argument("--floor", default=os.path.join(REPO, "target/release/examples/cgroup_floor"))
     parser.add_argument("--container-only", action="store_true",
                         help="also scrape with only the container groups enabled")
@@ -333,9 +343,12 @@ def main():
     nodexes = [("nodex", args.nodex, [])]
     if args.nodex_before:
         nodexes.insert(0, ("nodex before", args.nodex_before, []))
+    if args.nofile:
+        nodexes.append((f"nodex (nofile {args.nofile})", "prlimit",
+                        [f"--nofile={args.nofile}:{args.nofile}", args.nodex]))
     if args.container_only:
         only = ["--collector.disable-defaults", *[f"--collector.{g}" for g in groups]]
-        nodexes += [(f"{n} (containers only)", b, only) for n, b, _ in list(nodexes)]
+        nodexes += [(f"{n} (containers only)", b, [*extra, *only]) for n, b, extra in list(nodexes)]
     fargs = floor_args(v1, v2)
     print(f"cgroup {kind}: {len(v1)} v1 hierarchies, {len(v2)} cgroup2 mounts; {os.cpu_count()} CPUs; "
           f"{args.rounds} rounds x {args.scrapes} scrapes; one container in {args.share} holds a process; "

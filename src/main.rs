@@ -14,6 +14,7 @@ use nodex_collectors::{registry, Collector, Settings};
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    raise_nofile_limit();
     let config = match cli::parse(std::env::args_os()) {
         Ok(c) => c,
         Err(cli::CliError::Usage(e)) => e.exit(),
@@ -110,6 +111,28 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Raises the soft descriptor limit to the hard one, as every Go program (node_exporter,
+/// cAdvisor) does at start since Go 1.19 (https://go.dev/doc/go1.19#os, `src/os/rlimit.go`):
+/// systemd's default soft limit of 1024 would leave the container walk room to keep few cgroup
+/// directory descriptors for a scrape (`collectors/src/container/walk.rs`). Failure changes
+/// nothing.
+fn raise_nofile_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    if let Rlimit {
+        current: Some(soft),
+        maximum: Some(hard),
+    } = getrlimit(Resource::Nofile)
+    {
+        if soft < hard {
+            let raised = Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            };
+            let _ = setrlimit(Resource::Nofile, raised);
+        }
+    }
 }
 
 /// One glibc malloc arena for all threads unless `MALLOC_ARENA_MAX` says otherwise. By default
