@@ -39,7 +39,8 @@ TOP = f"nodex-bench-{os.getpid()}"
 
 # The files the container groups read in each cgroup, per controller (collectors/src/container:
 # cpu.rs, memory.rs, oom.rs, process.rs, spec.rs, diskio.rs, pressure.rs). `stat:` entries are the
-# start-time markers spec.rs stats, `.` the cgroup directory itself. cpu.stat is read only under a
+# start-time markers spec.rs stats, `.` the cgroup directory itself, `+fd` the /proc/<pid>/fd
+# listing and links of each pid (process.rs). cpu.stat is read only under a
 # CFS quota and cgroup.procs of cpu/memory only for runtime containers, so neither is listed for v1.
 V1_FILES = {
     "cpu": ["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", ".", "stat:cgroup.clone_children"],
@@ -48,12 +49,12 @@ V1_FILES = {
                "memory.failcnt", "memory.kmem.usage_in_bytes", "memory.limit_in_bytes",
                "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.oom_control",
                ".", "stat:cgroup.clone_children"],
-    "pids": ["cgroup.procs", "pids.current", "pids.max", ".", "stat:cgroup.clone_children"],
+    "pids": ["cgroup.procs+fd", "pids.current", "pids.max", ".", "stat:cgroup.clone_children"],
     "blkio": ["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
 }
 V2_FILES = ["cpu.stat", "cpu.max", "cpu.weight", "memory.stat", "memory.current", "memory.swap.current",
             "memory.events", "memory.peak", "memory.max", "memory.min", "memory.swap.max", "io.stat",
-            "cgroup.procs", "pids.current", "pids.max", ".", "stat:cgroup.events"]
+            "cgroup.procs+fd", "pids.current", "pids.max", ".", "stat:cgroup.events"]
 PRESSURE = ["cpu.pressure", "memory.pressure", "io.pressure"]
 
 
@@ -259,7 +260,7 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
             fetch(url, gzip, timeout=120)
         servers.append((name, proc, url, {"cpu": [], "wall": []}))
     fl = {"orc": {"cpu": [], "wall": []}, "pread": {"cpu": [], "wall": []}}
-    files, stat_count = {}, 0
+    files, stat_count, links = {}, 0, 0
     for _ in range(rounds):
         for name, proc, url, acc in servers:
             cpu0 = cpu_seconds(proc.pid)
@@ -275,7 +276,7 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
             acc["wall"].append(statistics.median(r["wall_ms"]) * scale)
             files[mode] = r["files"]
             if mode == "orc":
-                stat_count = r["stats"]
+                stat_count, links = r["stats"], r["links"]
     orc = stats(fl["orc"]["cpu"])[0]
     rows = []
     for name, proc, url, acc in servers:
@@ -283,7 +284,7 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
         total, mine = fds(proc.pid, TOP)
         rows.append(f"| {label} | {name} | {fmt(cpu)} | {fmt(stats(acc['wall']))} | "
                     f"{peak_rss_bytes(proc.pid) / 2**20:.1f} MiB | {cpu[0] / orc:.2f} | {total} / {mine} |")
-    what = {"orc": f"floor orc ({files['orc']} files, {stat_count} stats)",
+    what = {"orc": f"floor orc ({files['orc']} files, {stat_count} stats, {links} fd links)",
             "pread": f"floor pread (scaled from {files['pread']} files)" if files["pread"] < files["orc"]
             else f"floor pread ({files['pread']} files)"}
     for mode, acc in fl.items():

@@ -8,7 +8,9 @@
 //!
 //! Each argument after the pass count is a hierarchy root with the files to read in every
 //! cgroup below it; `stat:<name>` is an `fstatat` of that entry instead of a read and `.` an
-//! `fstat` of the cgroup's directory (the start-time markers). Modes, each timed per pass:
+//! `fstat` of the cgroup's directory (the start-time markers); `cgroup.procs+fd` reads
+//! `cgroup.procs` and then lists `/proc/<pid>/fd` of each pid in it and reads every link (what
+//! `container_file_descriptors` and `container_sockets` need). Modes, each timed per pass:
 //!
 //! - `orc`: walk every hierarchy depth-first, opening each directory relative to its parent's
 //!   descriptor and listing it with `getdents64`; in each cgroup open every file relative to
@@ -27,7 +29,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
 
-use rustix::fs::{fstat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
+use rustix::fs::{fstat, openat, readlinkat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::{pread, read};
 
 /// What to do in each cgroup of one hierarchy.
@@ -42,6 +44,7 @@ struct Counts {
     cgroups: u64,
     files: u64,
     stats: u64,
+    links: u64,
     bytes: u64,
 }
 
@@ -60,15 +63,47 @@ fn cpu_ms() -> f64 {
     ms(ru.ru_utime) + ms(ru.ru_stime)
 }
 
+/// Reads to the end; the first chunk stays at the start of `buf`.
 fn read_all(fd: BorrowedFd<'_>, buf: &mut [u8]) -> u64 {
     let mut total = 0;
-    while let Ok(n) = read(fd, &mut *buf) {
+    let mut at = 0;
+    while let Ok(n) = read(fd, &mut buf[at..]) {
         if n == 0 {
             break;
         }
         total += n as u64;
+        if at + n < buf.len() / 2 {
+            at += n;
+        }
     }
     total
+}
+
+/// What `container_file_descriptors` and `container_sockets` need for the pids of one
+/// `cgroup.procs`: list `/proc/<pid>/fd` and read each link.
+fn proc_fds(procs: &[u8], dents: &mut [MaybeUninit<u8>], n: &mut Counts) {
+    let mut link = Vec::with_capacity(64);
+    for pid in procs.split(|b| *b == b'\n').filter(|p| !p.is_empty()) {
+        let Ok(pid) = std::str::from_utf8(pid) else {
+            continue;
+        };
+        let Ok(fd) = openat(CWD, format!("/proc/{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
+            continue;
+        };
+        let mut names = Vec::new();
+        let mut entries = RawDir::new(fd.as_fd(), &mut *dents);
+        while let Some(Ok(e)) = entries.next() {
+            if !is_dot(e.file_name()) {
+                names.push(e.file_name().to_owned());
+            }
+        }
+        for name in names {
+            if let Ok(target) = readlinkat(fd.as_fd(), name.as_c_str(), std::mem::take(&mut link)) {
+                n.links += 1;
+                link = target.into_bytes();
+            }
+        }
+    }
 }
 
 /// One cgroup: its files (unless `list_only`), then its children, depth-first.
@@ -83,14 +118,18 @@ fn visit(
     n.cgroups += 1;
     if !list_only {
         for f in &h.reads {
-            if let Ok(fd) = openat(
-                dir,
-                f.as_str(),
-                OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
+            let (name, fds) = match f.strip_suffix("+fd") {
+                Some(name) => (name, true),
+                None => (f.as_str(), false),
+            };
+            if let Ok(fd) = openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
                 n.files += 1;
-                n.bytes += read_all(fd.as_fd(), buf);
+                let len = read_all(fd.as_fd(), buf) as usize;
+                n.bytes += len as u64;
+                if fds {
+                    let end = len.min(buf.len() / 2);
+                    proc_fds(&buf[..end], dents, n);
+                }
             }
         }
         for s in &h.stats {
@@ -129,12 +168,8 @@ fn open_all(
     out: &mut Vec<OwnedFd>,
 ) {
     for f in &h.reads {
-        if let Ok(fd) = openat(
-            dir,
-            f.as_str(),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        let name = f.strip_suffix("+fd").unwrap_or(f);
+        if let Ok(fd) = openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             out.push(fd);
         }
     }
@@ -224,12 +259,13 @@ fn main() {
             .join(",")
     };
     println!(
-        "{{\"mode\":\"{mode}\",\"cpu_ms\":[{}],\"wall_ms\":[{}],\"cgroups\":{},\"files\":{},\"stats\":{},\"bytes\":{}}}",
+        "{{\"mode\":\"{mode}\",\"cpu_ms\":[{}],\"wall_ms\":[{}],\"cgroups\":{},\"files\":{},\"stats\":{},\"links\":{},\"bytes\":{}}}",
         list(&cpu),
         list(&wall),
         n.cgroups,
         n.files,
         n.stats,
+        n.links,
         n.bytes
     );
 }
