@@ -200,10 +200,13 @@ pub struct Dir<'a> {
     opened: OnceCell<Option<OwnedFd>>,
 }
 
+/// Opening a directory by path follows symlinks (a fixture's or a host's `cpu` -> `cpu,cpuacct`).
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
-    .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
+
+/// A child found by the walk is a real directory, never a symlink (as `read_dir`'s file type).
+const CHILD_FLAGS: OFlags = DIR_FLAGS.union(OFlags::NOFOLLOW);
 
 impl Dir<'_> {
     /// A handle on `path` with no kept descriptor (opened on first use).
@@ -530,6 +533,9 @@ impl Shared {
         let mut ids = walker.ids;
         ids.sort();
         ids.dedup();
+        ids.retain(|id| {
+            crate::options::device_allowed(id, cfg.include.as_ref(), cfg.exclude.as_ref())
+        });
         self.times
             .0
             .lock()
@@ -659,7 +665,7 @@ impl Walker<'_> {
             let Ok(name_str) = name.to_str() else {
                 continue;
             };
-            if let Ok(child) = openat(fd.as_fd(), name.as_c_str(), DIR_FLAGS, Mode::empty()) {
+            if let Ok(child) = openat(fd.as_fd(), name.as_c_str(), CHILD_FLAGS, Mode::empty()) {
                 self.dir(child, format!("{id}/{name_str}"), depth + 1, kept);
             }
         }
