@@ -177,14 +177,28 @@ impl Hierarchies {
         dirs
     }
 
+    /// The hierarchy roots to walk, those whose directories the groups open most first (the
+    /// walk keeps directory descriptors in this order until its budget is spent): memory
+    /// (memory, oom, spec), cpu (cpu, spec), pids (process, spec), then cpuacct and blkio.
     fn walk_roots(&self) -> Vec<PathBuf> {
-        let mut roots: Vec<PathBuf> = if self.v2 {
-            self.unified.iter().cloned().collect()
-        } else {
-            self.v1.iter().flatten().cloned().collect()
-        };
-        roots.sort();
-        roots.dedup();
+        if self.v2 {
+            return self.unified.iter().cloned().collect();
+        }
+        let mut roots: Vec<PathBuf> = Vec::new();
+        for ctrl in [
+            Ctrl::Memory,
+            Ctrl::Cpu,
+            Ctrl::Pids,
+            Ctrl::Cpuacct,
+            Ctrl::Blkio,
+        ] {
+            let i = CTRLS.iter().position(|(c, _)| *c == ctrl);
+            if let Some(root) = i.and_then(|i| self.v1[i].as_ref()) {
+                if !roots.contains(root) {
+                    roots.push(root.clone());
+                }
+            }
+        }
         roots
     }
 }
