@@ -313,7 +313,7 @@ def docker_containers(bench, count):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100,1000,3000", help="container counts")
+    parser.add_argument("--sizes", default="100,1000,3000", help="container counts ('' for none)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per size")
     parser.add_argument("--scrapes", type=int, default=4, help="scrapes (and floor passes) per round")
     parser.add_argument("--share", type=int, default=10, help="one container in SHARE gets a process")
@@ -357,7 +357,7 @@ def main():
     print("| containers | reader | CPU per scrape (min-max) | median wall (min-max) | peak RSS | / floor orc | fds after (all / on bench cgroups) |")
     print("|---|---|---|---|---|---|---|")
     try:
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if s):
             base, leaves = bench.build(size)
             bench.populate(leaves, args.share)
             cgroups = sum(1 for _ in os.walk(bench.roots[0]))
