@@ -5,9 +5,9 @@
 //! of the cgroup trees per scrape ([`walk::Snapshot`]) is shared by all group collectors through
 //! `Settings::shared`; each group then reads only its own files (open, read, close), relative
 //! to the cgroup directory descriptors the walk opened and keeps until the scrape's groups are
-//! done ([`walk::Dir`]). A cgroup that vanishes mid-scrape is skipped silently. Labels follow the kubelet's
-//! `/metrics/cadvisor` (`id, name, image, pod, namespace, container`) by default, with names
-//! taken from the runtimes' state on disk ([`runtime`]).
+//! done ([`walk::Dir`]). A cgroup that vanishes mid-scrape is skipped silently. Labels follow
+//! the kubelet's `/metrics/cadvisor` (`id, name, image, pod, namespace, container`) by default,
+//! with names taken from the runtimes' state on disk ([`runtime`]).
 
 pub mod cpu;
 pub mod diskio;
