@@ -15,6 +15,7 @@ use nodex_collectors::{registry, Collector, Settings};
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    raise_nofile_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `nodex top` is the only subcommand; without it the command line is node_exporter's.
     if args.get(1).is_some_and(|a| a == "top") {
@@ -117,6 +118,28 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Raises the soft descriptor limit to the hard one, as every Go program (node_exporter,
+/// cAdvisor) does at start since Go 1.19 (https://go.dev/doc/go1.19#os, `src/os/rlimit.go`):
+/// systemd's default soft limit of 1024 would leave the container walk room to keep few cgroup
+/// directory descriptors for a scrape (`collectors/src/container/walk.rs`). Failure changes
+/// nothing.
+fn raise_nofile_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    if let Rlimit {
+        current: Some(soft),
+        maximum: Some(hard),
+    } = getrlimit(Resource::Nofile)
+    {
+        if soft < hard {
+            let raised = Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            };
+            let _ = setrlimit(Resource::Nofile, raised);
+        }
+    }
 }
 
 /// One glibc malloc arena for all threads unless `MALLOC_ARENA_MAX` says otherwise. By default

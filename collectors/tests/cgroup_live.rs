@@ -198,3 +198,118 @@ fn skip_unless_ci(why: &str) {
     );
     eprintln!("skipped: {why}");
 }
+
+/// Descriptors of the process whose target lies below `needle` (a cgroup path fragment).
+fn fds_below(needle: &str) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("list /proc/self/fd")
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.to_string_lossy().contains(needle))
+        .count()
+}
+
+/// The walk keeps its cgroup directory descriptors while a scrape's groups read, and closes
+/// them once the last group is done: no descriptor outlives the scrape, so none keeps a
+/// removed cgroup alive (as a dying cgroup) and their number does not grow with churn.
+#[test]
+fn descriptors_do_not_outlive_the_scrape() {
+    if !is_root() {
+        skip_unless_ci("needs root to create cgroups");
+        return;
+    }
+    let roots = Roots::default();
+    let Ok(hier) = discover(&roots) else {
+        skip_unless_ci("no cgroup file system");
+        return;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let parent = format!("/nodex-fds-{}-{nanos}", std::process::id());
+    let mut guard = Guard {
+        child: None,
+        dirs: Vec::new(),
+    };
+    let children: Vec<String> = (0..8).map(|i| format!("{parent}/c{i}")).collect();
+    for id in std::iter::once(&parent).chain(&children) {
+        for dir in hier.all_dirs(id) {
+            if std::fs::create_dir(&dir).is_err() {
+                skip_unless_ci(&format!("cannot create {}", dir.display()));
+                return;
+            }
+            guard.dirs.push(dir);
+        }
+    }
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        format!("^{}(/|$)", regex_escape(&parent)),
+    );
+    let settings = Arc::new(Settings::new(roots, options));
+    let names = [
+        "container_cpu",
+        "container_memory",
+        "container_spec",
+        "container_process",
+    ];
+    let collectors: Vec<_> = names
+        .iter()
+        .map(|n| (registry::find(n).expect("registered").build)(&settings).expect("builds"))
+        .collect();
+    let needle = parent.trim_start_matches('/');
+    let run = |groups: std::ops::Range<usize>| -> String {
+        let mut sinks = Vec::new();
+        for c in &collectors[groups] {
+            let mut sink = MetricSink::new();
+            c.collect(&mut sink).expect("collects");
+            sinks.push(sink);
+        }
+        let refs: Vec<&MetricSink> = sinks.iter().collect();
+        let mut out = Vec::new();
+        render(&refs, Format::Text, &mut out).expect("render");
+        String::from_utf8(out).expect("UTF-8")
+    };
+
+    // Mid-scrape (one group still to run) the walk's descriptors are open ...
+    settings.begin_scrape();
+    run(0..collectors.len() - 1);
+    let during = fds_below(needle);
+    assert!(
+        during > children.len(),
+        "the walk kept {during} descriptors"
+    );
+    // ... and the last group's end closes them.
+    run(collectors.len() - 1..collectors.len());
+    assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
+
+    // Churn: half the children go, the rest stay; every scrape ends with none open.
+    for id in &children[..4] {
+        for dir in hier.all_dirs(id) {
+            std::fs::remove_dir(&dir).expect("remove child cgroup");
+        }
+    }
+    for _ in 0..3 {
+        settings.begin_scrape();
+        let text = run(0..collectors.len());
+        assert!(!text.contains(&format!("{}\"", children[0])), "{text}");
+        assert!(text.contains(&format!("{}\"", children[7])), "{text}");
+        assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
+    }
+    // A scrape that runs only some groups leaves its snapshot to the next one, which drops it
+    // (and its descriptors, also those of cgroups removed in between) before walking.
+    settings.begin_scrape();
+    run(0..1);
+    assert!(fds_below(needle) > 0);
+    for id in &children[4..] {
+        for dir in hier.all_dirs(id) {
+            std::fs::remove_dir(&dir).expect("remove child cgroup");
+        }
+    }
+    settings.begin_scrape();
+    let text = run(0..collectors.len());
+    assert!(!text.contains(&children[7]), "{text}");
+    assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
+    drop(guard);
+}

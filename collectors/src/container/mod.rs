@@ -3,10 +3,11 @@
 //!
 //! Every cgroup is a container whose `id` is its path relative to the hierarchy root. One walk
 //! of the cgroup trees per scrape ([`walk::Snapshot`]) is shared by all group collectors through
-//! `Settings::shared`; each group then reads only its own files (open, read, close). A cgroup
-//! that vanishes mid-scrape is skipped silently. Labels follow the kubelet's
-//! `/metrics/cadvisor` (`id, name, image, pod, namespace, container`) by default, with names
-//! taken from the runtimes' state on disk ([`runtime`]).
+//! `Settings::shared`; each group then reads only its own files (open, read, close), relative
+//! to the cgroup directory descriptors the walk opened and keeps until the scrape's groups are
+//! done ([`walk::Dir`]). A cgroup that vanishes mid-scrape is skipped silently. Labels follow
+//! the kubelet's `/metrics/cadvisor` (`id, name, image, pod, namespace, container`) by default,
+//! with names taken from the runtimes' state on disk ([`runtime`]).
 
 pub mod cpu;
 pub mod diskio;
@@ -146,6 +147,7 @@ impl Group {
         let shared = settings
             .shared
             .get_or_init("container", || Shared::new(config));
+        shared.add_group();
         Ok(Box::new(Group {
             settings: Arc::clone(settings),
             shared,
@@ -157,7 +159,9 @@ impl Group {
 impl Collector for Group {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let snap = self.shared.snapshot(&self.settings)?;
-        (self.emit)(&self.settings, &snap, sink)
+        let result = (self.emit)(&self.settings, &snap, sink);
+        self.shared.finish(&snap);
+        result
     }
 }
 

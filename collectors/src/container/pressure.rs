@@ -5,7 +5,7 @@
 //! (kubernetes#136642: most PSI series cost came from them).
 
 use super::parse::pressure;
-use super::walk::{read, Container, Kind, Snapshot};
+use super::walk::{read, Container, Dir, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -26,16 +26,19 @@ fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), Coll
     }
     let pod_level = snap.config.pressure_pod_level;
     let wanted = |c: &&Container| pod_level || !matches!(c.kind, Kind::Pod | Kind::Sandbox);
+    // One handle per container for the three files (on a hybrid host the walk keeps no
+    // descriptors in the cgroup2 tree, so each handle opens its directory once).
+    let dirs: Vec<(&Container, Dir<'_>)> = snap
+        .containers
+        .iter()
+        .filter(wanted)
+        .filter_map(|c| Some((c, snap.hier.unified_dir(&c.id)?)))
+        .collect();
     for (res, what) in RESOURCES {
         let file = format!("{res}.pressure");
-        let stats: Vec<(&Container, super::parse::Pressure)> = snap
-            .containers
+        let stats: Vec<(&Container, super::parse::Pressure)> = dirs
             .iter()
-            .filter(wanted)
-            .filter_map(|c| {
-                let dir = snap.hier.unified_dir(&c.id)?;
-                Some((c, pressure(&read(&dir, &file)?).ok()?))
-            })
+            .filter_map(|(c, dir)| Some((*c, pressure(&read(dir, &file)?).ok()?)))
             .collect();
         family(
             sink,

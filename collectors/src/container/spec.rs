@@ -6,12 +6,9 @@
 //! The start time is Docker's `State.StartedAt` where Docker knows the container, else the
 //! cgroup time (cAdvisor's raw and containerd handlers).
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
-
 use super::parse::limit;
 use super::runtime::Meta;
-use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
+use super::walk::{read, read_u64, Container, Ctrl, Dir, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -67,7 +64,7 @@ fn memory_value(v: Option<u64>) -> u64 {
     }
 }
 
-fn read_limit(dir: &Path, file: &str) -> Option<Option<u64>> {
+fn read_limit(dir: &Dir<'_>, file: &str) -> Option<Option<u64>> {
     read(dir, file).and_then(|b| limit(&b).ok())
 }
 
@@ -106,31 +103,9 @@ fn memory_spec(snap: &Snapshot, id: &str) -> Option<[u64; 3]> {
     ])
 }
 
-/// The cgroup time: the earliest mtime of the cgroup dirs and their `cgroup.clone_children`
-/// (v1) or `cgroup.events` (v2), not earlier than boot time.
+/// The cgroup time ([`Snapshot::cgroup_time`]), not earlier than boot time.
 fn start_time(snap: &Snapshot, id: &str, boot: f64) -> Option<f64> {
-    let marker = if snap.hier.v2 {
-        "cgroup.events"
-    } else {
-        "cgroup.clone_children"
-    };
-    let secs = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs_f64())
-    };
-    let mut dirs: Vec<PathBuf> = [Ctrl::Cpu, Ctrl::Memory, Ctrl::Pids]
-        .iter()
-        .filter_map(|c| snap.hier.dir(*c, id))
-        .collect();
-    dirs.dedup();
-    dirs.iter()
-        .flat_map(|d| [secs(d), secs(&d.join(marker))])
-        .flatten()
-        .reduce(f64::min)
-        .map(|t| t.max(boot).floor())
+    snap.cgroup_time(id).map(|t| t.max(boot).floor())
 }
 
 /// Boot time as cAdvisor computes it: now − uptime, truncated to the minute.

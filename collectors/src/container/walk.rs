@@ -1,11 +1,17 @@
 //! Cgroup discovery and the per-scrape walk shared by the container groups.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use regex::Regex;
+use rustix::fs::{fstat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, Stat, CWD};
 
 use super::layout;
 use super::parse;
@@ -14,7 +20,7 @@ use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::expfmt::LabelSets;
 use crate::roots::Roots;
-use crate::util;
+use crate::util::{self, FastMap};
 
 /// The container flags, parsed once when the first group is built.
 #[derive(Debug)]
@@ -108,23 +114,55 @@ pub struct Hierarchies {
     v1: [Option<PathBuf>; 5],
     /// The cgroup2 mount (pure v2, or `unified` on a hybrid host).
     pub unified: Option<PathBuf>,
+    /// Directory descriptors the walk that found the cgroups opened, kept for its scrape.
+    kept: Arc<Kept>,
+}
+
+/// The cgroup directories a walk opened, per hierarchy root and container id. They live as
+/// long as the snapshot, which is dropped when the scrape's last group is done with it
+/// ([`Shared::finish`]), so no descriptor outlives the scrape and pins a removed cgroup.
+#[derive(Default)]
+struct Kept {
+    roots: Vec<(PathBuf, FastMap<Box<str>, OwnedFd>)>,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n: usize = self.roots.iter().map(|(_, m)| m.len()).sum();
+        write!(f, "Kept({n} directories)")
+    }
 }
 
 impl Hierarchies {
     /// The directory of container `id` in controller `ctrl`'s hierarchy, if it is mounted.
-    pub fn dir(&self, ctrl: Ctrl, id: &str) -> Option<PathBuf> {
+    pub fn dir(&self, ctrl: Ctrl, id: &str) -> Option<Dir<'_>> {
         let base = if self.v2 {
             self.unified.as_ref()
         } else {
             let i = CTRLS.iter().position(|(c, _)| *c == ctrl)?;
             self.v1[i].as_ref()
         }?;
-        Some(join_id(base, id))
+        Some(self.handle(base, id))
     }
 
     /// The container's directory in the cgroup2 hierarchy (pure v2 or hybrid).
-    pub fn unified_dir(&self, id: &str) -> Option<PathBuf> {
-        self.unified.as_ref().map(|b| join_id(b, id))
+    pub fn unified_dir(&self, id: &str) -> Option<Dir<'_>> {
+        self.unified.as_ref().map(|b| self.handle(b, id))
+    }
+
+    fn handle(&self, base: &Path, id: &str) -> Dir<'_> {
+        let kept = self
+            .kept
+            .roots
+            .iter()
+            .find(|(root, _)| root.as_os_str() == base.as_os_str())
+            .and_then(|(_, m)| m.get(id))
+            .map(|fd| fd.as_fd());
+        Dir {
+            path: join_id(base, id),
+            kept,
+            opened: OnceCell::new(),
+        }
     }
 
     /// Every directory of container `id`: one per mounted controller hierarchy and the cgroup2
@@ -134,21 +172,140 @@ impl Hierarchies {
             .iter()
             .filter_map(|(c, _)| self.dir(*c, id))
             .chain(self.unified_dir(id))
+            .map(|d| d.path)
             .collect();
         dirs.sort();
         dirs.dedup();
         dirs
     }
 
+    /// The hierarchy roots to walk, those whose directories the groups open most first (the
+    /// walk keeps directory descriptors in this order until its budget is spent): memory
+    /// (memory, oom, spec), cpu (cpu, spec), pids (process, spec), then cpuacct and blkio.
     fn walk_roots(&self) -> Vec<PathBuf> {
-        let mut roots: Vec<PathBuf> = if self.v2 {
-            self.unified.iter().cloned().collect()
-        } else {
-            self.v1.iter().flatten().cloned().collect()
-        };
-        roots.sort();
-        roots.dedup();
+        if self.v2 {
+            return self.unified.iter().cloned().collect();
+        }
+        let mut roots: Vec<PathBuf> = Vec::new();
+        for ctrl in [
+            Ctrl::Memory,
+            Ctrl::Cpu,
+            Ctrl::Pids,
+            Ctrl::Cpuacct,
+            Ctrl::Blkio,
+        ] {
+            let i = CTRLS.iter().position(|(c, _)| *c == ctrl);
+            if let Some(root) = i.and_then(|i| self.v1[i].as_ref()) {
+                if !roots.contains(root) {
+                    roots.push(root.clone());
+                }
+            }
+        }
         roots
+    }
+}
+
+/// One container's directory in one hierarchy. Files are opened relative to a descriptor of
+/// the directory (a path lookup of one component, not of the whole cgroup path: on kernfs each
+/// component is a `d_lookup` plus a revalidation, and whole-path opens were most of a scrape's
+/// CPU). The descriptor is the walk's when it kept one, else the directory is opened on first
+/// use and closed when the handle is dropped. Derefs to the directory's path.
+pub struct Dir<'a> {
+    path: PathBuf,
+    kept: Option<BorrowedFd<'a>>,
+    opened: OnceCell<Option<OwnedFd>>,
+}
+
+/// Opening a directory by path follows symlinks (a fixture's or a host's `cpu` -> `cpu,cpuacct`).
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
+
+/// A child found by the walk is a real directory, never a symlink (as `read_dir`'s file type).
+const CHILD_FLAGS: OFlags = DIR_FLAGS.union(OFlags::NOFOLLOW);
+
+impl Dir<'_> {
+    /// A handle on `path` with no kept descriptor (opened on first use).
+    pub fn new(path: PathBuf) -> Self {
+        Dir {
+            path,
+            kept: None,
+            opened: OnceCell::new(),
+        }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        if let Some(fd) = self.kept {
+            return Some(fd);
+        }
+        self.opened
+            .get_or_init(|| openat(CWD, &self.path, DIR_FLAGS, Mode::empty()).ok())
+            .as_ref()
+            .map(|fd| fd.as_fd())
+    }
+
+    /// True when the directory exists (was found by the walk or can be opened now).
+    pub fn is_dir(&self) -> bool {
+        self.fd().is_some()
+    }
+
+    /// `stat` of the directory itself (`None`) or of an entry in it.
+    pub fn stat(&self, entry: Option<&str>) -> Option<Stat> {
+        let fd = self.fd()?;
+        match entry {
+            None => fstat(fd).ok(),
+            Some(name) => statat(fd, name, AtFlags::SYMLINK_NOFOLLOW).ok(),
+        }
+    }
+}
+
+impl std::ops::Deref for Dir<'_> {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl PartialEq for Dir<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+    }
+}
+
+impl std::fmt::Debug for Dir<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dir({})", self.path.display())
+    }
+}
+
+/// Something cgroup files are opened in: a [`Dir`] handle or a plain path.
+pub trait CgroupDir {
+    /// Opens `file` in it for reading; `None` when it (or the cgroup) is gone.
+    fn open_file(&self, file: &str) -> Option<OwnedFd>;
+}
+
+const FILE_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::CLOEXEC);
+
+impl CgroupDir for Dir<'_> {
+    fn open_file(&self, file: &str) -> Option<OwnedFd> {
+        openat(self.fd()?, file, FILE_FLAGS, Mode::empty()).ok()
+    }
+}
+
+impl CgroupDir for Path {
+    fn open_file(&self, file: &str) -> Option<OwnedFd> {
+        openat(CWD, self.join(file), FILE_FLAGS, Mode::empty()).ok()
+    }
+}
+
+impl CgroupDir for PathBuf {
+    fn open_file(&self, file: &str) -> Option<OwnedFd> {
+        self.as_path().open_file(file)
     }
 }
 
@@ -249,6 +406,68 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     /// The scrape it was taken for (`Settings::scrape_epoch`).
     epoch: u64,
+    /// Groups done with it ([`Shared::finish`]).
+    done: AtomicUsize,
+    times: Arc<CgroupTimes>,
+}
+
+/// Cgroup times already computed, per container id, with the inodes of the directories they
+/// were computed from: a living cgroup keeps its directories (and so its creation time), a
+/// cgroup removed and created again under the same name gets new inodes.
+#[derive(Default)]
+struct CgroupTimes(Mutex<FastMap<Box<str>, CgroupTime>>);
+
+/// The inodes of a cgroup's cpu, memory and pids directories, and its time.
+type CgroupTime = ([u64; 3], f64);
+
+impl Snapshot {
+    /// The cgroup time of container `id` (unix seconds, not clamped): the earliest mtime of
+    /// its cpu, memory and pids directories and of their `cgroup.clone_children` (v1) or
+    /// `cgroup.events` (v2), the markers cAdvisor's raw handler uses for the creation time.
+    /// Computed once while the cgroup lives (same directory inodes), as cAdvisor keeps a
+    /// container's creation time from when it first saw it.
+    pub fn cgroup_time(&self, id: &str) -> Option<f64> {
+        let marker = if self.hier.v2 {
+            "cgroup.events"
+        } else {
+            "cgroup.clone_children"
+        };
+        let mut dirs: Vec<Dir<'_>> = [Ctrl::Cpu, Ctrl::Memory, Ctrl::Pids]
+            .iter()
+            .filter_map(|c| self.hier.dir(*c, id))
+            .collect();
+        dirs.dedup();
+        let own: Vec<Option<Stat>> = dirs.iter().map(|d| d.stat(None)).collect();
+        let mut inodes = [0u64; 3];
+        for (slot, st) in inodes.iter_mut().zip(&own) {
+            *slot = st.as_ref().map_or(0, |st| st.st_ino);
+        }
+        let complete = own.iter().all(Option::is_some);
+        let mut times = self.times.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seen, t)) = times.get(id) {
+            if complete && *seen == inodes {
+                return Some(*t);
+            }
+        }
+        let secs = |st: &Stat| {
+            (st.st_mtime >= 0).then(|| st.st_mtime as f64 + st.st_mtime_nsec as f64 / 1e9)
+        };
+        let t = dirs
+            .iter()
+            .zip(&own)
+            .flat_map(|(d, st)| {
+                [
+                    st.as_ref().and_then(secs),
+                    d.stat(Some(marker)).as_ref().and_then(secs),
+                ]
+            })
+            .flatten()
+            .reduce(f64::min)?;
+        if complete {
+            times.insert(id.into(), (inodes, t));
+        }
+        Some(t)
+    }
 }
 
 /// State shared by the groups of one `Settings`: flags, metadata cache, last snapshot.
@@ -257,6 +476,9 @@ pub struct Shared {
     meta: MetaCache,
     warned: Mutex<Vec<Runtime>>,
     last: Mutex<Option<Arc<Snapshot>>>,
+    /// Groups built on this state: when that many are done with a snapshot, its scrape is over.
+    groups: AtomicUsize,
+    times: Arc<CgroupTimes>,
 }
 
 impl Shared {
@@ -267,7 +489,14 @@ impl Shared {
             meta: MetaCache::default(),
             warned: Mutex::new(Vec::new()),
             last: Mutex::new(None),
+            groups: AtomicUsize::new(0),
+            times: Arc::default(),
         }
+    }
+
+    /// Counts a group that takes snapshots from this state.
+    pub fn add_group(&self) {
+        self.groups.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The snapshot of this scrape: the walk taken for the current scrape if there is one, else
@@ -279,28 +508,59 @@ impl Shared {
         if let Some(s) = last.as_ref().filter(|s| epoch != 0 && s.epoch == epoch) {
             return Ok(Arc::clone(s));
         }
+        // An earlier scrape's snapshot (one whose groups did not all run) goes first, with
+        // its descriptors.
+        *last = None;
         let mut snap = self.walk(&settings.roots)?;
         snap.epoch = epoch;
         let snap = Arc::new(snap);
-        *last = Some(Arc::clone(&snap));
+        if epoch != 0 {
+            *last = Some(Arc::clone(&snap));
+        }
         Ok(snap)
     }
 
-    fn walk(&self, roots: &Roots) -> Result<Snapshot, CollectError> {
-        let hier = discover(roots)?;
-        let cfg = &self.config;
-        let mut ids = Vec::new();
-        for root in hier.walk_roots() {
-            walk_dir(&root, String::new(), 0, cfg.max_depth, &mut ids);
+    /// A group is done with `snap`. Once every group is, the snapshot is forgotten, so it (and
+    /// the directory descriptors it keeps) is dropped as soon as the last group lets go.
+    pub fn finish(&self, snap: &Arc<Snapshot>) {
+        let done = snap.done.fetch_add(1, Ordering::AcqRel) + 1;
+        if done >= self.groups.load(Ordering::Acquire) {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if last.as_ref().is_some_and(|s| Arc::ptr_eq(s, snap)) {
+                *last = None;
+            }
         }
+    }
+
+    fn walk(&self, roots: &Roots) -> Result<Snapshot, CollectError> {
+        let mut hier = discover(roots)?;
+        let cfg = &self.config;
+        let mut walker = Walker {
+            cfg,
+            budget: kept_budget(),
+            ids: Vec::new(),
+            dents: vec![MaybeUninit::uninit(); 16 * 1024],
+        };
+        let mut kept = Kept::default();
+        for root in hier.walk_roots() {
+            let mut fds = FastMap::default();
+            if let Ok(fd) = openat(CWD, &root, DIR_FLAGS, Mode::empty()) {
+                walker.dir(fd, String::new(), 0, &mut fds);
+            }
+            kept.roots.push((root, fds));
+        }
+        hier.kept = Arc::new(kept);
+        let mut ids = walker.ids;
         ids.sort();
         ids.dedup();
-        let ids: Vec<String> = ids
-            .into_iter()
-            .filter(|id| {
-                crate::options::device_allowed(id, cfg.include.as_ref(), cfg.exclude.as_ref())
-            })
-            .collect();
+        ids.retain(|id| {
+            crate::options::device_allowed(id, cfg.include.as_ref(), cfg.exclude.as_ref())
+        });
+        self.times
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| ids.binary_search_by(|x| x.as_str().cmp(id)).is_ok());
         let containerd_ns =
             util::list_dir_paths(&cfg.state.containerd.join("io.containerd.runtime.v2.task"))
                 .unwrap_or_default();
@@ -346,6 +606,8 @@ impl Shared {
             runtimes,
             config: Arc::clone(cfg),
             epoch: 0,
+            done: AtomicUsize::new(0),
+            times: Arc::clone(&self.times),
         })
     }
 }
@@ -369,34 +631,76 @@ pub fn discover(roots: &Roots) -> Result<Hierarchies, CollectError> {
     Err(CollectError::NoData("no cgroup file system mounted".into()))
 }
 
-fn walk_dir(dir: &Path, id: String, depth: usize, max_depth: usize, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let children: Vec<std::ffi::OsString> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.file_name())
-        .collect();
-    out.push(if id.is_empty() {
-        "/".to_string()
-    } else {
-        id.clone()
-    });
-    if max_depth != 0 && depth >= max_depth {
-        return;
-    }
-    for name in children {
-        let Some(name) = name.to_str() else {
-            continue;
+/// The most directory descriptors one walk keeps, whatever the descriptor limit.
+const MAX_KEPT: u64 = 1 << 16;
+
+/// How many directory descriptors a walk may keep: half of what the soft descriptor limit
+/// leaves after the descriptors kept for procfs/sysfs files and some headroom for sockets,
+/// capped at [`MAX_KEPT`]. Directories beyond it are opened again when a group reads them.
+fn kept_budget() -> usize {
+    use rustix::process::{getrlimit, Resource};
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(MAX_KEPT * 4);
+    let reserved = crate::fdcache::MAX_OPEN as u64 + 256;
+    (soft.saturating_sub(reserved) / 2).min(MAX_KEPT) as usize
+}
+
+/// One walk over the hierarchies: every directory is opened relative to its parent's
+/// descriptor and listed with `getdents64` into one buffer, so no path is looked up twice.
+struct Walker<'c> {
+    cfg: &'c Config,
+    budget: usize,
+    ids: Vec<String>,
+    dents: Vec<MaybeUninit<u8>>,
+}
+
+impl Walker<'_> {
+    fn dir(
+        &mut self,
+        fd: OwnedFd,
+        id: String,
+        depth: usize,
+        kept: &mut FastMap<Box<str>, OwnedFd>,
+    ) {
+        let mut children: Vec<CString> = Vec::new();
+        if self.cfg.max_depth == 0 || depth < self.cfg.max_depth {
+            let mut entries = RawDir::new(fd.as_fd(), &mut self.dents);
+            while let Some(Ok(e)) = entries.next() {
+                let name = e.file_name();
+                if matches!(name.to_bytes(), b"." | b"..") {
+                    continue;
+                }
+                let is_dir = match e.file_type() {
+                    FileType::Directory => true,
+                    FileType::Unknown => statat(fd.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+                        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+                    _ => false,
+                };
+                if is_dir {
+                    children.push(name.to_owned());
+                }
+            }
+        }
+        let key = if id.is_empty() {
+            "/".to_string()
+        } else {
+            id.clone()
         };
-        walk_dir(
-            &dir.join(name),
-            format!("{id}/{name}"),
-            depth + 1,
-            max_depth,
-            out,
-        );
+        for name in children {
+            let Ok(name_str) = name.to_str() else {
+                continue;
+            };
+            if let Ok(child) = openat(fd.as_fd(), name.as_c_str(), CHILD_FLAGS, Mode::empty()) {
+                self.dir(child, format!("{id}/{name_str}"), depth + 1, kept);
+            }
+        }
+        let cfg = self.cfg;
+        if self.budget > 0
+            && crate::options::device_allowed(&key, cfg.include.as_ref(), cfg.exclude.as_ref())
+        {
+            self.budget -= 1;
+            kept.insert(key.clone().into_boxed_str(), fd);
+        }
+        self.ids.push(key);
     }
 }
 
@@ -512,17 +816,25 @@ fn container(
 }
 
 /// Reads a cgroup file of a container; `None` when the file (or the cgroup) is gone.
-/// Open, read, close: no `stat` for a size hint (cgroup files report size 0 anyway).
-pub fn read(dir: &Path, file: &str) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(dir.join(file)).ok()?;
+/// Open, read to the end, close: no `stat` or `lseek` for a size hint (cgroup files report
+/// size 0 anyway; `std`'s `read_to_end` on a `File` asks for both, 6% of a container scrape).
+pub fn read<D: CgroupDir + ?Sized>(dir: &D, file: &str) -> Option<Vec<u8>> {
+    let fd = dir.open_file(file)?;
     let mut buf = Vec::with_capacity(512);
-    f.read_to_end(&mut buf).ok()?;
-    Some(buf)
+    loop {
+        if buf.capacity() - buf.len() < 256 {
+            buf.reserve(buf.capacity());
+        }
+        match rustix::io::read(&fd, rustix::buffer::spare_capacity(&mut buf)) {
+            Ok(0) => return Some(buf),
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Reads and parses a one-number cgroup file; `None` if absent or malformed.
-pub fn read_u64(dir: &Path, file: &str) -> Option<u64> {
+pub fn read_u64<D: CgroupDir + ?Sized>(dir: &D, file: &str) -> Option<u64> {
     read(dir, file).and_then(|b| parse::single(&b).ok())
 }
 
@@ -602,14 +914,22 @@ mod tests {
         let h = hierarchies(&roots, &hybrid).expect("hybrid");
         assert!(!h.v2);
         let cg = base.join("sys/fs/cgroup");
-        assert_eq!(h.dir(Ctrl::Cpuacct, "/a"), Some(cg.join("cpu,cpuacct/a")));
-        assert_eq!(h.dir(Ctrl::Cpu, "/"), Some(cg.join("cpu,cpuacct")));
-        assert_eq!(h.dir(Ctrl::Pids, "/a"), None, "unmounted dir is ignored");
-        assert_eq!(h.unified_dir("/a"), Some(cg.join("unified/a")));
+        let path = |d: Option<Dir<'_>>| d.map(|d| d.path().to_path_buf());
+        assert_eq!(
+            path(h.dir(Ctrl::Cpuacct, "/a")),
+            Some(cg.join("cpu,cpuacct/a"))
+        );
+        assert_eq!(path(h.dir(Ctrl::Cpu, "/")), Some(cg.join("cpu,cpuacct")));
+        assert_eq!(
+            path(h.dir(Ctrl::Pids, "/a")),
+            None,
+            "unmounted dir is ignored"
+        );
+        assert_eq!(path(h.unified_dir("/a")), Some(cg.join("unified/a")));
         let pure = mounts("3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
         let h = hierarchies(&roots, &pure).expect("v2");
         assert!(h.v2);
-        assert_eq!(h.dir(Ctrl::Memory, "/a"), Some(cg.join("unified/a")));
+        assert_eq!(path(h.dir(Ctrl::Memory, "/a")), Some(cg.join("unified/a")));
         assert!(hierarchies(&roots, &[]).is_none());
         let _ = std::fs::remove_dir_all(&base);
     }
