@@ -67,12 +67,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stats = Arc::new(server::HandlerStats::default());
     let state = Arc::new(server::AppState {
         scraper: scrape::Scraper::new(
             collectors,
             Arc::clone(&settings),
             !config.disable_exporter_metrics,
-        ),
+        )
+        .with_handler_metrics(stats.clone()),
+        stats,
         telemetry_path: config.telemetry_path.clone(),
         max_requests: config.max_requests,
         permits: tokio::sync::Semaphore::new(config.max_requests.max(1)),
