@@ -39,15 +39,15 @@ fn main() -> ExitCode {
         }
     }
     let (web, rate_limiter) = match &config.web_config_file {
-        Some(path) => match webconfig::WebConfig::open(path)
-            .and_then(|w| Ok((w, webconfig::rate_limit(path)?)))
-        {
-            Ok((web, limiter)) => (Some(Arc::new(web)), limiter),
-            Err(msg) => {
-                eprintln!("nodex: error: --web.config.file: {msg}");
-                return ExitCode::from(2);
+        Some(path) => {
+            match webconfig::WebConfig::open(path).and_then(|web| Ok((web.rate_limiter()?, web))) {
+                Ok((limiter, web)) => (Some(Arc::new(web)), limiter),
+                Err(msg) => {
+                    eprintln!("nodex: error: --web.config.file: {msg}");
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         None => (None, None),
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting nodex");
