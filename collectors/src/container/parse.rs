@@ -4,6 +4,7 @@
 //! none does I/O. Values are kept as `u64` in the file's own unit; callers scale them.
 
 use crate::error::ParseError;
+use crate::procfs::mountinfo::unescape_octal;
 
 fn text(bytes: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))
@@ -265,28 +266,6 @@ pub struct CgroupMount {
     pub controllers: Vec<String>,
 }
 
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let digits = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        if let (b'\\', Some(d)) = (b[i], digits) {
-            let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-            if let Ok(v) = u8::try_from(v) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses mountinfo and returns its `cgroup` and `cgroup2` mounts in order.
 pub fn cgroup_mounts(bytes: &[u8]) -> Result<Vec<CgroupMount>, ParseError> {
     let text = text(bytes)?;
@@ -321,7 +300,8 @@ pub fn cgroup_mounts(bytes: &[u8]) -> Result<Vec<CgroupMount>, ParseError> {
                 .collect()
         };
         out.push(CgroupMount {
-            mount_point: unescape_octal(fields[4]),
+            mount_point: String::from_utf8_lossy(&unescape_octal(fields[4].as_bytes()))
+                .into_owned(),
             v2,
             controllers,
         });

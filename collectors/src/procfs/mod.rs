@@ -1,0 +1,5 @@
+//! Kernel text formats read by both the host (`node_*`) and the container (`container_*`)
+//! sides, parsed once here. What node_exporter and cAdvisor do differently with the values
+//! (which fields they keep, what they skip) stays in the callers.
+
+pub mod mountinfo;
