@@ -796,6 +796,12 @@ pub static PARSERS: &[Parser] = &[
     parser!("cpu.cpuinfo_arm", ["proc/cpuinfo"], |d| {
         cpu::parse_cpuinfo_arm(d)
     }),
+    parser!("sysctl.strings", [], |d| sysctl::parse_strings(d)),
+    parser!("sysctl.ints", [], |d| sysctl::parse_ints(d)),
+    parser!("tapestats.is_tape_device", [], |d| {
+        tapestats::is_tape_device(&text(d))
+    }),
+    parser!("container.cpu_list", [], |d| cg::cpu_list(d)),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =
