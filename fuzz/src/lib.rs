@@ -802,6 +802,12 @@ pub static PARSERS: &[Parser] = &[
         tapestats::is_tape_device(&text(d))
     }),
     parser!("container.cpu_list", [], |d| cg::cpu_list(d)),
+    parser!("procfs.psi", ["proc/pressure/io", "cpu.pressure"], |d| {
+        nodex_collectors::procfs::psi::parse(d)
+    }),
+    parser!("procfs.unescape_octal", [], |d| {
+        nodex_collectors::procfs::mountinfo::unescape_octal(d)
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =

@@ -220,39 +220,20 @@ pub struct Pressure {
     pub full: Option<u64>,
 }
 
-/// Parses a PSI file (`some avg10=.. avg60=.. avg300=.. total=N`, optionally `full ...`) as
-/// runc's `statPSI` (libcontainer/cgroups/fs2/psi.go): lines other than `some`/`full` are
-/// skipped, a missing `total=` is 0, a field without `=` or a bad avg/total fails the file.
+/// Parses a PSI file (`procfs::psi`) with runc's rules (`statPSI`,
+/// libcontainer/cgroups/fs2/psi.go): lines other than `some`/`full` are skipped, a missing
+/// `total=` is 0, a field without `=` or a bad avg/total fails the file.
 pub fn pressure(bytes: &[u8]) -> Result<Pressure, ParseError> {
-    let mut p = Pressure::default();
-    for line in text(bytes)?.lines() {
-        let mut fields = line.split_ascii_whitespace();
-        let full = match fields.next() {
-            Some("some") => false,
-            Some("full") => true,
-            _ => continue,
-        };
-        let mut total = 0;
-        for f in fields {
-            let (k, v) = f
-                .split_once('=')
-                .ok_or_else(|| ParseError::new(format!("invalid psi data {f:?}")))?;
-            match k {
-                "avg10" | "avg60" | "avg300" => {
-                    v.parse::<f64>()
-                        .map_err(|_| ParseError::new(format!("invalid PSI value {v:?}")))?;
-                }
-                "total" => total = num(v)?,
-                _ => {}
-            }
-        }
-        if full {
-            p.full = Some(total);
-        } else {
-            p.some = total;
-        }
-    }
-    Ok(p)
+    text(bytes)?; // the cgroup parsers here all refuse a file that is not UTF-8
+    let psi = crate::procfs::psi::parse(bytes)?;
+    let total = |line: crate::procfs::psi::PsiLine| match line.bare_field {
+        Some(f) => Err(ParseError::new(format!("invalid psi data {f:?}"))),
+        None => Ok(line.total.unwrap_or(0)),
+    };
+    Ok(Pressure {
+        some: psi.some.map(total).transpose()?.unwrap_or(0),
+        full: psi.full.map(total).transpose()?,
+    })
 }
 
 /// A cgroup file-system mount from mountinfo.

@@ -3,3 +3,4 @@
 //! (which fields they keep, what they skip) stays in the callers.
 
 pub mod mountinfo;
+pub mod psi;
