@@ -301,7 +301,8 @@ pub struct NetDev {
     pub tx: [u64; 4],
 }
 
-/// Parses `/proc/<pid>/net/dev`; lines need 17 fields (name + 16 counters), as cAdvisor.
+/// Parses `/proc/<pid>/net/dev` (`procfs::net_dev`) after checking its two header lines, as
+/// cAdvisor's `scanInterfaceStats`; lines need 17 fields (name + 16 counters).
 pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
     let text = text(bytes)?;
     let mut lines = text.lines();
@@ -310,25 +311,14 @@ pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
     if !header_ok {
         return Err(ParseError::new("missing net/dev header"));
     }
-    let mut out = Vec::new();
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let (name, rest) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::new(format!("malformed line {line:?}")))?;
-        let values = rest
-            .split_ascii_whitespace()
-            .map(num)
-            .collect::<Result<Vec<u64>, _>>()?;
-        if values.len() != 16 {
-            return Err(ParseError::new(format!("want 16 counters in {line:?}")));
-        }
-        out.push(NetDev {
-            name: name.trim().to_string(),
-            rx: [values[0], values[1], values[2], values[3]],
-            tx: [values[8], values[9], values[10], values[11]],
-        });
-    }
-    Ok(out)
+    Ok(crate::procfs::net_dev::parse(bytes)?
+        .into_iter()
+        .map(|d| NetDev {
+            name: d.name,
+            rx: [d.rx[0], d.rx[1], d.rx[2], d.rx[3]],
+            tx: [d.tx[0], d.tx[1], d.tx[2], d.tx[3]],
+        })
+        .collect())
 }
 
 /// The `/proc/meminfo` values the machine group needs, in bytes.

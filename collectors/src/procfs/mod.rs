@@ -3,4 +3,5 @@
 //! (which fields they keep, what they skip) stays in the callers.
 
 pub mod mountinfo;
+pub mod net_dev;
 pub mod psi;
