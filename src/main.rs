@@ -46,15 +46,15 @@ fn main() -> ExitCode {
         }
     }
     let (web, rate_limiter) = match &config.web_config_file {
-        Some(path) => match webconfig::WebConfig::open(path)
-            .and_then(|w| Ok((w, webconfig::rate_limit(path)?)))
-        {
-            Ok((web, limiter)) => (Some(Arc::new(web)), limiter),
-            Err(msg) => {
-                eprintln!("nodex: error: --web.config.file: {msg}");
-                return ExitCode::from(2);
+        Some(path) => {
+            match webconfig::WebConfig::open(path).and_then(|web| Ok((web.rate_limiter()?, web))) {
+                Ok((limiter, web)) => (Some(Arc::new(web)), limiter),
+                Err(msg) => {
+                    eprintln!("nodex: error: --web.config.file: {msg}");
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         None => (None, None),
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting nodex");
@@ -75,12 +75,15 @@ fn main() -> ExitCode {
         }
     };
     release_startup_pages();
+    let stats = Arc::new(server::HandlerStats::default());
     let state = Arc::new(server::AppState {
         scraper: scrape::Scraper::new(
             collectors,
             Arc::clone(&settings),
             !config.disable_exporter_metrics,
-        ),
+        )
+        .with_handler_metrics(stats.clone()),
+        stats,
         telemetry_path: config.telemetry_path.clone(),
         max_requests: config.max_requests,
         permits: tokio::sync::Semaphore::new(config.max_requests.max(1)),

@@ -1,10 +1,12 @@
 //! The HTTP side: listeners, routing, `collect[]`/`exclude[]`, content negotiation, gzip and
 //! the concurrent-request limit.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -19,7 +21,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use nodex_collectors::expfmt::Format;
+use nodex_collectors::expfmt::{Format, MetricSink};
+use nodex_collectors::MetricType;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -34,8 +37,10 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// What every request handler shares.
 pub struct AppState {
-    /// The collectors and their counters.
+    /// The collectors.
     pub scraper: Scraper,
+    /// The metric handler's counters (also reported by `scraper`).
+    pub stats: Arc<HandlerStats>,
     /// `--web.telemetry-path`.
     pub telemetry_path: String,
     /// `--web.max-requests` (0 = unlimited).
@@ -48,6 +53,71 @@ pub struct AppState {
     pub web: Option<Arc<WebConfig>>,
     /// Its `rate_limit`, fixed at start-up.
     pub rate_limiter: Option<RateLimiter>,
+}
+
+/// HTTP-handler counters exported as `promhttp_metric_handler_*`.
+#[derive(Default)]
+pub struct HandlerStats {
+    /// Completed metric requests by status code.
+    pub requests: Mutex<HashMap<u16, u64>>,
+    /// Metric requests being served now.
+    pub in_flight: AtomicUsize,
+    /// Gathering problems (duplicate series, type conflicts, failed collectors are not counted).
+    pub gathering_errors: AtomicU64,
+    /// Encoding problems (write failures).
+    pub encoding_errors: AtomicU64,
+}
+
+impl HandlerStats {
+    /// Counts a finished request with `code`.
+    pub fn count(&self, code: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(code).or_insert(0) += 1;
+    }
+}
+
+impl scrape::HandlerMetrics for HandlerStats {
+    fn gathering_error(&self) {
+        self.gathering_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn write_metrics(&self, sink: &mut MetricSink) {
+        {
+            let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            sink.counter(
+                "promhttp_metric_handler_requests_total",
+                "Total number of scrapes by HTTP status code.",
+            );
+            for code in [200u16, 500, 503] {
+                let value = requests.get(&code).copied().unwrap_or(0);
+                sink.sample(&[("code", &code.to_string())], value as f64);
+            }
+            for (code, value) in requests
+                .iter()
+                .filter(|(c, _)| ![200, 500, 503].contains(*c))
+            {
+                sink.sample(&[("code", &code.to_string())], *value as f64);
+            }
+        }
+        sink.single(
+            "promhttp_metric_handler_requests_in_flight",
+            "Current number of scrapes being served.",
+            MetricType::Gauge,
+            self.in_flight.load(Ordering::Relaxed) as f64,
+        );
+        sink.counter(
+            "promhttp_metric_handler_errors_total",
+            "Total number of internal errors encountered by the promhttp metric handler.",
+        )
+        .sample(
+            &[("cause", "encoding")],
+            self.encoding_errors.load(Ordering::Relaxed) as f64,
+        )
+        .sample(
+            &[("cause", "gathering")],
+            self.gathering_errors.load(Ordering::Relaxed) as f64,
+        );
+    }
 }
 
 /// Binds every listen address (or takes systemd's sockets) and serves until the process ends.
@@ -325,7 +395,7 @@ async fn metrics(req: &Request<Incoming>, state: &AppState) -> Response<Full<Byt
         match state.permits.try_acquire() {
             Ok(p) => Some(p),
             Err(_) => {
-                state.scraper.stats.count(503);
+                state.stats.count(503);
                 return text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(
@@ -338,7 +408,7 @@ async fn metrics(req: &Request<Incoming>, state: &AppState) -> Response<Full<Byt
     } else {
         None
     };
-    let stats = &state.scraper.stats;
+    let stats = &state.stats;
     let (collect, exclude) = match parse_query(req.uri().query().unwrap_or("")) {
         Ok(q) => q,
         Err(msg) => return text(StatusCode::BAD_REQUEST, msg),

@@ -58,8 +58,55 @@ impl CollectError {
         }
     }
 
+    /// True for a read error saying the file or directory does not exist (`ENOENT`), which
+    /// node_exporter's collectors test with `os.IsNotExist` / `errors.Is(err, fs.ErrNotExist)`.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, CollectError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     /// True for errors that only mean "this host does not have that subsystem".
     pub fn is_no_data(&self) -> bool {
         matches!(self, CollectError::NoData(_))
+    }
+}
+
+/// Reading a file that may be absent: `Ok(None)` when it does not exist, other errors kept.
+pub trait IfPresent<T> {
+    /// `Ok(Some(v))`, `Ok(None)` for a missing file, or the error.
+    fn if_present(self) -> Result<Option<T>, CollectError>;
+}
+
+impl<T> IfPresent<T> for Result<T, CollectError> {
+    fn if_present(self) -> Result<Option<T>, CollectError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> CollectError {
+        CollectError::io(Path::new("/proc/x"), std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn only_a_missing_file_is_absent() {
+        assert!(io(std::io::ErrorKind::NotFound).is_not_found());
+        assert!(!io(std::io::ErrorKind::PermissionDenied).is_not_found());
+        assert!(!CollectError::NoData("x".into()).is_not_found());
+        let missing: Result<u8, _> = Err(io(std::io::ErrorKind::NotFound));
+        assert!(matches!(missing.if_present(), Ok(None)));
+        assert!(matches!(
+            Ok::<u8, CollectError>(3).if_present(),
+            Ok(Some(3))
+        ));
+        let denied: Result<u8, _> = Err(io(std::io::ErrorKind::PermissionDenied));
+        let err = denied.if_present().unwrap_err();
+        assert!(err.to_string().contains("/proc/x"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ pub mod fdcache;
 pub mod host;
 pub mod netlink;
 pub mod options;
+pub mod procfs;
 pub mod registry;
 pub mod roots;
 pub mod testing;

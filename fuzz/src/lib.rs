@@ -796,6 +796,18 @@ pub static PARSERS: &[Parser] = &[
     parser!("cpu.cpuinfo_arm", ["proc/cpuinfo"], |d| {
         cpu::parse_cpuinfo_arm(d)
     }),
+    parser!("sysctl.strings", [], |d| sysctl::parse_strings(d)),
+    parser!("sysctl.ints", [], |d| sysctl::parse_ints(d)),
+    parser!("tapestats.is_tape_device", [], |d| {
+        tapestats::is_tape_device(&text(d))
+    }),
+    parser!("container.cpu_list", [], |d| cg::cpu_list(d)),
+    parser!("procfs.psi", ["proc/pressure/io", "cpu.pressure"], |d| {
+        nodex_collectors::procfs::psi::parse(d)
+    }),
+    parser!("procfs.unescape_octal", [], |d| {
+        nodex_collectors::procfs::mountinfo::unescape_octal(d)
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =

@@ -4,6 +4,7 @@
 //! none does I/O. Values are kept as `u64` in the file's own unit; callers scale them.
 
 use crate::error::ParseError;
+use crate::procfs::mountinfo::unescape_octal;
 
 fn text(bytes: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))
@@ -219,39 +220,20 @@ pub struct Pressure {
     pub full: Option<u64>,
 }
 
-/// Parses a PSI file (`some avg10=.. avg60=.. avg300=.. total=N`, optionally `full ...`) as
-/// runc's `statPSI` (libcontainer/cgroups/fs2/psi.go): lines other than `some`/`full` are
-/// skipped, a missing `total=` is 0, a field without `=` or a bad avg/total fails the file.
+/// Parses a PSI file (`procfs::psi`) with runc's rules (`statPSI`,
+/// libcontainer/cgroups/fs2/psi.go): lines other than `some`/`full` are skipped, a missing
+/// `total=` is 0, a field without `=` or a bad avg/total fails the file.
 pub fn pressure(bytes: &[u8]) -> Result<Pressure, ParseError> {
-    let mut p = Pressure::default();
-    for line in text(bytes)?.lines() {
-        let mut fields = line.split_ascii_whitespace();
-        let full = match fields.next() {
-            Some("some") => false,
-            Some("full") => true,
-            _ => continue,
-        };
-        let mut total = 0;
-        for f in fields {
-            let (k, v) = f
-                .split_once('=')
-                .ok_or_else(|| ParseError::new(format!("invalid psi data {f:?}")))?;
-            match k {
-                "avg10" | "avg60" | "avg300" => {
-                    v.parse::<f64>()
-                        .map_err(|_| ParseError::new(format!("invalid PSI value {v:?}")))?;
-                }
-                "total" => total = num(v)?,
-                _ => {}
-            }
-        }
-        if full {
-            p.full = Some(total);
-        } else {
-            p.some = total;
-        }
-    }
-    Ok(p)
+    text(bytes)?; // the cgroup parsers here all refuse a file that is not UTF-8
+    let psi = crate::procfs::psi::parse(bytes)?;
+    let total = |line: crate::procfs::psi::PsiLine| match line.bare_field {
+        Some(f) => Err(ParseError::new(format!("invalid psi data {f:?}"))),
+        None => Ok(line.total.unwrap_or(0)),
+    };
+    Ok(Pressure {
+        some: psi.some.map(total).transpose()?.unwrap_or(0),
+        full: psi.full.map(total).transpose()?,
+    })
 }
 
 /// A cgroup file-system mount from mountinfo.
@@ -263,28 +245,6 @@ pub struct CgroupMount {
     pub v2: bool,
     /// v1 controllers from the super options (`cpu`, `cpuacct`, `name=systemd`...); empty for v2.
     pub controllers: Vec<String>,
-}
-
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let digits = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        if let (b'\\', Some(d)) = (b[i], digits) {
-            let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-            if let Ok(v) = u8::try_from(v) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses mountinfo and returns its `cgroup` and `cgroup2` mounts in order.
@@ -321,7 +281,8 @@ pub fn cgroup_mounts(bytes: &[u8]) -> Result<Vec<CgroupMount>, ParseError> {
                 .collect()
         };
         out.push(CgroupMount {
-            mount_point: unescape_octal(fields[4]),
+            mount_point: String::from_utf8_lossy(&unescape_octal(fields[4].as_bytes()))
+                .into_owned(),
             v2,
             controllers,
         });
@@ -340,7 +301,8 @@ pub struct NetDev {
     pub tx: [u64; 4],
 }
 
-/// Parses `/proc/<pid>/net/dev`; lines need 17 fields (name + 16 counters), as cAdvisor.
+/// Parses `/proc/<pid>/net/dev` (`procfs::net_dev`) after checking its two header lines, as
+/// cAdvisor's `scanInterfaceStats`; lines need 17 fields (name + 16 counters).
 pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
     let text = text(bytes)?;
     let mut lines = text.lines();
@@ -349,25 +311,14 @@ pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
     if !header_ok {
         return Err(ParseError::new("missing net/dev header"));
     }
-    let mut out = Vec::new();
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let (name, rest) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::new(format!("malformed line {line:?}")))?;
-        let values = rest
-            .split_ascii_whitespace()
-            .map(num)
-            .collect::<Result<Vec<u64>, _>>()?;
-        if values.len() != 16 {
-            return Err(ParseError::new(format!("want 16 counters in {line:?}")));
-        }
-        out.push(NetDev {
-            name: name.trim().to_string(),
-            rx: [values[0], values[1], values[2], values[3]],
-            tx: [values[8], values[9], values[10], values[11]],
-        });
-    }
-    Ok(out)
+    Ok(crate::procfs::net_dev::parse(bytes)?
+        .into_iter()
+        .map(|d| NetDev {
+            name: d.name,
+            rx: [d.rx[0], d.rx[1], d.rx[2], d.rx[3]],
+            tx: [d.tx[0], d.tx[1], d.tx[2], d.tx[3]],
+        })
+        .collect())
 }
 
 /// The `/proc/meminfo` values the machine group needs, in bytes.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::collector::Settings;
-use crate::error::{CollectError, ParseError};
+use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::MetricSink;
 use crate::stateless_collector;
 use crate::util::{list_dir, lossy, read, sanitize_metric_name};
@@ -189,23 +189,12 @@ pub fn parse_io_errors(bytes: &[u8]) -> Result<BTreeMap<String, u64>, ParseError
     Ok(stats)
 }
 
-/// Reads a file that may be absent: `None` then; other read errors are errors.
-fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, CollectError> {
-    match read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Parses an optional file with `parse`; an absent file gives `T::default()`.
 fn parse_optional<T: Default>(
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
 ) -> Result<T, CollectError> {
-    match read_if_exists(path)? {
+    match read(path).if_present()? {
         Some(bytes) => parse(&bytes).map_err(|e| CollectError::parse(path, e)),
         None => Ok(T::default()),
     }
@@ -234,7 +223,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
 
 fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
     let cache_path = dir.join("btree_cache_size");
-    let cache = match read_if_exists(&cache_path)? {
+    let cache = match read(&cache_path).if_present()? {
         Some(bytes) if !lossy(&bytes).trim().is_empty() => {
             parse_human_bytes(&lossy(&bytes)).map_err(|e| CollectError::parse(&cache_path, e))?
         }
@@ -316,7 +305,7 @@ fn read_counters(dir: &Path) -> Result<BTreeMap<String, u64>, CollectError> {
         if path.is_dir() {
             continue;
         }
-        if let Some(bytes) = read_if_exists(&path)? {
+        if let Some(bytes) = read(&path).if_present()? {
             let value = parse_counter(&bytes).map_err(|e| CollectError::parse(&path, e))?;
             counters.insert(name, value);
         } else {
@@ -327,7 +316,7 @@ fn read_counters(dir: &Path) -> Result<BTreeMap<String, u64>, CollectError> {
 }
 
 fn read_uint(path: &Path) -> Result<u64, CollectError> {
-    match read_if_exists(path)? {
+    match read(path).if_present()? {
         Some(bytes) => parse_u64(&lossy(&bytes)).map_err(|e| CollectError::parse(path, e)),
         None => Ok(0),
     }

@@ -32,7 +32,7 @@ fn master_counts(class_net: &Path, master: &str) -> Result<(u64, u64), CollectEr
             .join(master)
             .join(format!("lower_{slave}/bonding_slave/mii_status"));
         let state = match read_text(&lower) {
-            Err(CollectError::Io { ref source, .. }) if source.kind() == ErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 // Some older kernels use the slave_ prefix.
                 let old = class_net
                     .join(master)

@@ -81,9 +81,7 @@ pub fn allocation_ratio(mode: &str, devices: usize) -> f64 {
 fn read_attr(path: &Path) -> Result<String, CollectError> {
     match read(path) {
         Ok(bytes) => Ok(lossy(&bytes).trim().to_string()),
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(String::new())
-        }
+        Err(e) if e.is_not_found() => Ok(String::new()),
         Err(e) => Err(e),
     }
 }
@@ -128,9 +126,7 @@ fn collect_filesystem(
         Ok(bytes) => {
             parse_commit_stats(&bytes).map_err(|e| CollectError::parse(&commit_path, e))?
         }
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            CommitStats::default()
-        }
+        Err(e) if e.is_not_found() => CommitStats::default(),
         Err(e) => return Err(e),
     };
     let u = uuid.as_str();

@@ -65,9 +65,7 @@ fn read_devices(block: &Path) -> Result<Vec<Device>, CollectError> {
         let uuid = match read_trimmed(&dir.join("dm/uuid")) {
             Ok(uuid) => uuid,
             // Without dm/uuid it is no device-mapper device.
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                continue
-            }
+            Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e),
         };
         if !uuid.starts_with("mpath-") {

@@ -113,7 +113,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     let path = settings.roots.proc("drbd");
     let bytes = match read(&path) {
         Ok(b) => b,
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Err(CollectError::NoData(format!(
                 "{} does not exist",
                 path.display()

@@ -136,8 +136,7 @@ fn collect_csrow(
                 )
                 .sample(&labels, v);
             }
-            Err(CollectError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
     }

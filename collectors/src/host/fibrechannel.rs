@@ -141,9 +141,7 @@ fn read_host(dir: &Path, name: String) -> Result<Host, CollectError> {
         // Drivers may leave attributes out (node_exporter#2919): absent is an empty label.
         let value = match read_trimmed(&dir.join(attribute)) {
             Ok(raw) => attribute_value(attribute, &raw),
-            Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                String::new()
-            }
+            Err(e) if e.is_not_found() => String::new(),
             Err(e) => return Err(e),
         };
         attributes.push(value);

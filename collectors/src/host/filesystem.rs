@@ -176,7 +176,7 @@ fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
                 String::from_utf8_lossy(field(2))
             ))
         })?;
-    let raw = unescape_octal(field(4));
+    let raw = crate::procfs::mountinfo::unescape_octal(field(4));
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Ok(Mount {
         device: lossy(field(n - 2)),
@@ -188,33 +188,6 @@ fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
         mount_options: lossy(field(5)),
         super_options: lossy(field(n - 1)),
     })
-}
-
-/// Decodes the kernel's mangling of space, tab, newline and backslash (`\040`, `\011`,
-/// `\012`, `\134`).
-fn unescape_octal(field: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(field.len());
-    let mut i = 0;
-    while i < field.len() {
-        let decoded = match field.get(i..i + 4) {
-            Some(b"\\040") => Some(b' '),
-            Some(b"\\011") => Some(b'\t'),
-            Some(b"\\012") => Some(b'\n'),
-            Some(b"\\134") => Some(b'\\'),
-            _ => None,
-        };
-        match decoded {
-            Some(b) => {
-                out.push(b);
-                i += 4;
-            }
-            None => {
-                out.extend_from_slice(field.get(i..=i).unwrap_or_default());
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Mount-point and fs-type filters, each an include/exclude pair.

@@ -234,9 +234,7 @@ fn read_device(dir: &Path, name: String) -> Result<Device, CollectError> {
 /// An attribute that some drivers do not expose: absent is empty, other errors fail.
 fn optional_attribute(path: &Path) -> Result<String, CollectError> {
     match read_trimmed(path) {
-        Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-            Ok(String::new())
-        }
+        Err(e) if e.is_not_found() => Ok(String::new()),
         other => other,
     }
 }

@@ -284,7 +284,7 @@ fn read_mdraids(block: &Path) -> Result<Vec<Mdraid>, CollectError> {
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let path = settings.roots.proc("mdstat");
     let stats = match parse_file(&path, parse_mdstat) {
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Err(CollectError::NoData(format!(
                 "{} does not exist",
                 path.display()

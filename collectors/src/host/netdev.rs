@@ -16,7 +16,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
-use crate::error::{CollectError, ParseError};
+use crate::error::CollectError;
 use crate::expfmt::MetricSink;
 use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
 use crate::util::{parse_file, parse_u64, read_optional};
@@ -99,55 +99,7 @@ struct NetdevCollector {
     label_ifalias: bool,
 }
 
-/// One device line of `/proc/net/dev`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DevStats {
-    /// Interface name.
-    pub name: String,
-    /// bytes, packets, errs, drop, fifo, frame, compressed, multicast.
-    pub rx: [u64; 8],
-    /// bytes, packets, errs, drop, fifo, colls, carrier, compressed.
-    pub tx: [u64; 8],
-}
-
-/// Parses `/proc/net/dev`: two header lines, then `name: 16 counters` per device.
-pub fn parse(bytes: &[u8]) -> Result<Vec<DevStats>, ParseError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
-    let mut devices = Vec::new();
-    for line in crate::util::lines(text).skip(2) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (name, rest) = line
-            .rsplit_once(':')
-            .ok_or_else(|| ParseError::new(format!("missing colon in {line:?}")))?;
-        let values = rest
-            .split_ascii_whitespace()
-            .map(parse_u64)
-            .collect::<Result<Vec<u64>, ParseError>>()?;
-        if values.len() != 16 {
-            return Err(ParseError::new(format!(
-                "expected 16 counters, got {} in {line:?}",
-                values.len()
-            )));
-        }
-        let (rx, tx) = values.split_at(8);
-        devices.push(DevStats {
-            name: name.trim().to_string(),
-            rx: array8(rx),
-            tx: array8(tx),
-        });
-    }
-    Ok(devices)
-}
-
-fn array8(values: &[u64]) -> [u64; 8] {
-    let mut out = [0; 8];
-    for (o, v) in out.iter_mut().zip(values) {
-        *o = *v;
-    }
-    out
-}
+pub use crate::procfs::net_dev::{parse, DevStats};
 
 /// Where one exported counter comes from.
 #[derive(Clone, Copy)]

@@ -1,7 +1,6 @@
 //! netstat: untyped `node_netstat_<Proto>_<Field>` from `/proc/net/netstat`, `/proc/net/snmp` and
 //! `/proc/net/snmp6`, keeping the fields that match `--collector.netstat.fields`.
 
-use std::io::ErrorKind;
 use std::sync::Arc;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
@@ -150,9 +149,7 @@ impl Collector for NetstatCollector {
         // snmp6 is absent when IPv6 is disabled.
         let snmp6_bytes = match read(&snmp6_path) {
             Ok(b) => b,
-            Err(CollectError::Io { ref source, .. }) if source.kind() == ErrorKind::NotFound => {
-                Vec::new()
-            }
+            Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
         };
         let netstat =

@@ -233,7 +233,7 @@ pub fn read_stats<T>(
     parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
 ) -> Result<T, CollectError> {
     let bytes = match read(path) {
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Err(CollectError::NoData(format!(
                 "{} does not exist",
                 path.display()

@@ -4,8 +4,8 @@
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
+use crate::procfs::psi::PsiLine;
 use crate::stateless_collector;
-use crate::util::{lossy, parse_f64, parse_u64};
 
 stateless_collector!(
     "pressure",
@@ -26,37 +26,26 @@ pub struct Psi {
     pub full: Option<u64>,
 }
 
-/// Parses a `/proc/pressure/<resource>` file; lines with other prefixes are ignored, as procfs
-/// does, and a malformed "some"/"full" line is an error.
+/// Parses a `/proc/pressure/<resource>` file (`procfs::psi`) with procfs' rules: lines with
+/// other prefixes are ignored, and a "some"/"full" line must start with
+/// `avg10= avg60= avg300= total=` in that order (procfs scans them with `fmt.Sscanf`).
 pub fn parse(bytes: &[u8]) -> Result<Psi, ParseError> {
-    let text = lossy(bytes);
-    let mut psi = Psi::default();
-    for line in crate::util::lines(&text) {
-        let mut fields = line.split_ascii_whitespace();
-        let slot = match fields.next() {
-            Some("some") => &mut psi.some,
-            Some("full") => &mut psi.full,
-            _ => continue,
-        };
-        *slot = Some(parse_line(fields)?);
-    }
-    Ok(psi)
-}
-
-/// `avg10=F avg60=F avg300=F total=N`, returning the total.
-fn parse_line<'a>(mut fields: impl Iterator<Item = &'a str>) -> Result<u64, ParseError> {
-    for key in ["avg10=", "avg60=", "avg300="] {
-        let field = fields.next().unwrap_or("");
-        let value = field
-            .strip_prefix(key)
-            .ok_or_else(|| ParseError::new(format!("expected {key} in pressure line")))?;
-        parse_f64(value)?;
-    }
-    let total = fields
-        .next()
-        .and_then(|f| f.strip_prefix("total="))
-        .ok_or_else(|| ParseError::new("expected total= in pressure line"))?;
-    parse_u64(total)
+    let psi = crate::procfs::psi::parse(bytes)?;
+    let total = |line: Option<PsiLine>| match line {
+        None => Ok(None),
+        Some(PsiLine {
+            kernel_order: true,
+            total: Some(total),
+            ..
+        }) => Ok(Some(total)),
+        Some(_) => Err(ParseError::new(
+            "expected avg10= avg60= avg300= total= in pressure line",
+        )),
+    };
+    Ok(Psi {
+        some: total(psi.some)?,
+        full: total(psi.full)?,
+    })
 }
 
 struct Family {

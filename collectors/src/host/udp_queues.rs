@@ -152,7 +152,7 @@ fn collect_files(settings: &Settings, sink: &mut MetricSink) -> Result<(), Colle
     for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
         match parse_file(&settings.roots.proc(file), parse) {
             Ok(sums) => write(sink, ip, sums),
-            Err(CollectError::Io { ref source, .. }) if source.kind() == ErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 missing += 1;
             }
             Err(e) => return Err(e),

@@ -64,7 +64,7 @@ fn read_watchdogs(class: &Path) -> Result<Vec<Watchdog>, CollectError> {
 fn attribute(path: &Path) -> Result<Option<String>, CollectError> {
     match read(path) {
         Ok(bytes) => Ok(Some(lossy(&bytes).trim().to_string())),
-        Err(CollectError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::collector::Settings;
-use crate::error::{CollectError, ParseError};
+use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
 use crate::util::{list_dir, lossy, read, sanitize_metric_name};
@@ -199,17 +199,6 @@ fn metric_suffix(kstat: &str) -> String {
     sanitize_metric_name(&kstat.replace('-', "_"))
 }
 
-/// Reads a file that may vanish (module unloaded, pool exported): `None` when it is absent.
-fn read_present(path: &Path) -> Result<Option<Vec<u8>>, CollectError> {
-    match read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let base = settings.roots.proc("spl/kstat/zfs");
     if !base.exists() {
@@ -221,7 +210,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     for (subsystem, file) in KSTATS {
         let path = base.join(file);
         // kstat files appear with ZFS features; a missing one is skipped.
-        let Some(bytes) = read_present(&path)? else {
+        let Some(bytes) = read(&path).if_present()? else {
             continue;
         };
         let values = parse_kstat(&bytes).map_err(|e| CollectError::parse(&path, e))?;
