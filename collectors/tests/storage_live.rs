@@ -1,0 +1,368 @@
+//! Container storage on real data: a Docker container (a `FROM scratch` busybox image) that
+//! writes known amounts (a few files, many small files, a file written then deleted, a file of
+//! the image deleted), measured by `container_disk` and compared with `du` of its upper
+//! directory (as `docker inspect` names it, not as nodex finds it) and with Docker's own
+//! `SizeRw` (`docker ps --size`); and a kubelet pod layout on disk (logs with rotated and
+//! compressed files, two disk `emptyDir` volumes, one memory-backed on a tmpfs) whose
+//! `pod_ephemeral_storage_*` series must equal the kubelet's sums computed here with `du`.
+//! Needs root, Docker and `/bin/busybox` (skipped otherwise, failed in CI). Guards remove the
+//! container, the image, the tmpfs mount and the temporary trees even on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+fn skip_unless_ci(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing in CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "{cmd} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    run("docker", args)
+}
+
+/// `du -s` of `dir` in bytes (`-B1`: allocated blocks) or inodes (`--inodes`).
+fn du(dir: &Path, inodes: bool) -> u64 {
+    let mode = if inodes { "--inodes" } else { "-B1" };
+    let out = run("du", &["-s", "-x", mode, &dir.to_string_lossy()]).expect("du");
+    out.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("du output {out:?}"))
+}
+
+fn unique() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+fn scrape(settings: &Arc<Settings>) -> String {
+    let info = registry::find("container_disk").expect("container_disk is registered");
+    let collector = (info.build)(settings).expect("builds");
+    let mut sink = MetricSink::new();
+    collector.collect(&mut sink).expect("collects");
+    let mut out = Vec::new();
+    render(&[&sink], Format::Text, &mut out).expect("render");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn value(text: &str, family: &str, must: &[&str]) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")) && must.iter().all(|m| l.contains(m)))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn eventually<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct DockerGuard {
+    name: String,
+    image: String,
+    context: PathBuf,
+}
+
+impl Drop for DockerGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+        let _ = docker(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.context);
+    }
+}
+
+/// What the container writes: 3 files of 1, 2 and 3 MB, 500 files of 100 bytes in 5
+/// directories, a 4 MB file deleted again, and the image's `/etc/gone` deleted (a whiteout).
+const WRITES: &str = "\
+/bin/busybox mkdir -p /data/small && \
+for i in 1 2 3; do /bin/busybox dd if=/dev/zero of=/data/big$i bs=1M count=$i 2>/dev/null; done && \
+for d in 1 2 3 4 5; do /bin/busybox mkdir /data/small/$d; \
+  for f in $(/bin/busybox seq 1 100); do /bin/busybox head -c 100 /dev/zero > /data/small/$d/$f; done; done && \
+/bin/busybox dd if=/dev/zero of=/data/deleted bs=1M count=4 2>/dev/null && /bin/busybox rm /data/deleted && \
+/bin/busybox rm /etc/gone && /bin/busybox sync && /bin/busybox touch /ready && \
+exec /bin/busybox sleep 100000";
+
+#[test]
+fn docker_writable_layer_matches_du_and_docker() {
+    let busybox = PathBuf::from("/bin/busybox");
+    if !is_root() || !busybox.exists() || docker(&["info"]).is_err() {
+        skip_unless_ci("needs root, /bin/busybox and a Docker daemon");
+        return;
+    }
+    let tag = unique();
+    let guard = DockerGuard {
+        name: format!("nodex-test-disk-{tag}"),
+        image: format!("nodex-test-disk:{tag}"),
+        context: std::env::temp_dir().join(format!("nodex-disk-{tag}")),
+    };
+    std::fs::create_dir_all(guard.context.join("etc")).expect("build context");
+    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
+    std::fs::write(guard.context.join("etc/gone"), b"from the image").expect("etc/gone");
+    std::fs::write(
+        guard.context.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY etc/gone /etc/gone\n\
+             CMD [\"/bin/busybox\", \"sh\", \"-c\", {:?}]\n",
+            WRITES
+        ),
+    )
+    .expect("Dockerfile");
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        &guard.image,
+        &guard.context.to_string_lossy(),
+    ])
+    .expect("docker build");
+    let id = docker(&["run", "-d", "--name", &guard.name, &guard.image]).expect("docker run");
+    eventually(|| docker(&["exec", &guard.name, "/bin/busybox", "test", "-e", "/ready"]).ok());
+
+    // The upper directory as Docker reports it, and Docker's own size of the writable layer.
+    let upper = PathBuf::from(
+        docker(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", &guard.name])
+            .expect("inspect UpperDir"),
+    );
+    assert!(upper.is_dir(), "{upper:?}");
+    let size_rw: f64 = docker(&["inspect", "-s", "-f", "{{.SizeRw}}", &guard.name])
+        .expect("inspect SizeRw")
+        .parse()
+        .expect("SizeRw");
+    let ps_size = docker(&[
+        "ps",
+        "--size",
+        "--filter",
+        &format!("id={id}"),
+        "--format",
+        "{{.Size}}",
+    ])
+    .expect("docker ps --size");
+    let extra = Path::new("/var/lib/docker/containers").join(&id);
+
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        format!("^/docker/{id}$|^/$"),
+    );
+    options.set("collector.container.disk.budget", "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let id_label = format!("id=\"/docker/{id}\"");
+    let usage = value(&text, "container_fs_usage_bytes", &[&id_label])
+        .unwrap_or_else(|| panic!("no usage for {id}:\n{text}"));
+    let inodes = value(&text, "container_fs_inodes_total", &[&id_label]).expect("inodes");
+    let (du_upper, du_extra) = (du(&upper, false), du(&extra, false));
+    let (in_upper, in_extra) = (du(&upper, true), du(&extra, true));
+    eprintln!(
+        "nodex usage {usage} inodes {inodes}; du upper {du_upper} + containers dir {du_extra}, \
+         inodes {in_upper} + {in_extra}; SizeRw {size_rw}; docker ps --size {ps_size:?}"
+    );
+    // cAdvisor's usage: the layer plus Docker's containers/<id> directory.
+    let du_total = (du_upper + du_extra) as f64;
+    assert!(
+        (usage - du_total).abs() <= du_total * 0.01,
+        "usage {usage} vs du {du_total}"
+    );
+    assert_eq!(inodes as u64, in_upper + in_extra, "inode counts");
+    // Docker's SizeRw is apparent size: within one 4 KiB block per file of the layer's blocks.
+    let layer = usage - du_extra as f64;
+    assert!(
+        (layer - size_rw).abs() <= (size_rw * 0.01).max(in_upper as f64 * 4096.0),
+        "layer {layer} vs SizeRw {size_rw}"
+    );
+    assert!(size_rw > 6e6, "the writes are in SizeRw: {size_rw}");
+    assert!(usage > 6e6 && usage < 9e6, "the deleted 4 MB does not count: {usage}");
+    assert_eq!(
+        value(&text, "container_fs_inodes_free", &[&id_label]),
+        Some(0.0)
+    );
+    let device = run("df", &["--output=source", "/var/lib/docker"]).expect("df");
+    let device = device.lines().last().unwrap_or("").trim().to_string();
+    let capacity: f64 = run("df", &["-B1", "--output=size", "/var/lib/docker"])
+        .expect("df")
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df size");
+    assert_eq!(
+        value(
+            &text,
+            "container_fs_limit_bytes",
+            &[&id_label, &format!("device=\"{device}\"")]
+        ),
+        Some(capacity)
+    );
+    // The root container: the file system of `/`, total and free inodes from statfs.
+    let root_limit = value(
+        &text,
+        "container_fs_limit_bytes",
+        &["id=\"/\"", &format!("device=\"{device}\"")],
+    );
+    assert_eq!(root_limit, Some(capacity), "{text}");
+    let measured = value(
+        &text,
+        "container_fs_usage_measured_timestamp_seconds",
+        &[&id_label],
+    )
+    .expect("measured timestamp");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    assert!((now - measured).abs() < 60.0, "measured {measured} now {now}");
+
+    // Gone from the runtime: no series any more.
+    docker(&["rm", "-f", &guard.name]).expect("docker rm");
+    let after = scrape(&settings);
+    assert!(
+        value(&after, "container_fs_usage_bytes", &[&id_label]).is_none(),
+        "{after}"
+    );
+}
+
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = run("umount", &[&self.0.to_string_lossy()]);
+    }
+}
+
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write(path: &Path, len: usize) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("parent dir");
+    }
+    std::fs::write(path, vec![b'x'; len]).expect("write");
+}
+
+#[test]
+fn pod_ephemeral_storage_follows_the_kubelet_rules() {
+    if !is_root() {
+        skip_unless_ci("needs root (a tmpfs mount for the memory-backed emptyDir)");
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("nodex-pod-{}", unique()));
+    let _remove = RemoveDir(base.clone());
+    let uid = "5f0f1c2e-6b7a-4d2b-9c1e-0123456789ab";
+    let (ns, pod) = ("shop", "cart-7d9f");
+    // kubelet pkg/kubelet/kuberuntime/kuberuntime_container.go: <ns>_<pod>_<uid>/<container>/<n>.log,
+    // rotated by the container log manager to <n>.log.<timestamp> and compressed (.gz).
+    let logs = base.join(format!("log/pods/{ns}_{pod}_{uid}"));
+    write(&logs.join("app/0.log"), 30_000);
+    write(&logs.join("app/0.log.20261201-101010"), 70_000);
+    write(&logs.join("app/0.log.20261201-090000.gz"), 9_000);
+    write(&logs.join("sidecar/1.log"), 1_234);
+    let kubelet = base.join("kubelet");
+    let vols = kubelet.join(format!("pods/{uid}/volumes/kubernetes.io~empty-dir"));
+    write(&vols.join("cache/a/b/blob"), 200_000);
+    for i in 0..40 {
+        write(&vols.join(format!("scratch/f{i}")), 10 + i);
+    }
+    let memory = vols.join("shm");
+    std::fs::create_dir_all(&memory).expect("shm dir");
+    run(
+        "mount",
+        &["-t", "tmpfs", "-o", "size=8m", "tmpfs", &memory.to_string_lossy()],
+    )
+    .expect("mount tmpfs");
+    let _unmount = Unmount(memory.clone());
+    write(&memory.join("in-ram"), 1_000_000);
+
+    let mut options = Options::with_defaults();
+    options.set("collector.container.cgroup-include", "^/nodex-matches-nothing$");
+    options.set(
+        "collector.container.pod-log-dir",
+        base.join("log/pods").to_string_lossy().into_owned(),
+    );
+    options.set(
+        "collector.container.kubelet-root",
+        kubelet.to_string_lossy().into_owned(),
+    );
+    options.set("collector.container.disk.budget", "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let pod_labels = [format!("namespace=\"{ns}\""), format!("pod=\"{pod}\"")];
+    let series = |source: &str, container: &str, family: &str| {
+        let src = format!("source=\"{source}\"");
+        let ctr = format!("container=\"{container}\"");
+        value(
+            &text,
+            family,
+            &[&pod_labels[0], &pod_labels[1], &src, &ctr],
+        )
+    };
+    let bytes = "pod_ephemeral_storage_used_bytes";
+    let inodes = "pod_ephemeral_storage_inodes_used";
+    for container in ["app", "sidecar"] {
+        let dir = logs.join(container);
+        assert_eq!(
+            series("logs", container, bytes),
+            Some(du(&dir, false) as f64),
+            "{text}"
+        );
+        assert_eq!(series("logs", container, inodes), Some(du(&dir, true) as f64));
+    }
+    let disk_vols = [vols.join("cache"), vols.join("scratch")];
+    let want_bytes: u64 = disk_vols.iter().map(|d| du(d, false)).sum();
+    let want_inodes: u64 = disk_vols.iter().map(|d| du(d, true)).sum();
+    assert_eq!(series("emptydir", "", bytes), Some(want_bytes as f64), "{text}");
+    assert_eq!(series("emptydir", "", inodes), Some(want_inodes as f64));
+    // The pod total as the summary API sums it: every source, the memory-backed volume out.
+    let total: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!("{bytes}{{"))
+                && pod_labels.iter().all(|p| l.contains(p.as_str()))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let want_total = want_bytes + du(&logs.join("app"), false) + du(&logs.join("sidecar"), false);
+    assert_eq!(total, want_total as f64);
+    assert!(total < 1_000_000.0, "the tmpfs volume must not count: {total}");
+}
