@@ -159,8 +159,13 @@ fn docker_writable_layer_matches_du_and_docker() {
 
     // The upper directory as Docker reports it, and Docker's own size of the writable layer.
     let upper = PathBuf::from(
-        docker(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", &guard.name])
-            .expect("inspect UpperDir"),
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.GraphDriver.Data.UpperDir}}",
+            &guard.name,
+        ])
+        .expect("inspect UpperDir"),
     );
     assert!(upper.is_dir(), "{upper:?}");
     let size_rw: f64 = docker(&["inspect", "-s", "-f", "{{.SizeRw}}", &guard.name])
@@ -210,7 +215,10 @@ fn docker_writable_layer_matches_du_and_docker() {
         "layer {layer} vs SizeRw {size_rw}"
     );
     assert!(size_rw > 6e6, "the writes are in SizeRw: {size_rw}");
-    assert!(usage > 6e6 && usage < 9e6, "the deleted 4 MB does not count: {usage}");
+    assert!(
+        usage > 6e6 && usage < 9e6,
+        "the deleted 4 MB does not count: {usage}"
+    );
     assert_eq!(
         value(&text, "container_fs_inodes_free", &[&id_label]),
         Some(0.0)
@@ -247,7 +255,10 @@ fn docker_writable_layer_matches_du_and_docker() {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    assert!((now - measured).abs() < 60.0, "measured {measured} now {now}");
+    assert!(
+        (now - measured).abs() < 60.0,
+        "measured {measured} now {now}"
+    );
 
     // Gone from the runtime: no series any more.
     docker(&["rm", "-f", &guard.name]).expect("docker rm");
@@ -308,14 +319,24 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     std::fs::create_dir_all(&memory).expect("shm dir");
     run(
         "mount",
-        &["-t", "tmpfs", "-o", "size=8m", "tmpfs", &memory.to_string_lossy()],
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=8m",
+            "tmpfs",
+            &memory.to_string_lossy(),
+        ],
     )
     .expect("mount tmpfs");
     let _unmount = Unmount(memory.clone());
     write(&memory.join("in-ram"), 1_000_000);
 
     let mut options = Options::with_defaults();
-    options.set("collector.container.cgroup-include", "^/nodex-matches-nothing$");
+    options.set(
+        "collector.container.cgroup-include",
+        "^/nodex-matches-nothing$",
+    );
     options.set(
         "collector.container.pod-log-dir",
         base.join("log/pods").to_string_lossy().into_owned(),
@@ -331,11 +352,7 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     let series = |source: &str, container: &str, family: &str| {
         let src = format!("source=\"{source}\"");
         let ctr = format!("container=\"{container}\"");
-        value(
-            &text,
-            family,
-            &[&pod_labels[0], &pod_labels[1], &src, &ctr],
-        )
+        value(&text, family, &[&pod_labels[0], &pod_labels[1], &src, &ctr])
     };
     let bytes = "pod_ephemeral_storage_used_bytes";
     let inodes = "pod_ephemeral_storage_inodes_used";
@@ -346,12 +363,19 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
             Some(du(&dir, false) as f64),
             "{text}"
         );
-        assert_eq!(series("logs", container, inodes), Some(du(&dir, true) as f64));
+        assert_eq!(
+            series("logs", container, inodes),
+            Some(du(&dir, true) as f64)
+        );
     }
     let disk_vols = [vols.join("cache"), vols.join("scratch")];
     let want_bytes: u64 = disk_vols.iter().map(|d| du(d, false)).sum();
     let want_inodes: u64 = disk_vols.iter().map(|d| du(d, true)).sum();
-    assert_eq!(series("emptydir", "", bytes), Some(want_bytes as f64), "{text}");
+    assert_eq!(
+        series("emptydir", "", bytes),
+        Some(want_bytes as f64),
+        "{text}"
+    );
     assert_eq!(series("emptydir", "", inodes), Some(want_inodes as f64));
     // The pod total as the summary API sums it: every source, the memory-backed volume out.
     let total: f64 = text
@@ -364,5 +388,239 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
         .sum();
     let want_total = want_bytes + du(&logs.join("app"), false) + du(&logs.join("sidecar"), false);
     assert_eq!(total, want_total as f64);
-    assert!(total < 1_000_000.0, "the tmpfs volume must not count: {total}");
+    assert!(
+        total < 1_000_000.0,
+        "the tmpfs volume must not count: {total}"
+    );
 }
+
+const CTR_ADDRESS: &str = "/run/docker/containerd/containerd.sock";
+const CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
+
+fn ctr(args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["-n", "k8s.io", "--address", CTR_ADDRESS];
+    all.extend_from_slice(args);
+    run("ctr", &all)
+}
+
+/// Removes the ctr containers, images and cgroups (deepest first) and the build context.
+#[derive(Default)]
+struct CtrGuard {
+    containers: Vec<String>,
+    ctr_images: Vec<String>,
+    docker_images: Vec<String>,
+    cgroups: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Drop for CtrGuard {
+    fn drop(&mut self) {
+        for c in self.containers.iter().rev() {
+            let _ = ctr(&["tasks", "delete", "-f", c]);
+            let _ = ctr(&["containers", "delete", c]);
+        }
+        for i in &self.ctr_images {
+            let _ = ctr(&["images", "rm", i]);
+        }
+        for i in &self.docker_images {
+            let _ = docker(&["rmi", "-f", i]);
+        }
+        for d in &self.cgroups {
+            let _ = std::fs::remove_dir(d);
+        }
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn hex64(seed: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("echo {seed} | sha256sum")])
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)[..64].to_string()
+}
+
+fn cgroup_mounts() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let point = pre.split_whitespace().nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+/// The `upperdir` of the overlay mounted on `mount_point`, read from the mount table here.
+fn upperdir_of(mount_point: &str) -> Option<PathBuf> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = table
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(mount_point))?;
+    let opts = line.rsplit(' ').next()?;
+    let upper = opts.split(',').find_map(|o| o.strip_prefix("upperdir="))?;
+    Some(PathBuf::from(upper))
+}
+
+#[test]
+fn containerd_overlayfs_layer_matches_du_with_pod_labels() {
+    let have_ctr = Command::new("ctr").arg("--version").output().is_ok();
+    if !is_root()
+        || !have_ctr
+        || !Path::new(CTR_ADDRESS).exists()
+        || !Path::new("/bin/busybox").exists()
+        || docker(&["info"]).is_err()
+    {
+        skip_unless_ci("needs root, Docker, ctr, /bin/busybox and Docker's containerd");
+        return;
+    }
+    let tag = unique();
+    let mut guard = CtrGuard::default();
+    let context = std::env::temp_dir().join(format!("nodex-disk-ctr-{tag}"));
+    guard.dirs.push(context.clone());
+    std::fs::create_dir_all(&context).expect("context");
+    std::fs::copy("/bin/busybox", context.join("busybox")).expect("copy busybox");
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .expect("Dockerfile");
+    let image = format!("nodex-test-disk-ctr:{tag}");
+    guard.docker_images.push(image.clone());
+    docker(&["build", "-q", "-t", &image, &context.to_string_lossy()]).expect("docker build");
+    let tar = context.join("image.tar");
+    docker(&["save", "-o", &tar.to_string_lossy(), &image]).expect("docker save");
+    let ctr_image = format!("docker.io/library/{image}");
+    guard.ctr_images.push(ctr_image.clone());
+    ctr(&[
+        "images",
+        "import",
+        "--snapshotter",
+        "overlayfs",
+        &tar.to_string_lossy(),
+    ])
+    .expect("ctr images import");
+
+    let h = hex64(&format!("uid-{tag}"));
+    let uid = format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    );
+    let top = format!("nodex-disk-{tag}");
+    let pod_cgroup = format!("/{top}/pod{uid}");
+    for root in cgroup_mounts() {
+        guard.cgroups.push(root.join(&pod_cgroup[1..]));
+        guard.cgroups.push(root.join(&top));
+    }
+    let sandbox = hex64(&format!("sandbox-{tag}"));
+    let app = hex64(&format!("app-{tag}"));
+    let (ns, pod, container) = ("disk-ns", "disk-pod", "writer");
+    let run_ctr = |guard: &mut CtrGuard, id: &str, ann: &[String], cmd: &[&str]| {
+        guard.containers.push(id.to_string());
+        let cgroup = format!("{pod_cgroup}/{id}");
+        let mut args: Vec<String> = ["run", "-d", "--snapshotter", "overlayfs", "--cgroup"]
+            .map(String::from)
+            .to_vec();
+        args.push(cgroup);
+        let common = [
+            format!("io.kubernetes.cri.sandbox-id={sandbox}"),
+            format!("io.kubernetes.cri.sandbox-name={pod}"),
+            format!("io.kubernetes.cri.sandbox-namespace={ns}"),
+            format!("io.kubernetes.cri.sandbox-uid={uid}"),
+        ];
+        for a in common.iter().chain(ann) {
+            args.push("--annotation".into());
+            args.push(a.clone());
+        }
+        args.extend([ctr_image.clone(), id.to_string()]);
+        args.extend(cmd.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ctr(&refs).unwrap_or_else(|e| panic!("ctr run {id}: {e}"));
+    };
+    run_ctr(
+        &mut guard,
+        &sandbox,
+        &["io.kubernetes.cri.container-type=sandbox".into()],
+        &["/bin/busybox", "sleep", "100000"],
+    );
+    run_ctr(
+        &mut guard,
+        &app,
+        &[
+            "io.kubernetes.cri.container-type=container".into(),
+            format!("io.kubernetes.cri.container-name={container}"),
+        ],
+        &["/bin/busybox", "sh", "-c", WRITES_CTR],
+    );
+    let rootfs = format!("{CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/{app}/rootfs");
+    let upper = eventually(|| upperdir_of(&rootfs).filter(|u| u.join("ready").exists()));
+
+    let mut options = Options::with_defaults();
+    options.set("collector.container.cgroup-include", format!("^/{top}/"));
+    options.set("collector.container.containerd-state", CONTAINERD_STATE);
+    options.set("collector.container.disk.budget", "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let id_label = format!("id=\"{pod_cgroup}/{app}\"");
+    let usage = value(&text, "container_fs_usage_bytes", &[&id_label])
+        .unwrap_or_else(|| panic!("no usage for {app}:\n{text}"));
+    let inodes = value(&text, "container_fs_inodes_total", &[&id_label]).expect("inodes");
+    let (du_b, du_i) = (du(&upper, false), du(&upper, true));
+    eprintln!("ctr: nodex usage {usage} inodes {inodes}; du {du_b} inodes {du_i}");
+    assert!(
+        (usage - du_b as f64).abs() <= du_b as f64 * 0.01,
+        "{usage} vs {du_b}"
+    );
+    assert_eq!(inodes as u64, du_i);
+    assert!(usage > 3e6, "the writes count: {usage}");
+    let labels = [
+        id_label.as_str(),
+        &format!("namespace=\"{ns}\""),
+        &format!("pod=\"{pod}\""),
+        &format!("container=\"{container}\""),
+    ];
+    assert_eq!(
+        value(&text, "container_fs_usage_bytes", &labels),
+        Some(usage),
+        "{text}"
+    );
+    // The pod's rootfs source is the app's layer; the sandbox has none.
+    let rootfs_series = [
+        format!("namespace=\"{ns}\""),
+        format!("pod=\"{pod}\""),
+        "source=\"rootfs\"".to_string(),
+    ];
+    let refs: Vec<&str> = rootfs_series.iter().map(String::as_str).collect();
+    let container_label = format!("container=\"{container}\"");
+    let mut with_container = refs.clone();
+    with_container.push(&container_label);
+    assert_eq!(
+        value(&text, "pod_ephemeral_storage_used_bytes", &with_container),
+        Some(usage)
+    );
+    let rootfs_lines = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("pod_ephemeral_storage_used_bytes{") && refs.iter().all(|r| l.contains(r))
+        })
+        .count();
+    assert_eq!(
+        rootfs_lines, 1,
+        "only the app container has a rootfs series:\n{text}"
+    );
+}
+
+/// The ctr container's writes: 3 MB in one file, 200 small files, a file deleted again.
+const WRITES_CTR: &str = "\
+/bin/busybox dd if=/dev/zero of=/big bs=1M count=3 2>/dev/null && /bin/busybox mkdir /small && \
+for f in $(/bin/busybox seq 1 200); do /bin/busybox head -c 50 /dev/zero > /small/$f; done && \
+/bin/busybox dd if=/dev/zero of=/gone bs=1M count=2 2>/dev/null && /bin/busybox rm /gone && \
+/bin/busybox sync && /bin/busybox touch /ready && exec /bin/busybox sleep 100000";
