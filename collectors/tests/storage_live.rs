@@ -624,3 +624,44 @@ const WRITES_CTR: &str = "\
 for f in $(/bin/busybox seq 1 200); do /bin/busybox head -c 50 /dev/zero > /small/$f; done && \
 /bin/busybox dd if=/dev/zero of=/gone bs=1M count=2 2>/dev/null && /bin/busybox rm /gone && \
 /bin/busybox sync && /bin/busybox touch /ready && exec /bin/busybox sleep 100000";
+
+#[test]
+fn the_walk_does_not_enter_other_mounts() {
+    use nodex_collectors::container::storage::du::{Progress, Walk};
+    if !is_root() {
+        skip_unless_ci("needs root (a tmpfs mount inside the tree)");
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("nodex-xdev-{}", unique()));
+    let _remove = RemoveDir(base.clone());
+    write(&base.join("layer/kept"), 5_000);
+    let inner = base.join("layer/mnt");
+    std::fs::create_dir_all(&inner).expect("mount point");
+    run(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=4m",
+            "tmpfs",
+            &inner.to_string_lossy(),
+        ],
+    )
+    .expect("mount tmpfs");
+    let _unmount = Unmount(inner.clone());
+    for i in 0..20 {
+        write(&inner.join(format!("f{i}")), 100_000);
+    }
+    let mut walk = Walk::new(base.join("layer"));
+    assert_eq!(
+        walk.step(
+            std::time::Instant::now() + Duration::from_secs(10),
+            u64::MAX
+        ),
+        Progress::Done
+    );
+    // `du -x` agrees: the layer root and `kept`; the tmpfs and its files are not counted.
+    assert_eq!(walk.usage().inodes, 2);
+    assert_eq!(walk.usage().bytes, du(&base.join("layer"), false));
+}

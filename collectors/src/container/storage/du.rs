@@ -288,4 +288,24 @@ mod tests {
         std::fs::remove_dir_all(&d).expect("rm root");
         assert_eq!(Walk::new(d).step(far(), u64::MAX), Progress::Failed);
     }
+
+    #[test]
+    fn a_pending_dir_swapped_for_a_link_is_not_followed() {
+        let d = tmp("swap");
+        let outside = tmp("swap-outside");
+        for i in 0..30 {
+            std::fs::write(outside.join(format!("f{i}")), b"x").expect("outside file");
+        }
+        std::fs::create_dir_all(d.join("a/b")).expect("dirs");
+        let mut w = Walk::new(d.clone());
+        // Past deadline: the root is listed, `a` is pending.
+        assert_eq!(w.step(Instant::now(), u64::MAX), Progress::Paused);
+        std::fs::remove_dir_all(d.join("a")).expect("rm a");
+        symlink(&outside, d.join("a")).expect("swap in a link");
+        assert_eq!(w.step(far(), u64::MAX), Progress::Done);
+        // Only the root and the original `a` (counted when listed); nothing of `outside`.
+        assert_eq!(w.usage().inodes, 2);
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(&outside);
+    }
 }
