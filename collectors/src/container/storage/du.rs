@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(w.step(far(), u64::MAX), Progress::Done);
         // root, a, a/b, a/f (= h), a/b/g
         assert_eq!(w.usage().inodes, 5);
-        let st = |p: &str| rustix::fs::stat(&d.join(p)).expect("stat").st_blocks as u64 * 512;
+        let st = |p: &str| rustix::fs::stat(d.join(p)).expect("stat").st_blocks as u64 * 512;
         let expect = st("") + st("a") + st("a/b") + st("a/f") + st("a/b/g");
         assert_eq!(w.usage().bytes, expect);
         let _ = std::fs::remove_dir_all(&d);

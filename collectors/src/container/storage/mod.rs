@@ -298,8 +298,10 @@ fn per_container_layers<'a>(
 /// The sum of the latest measurements of `trees`, stamped with the oldest; `None` until all
 /// were measured once.
 pub fn sum(results: &HashMap<PathBuf, Measured>, trees: &[&PathBuf]) -> Option<Measured> {
-    let mut total = Measured::default();
-    total.time = f64::INFINITY;
+    let mut total = Measured {
+        time: f64::INFINITY,
+        ..Measured::default()
+    };
     for t in trees {
         let m = results.get(*t)?;
         total.usage.bytes += m.usage.bytes;

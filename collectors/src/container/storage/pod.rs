@@ -144,6 +144,9 @@ pub fn discover(settings: &Settings, snap: &Snapshot, layers: &HashMap<&str, &Pa
         .collect()
 }
 
+/// (name, help, value) of one pod family.
+type Family = (&'static str, &'static str, fn(&Measured) -> f64);
+
 /// Writes the pod families for the sources measured at least once.
 pub fn emit(sink: &mut MetricSink, pods: &[Pod], results: &HashMap<PathBuf, Measured>) {
     let mut rows = Vec::new();
@@ -158,7 +161,7 @@ pub fn emit(sink: &mut MetricSink, pods: &[Pod], results: &HashMap<PathBuf, Meas
     if rows.is_empty() {
         return;
     }
-    let families: [(&str, &str, fn(&Measured) -> f64); 3] = [
+    let families: [Family; 3] = [
         (
             "pod_ephemeral_storage_used_bytes",
             "Bytes of local ephemeral storage used by the pod, per source (rootfs, logs, emptydir).",
