@@ -801,6 +801,7 @@ pub static PARSERS: &[Parser] = &[
         c.result(&storage::layers::parse_mount_id(d));
         c.result(&storage::layers::overlay_upperdir(&t));
         c.result(&storage::layers::containerd_rootfs_id("/run/containerd", &t));
+        c.result(&storage::layers::parse_crio_containers(d));
     }),
     parser!("container.storage_mounts", ["proc/1/mountinfo"], |d, c| {
         if let Ok(mounts) = filesystem::parse_mountinfo(d) {

@@ -9,6 +9,9 @@
 //!   `overlay` mount in the host mount table whose super options name the `upperdir`; the
 //!   mount point is the task bundle's `rootfs` (`<state>/io.containerd.runtime.v2.task/<ns>/<id>/rootfs`)
 //!   or CRI-O's `<root>/overlay/<layer>/merged`.
+//! - CRI-O (containers/storage): `<crio-root>/overlay-containers/containers.json` maps each
+//!   container `id` to its read-write `layer` (containers/storage containers.go `Container`), whose
+//!   upper directory is `<crio-root>/overlay/<layer>/diff` (drivers/overlay/overlay.go), mounted or not.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -62,6 +65,38 @@ pub fn overlay_upperdir(super_options: &str) -> Option<PathBuf> {
             .components()
             .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
     clean.then_some(path)
+}
+
+/// Parses containers/storage's `containers.json` (a JSON array of containers with `id` and
+/// `layer`): container id -> layer id, keeping entries whose both ids are one safe path component.
+pub fn parse_crio_containers(bytes: &[u8]) -> Result<HashMap<String, String>, ParseError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ParseError::new(format!("containers.json: {e}")))?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| ParseError::new("containers.json: not an array"))?;
+    let safe = |s: &str| parse_mount_id(s.as_bytes()).is_ok_and(|v| v == s);
+    Ok(list
+        .iter()
+        .filter_map(|c| {
+            let id = c.get("id")?.as_str()?;
+            let layer = c.get("layer")?.as_str()?;
+            (safe(id) && safe(layer)).then(|| (id.to_string(), layer.to_string()))
+        })
+        .collect())
+}
+
+/// CRI-O's writable layers below `crio_root`: container id -> `overlay/<layer>/diff`; empty when
+/// `containers.json` is missing or unreadable.
+pub fn crio_layers(crio_root: &Path) -> HashMap<String, PathBuf> {
+    let Ok(bytes) = std::fs::read(crio_root.join("overlay-containers/containers.json")) else {
+        return HashMap::new();
+    };
+    parse_crio_containers(&bytes)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, layer)| (id, crio_root.join("overlay").join(layer).join("diff")))
+        .collect()
 }
 
 fn is_hex64(s: &str) -> bool {
@@ -133,6 +168,19 @@ mod tests {
         assert!(parse_mount_id(b"a/b").is_err());
         assert!(parse_mount_id(b"").is_err());
         assert!(parse_mount_id(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn crio_containers_json() {
+        // The shape containers/storage writes (containers.go `Container`).
+        let json = br#"[{"id":"aaaa","names":["k8s_app_pod_ns_uid_0"],"image":"img1","layer":"l1",
+            "metadata":"{}","created":"2026-11-30T10:00:00Z"},
+            {"id":"bbbb","image":"img2","layer":"../../etc"},{"id":"cccc"}]"#;
+        let map = parse_crio_containers(json).expect("parses");
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["aaaa"], "l1");
+        assert!(parse_crio_containers(b"{}").is_err());
+        assert!(parse_crio_containers(b"[").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   block device (ext*, btrfs, xfs, zfs; bind mounts of a source already seen skipped), from
 //!   `statfs`: limit = `f_blocks * f_frsize`, usage = limit - `f_bfree * f_frsize`, inodes total =
 //!   `f_files`, inodes free = `f_ffree`. `device` is the mount source.
-//! - A container: `device` is the file system holding its writable layer (`GetDirFsDevice`),
+//! - A container (Docker, containerd, CRI-O; see [`layers`]): `device` is the file system holding its writable layer (`GetDirFsDevice`),
 //!   limit = that file system's capacity ("Docker does not impose any filesystem limits"), usage
 //!   = `GetDirUsage` of the layer plus Docker's `containers/<id>` directory, inodes total = the
 //!   inodes used there (cAdvisor's `fsStat.Inodes = usage.InodeUsage`), inodes free = 0
@@ -139,6 +139,7 @@ fn layer_dirs(
     settings: &Settings,
     docker_root: &Path,
     from_mounts: &HashMap<String, PathBuf>,
+    crio: &HashMap<String, PathBuf>,
     c: &Container,
 ) -> Option<LayerDirs> {
     let id = layout::parse(&c.id).container_id?;
@@ -147,6 +148,12 @@ fn layer_dirs(
         return Some(LayerDirs {
             layer,
             extra: Some(extra),
+        });
+    }
+    if let Some(layer) = crio.get(id) {
+        return Some(LayerDirs {
+            layer: layer.clone(),
+            extra: None,
         });
     }
     let upper = from_mounts.get(id)?;
@@ -178,11 +185,12 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
     let mounts = mounts(settings);
     let parts = partitions(&mounts);
     let from_mounts = layers::mount_layers(&mounts, &containerd_states);
+    let crio = layers::crio_layers(&roots.root(o.value("collector.container.crio-root")));
 
     // The trees wanted this scrape: layers, then the pods' logs and volumes.
     let mut per_container: Vec<(&Container, LayerDirs)> = Vec::new();
     for c in &snap.containers {
-        if let Some(dirs) = layer_dirs(settings, &docker_root, &from_mounts, c) {
+        if let Some(dirs) = layer_dirs(settings, &docker_root, &from_mounts, &crio, c) {
             per_container.push((c, dirs));
         }
     }
