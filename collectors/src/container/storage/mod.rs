@@ -207,52 +207,49 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
     }
     let results = state.measurer.run(&wanted, budget, cap);
 
+    // statfs once per file system: (partition, capacity, free, inodes, inodes free).
+    let stats: Vec<(&Partition, [u64; 4])> = parts
+        .iter()
+        .filter_map(|p| {
+            let (size, free, inodes, ifree) = vfs_stats(&roots.root(&p.mount_point))?;
+            Some((p, [size, free, inodes, ifree]))
+        })
+        .collect();
     let root = snap.containers.iter().find(|c| c.id == "/");
     let mut rows: Vec<(&Container, String, [f64; 4], Option<f64>)> = Vec::new();
     if let Some(root) = root {
-        for p in &parts {
-            let Some((cap_b, free, inodes, ifree)) = vfs_stats(&roots.root(&p.mount_point)) else {
-                continue;
-            };
+        for (p, [size, free, inodes, ifree]) in &stats {
             rows.push((
                 root,
                 p.device.clone(),
                 [
-                    cap_b.saturating_sub(free) as f64,
-                    cap_b as f64,
-                    ifree as f64,
-                    inodes as f64,
+                    size.saturating_sub(*free) as f64,
+                    *size as f64,
+                    *ifree as f64,
+                    *inodes as f64,
                 ],
                 None,
             ));
         }
     }
     for (c, d) in &per_container {
+        // cAdvisor's GetDirFsDevice: the partition whose major:minor is the layer's st_dev.
         let Some(dev) = dev_of(&d.layer) else {
             continue;
         };
-        let device = parts
-            .iter()
-            .find(|p| p.dev == dev)
-            .map(|p| p.device.clone());
-        let Some(device) = device else {
+        let Some((p, [size, ..])) = stats.iter().find(|(p, _)| p.dev == dev) else {
             continue;
         };
         let trees: Vec<&PathBuf> = std::iter::once(&d.layer).chain(d.extra.as_ref()).collect();
         let Some(m) = sum(&results, &trees) else {
             continue;
         };
-        let limit = parts
-            .iter()
-            .find(|p| p.dev == dev)
-            .and_then(|p| vfs_stats(&roots.root(&p.mount_point)))
-            .map_or(0, |s| s.0);
         rows.push((
             c,
-            device,
+            p.device.clone(),
             [
                 m.usage.bytes as f64,
-                limit as f64,
+                *size as f64,
                 0.0,
                 m.usage.inodes as f64,
             ],
