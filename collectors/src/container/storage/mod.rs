@@ -194,7 +194,12 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             per_container.push((c, dirs));
         }
     }
-    let pods = pod::discover(settings, snap, &per_container_layers(&per_container));
+    let pods = pod::discover(
+        settings,
+        snap,
+        &per_container_layers(&per_container),
+        &mounts,
+    );
     let mut wanted: Vec<PathBuf> = Vec::new();
     for (_, d) in &per_container {
         wanted.push(d.layer.clone());

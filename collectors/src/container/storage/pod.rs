@@ -22,6 +22,7 @@ use crate::collector::Settings;
 use crate::container::runtime::parse_pod_log_dir;
 use crate::container::walk::Snapshot;
 use crate::expfmt::{MetricSink, MetricType};
+use crate::host::filesystem::Mount;
 
 /// `TMPFS_MAGIC` of statfs(2).
 const TMPFS_MAGIC: u64 = 0x0102_1994;
@@ -63,18 +64,29 @@ fn real_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// True when `dir` is (on) a tmpfs: a memory-backed `emptyDir`.
-pub fn memory_backed(dir: &Path) -> bool {
-    rustix::fs::statfs(dir).is_ok_and(|s| s.f_type as u64 == TMPFS_MAGIC)
+/// True when `dir` (read at `local`, `host` in the host's mount table) is a memory-backed
+/// `emptyDir`: a tmpfs by statfs, or a tmpfs mount point in the host's mount table (nodex may run
+/// without mount propagation from the host, and then sees the empty directory below).
+pub fn memory_backed(local: &Path, host: &Path, mounts: &[Mount]) -> bool {
+    rustix::fs::statfs(local).is_ok_and(|s| s.f_type as u64 == TMPFS_MAGIC)
+        || mounts
+            .iter()
+            .any(|m| m.fs_type == "tmpfs" && Path::new(&m.mount_point) == host)
 }
 
 /// The pods with a known name (from the pod log directories or the runtimes) and their
 /// sources; `layers` maps a container's cgroup id to its writable layer.
-pub fn discover(settings: &Settings, snap: &Snapshot, layers: &HashMap<&str, &Path>) -> Vec<Pod> {
+pub fn discover(
+    settings: &Settings,
+    snap: &Snapshot,
+    layers: &HashMap<&str, &Path>,
+    mounts: &[Mount],
+) -> Vec<Pod> {
     let o = &settings.options;
     let roots = &settings.roots;
     let log_dir = roots.root(o.value("collector.container.pod-log-dir"));
-    let kubelet = roots.root(o.value("collector.container.kubelet-root"));
+    let kubelet_host = PathBuf::from(o.value("collector.container.kubelet-root"));
+    let kubelet = roots.root(&kubelet_host);
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
     let mut log_dirs: HashMap<String, PathBuf> = HashMap::new();
     for (name, path) in real_dirs(&log_dir) {
@@ -122,14 +134,14 @@ pub fn discover(settings: &Settings, snap: &Snapshot, layers: &HashMap<&str, &Pa
                 });
             }
         }
-        let volumes = kubelet
-            .join("pods")
+        let rel = Path::new("pods")
             .join(&pod.uid)
             .join("volumes/kubernetes.io~empty-dir");
-        let dirs: Vec<PathBuf> = real_dirs(&volumes)
+        let host_volumes = kubelet_host.join(&rel);
+        let dirs: Vec<PathBuf> = real_dirs(&kubelet.join(&rel))
             .into_iter()
+            .filter(|(name, p)| !memory_backed(p, &host_volumes.join(name), mounts))
             .map(|(_, p)| p)
-            .filter(|p| !memory_backed(p))
             .collect();
         if !dirs.is_empty() {
             pod.sources.push(Source {
@@ -191,5 +203,29 @@ pub fn emit(sink: &mut MetricSink, pods: &[Pod], results: &HashMap<PathBuf, Meas
                 value(m),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::filesystem::parse_mountinfo;
+
+    #[test]
+    fn memory_backed_by_the_host_mount_table() {
+        let dir = std::env::temp_dir();
+        let mounts = parse_mountinfo(
+            b"90 27 0:77 / /var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/shm rw - tmpfs tmpfs rw\n\
+91 27 254:0 / /var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/disk rw - ext4 /dev/vda rw\n",
+        )
+        .expect("mountinfo");
+        let vols = Path::new("/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir");
+        assert!(memory_backed(&dir, &vols.join("shm"), &mounts));
+        // A disk mount is memory-backed only if the directory read is itself on a tmpfs.
+        let tmp_is_tmpfs = memory_backed(&dir, &dir, &[]);
+        assert_eq!(
+            memory_backed(&dir, &vols.join("disk"), &mounts),
+            tmp_is_tmpfs
+        );
     }
 }
