@@ -225,4 +225,33 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn docker_and_crio_records_on_disk() {
+        let base = std::env::temp_dir().join(format!("nodex-layers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let id = "a".repeat(64);
+        let record = base
+            .join("docker/image/fuse-overlayfs/layerdb/mounts")
+            .join(&id);
+        std::fs::create_dir_all(&record).expect("record dir");
+        // moby writes the mount id without a trailing newline.
+        std::fs::write(record.join("mount-id"), "5b2d0c7e1f").expect("mount-id");
+        assert_eq!(
+            docker_layer(&base.join("docker"), &id),
+            Some(base.join("docker/fuse-overlayfs/5b2d0c7e1f/diff"))
+        );
+        assert_eq!(docker_layer(&base.join("docker"), "not-an-id"), None);
+        assert_eq!(docker_layer(&base.join("docker"), &"b".repeat(64)), None);
+        let crio = base.join("crio");
+        std::fs::create_dir_all(crio.join("overlay-containers")).expect("crio dir");
+        std::fs::write(
+            crio.join("overlay-containers/containers.json"),
+            format!(r#"[{{"id":"{id}","layer":"l9"}}]"#),
+        )
+        .expect("containers.json");
+        assert_eq!(crio_layers(&crio)[&id], crio.join("overlay/l9/diff"));
+        assert!(crio_layers(&base.join("absent")).is_empty());
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }
