@@ -15,6 +15,7 @@ pub fn all() -> Vec<CollectorInfo> {
         container::pressure::INFO,
         container::process::INFO,
         container::spec::INFO,
+        container::storage::INFO,
         host::arp::INFO,
         host::bcache::INFO,
         host::bcachefs::INFO,

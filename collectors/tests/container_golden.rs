@@ -19,6 +19,16 @@ const LIVE_FAMILIES: &[&str] = &[
     "container_creation_time_seconds",
     "container_start_time_seconds",
     "container_last_seen",
+    // container_disk: statfs of the checkout's file system, block counts of fixture files,
+    // measurement times and walk durations.
+    "container_fs_inodes_free",
+    "container_fs_inodes_total",
+    "container_fs_limit_bytes",
+    "container_fs_usage_bytes",
+    "container_fs_usage_measured_timestamp_seconds",
+    "pod_ephemeral_storage_used_bytes",
+    "pod_ephemeral_storage_measured_timestamp_seconds",
+    "nodex_container_disk_walk_seconds_total",
 ];
 
 fn repo_root() -> PathBuf {

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::hint::black_box;
 
-use nodex_collectors::container::{layout, network, parse as cg, runtime, spec};
+use nodex_collectors::container::{layout, network, parse as cg, runtime, spec, storage};
 use nodex_collectors::expfmt::{render, Format};
 use nodex_collectors::host::textfile::{self, Value};
 use nodex_collectors::host::*;
@@ -807,6 +807,22 @@ pub static PARSERS: &[Parser] = &[
     }),
     parser!("procfs.unescape_octal", [], |d| {
         nodex_collectors::procfs::mountinfo::unescape_octal(d)
+    }),
+    parser!("container.storage_layer_records", [], |d, c| {
+        let t = text(d);
+        c.result(&storage::layers::parse_mount_id(d));
+        c.result(&storage::layers::overlay_upperdir(&t));
+        c.result(&storage::layers::containerd_rootfs_id("/run/containerd", &t));
+        c.result(&storage::layers::parse_crio_containers(d));
+    }),
+    parser!("container.storage_mounts", ["proc/1/mountinfo"], |d, c| {
+        if let Ok(mounts) = filesystem::parse_mountinfo(d) {
+            c.result(&storage::layers::mount_layers(
+                &mounts,
+                &["/run/containerd".to_string()],
+            ));
+            c.result(&storage::partitions(&mounts));
+        }
     }),
 ];
 

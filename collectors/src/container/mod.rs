@@ -21,6 +21,7 @@ pub mod pressure;
 pub mod process;
 pub mod runtime;
 pub mod spec;
+pub mod storage;
 pub mod walk;
 
 use std::sync::Arc;

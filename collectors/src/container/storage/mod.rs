@@ -1,0 +1,349 @@
+//! container_disk: cAdvisor's disk-usage group (`container_fs_usage_bytes`,
+//! `container_fs_limit_bytes`, `container_fs_inodes_free`, `container_fs_inodes_total`, label
+//! `device`) for the root container and each container's writable layer, and the kubelet's pod
+//! ephemeral storage (`pod_ephemeral_storage_*`, per `source`).
+//!
+//! Contract (cAdvisor metrics/prometheus.go, container/raw/handler.go, container/docker/handler.go,
+//! fs/fs.go):
+//! - Root container (`id="/"`): one series per file system of `processMounts` that is on a
+//!   block device (ext*, btrfs, xfs, zfs; bind mounts of a source already seen skipped), from
+//!   `statfs`: limit = `f_blocks * f_frsize`, usage = limit - `f_bfree * f_frsize`, inodes total =
+//!   `f_files`, inodes free = `f_ffree`. `device` is the mount source.
+//! - A container (Docker, containerd, CRI-O; see [`layers`]): `device` is the file system holding its writable layer (`GetDirFsDevice`),
+//!   limit = that file system's capacity ("Docker does not impose any filesystem limits"), usage
+//!   = `GetDirUsage` of the layer plus Docker's `containers/<id>` directory, inodes total = the
+//!   inodes used there (cAdvisor's `fsStat.Inodes = usage.InodeUsage`), inodes free = 0
+//!   (never set by the container handlers).
+//!
+//! Usage is measured by [`du::Walk`] within a per-scrape time budget and a per-tree entry cap
+//! (see [`measure`]); each value is served with `*_measured_timestamp_seconds`, when it was
+//! last measured.
+
+pub mod du;
+pub mod layers;
+pub mod measure;
+pub mod pod;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::layout;
+use super::walk::{Container, Snapshot};
+use super::{container_group, sample};
+use crate::collector::Settings;
+use crate::error::CollectError;
+use crate::expfmt::{MetricSink, MetricType};
+use crate::host::filesystem::{parse_mountinfo, Mount};
+use crate::options::{FlagKind, FlagSpec};
+use measure::{Measured, Measurer};
+
+/// Flags of this group.
+pub const FLAGS: &[FlagSpec] = &[
+    FlagSpec {
+        name: "collector.container.disk.budget",
+        help: "Wall time per scrape spent measuring writable layers, logs and emptyDir volumes \
+               (0s: measure nothing, serve what was measured).",
+        kind: FlagKind::Value,
+        default: "100ms",
+        aliases: &[],
+    },
+    FlagSpec {
+        name: "collector.container.disk.max-files",
+        help: "Entries visited per measured directory tree before its usage is reported as a \
+               lower bound (nodex_container_disk_capped 1).",
+        kind: FlagKind::Value,
+        default: "100000",
+        aliases: &[],
+    },
+    FlagSpec {
+        name: "collector.container.kubelet-root",
+        help: "The kubelet's root directory (pods/<uid>/volumes for emptyDir usage).",
+        kind: FlagKind::Value,
+        default: "/var/lib/kubelet",
+        aliases: &[],
+    },
+];
+
+container_group!(
+    "container_disk",
+    "/proc/1/mountinfo, statfs, <docker-root>/image/<driver>/layerdb/mounts/<id>/mount-id, overlay upperdir, <pod-log-dir>, <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir",
+    emit,
+    FLAGS
+);
+
+/// A block-device file system of the root container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partition {
+    /// The mount source (`/dev/vda1`).
+    pub device: String,
+    /// Where it is mounted (host path).
+    pub mount_point: String,
+    /// `major:minor` of its `st_dev`.
+    pub dev: (u32, u32),
+}
+
+/// cAdvisor's `processMounts` restricted to block-device file systems: ext*, btrfs, xfs, zfs,
+/// the first mount of each source.
+pub fn partitions(mounts: &[Mount]) -> Vec<Partition> {
+    let mut out: Vec<Partition> = Vec::new();
+    for m in mounts {
+        let supported =
+            m.fs_type.starts_with("ext") || matches!(m.fs_type.as_str(), "btrfs" | "xfs" | "zfs");
+        if !supported || out.iter().any(|p| p.device == m.device) {
+            continue;
+        }
+        let (Ok(major), Ok(minor)) = (m.major.parse(), m.minor.parse()) else {
+            continue;
+        };
+        out.push(Partition {
+            device: m.device.clone(),
+            mount_point: m.mount_point.clone(),
+            dev: (major, minor),
+        });
+    }
+    out
+}
+
+/// `statfs` figures of a file system: (capacity, free, inodes, inodes free).
+fn vfs_stats(path: &Path) -> Option<(u64, u64, u64, u64)> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some((
+        s.f_blocks.saturating_mul(s.f_frsize),
+        s.f_bfree.saturating_mul(s.f_frsize),
+        s.f_files,
+        s.f_ffree,
+    ))
+}
+
+fn dev_of(path: &Path) -> Option<(u32, u32)> {
+    let st = rustix::fs::stat(path).ok()?;
+    Some((rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev)))
+}
+
+fn mounts(settings: &Settings) -> Vec<Mount> {
+    let roots = &settings.roots;
+    [roots.proc("1/mountinfo"), roots.proc("self/mountinfo")]
+        .iter()
+        .find_map(|p| parse_mountinfo(&std::fs::read(p).ok()?).ok())
+        .unwrap_or_default()
+}
+
+/// The trees measured for one container's writable layer (host paths below the roots).
+struct LayerDirs {
+    layer: PathBuf,
+    extra: Option<PathBuf>,
+}
+
+fn layer_dirs(
+    settings: &Settings,
+    docker_root: &Path,
+    from_mounts: &HashMap<String, PathBuf>,
+    crio: &HashMap<String, PathBuf>,
+    c: &Container,
+) -> Option<LayerDirs> {
+    let id = layout::parse(&c.id).container_id?;
+    if let Some(layer) = layers::docker_layer(docker_root, id) {
+        let extra = docker_root.join("containers").join(id);
+        return Some(LayerDirs {
+            layer,
+            extra: Some(extra),
+        });
+    }
+    if let Some(layer) = crio.get(id) {
+        return Some(LayerDirs {
+            layer: layer.clone(),
+            extra: None,
+        });
+    }
+    let upper = from_mounts.get(id)?;
+    Some(LayerDirs {
+        layer: settings.roots.root(upper),
+        extra: None,
+    })
+}
+
+/// Shared between scrapes: the measurer.
+struct State {
+    measurer: Measurer,
+}
+
+fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let o = &settings.options;
+    let budget = o
+        .duration("collector.container.disk.budget")
+        .unwrap_or(Duration::from_millis(100));
+    let cap = o
+        .usize("collector.container.disk.max-files")
+        .unwrap_or(100_000) as u64;
+    let state = settings.shared.get_or_init("container_disk", || State {
+        measurer: Measurer::new(),
+    });
+    let roots = &settings.roots;
+    let docker_root = roots.root(o.value("collector.container.docker-root"));
+    let containerd_states = vec![o.value("collector.container.containerd-state")];
+    let mounts = mounts(settings);
+    let parts = partitions(&mounts);
+    let from_mounts = layers::mount_layers(&mounts, &containerd_states);
+    let crio = layers::crio_layers(&roots.root(o.value("collector.container.crio-root")));
+
+    // The trees wanted this scrape: layers, then the pods' logs and volumes.
+    let mut per_container: Vec<(&Container, LayerDirs)> = Vec::new();
+    for c in &snap.containers {
+        if let Some(dirs) = layer_dirs(settings, &docker_root, &from_mounts, &crio, c) {
+            per_container.push((c, dirs));
+        }
+    }
+    let pods = pod::discover(
+        settings,
+        snap,
+        &per_container_layers(&per_container),
+        &mounts,
+    );
+    let mut wanted: Vec<PathBuf> = Vec::new();
+    for (_, d) in &per_container {
+        wanted.push(d.layer.clone());
+        wanted.extend(d.extra.clone());
+    }
+    for p in &pods {
+        for s in &p.sources {
+            wanted.extend(s.dirs.iter().cloned());
+        }
+    }
+    let results = state.measurer.run(&wanted, budget, cap);
+
+    // statfs once per file system: (partition, capacity, free, inodes, inodes free).
+    let stats: Vec<(&Partition, [u64; 4])> = parts
+        .iter()
+        .filter_map(|p| {
+            let (size, free, inodes, ifree) = vfs_stats(&roots.root(&p.mount_point))?;
+            Some((p, [size, free, inodes, ifree]))
+        })
+        .collect();
+    let root = snap.containers.iter().find(|c| c.id == "/");
+    let mut rows: Vec<(&Container, String, [f64; 4], Option<f64>)> = Vec::new();
+    if let Some(root) = root {
+        for (p, [size, free, inodes, ifree]) in &stats {
+            rows.push((
+                root,
+                p.device.clone(),
+                [
+                    size.saturating_sub(*free) as f64,
+                    *size as f64,
+                    *ifree as f64,
+                    *inodes as f64,
+                ],
+                None,
+            ));
+        }
+    }
+    for (c, d) in &per_container {
+        // cAdvisor's GetDirFsDevice: the partition whose major:minor is the layer's st_dev.
+        let Some(dev) = dev_of(&d.layer) else {
+            continue;
+        };
+        let Some((p, [size, ..])) = stats.iter().find(|(p, _)| p.dev == dev) else {
+            continue;
+        };
+        let trees: Vec<&PathBuf> = std::iter::once(&d.layer).chain(d.extra.as_ref()).collect();
+        let Some(m) = sum(&results, &trees) else {
+            continue;
+        };
+        rows.push((
+            c,
+            p.device.clone(),
+            [
+                m.usage.bytes as f64,
+                *size as f64,
+                0.0,
+                m.usage.inodes as f64,
+            ],
+            Some(m.time),
+        ));
+    }
+    let families = [
+        (
+            "container_fs_usage_bytes",
+            "Number of bytes that are consumed by the container on this filesystem.",
+        ),
+        (
+            "container_fs_limit_bytes",
+            "Number of bytes that can be consumed by the container on this filesystem.",
+        ),
+        ("container_fs_inodes_free", "Number of available Inodes"),
+        ("container_fs_inodes_total", "Number of Inodes"),
+    ];
+    if !rows.is_empty() {
+        for (i, (name, help)) in families.iter().enumerate() {
+            sink.family(name, help, MetricType::Gauge);
+            for (c, device, values, _) in &rows {
+                sample(sink, snap, c, &[("device", device)], values[i], true);
+            }
+        }
+        sink.family(
+            "container_fs_usage_measured_timestamp_seconds",
+            "When the usage of the container's writable layer was last measured (unix seconds).",
+            MetricType::Gauge,
+        );
+        for (c, device, _, time) in &rows {
+            if let Some(t) = time {
+                sample(sink, snap, c, &[("device", device)], *t, false);
+            }
+        }
+    }
+    pod::emit(sink, &pods, &results);
+    state.measurer.emit_self(sink);
+    Ok(())
+}
+
+fn per_container_layers<'a>(
+    per_container: &'a [(&'a Container, LayerDirs)],
+) -> HashMap<&'a str, &'a Path> {
+    per_container
+        .iter()
+        .map(|(c, d)| (c.id.as_str(), d.layer.as_path()))
+        .collect()
+}
+
+/// The sum of the latest measurements of `trees`, stamped with the oldest; `None` until all
+/// were measured once.
+pub fn sum(results: &HashMap<PathBuf, Measured>, trees: &[&PathBuf]) -> Option<Measured> {
+    let mut total = Measured {
+        time: f64::INFINITY,
+        ..Measured::default()
+    };
+    for t in trees {
+        let m = results.get(*t)?;
+        total.usage.bytes += m.usage.bytes;
+        total.usage.inodes += m.usage.inodes;
+        total.time = total.time.min(m.time);
+        total.capped |= m.capped;
+    }
+    total.time.is_finite().then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_process_mounts() {
+        let mi = b"27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+42 27 254:0 /var/lib/docker /var/lib/docker rw,relatime shared:1 - ext4 /dev/vda rw\n\
+25 24 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw\n\
+50 27 259:3 / /data rw - xfs /dev/nvme0n1p3 rw\n\
+51 27 0:52 / /merged rw - overlay overlay rw,upperdir=/u\n";
+        let mounts = parse_mountinfo(mi).expect("mountinfo");
+        let parts = partitions(&mounts);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.device.as_str(), p.mount_point.as_str(), p.dev))
+                .collect::<Vec<_>>(),
+            vec![
+                ("/dev/vda", "/", (254, 0)),
+                ("/dev/nvme0n1p3", "/data", (259, 3))
+            ]
+        );
+    }
+}

@@ -1,0 +1,667 @@
+//! Container storage on real data: a Docker container (a `FROM scratch` busybox image) that
+//! writes known amounts (a few files, many small files, a file written then deleted, a file of
+//! the image deleted), measured by `container_disk` and compared with `du` of its upper
+//! directory (as `docker inspect` names it, not as nodex finds it) and with Docker's own
+//! `SizeRw` (`docker ps --size`); and a kubelet pod layout on disk (logs with rotated and
+//! compressed files, two disk `emptyDir` volumes, one memory-backed on a tmpfs) whose
+//! `pod_ephemeral_storage_*` series must equal the kubelet's sums computed here with `du`.
+//! Needs root, Docker and `/bin/busybox` (skipped otherwise, failed in CI). Guards remove the
+//! container, the image, the tmpfs mount and the temporary trees even on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+fn skip_unless_ci(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing in CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "{cmd} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    run("docker", args)
+}
+
+/// `du -s` of `dir` in bytes (`-B1`: allocated blocks) or inodes (`--inodes`).
+fn du(dir: &Path, inodes: bool) -> u64 {
+    let mode = if inodes { "--inodes" } else { "-B1" };
+    let out = run("du", &["-s", "-x", mode, &dir.to_string_lossy()]).expect("du");
+    out.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("du output {out:?}"))
+}
+
+fn unique() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+fn scrape(settings: &Arc<Settings>) -> String {
+    let info = registry::find("container_disk").expect("container_disk is registered");
+    let collector = (info.build)(settings).expect("builds");
+    let mut sink = MetricSink::new();
+    collector.collect(&mut sink).expect("collects");
+    let mut out = Vec::new();
+    render(&[&sink], Format::Text, &mut out).expect("render");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn value(text: &str, family: &str, must: &[&str]) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")) && must.iter().all(|m| l.contains(m)))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn eventually<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct DockerGuard {
+    name: String,
+    image: String,
+    context: PathBuf,
+}
+
+impl Drop for DockerGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+        let _ = docker(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.context);
+    }
+}
+
+/// What the container writes: 3 files of 1, 2 and 3 MB, 500 files of 100 bytes in 5
+/// directories, a 4 MB file deleted again, and the image's `/etc/gone` deleted (a whiteout).
+const WRITES: &str = "\
+/bin/busybox mkdir -p /data/small && \
+for i in 1 2 3; do /bin/busybox dd if=/dev/zero of=/data/big$i bs=1M count=$i 2>/dev/null; done && \
+for d in 1 2 3 4 5; do /bin/busybox mkdir /data/small/$d; \
+  for f in $(/bin/busybox seq 1 100); do /bin/busybox head -c 100 /dev/zero > /data/small/$d/$f; done; done && \
+/bin/busybox dd if=/dev/zero of=/data/deleted bs=1M count=4 2>/dev/null && /bin/busybox rm /data/deleted && \
+/bin/busybox rm /etc/gone && /bin/busybox sync && /bin/busybox touch /ready && \
+exec /bin/busybox sleep 100000";
+
+#[test]
+fn docker_writable_layer_matches_du_and_docker() {
+    let busybox = PathBuf::from("/bin/busybox");
+    if !is_root() || !busybox.exists() || docker(&["info"]).is_err() {
+        skip_unless_ci("needs root, /bin/busybox and a Docker daemon");
+        return;
+    }
+    let tag = unique();
+    let guard = DockerGuard {
+        name: format!("nodex-test-disk-{tag}"),
+        image: format!("nodex-test-disk:{tag}"),
+        context: std::env::temp_dir().join(format!("nodex-disk-{tag}")),
+    };
+    std::fs::create_dir_all(guard.context.join("etc")).expect("build context");
+    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
+    std::fs::write(guard.context.join("etc/gone"), b"from the image").expect("etc/gone");
+    std::fs::write(
+        guard.context.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY etc/gone /etc/gone\n\
+             CMD [\"/bin/busybox\", \"sh\", \"-c\", {:?}]\n",
+            WRITES
+        ),
+    )
+    .expect("Dockerfile");
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        &guard.image,
+        &guard.context.to_string_lossy(),
+    ])
+    .expect("docker build");
+    let id = docker(&["run", "-d", "--name", &guard.name, &guard.image]).expect("docker run");
+    eventually(|| docker(&["exec", &guard.name, "/bin/busybox", "test", "-e", "/ready"]).ok());
+
+    // The upper directory as Docker reports it, and Docker's own size of the writable layer.
+    let upper = PathBuf::from(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.GraphDriver.Data.UpperDir}}",
+            &guard.name,
+        ])
+        .expect("inspect UpperDir"),
+    );
+    assert!(upper.is_dir(), "{upper:?}");
+    let size_rw: f64 = docker(&["inspect", "-s", "-f", "{{.SizeRw}}", &guard.name])
+        .expect("inspect SizeRw")
+        .parse()
+        .expect("SizeRw");
+    let ps_size = docker(&[
+        "ps",
+        "--size",
+        "--filter",
+        &format!("id={id}"),
+        "--format",
+        "{{.Size}}",
+    ])
+    .expect("docker ps --size");
+    let extra = Path::new("/var/lib/docker/containers").join(&id);
+
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        format!("^/docker/{id}$|^/$"),
+    );
+    options.set("collector.container.disk.budget", "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let id_label = format!("id=\"/docker/{id}\"");
+    let usage = value(&text, "container_fs_usage_bytes", &[&id_label])
+        .unwrap_or_else(|| panic!("no usage for {id}:\n{text}"));
+    let inodes = value(&text, "container_fs_inodes_total", &[&id_label]).expect("inodes");
+    let (du_upper, du_extra) = (du(&upper, false), du(&extra, false));
+    let (in_upper, in_extra) = (du(&upper, true), du(&extra, true));
+    eprintln!(
+        "nodex usage {usage} inodes {inodes}; du upper {du_upper} + containers dir {du_extra}, \
+         inodes {in_upper} + {in_extra}; SizeRw {size_rw}; docker ps --size {ps_size:?}"
+    );
+    // cAdvisor's usage: the layer plus Docker's containers/<id> directory.
+    let du_total = (du_upper + du_extra) as f64;
+    assert!(
+        (usage - du_total).abs() <= du_total * 0.01,
+        "usage {usage} vs du {du_total}"
+    );
+    assert_eq!(inodes as u64, in_upper + in_extra, "inode counts");
+    // Docker's SizeRw is apparent size: within one 4 KiB block per file of the layer's blocks.
+    let layer = usage - du_extra as f64;
+    assert!(
+        (layer - size_rw).abs() <= (size_rw * 0.01).max(in_upper as f64 * 4096.0),
+        "layer {layer} vs SizeRw {size_rw}"
+    );
+    assert!(size_rw > 6e6, "the writes are in SizeRw: {size_rw}");
+    assert!(
+        usage > 6e6 && usage < 9e6,
+        "the deleted 4 MB does not count: {usage}"
+    );
+    assert_eq!(
+        value(&text, "container_fs_inodes_free", &[&id_label]),
+        Some(0.0)
+    );
+    let device = run("df", &["--output=source", "/var/lib/docker"]).expect("df");
+    let device = device.lines().last().unwrap_or("").trim().to_string();
+    let capacity: f64 = run("df", &["-B1", "--output=size", "/var/lib/docker"])
+        .expect("df")
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df size");
+    assert_eq!(
+        value(
+            &text,
+            "container_fs_limit_bytes",
+            &[&id_label, &format!("device=\"{device}\"")]
+        ),
+        Some(capacity)
+    );
+    // The root container: the file system of `/`, total and free inodes from statfs.
+    let root_limit = value(
+        &text,
+        "container_fs_limit_bytes",
+        &["id=\"/\"", &format!("device=\"{device}\"")],
+    );
+    assert_eq!(root_limit, Some(capacity), "{text}");
+    let measured = value(
+        &text,
+        "container_fs_usage_measured_timestamp_seconds",
+        &[&id_label],
+    )
+    .expect("measured timestamp");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    assert!(
+        (now - measured).abs() < 60.0,
+        "measured {measured} now {now}"
+    );
+
+    // Gone from the runtime: no series any more.
+    docker(&["rm", "-f", &guard.name]).expect("docker rm");
+    let after = scrape(&settings);
+    assert!(
+        value(&after, "container_fs_usage_bytes", &[&id_label]).is_none(),
+        "{after}"
+    );
+}
+
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = run("umount", &[&self.0.to_string_lossy()]);
+    }
+}
+
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write(path: &Path, len: usize) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("parent dir");
+    }
+    std::fs::write(path, vec![b'x'; len]).expect("write");
+}
+
+#[test]
+fn pod_ephemeral_storage_follows_the_kubelet_rules() {
+    if !is_root() {
+        skip_unless_ci("needs root (a tmpfs mount for the memory-backed emptyDir)");
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("nodex-pod-{}", unique()));
+    let _remove = RemoveDir(base.clone());
+    let uid = "5f0f1c2e-6b7a-4d2b-9c1e-0123456789ab";
+    let (ns, pod) = ("shop", "cart-7d9f");
+    // kubelet pkg/kubelet/kuberuntime/kuberuntime_container.go: <ns>_<pod>_<uid>/<container>/<n>.log,
+    // rotated by the container log manager to <n>.log.<timestamp> and compressed (.gz).
+    let logs = base.join(format!("log/pods/{ns}_{pod}_{uid}"));
+    write(&logs.join("app/0.log"), 30_000);
+    write(&logs.join("app/0.log.20261201-101010"), 70_000);
+    write(&logs.join("app/0.log.20261201-090000.gz"), 9_000);
+    write(&logs.join("sidecar/1.log"), 1_234);
+    let kubelet = base.join("kubelet");
+    let vols = kubelet.join(format!("pods/{uid}/volumes/kubernetes.io~empty-dir"));
+    write(&vols.join("cache/a/b/blob"), 200_000);
+    for i in 0..40 {
+        write(&vols.join(format!("scratch/f{i}")), 10 + i);
+    }
+    let memory = vols.join("shm");
+    std::fs::create_dir_all(&memory).expect("shm dir");
+    run(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=8m",
+            "tmpfs",
+            &memory.to_string_lossy(),
+        ],
+    )
+    .expect("mount tmpfs");
+    let _unmount = Unmount(memory.clone());
+    write(&memory.join("in-ram"), 1_000_000);
+
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        "^/nodex-matches-nothing$",
+    );
+    options.set(
+        "collector.container.pod-log-dir",
+        base.join("log/pods").to_string_lossy().into_owned(),
+    );
+    options.set(
+        "collector.container.kubelet-root",
+        kubelet.to_string_lossy().into_owned(),
+    );
+    options.set("collector.container.disk.budget", "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let pod_labels = [format!("namespace=\"{ns}\""), format!("pod=\"{pod}\"")];
+    let series = |source: &str, container: &str, family: &str| {
+        let src = format!("source=\"{source}\"");
+        let ctr = format!("container=\"{container}\"");
+        value(&text, family, &[&pod_labels[0], &pod_labels[1], &src, &ctr])
+    };
+    let bytes = "pod_ephemeral_storage_used_bytes";
+    let inodes = "pod_ephemeral_storage_inodes_used";
+    for container in ["app", "sidecar"] {
+        let dir = logs.join(container);
+        assert_eq!(
+            series("logs", container, bytes),
+            Some(du(&dir, false) as f64),
+            "{text}"
+        );
+        assert_eq!(
+            series("logs", container, inodes),
+            Some(du(&dir, true) as f64)
+        );
+    }
+    let disk_vols = [vols.join("cache"), vols.join("scratch")];
+    let want_bytes: u64 = disk_vols.iter().map(|d| du(d, false)).sum();
+    let want_inodes: u64 = disk_vols.iter().map(|d| du(d, true)).sum();
+    assert_eq!(
+        series("emptydir", "", bytes),
+        Some(want_bytes as f64),
+        "{text}"
+    );
+    assert_eq!(series("emptydir", "", inodes), Some(want_inodes as f64));
+    // The pod total as the summary API sums it: every source, the memory-backed volume out.
+    let total: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!("{bytes}{{"))
+                && pod_labels.iter().all(|p| l.contains(p.as_str()))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let want_total = want_bytes + du(&logs.join("app"), false) + du(&logs.join("sidecar"), false);
+    assert_eq!(total, want_total as f64);
+    assert!(
+        total < 1_000_000.0,
+        "the tmpfs volume must not count: {total}"
+    );
+}
+
+const CTR_ADDRESS: &str = "/run/docker/containerd/containerd.sock";
+const CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
+
+fn ctr(args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["-n", "k8s.io", "--address", CTR_ADDRESS];
+    all.extend_from_slice(args);
+    run("ctr", &all)
+}
+
+/// Removes the ctr containers, images and cgroups (deepest first) and the build context.
+#[derive(Default)]
+struct CtrGuard {
+    containers: Vec<String>,
+    ctr_images: Vec<String>,
+    docker_images: Vec<String>,
+    cgroups: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Drop for CtrGuard {
+    fn drop(&mut self) {
+        for c in self.containers.iter().rev() {
+            let _ = ctr(&["tasks", "delete", "-f", c]);
+            let _ = ctr(&["containers", "delete", c]);
+        }
+        for i in &self.ctr_images {
+            let _ = ctr(&["images", "rm", i]);
+        }
+        for i in &self.docker_images {
+            let _ = docker(&["rmi", "-f", i]);
+        }
+        for d in &self.cgroups {
+            let _ = std::fs::remove_dir(d);
+        }
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn hex64(seed: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("echo {seed} | sha256sum")])
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)[..64].to_string()
+}
+
+fn cgroup_mounts() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let point = pre.split_whitespace().nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .collect()
+}
+
+/// The `upperdir` of the overlay mounted on `mount_point`, read from the mount table here.
+fn upperdir_of(mount_point: &str) -> Option<PathBuf> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = table
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(mount_point))?;
+    let opts = line.rsplit(' ').next()?;
+    let upper = opts.split(',').find_map(|o| o.strip_prefix("upperdir="))?;
+    Some(PathBuf::from(upper))
+}
+
+#[test]
+fn containerd_overlayfs_layer_matches_du_with_pod_labels() {
+    let have_ctr = Command::new("ctr").arg("--version").output().is_ok();
+    if !is_root()
+        || !have_ctr
+        || !Path::new(CTR_ADDRESS).exists()
+        || !Path::new("/bin/busybox").exists()
+        || docker(&["info"]).is_err()
+    {
+        skip_unless_ci("needs root, Docker, ctr, /bin/busybox and Docker's containerd");
+        return;
+    }
+    let tag = unique();
+    let mut guard = CtrGuard::default();
+    let context = std::env::temp_dir().join(format!("nodex-disk-ctr-{tag}"));
+    guard.dirs.push(context.clone());
+    std::fs::create_dir_all(&context).expect("context");
+    std::fs::copy("/bin/busybox", context.join("busybox")).expect("copy busybox");
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .expect("Dockerfile");
+    let image = format!("nodex-test-disk-ctr:{tag}");
+    guard.docker_images.push(image.clone());
+    docker(&["build", "-q", "-t", &image, &context.to_string_lossy()]).expect("docker build");
+    let tar = context.join("image.tar");
+    docker(&["save", "-o", &tar.to_string_lossy(), &image]).expect("docker save");
+    let ctr_image = format!("docker.io/library/{image}");
+    guard.ctr_images.push(ctr_image.clone());
+    ctr(&[
+        "images",
+        "import",
+        "--snapshotter",
+        "overlayfs",
+        &tar.to_string_lossy(),
+    ])
+    .expect("ctr images import");
+
+    let h = hex64(&format!("uid-{tag}"));
+    let uid = format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    );
+    let top = format!("nodex-disk-{tag}");
+    let pod_cgroup = format!("/{top}/pod{uid}");
+    for root in cgroup_mounts() {
+        guard.cgroups.push(root.join(&pod_cgroup[1..]));
+        guard.cgroups.push(root.join(&top));
+    }
+    let sandbox = hex64(&format!("sandbox-{tag}"));
+    let app = hex64(&format!("app-{tag}"));
+    let (ns, pod, container) = ("disk-ns", "disk-pod", "writer");
+    let run_ctr = |guard: &mut CtrGuard, id: &str, ann: &[String], cmd: &[&str]| {
+        guard.containers.push(id.to_string());
+        let cgroup = format!("{pod_cgroup}/{id}");
+        let mut args: Vec<String> = ["run", "-d", "--snapshotter", "overlayfs", "--cgroup"]
+            .map(String::from)
+            .to_vec();
+        args.push(cgroup);
+        let common = [
+            format!("io.kubernetes.cri.sandbox-id={sandbox}"),
+            format!("io.kubernetes.cri.sandbox-name={pod}"),
+            format!("io.kubernetes.cri.sandbox-namespace={ns}"),
+            format!("io.kubernetes.cri.sandbox-uid={uid}"),
+        ];
+        for a in common.iter().chain(ann) {
+            args.push("--annotation".into());
+            args.push(a.clone());
+        }
+        args.extend([ctr_image.clone(), id.to_string()]);
+        args.extend(cmd.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ctr(&refs).unwrap_or_else(|e| panic!("ctr run {id}: {e}"));
+    };
+    run_ctr(
+        &mut guard,
+        &sandbox,
+        &["io.kubernetes.cri.container-type=sandbox".into()],
+        &["/bin/busybox", "sleep", "100000"],
+    );
+    run_ctr(
+        &mut guard,
+        &app,
+        &[
+            "io.kubernetes.cri.container-type=container".into(),
+            format!("io.kubernetes.cri.container-name={container}"),
+        ],
+        &["/bin/busybox", "sh", "-c", WRITES_CTR],
+    );
+    let rootfs = format!("{CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/{app}/rootfs");
+    let upper = eventually(|| upperdir_of(&rootfs).filter(|u| u.join("ready").exists()));
+
+    let mut options = Options::with_defaults();
+    options.set("collector.container.cgroup-include", format!("^/{top}/"));
+    options.set("collector.container.containerd-state", CONTAINERD_STATE);
+    options.set("collector.container.disk.budget", "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let id_label = format!("id=\"{pod_cgroup}/{app}\"");
+    let usage = value(&text, "container_fs_usage_bytes", &[&id_label])
+        .unwrap_or_else(|| panic!("no usage for {app}:\n{text}"));
+    let inodes = value(&text, "container_fs_inodes_total", &[&id_label]).expect("inodes");
+    let (du_b, du_i) = (du(&upper, false), du(&upper, true));
+    eprintln!("ctr: nodex usage {usage} inodes {inodes}; du {du_b} inodes {du_i}");
+    assert!(
+        (usage - du_b as f64).abs() <= du_b as f64 * 0.01,
+        "{usage} vs {du_b}"
+    );
+    assert_eq!(inodes as u64, du_i);
+    assert!(usage > 3e6, "the writes count: {usage}");
+    let labels = [
+        id_label.as_str(),
+        &format!("namespace=\"{ns}\""),
+        &format!("pod=\"{pod}\""),
+        &format!("container=\"{container}\""),
+    ];
+    assert_eq!(
+        value(&text, "container_fs_usage_bytes", &labels),
+        Some(usage),
+        "{text}"
+    );
+    // The pod's rootfs source is the app's layer; the sandbox has none.
+    let rootfs_series = [
+        format!("namespace=\"{ns}\""),
+        format!("pod=\"{pod}\""),
+        "source=\"rootfs\"".to_string(),
+    ];
+    let refs: Vec<&str> = rootfs_series.iter().map(String::as_str).collect();
+    let container_label = format!("container=\"{container}\"");
+    let mut with_container = refs.clone();
+    with_container.push(&container_label);
+    assert_eq!(
+        value(&text, "pod_ephemeral_storage_used_bytes", &with_container),
+        Some(usage)
+    );
+    let rootfs_lines = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("pod_ephemeral_storage_used_bytes{") && refs.iter().all(|r| l.contains(r))
+        })
+        .count();
+    assert_eq!(
+        rootfs_lines, 1,
+        "only the app container has a rootfs series:\n{text}"
+    );
+}
+
+/// The ctr container's writes: 3 MB in one file, 200 small files, a file deleted again.
+const WRITES_CTR: &str = "\
+/bin/busybox dd if=/dev/zero of=/big bs=1M count=3 2>/dev/null && /bin/busybox mkdir /small && \
+for f in $(/bin/busybox seq 1 200); do /bin/busybox head -c 50 /dev/zero > /small/$f; done && \
+/bin/busybox dd if=/dev/zero of=/gone bs=1M count=2 2>/dev/null && /bin/busybox rm /gone && \
+/bin/busybox sync && /bin/busybox touch /ready && exec /bin/busybox sleep 100000";
+
+#[test]
+fn the_walk_does_not_enter_other_mounts() {
+    use nodex_collectors::container::storage::du::{Progress, Walk};
+    if !is_root() {
+        skip_unless_ci("needs root (a tmpfs mount inside the tree)");
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("nodex-xdev-{}", unique()));
+    let _remove = RemoveDir(base.clone());
+    write(&base.join("layer/kept"), 5_000);
+    let inner = base.join("layer/mnt");
+    std::fs::create_dir_all(&inner).expect("mount point");
+    run(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=4m",
+            "tmpfs",
+            &inner.to_string_lossy(),
+        ],
+    )
+    .expect("mount tmpfs");
+    let _unmount = Unmount(inner.clone());
+    for i in 0..20 {
+        write(&inner.join(format!("f{i}")), 100_000);
+    }
+    let mut walk = Walk::new(base.join("layer"));
+    assert_eq!(
+        walk.step(
+            std::time::Instant::now() + Duration::from_secs(10),
+            u64::MAX
+        ),
+        Progress::Done
+    );
+    // `du -x` agrees: the layer root and `kept`; the tmpfs and its files are not counted.
+    assert_eq!(walk.usage().inodes, 2);
+    assert_eq!(walk.usage().bytes, du(&base.join("layer"), false));
+}
