@@ -19,6 +19,9 @@ const LIVE_FAMILIES: &[&str] = &[
     "container_creation_time_seconds",
     "container_start_time_seconds",
     "container_last_seen",
+    "container_log_last_write_time_seconds",
+    "machine_log_filesystem_size_bytes",
+    "machine_log_filesystem_avail_bytes",
 ];
 
 fn repo_root() -> PathBuf {

@@ -1,0 +1,276 @@
+//! container_logs: per container, the size, file count, bytes written (a counter kept across
+//! rotations), rotations and last write time of its log files, and the size and free space of the
+//! file systems holding them. Costs one `lstat` per log file and one directory listing per
+//! container; no log content is read.
+//!
+//! Names follow the container families (`container_` prefix, unit suffixes; cAdvisor exports no
+//! log series, the kubelet's only one is `kubelet_container_log_filesystem_used_bytes`):
+//! `container_log_` + what is measured. The file-system pair uses the `machine_` prefix of
+//! cAdvisor's node-level families, labelled with the directory (as given in the flags).
+//!
+//! Containers come from the shared cgroup walk and keep its labels: a container with a
+//! Kubernetes pod has its kubelet directory `<pod-log-dir>/<ns>_<pod>_<uid>/<container>/`, any
+//! other runtime container its Docker json-file directory `<docker-root>/containers/<id>/`.
+//! Directories that do not exist are skipped silently (containerd without Kubernetes keeps none).
+//! Symlinks, FIFOs and other non-regular files in a log directory are never opened or followed.
+
+pub mod files;
+pub mod track;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::layout;
+use super::walk::{Config, Container, Kind, Shared, Snapshot};
+use crate::collector::{Collector, CollectorInfo, Settings};
+use crate::error::CollectError;
+use crate::expfmt::{MetricSink, MetricType};
+use files::Layout;
+use track::{FileStat, Tracker};
+
+/// Most directory entries looked at in one container's log directory.
+pub const MAX_FILES: usize = 4096;
+
+/// Registration of this collector.
+pub const INFO: CollectorInfo = CollectorInfo {
+    name: "container_logs",
+    default_enabled: true,
+    sources: "lstat of /var/log/pods/<ns>_<pod>_<uid>/<container>/* and \
+              <docker-root>/containers/<id>/<id>-json.log*; statvfs of their file systems",
+    flags: &[],
+    build,
+};
+
+fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
+    let config = Config::from_settings(settings)?;
+    let shared = settings
+        .shared
+        .get_or_init("container", || Shared::new(config));
+    let o = &settings.options;
+    let pod_flag = o.value("collector.container.pod-log-dir");
+    let docker_flag = o.value("collector.container.docker-root");
+    let docker_containers = Path::new(&docker_flag).join("containers");
+    Ok(Box::new(Logs {
+        settings: Arc::clone(settings),
+        shared,
+        pod_log_dir: settings.roots.root(&pod_flag),
+        docker_dir: settings.roots.root(&docker_containers),
+        fs_labels: [pod_flag, docker_containers.to_string_lossy().into_owned()],
+        state: Mutex::new(HashMap::new()),
+    }))
+}
+
+struct Logs {
+    settings: Arc<Settings>,
+    shared: Arc<Shared>,
+    pod_log_dir: PathBuf,
+    docker_dir: PathBuf,
+    /// The two roots as the flags name them (the `path` label).
+    fs_labels: [String; 2],
+    /// Per log directory, the written counter's state; only directories of the last scrape.
+    state: Mutex<HashMap<PathBuf, Tracker>>,
+}
+
+/// One container's log directory and how its files are named.
+fn log_dir(c: &Container, pod_log_dir: &Path, docker_dir: &Path) -> Option<(PathBuf, Layout)> {
+    if c.kind != Kind::App {
+        return None;
+    }
+    let m = c.meta.as_deref()?;
+    let l = layout::parse(&c.id);
+    if !m.pod.is_empty() && !m.namespace.is_empty() && !m.container.is_empty() {
+        let uid = if m.pod_uid.is_empty() {
+            l.pod_uid.clone()?
+        } else {
+            m.pod_uid.clone()
+        };
+        let dir = pod_log_dir
+            .join(format!("{}_{}_{}", m.namespace, m.pod, uid))
+            .join(&m.container);
+        return Some((dir, Layout::Kubelet));
+    }
+    let cid = l.container_id?;
+    Some((docker_dir.join(cid), Layout::Docker(cid.to_string())))
+}
+
+/// What one scan of a log directory found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scan {
+    /// The log files (regular files only).
+    pub files: Vec<FileStat>,
+    /// Their total size (`st_size`, what `du -b` sums).
+    pub bytes: u64,
+    /// The newest modification time of a log file (unix seconds).
+    pub mtime: Option<f64>,
+}
+
+/// Lists `dir` and `lstat`s the files `layout` names as logs; `None` when `dir` is not a
+/// directory (absent, or a symlink: never followed).
+pub fn scan(dir: &Path, layout: &Layout) -> Option<Scan> {
+    if !std::fs::symlink_metadata(dir).ok()?.is_dir() {
+        return None;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::debug!("{}: {e}", dir.display());
+            return None;
+        }
+    };
+    let mut s = Scan::default();
+    for entry in entries.filter_map(Result::ok).take(MAX_FILES) {
+        let name = entry.file_name();
+        let Some(role) = name.to_str().and_then(|n| layout.classify(n)) else {
+            continue;
+        };
+        // DirEntry::metadata is lstat: a symlink is reported as one, not followed.
+        let Ok(md) = entry.metadata() else { continue };
+        if !md.file_type().is_file() {
+            continue;
+        }
+        s.bytes += md.len();
+        let mtime = md.mtime() as f64 + md.mtime_nsec() as f64 / 1e9;
+        if s.mtime.is_none_or(|m| m < mtime) {
+            s.mtime = Some(mtime);
+        }
+        s.files.push(FileStat {
+            ino: md.ino(),
+            size: md.len(),
+            role,
+        });
+    }
+    Some(s)
+}
+
+/// One container's row of values.
+struct Row {
+    bytes: u64,
+    files: usize,
+    written: u64,
+    rotations: u64,
+    mtime: Option<f64>,
+}
+
+impl Logs {
+    fn rows<'a>(&self, snap: &'a Snapshot) -> Vec<(&'a Container, Row)> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next: HashMap<PathBuf, Tracker> = HashMap::with_capacity(state.len());
+        let mut rows = Vec::new();
+        for c in &snap.containers {
+            let Some((dir, layout)) = log_dir(c, &self.pod_log_dir, &self.docker_dir) else {
+                continue;
+            };
+            if next.contains_key(&dir) {
+                continue;
+            }
+            let Some(s) = scan(&dir, &layout) else {
+                continue;
+            };
+            let tracker = match state.remove(&dir) {
+                Some(mut t) => {
+                    t.update(&s.files);
+                    t
+                }
+                None => Tracker::new(&s.files),
+            };
+            rows.push((
+                c,
+                Row {
+                    bytes: s.bytes,
+                    files: s.files.len(),
+                    written: tracker.written,
+                    rotations: tracker.rotations,
+                    mtime: s.mtime,
+                },
+            ));
+            next.insert(dir, tracker);
+        }
+        *state = next;
+        rows
+    }
+
+    fn filesystems(&self, sink: &mut MetricSink) {
+        let mut seen = Vec::new();
+        for (dir, label) in [&self.pod_log_dir, &self.docker_dir]
+            .into_iter()
+            .zip(&self.fs_labels)
+        {
+            let Ok(st) = rustix::fs::statvfs(dir) else {
+                continue;
+            };
+            if seen.contains(&st.f_fsid) {
+                continue;
+            }
+            seen.push(st.f_fsid);
+            let frsize = st.f_frsize;
+            for (name, help, blocks) in [
+                (
+                    "machine_log_filesystem_size_bytes",
+                    "Size of the file system holding container logs",
+                    st.f_blocks,
+                ),
+                (
+                    "machine_log_filesystem_avail_bytes",
+                    "Bytes of the file system holding container logs available to non-root users",
+                    st.f_bavail,
+                ),
+            ] {
+                sink.gauge(name, help)
+                    .sample(&[("path", label.as_str())], (blocks * frsize) as f64);
+            }
+        }
+    }
+}
+
+impl Collector for Logs {
+    fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+        let snap = self.shared.snapshot(&self.settings)?;
+        let rows = self.rows(&snap);
+        type Get = fn(&Row) -> Option<f64>;
+        let families: [(&str, &str, MetricType, Get); 5] = [
+            (
+                "container_log_files_bytes",
+                "Bytes of the container's log files (current, rotated and compressed)",
+                MetricType::Gauge,
+                |r| Some(r.bytes as f64),
+            ),
+            (
+                "container_log_files",
+                "Number of the container's log files",
+                MetricType::Gauge,
+                |r| Some(r.files as f64),
+            ),
+            (
+                "container_log_written_bytes_total",
+                "Bytes the runtime wrote to the container's log files, counted across rotations",
+                MetricType::Counter,
+                |r| Some(r.written as f64),
+            ),
+            (
+                "container_log_rotations_total",
+                "Rotations of the container's current log file seen",
+                MetricType::Counter,
+                |r| Some(r.rotations as f64),
+            ),
+            (
+                "container_log_last_write_time_seconds",
+                "Last modification time of the container's log files (unix seconds)",
+                MetricType::Gauge,
+                |r| r.mtime,
+            ),
+        ];
+        for (name, help, kind, get) in families {
+            super::family(
+                sink,
+                &snap,
+                (name, help, kind),
+                rows.iter()
+                    .filter_map(|(c, r)| get(r).map(|v| (*c, vec![], v))),
+            );
+        }
+        self.filesystems(sink);
+        Ok(())
+    }
+}
