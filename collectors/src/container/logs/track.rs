@@ -56,10 +56,19 @@ impl Tracker {
         let mut truncated: Vec<(u64, u64)> = Vec::new();
         for f in files.iter().filter(|f| f.role != Role::Compressed) {
             let current = f.role == Role::Current;
-            if now.insert(f.ino, (f.size, current)).is_some() {
+            if now.contains_key(&f.ino) {
                 continue;
             }
+            now.insert(f.ino, (f.size, current));
             match self.files.get(&f.ino) {
+                // A rotated inode that is now current (or a rotated one that shrank) is a new
+                // file that reused a deleted file's inode number (Docker's `max-file` deletes
+                // the oldest file just before creating the new one).
+                Some(&(before, was_current))
+                    if (!was_current && current) || (!was_current && f.size < before) =>
+                {
+                    fresh.push(*f)
+                }
                 Some(&(before, was_current)) => {
                     if f.size >= before {
                         self.written = self.written.saturating_add(f.size - before);
@@ -173,6 +182,17 @@ mod tests {
         // Truncated to zero: nothing lost, nothing added, never negative.
         t.update(&[cur(1, 0), rot(5, 160)]);
         assert_eq!(t.written, 183);
+    }
+
+    #[test]
+    fn reused_inode_is_a_new_file_not_a_truncation() {
+        // max-file=2: rotated inode 2 deleted, current 1 renamed over it, new current reuses 2.
+        let mut t = Tracker::new(&[cur(1, 100), rot(2, 500)]);
+        t.update(&[cur(2, 10), rot(1, 120)]);
+        assert_eq!((t.written, t.rotations, t.truncations), (630, 1, 0));
+        // A rotated file replaced by a smaller rotated file with the same inode number.
+        t.update(&[cur(2, 10), rot(1, 40)]);
+        assert_eq!((t.written, t.rotations, t.truncations), (670, 1, 0));
     }
 
     #[test]
