@@ -64,9 +64,7 @@ impl Tracker {
                 // A rotated inode that is now current (or a rotated one that shrank) is a new
                 // file that reused a deleted file's inode number (Docker's `max-file` deletes
                 // the oldest file just before creating the new one).
-                Some(&(before, was_current))
-                    if (!was_current && current) || (!was_current && f.size < before) =>
-                {
+                Some(&(before, was_current)) if !was_current && (current || f.size < before) => {
                     fresh.push(*f)
                 }
                 Some(&(before, was_current)) => {
