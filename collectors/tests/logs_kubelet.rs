@@ -1,0 +1,292 @@
+//! container_logs on the kubelet's layout, written by a harness that rotates the way the kubelet's
+//! container log manager does (`pkg/kubelet/logs/container_log_manager.go`, kubernetes/kubernetes):
+//! gzip the rotated files but the newest (`<name>.gz.tmp`, then rename to `<name>.gz`, remove the
+//! plain file), rename the current `0.log` to `0.log.<YYYYMMDD-hhmmss>`, and have the "runtime"
+//! reopen `0.log` (it keeps writing to the renamed file until it does). Lines use the CRI format
+//! `<RFC3339Nano> <stream> <P|F> <message>`. The container is the cgroup-v1 fixture's app
+//! container, named from a `/var/log/containers` entry; both log directories are passed through
+//! the flags, below a temporary `--path.rootfs`. Also bad input: a 10 MB line without newline, a
+//! FIFO and a symlink out of the directory in place of log files, a copytruncate, a symlinked
+//! container directory.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use nodex_collectors::collector::Collector;
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+const UID: &str = "1b2c3d4e-0000-4000-8000-123456789abc";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A temporary `--path.rootfs`, removed on drop.
+struct Tree {
+    rootfs: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.rootfs);
+    }
+}
+
+fn tree(tag: &str) -> Tree {
+    let rootfs = std::env::temp_dir().join(format!("nodex-logs-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&rootfs);
+    let dir = rootfs.join(format!("k/pods/shop_web-0_{UID}/app"));
+    std::fs::create_dir_all(&dir).expect("pod log dir");
+    std::fs::create_dir_all(rootfs.join("k/containers")).expect("container log dir");
+    std::os::unix::fs::symlink(
+        dir.join("0.log"),
+        rootfs.join(format!(
+            "k/containers/web-0_shop_app-{}.log",
+            "c".repeat(64)
+        )),
+    )
+    .expect("symlink");
+    Tree { rootfs, dir }
+}
+
+fn collector(t: &Tree) -> Box<dyn Collector> {
+    let mut roots = Roots::fixture(&repo_root().join("tests/fixtures/cgroup-v1"));
+    roots.rootfs = t.rootfs.clone();
+    let mut o = Options::with_defaults();
+    o.set("collector.container.pod-log-dir", "/k/pods");
+    o.set("collector.container.container-log-dir", "/k/containers");
+    o.set("collector.container.docker-root", "/k/docker");
+    let settings = Arc::new(Settings::new(roots, o));
+    (registry::find("container_logs").expect("registered").build)(&settings).expect("builds")
+}
+
+/// Scrapes in a thread so a scrape that blocks (say, on a FIFO) fails the test instead of
+/// hanging it.
+fn scrape(c: &Arc<Box<dyn Collector>>) -> String {
+    let (tx, rx) = mpsc::channel();
+    let c = Arc::clone(c);
+    std::thread::spawn(move || {
+        let mut sink = MetricSink::new();
+        let r = c.collect(&mut sink);
+        let mut out = Vec::new();
+        render(&[&sink], Format::Text, &mut out).expect("render");
+        let _ = tx.send((r.is_ok(), String::from_utf8(out).expect("UTF-8")));
+    });
+    let (ok, text) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("scrape did not finish within 20 s");
+    assert!(ok, "scrape failed");
+    text
+}
+
+fn value(text: &str, family: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")) && l.contains("pod=\"web-0\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn du_b(dir: &Path) -> f64 {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    let out = Command::new("du")
+        .arg("-bc")
+        .args(&files)
+        .output()
+        .expect("du");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("du total")
+}
+
+/// The "runtime": appends CRI lines to its open file and counts the bytes.
+struct Runtime {
+    dir: PathBuf,
+    file: File,
+    written: u64,
+    n: u64,
+}
+
+impl Runtime {
+    fn open(dir: &Path) -> Runtime {
+        Runtime {
+            dir: dir.to_path_buf(),
+            file: Self::reopen_file(dir),
+            written: 0,
+            n: 0,
+        }
+    }
+
+    fn reopen_file(dir: &Path) -> File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("0.log"))
+            .expect("open 0.log")
+    }
+
+    fn lines(&mut self, count: usize) {
+        for _ in 0..count {
+            self.n += 1;
+            let stream = if self.n % 3 == 0 { "stderr" } else { "stdout" };
+            let line = format!(
+                "2026-12-01T22:{:02}:{:02}.{:09}Z {stream} F message number {}\n",
+                self.n / 60 % 60,
+                self.n % 60,
+                self.n * 7919 % 1_000_000_000,
+                self.n
+            );
+            self.file.write_all(line.as_bytes()).expect("write");
+            self.written += line.len() as u64;
+        }
+    }
+
+    /// One kubelet rotation: compress older rotated files, rename the current one, write a
+    /// little more to the renamed file (before the runtime reopens), reopen.
+    fn rotate(&mut self, stamp: &str) {
+        let mut rotated: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                n.starts_with("0.log.") && !n.ends_with(".gz")
+            })
+            .collect();
+        rotated.sort();
+        rotated.pop(); // the newest rotated file stays plain
+        for p in rotated {
+            let tmp = PathBuf::from(format!("{}.gz.tmp", p.display()));
+            let out = File::create(&tmp).expect("tmp");
+            let ok = Command::new("gzip")
+                .arg("-c")
+                .arg(&p)
+                .stdout(out)
+                .status()
+                .expect("gzip");
+            assert!(ok.success());
+            std::fs::rename(&tmp, format!("{}.gz", p.display())).expect("rename gz");
+            std::fs::remove_file(&p).expect("remove plain");
+        }
+        std::fs::rename(
+            self.dir.join("0.log"),
+            self.dir.join(format!("0.log.{stamp}")),
+        )
+        .expect("rename");
+        self.lines(3);
+        self.file = Self::reopen_file(&self.dir);
+    }
+}
+
+#[test]
+fn kubelet_rotation_and_compression_are_counted() {
+    let t = tree("kubelet");
+    let c = Arc::new(collector(&t));
+    let mut rt = Runtime::open(&t.dir);
+    rt.lines(100);
+    let first = scrape(&c);
+    assert_eq!(
+        value(&first, "container_log_written_bytes_total"),
+        Some(rt.written as f64),
+        "{first}"
+    );
+    let mut last = 0.0;
+    for round in 0..5u32 {
+        rt.lines(200 + round as usize * 10);
+        let mid = scrape(&c);
+        let w = value(&mid, "container_log_written_bytes_total").expect("written");
+        assert!(w >= last);
+        rt.lines(50);
+        rt.rotate(&format!("20261201-2230{round:02}"));
+        rt.lines(20);
+        let text = scrape(&c);
+        let w = value(&text, "container_log_written_bytes_total").expect("written");
+        assert!(w >= last);
+        assert_eq!(w, rt.written as f64, "round {round}:\n{text}");
+        assert_eq!(
+            value(&text, "container_log_rotations_total"),
+            Some(round as f64 + 1.0)
+        );
+        assert_eq!(
+            value(&text, "container_log_files_bytes"),
+            Some(du_b(&t.dir))
+        );
+        let files = std::fs::read_dir(&t.dir).expect("dir").count();
+        assert_eq!(value(&text, "container_log_files"), Some(files as f64));
+        last = w;
+    }
+    let gz = std::fs::read_dir(&t.dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".gz"))
+        .count();
+    // Compression runs before the rename: the two newest rotated files are plain.
+    assert_eq!(gz, 3, "rotated files compressed by the harness");
+    let text = scrape(&c);
+    assert!(text.contains("machine_log_filesystem_size_bytes{path=\"/k/pods\"}"));
+    let mtime = value(&text, "container_log_last_write_time_seconds").expect("mtime");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!((now - mtime).abs() < 600.0, "mtime {mtime} vs now {now}");
+}
+
+#[test]
+fn hostile_files_are_not_opened_and_counter_stays_monotonic() {
+    let t = tree("hostile");
+    let c = Arc::new(collector(&t));
+    let mut rt = Runtime::open(&t.dir);
+    rt.lines(10);
+    let before = value(&scrape(&c), "container_log_written_bytes_total").expect("written");
+    // A 10 MB line without newline: stat only, counted in full.
+    rt.file.write_all(&vec![b'x'; 10 << 20]).expect("big line");
+    let text = scrape(&c);
+    let w = value(&text, "container_log_written_bytes_total").expect("written");
+    assert_eq!(w, before + (10 << 20) as f64);
+    // A FIFO and a symlink out of the directory under log file names: never opened (a FIFO
+    // open would block the scrape) nor counted.
+    let fifo = std::ffi::CString::new(format!("{}/1.log", t.dir.display())).expect("path");
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+    std::os::unix::fs::symlink("/etc/passwd", t.dir.join("2.log")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", t.dir.join("0.log.20261201-000000")).expect("symlink");
+    let text = scrape(&c);
+    assert_eq!(value(&text, "container_log_files"), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, "container_log_files_bytes"),
+        Some(std::fs::metadata(t.dir.join("0.log")).expect("0.log").len() as f64)
+    );
+    assert_eq!(value(&text, "container_log_written_bytes_total"), Some(w));
+    // copytruncate: copy, truncate in place, write on: the copy is recognised, nothing is
+    // counted twice and the counter does not go down.
+    std::fs::copy(t.dir.join("0.log"), t.dir.join("0.log.20261201-010000")).expect("copy");
+    rt.file.set_len(0).expect("truncate");
+    let total_before_truncate = rt.written + (10 << 20);
+    rt.written = 0;
+    rt.lines(5);
+    let text = scrape(&c);
+    let w2 = value(&text, "container_log_written_bytes_total").expect("written");
+    assert_eq!(w2, (total_before_truncate + rt.written) as f64, "{text}");
+    // Truncation without a copy: only what follows counts; still monotonic.
+    rt.file.set_len(0).expect("truncate");
+    rt.lines(1);
+    let w3 = value(&scrape(&c), "container_log_written_bytes_total").expect("written");
+    assert!(w3 > w2);
+    // The container directory replaced by a symlink to another directory: not followed.
+    let moved = t.rootfs.join("moved");
+    std::fs::rename(&t.dir, &moved).expect("move dir");
+    std::os::unix::fs::symlink(&moved, &t.dir).expect("dir symlink");
+    let text = scrape(&c);
+    assert_eq!(value(&text, "container_log_files"), None, "{text}");
+}
