@@ -138,7 +138,11 @@ impl Runtime {
     fn lines(&mut self, count: usize) {
         for _ in 0..count {
             self.n += 1;
-            let stream = if self.n % 3 == 0 { "stderr" } else { "stdout" };
+            let stream = if self.n.is_multiple_of(3) {
+                "stderr"
+            } else {
+                "stdout"
+            };
             let line = format!(
                 "2026-12-01T22:{:02}:{:02}.{:09}Z {stream} F message number {}\n",
                 self.n / 60 % 60,
