@@ -56,12 +56,19 @@ fn tree(tag: &str) -> Tree {
 }
 
 fn collector(t: &Tree) -> Box<dyn Collector> {
+    collector_with(t, &[])
+}
+
+fn collector_with(t: &Tree, extra: &[(&str, &str)]) -> Box<dyn Collector> {
     let mut roots = Roots::fixture(&repo_root().join("tests/fixtures/cgroup-v1"));
     roots.rootfs = t.rootfs.clone();
     let mut o = Options::with_defaults();
     o.set("collector.container.pod-log-dir", "/k/pods");
     o.set("collector.container.container-log-dir", "/k/containers");
     o.set("collector.container.docker-root", "/k/docker");
+    for (k, v) in extra {
+        o.set(k, *v);
+    }
     let settings = Arc::new(Settings::new(roots, o));
     (registry::find("container_logs").expect("registered").build)(&settings).expect("builds")
 }
@@ -86,9 +93,36 @@ fn scrape(c: &Arc<Box<dyn Collector>>) -> String {
 }
 
 fn value(text: &str, family: &str) -> Option<f64> {
+    value_with(text, family, "pod=\"web-0\"")
+}
+
+fn value_with(text: &str, family: &str, must: &str) -> Option<f64> {
     text.lines()
-        .find(|l| l.starts_with(&format!("{family}{{")) && l.contains("pod=\"web-0\""))
+        .find(|l| {
+            l.starts_with(&format!("{family}{{")) && l.contains("pod=\"web-0\"") && l.contains(must)
+        })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// Lines and bytes per stream from a scrape.
+fn streams(text: &str) -> ([f64; 2], [f64; 2]) {
+    let get = |family: &str, s: &str| {
+        value_with(text, family, &format!("stream=\"{s}\"")).unwrap_or(-1.0)
+    };
+    (
+        [
+            get("container_log_lines_total", "stdout"),
+            get("container_log_lines_total", "stderr"),
+        ],
+        [
+            get("container_log_stream_bytes_total", "stdout"),
+            get("container_log_stream_bytes_total", "stderr"),
+        ],
+    )
+}
+
+fn as_f64(v: [u64; 2]) -> [f64; 2] {
+    [v[0] as f64, v[1] as f64]
 }
 
 fn du_b(dir: &Path) -> f64 {
@@ -115,6 +149,9 @@ struct Runtime {
     file: File,
     written: u64,
     n: u64,
+    /// Lines and bytes per stream (stdout, stderr).
+    lines: [u64; 2],
+    bytes: [u64; 2],
 }
 
 impl Runtime {
@@ -124,6 +161,8 @@ impl Runtime {
             file: Self::reopen_file(dir),
             written: 0,
             n: 0,
+            lines: [0; 2],
+            bytes: [0; 2],
         }
     }
 
@@ -152,6 +191,9 @@ impl Runtime {
             );
             self.file.write_all(line.as_bytes()).expect("write");
             self.written += line.len() as u64;
+            let i = usize::from(stream == "stderr");
+            self.lines[i] += 1;
+            self.bytes[i] += line.len() as u64;
         }
     }
 
@@ -293,4 +335,81 @@ fn hostile_files_are_not_opened_and_counter_stays_monotonic() {
     std::os::unix::fs::symlink(&moved, &t.dir).expect("dir symlink");
     let text = scrape(&c);
     assert_eq!(value(&text, "container_log_files"), None, "{text}");
+}
+
+#[test]
+fn count_lines_reads_appended_bytes_once_across_rotations() {
+    let t = tree("lines");
+    let c = Arc::new(collector_with(
+        &t,
+        &[("collector.container_logs.count-lines", "true")],
+    ));
+    let plain = Arc::new(collector(&t));
+    assert!(
+        !scrape(&plain).contains("container_log_lines_total"),
+        "off by default"
+    );
+    let mut rt = Runtime::open(&t.dir);
+    rt.lines(100);
+    // History before the first scrape is not read.
+    assert_eq!(streams(&scrape(&c)), ([0.0; 2], [0.0; 2]));
+    let (base_lines, base_bytes) = (rt.lines, rt.bytes);
+    let since = |now: [u64; 2], base: [u64; 2]| as_f64([now[0] - base[0], now[1] - base[1]]);
+    for round in 0..4u32 {
+        rt.lines(150);
+        let (l, b) = streams(&scrape(&c));
+        assert_eq!(l, since(rt.lines, base_lines), "round {round}");
+        assert_eq!(b, since(rt.bytes, base_bytes), "round {round}");
+        rt.lines(40);
+        // Lines written to the renamed file before the reopen are read from its tail.
+        rt.rotate(&format!("20261201-2240{round:02}"));
+        rt.lines(7);
+        let (l, b) = streams(&scrape(&c));
+        assert_eq!(
+            l,
+            since(rt.lines, base_lines),
+            "round {round} after rotation"
+        );
+        assert_eq!(
+            b,
+            since(rt.bytes, base_bytes),
+            "round {round} after rotation"
+        );
+    }
+}
+
+#[test]
+fn read_budget_spreads_reading_over_scrapes() {
+    let t = tree("budget");
+    let c = Arc::new(collector_with(
+        &t,
+        &[
+            ("collector.container_logs.count-lines", "true"),
+            ("collector.container_logs.read-budget-bytes", "10000"),
+        ],
+    ));
+    let mut rt = Runtime::open(&t.dir);
+    scrape(&c);
+    rt.lines(1000);
+    let total = rt.bytes[0] + rt.bytes[1];
+    let mut seen = 0.0;
+    let mut scrapes = 0;
+    while seen < total as f64 {
+        let (_, b) = streams(&scrape(&c));
+        let now = b[0] + b[1];
+        // Bytes count when their line ends: one scrape may complete a line the last one began.
+        assert!(
+            now - seen <= 10100.0,
+            "counted {} bytes in one scrape",
+            now - seen
+        );
+        assert!(now > seen, "no progress");
+        seen = now;
+        scrapes += 1;
+    }
+    assert!(
+        scrapes >= (total / 10000) as usize,
+        "{scrapes} scrapes for {total} bytes"
+    );
+    assert_eq!(streams(&scrape(&c)).0, as_f64(rt.lines));
 }

@@ -15,9 +15,12 @@
 //! Symlinks, FIFOs and other non-regular files in a log directory are never opened or followed.
 
 pub mod files;
+pub mod lines;
+pub mod read;
 pub mod track;
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,7 +30,10 @@ use super::walk::{Config, Container, Kind, Shared, Snapshot};
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::CollectError;
 use crate::expfmt::{MetricSink, MetricType};
+use crate::options::{FlagKind, FlagSpec};
 use files::Layout;
+use lines::{Format, STREAMS};
+use read::Reads;
 use track::{FileStat, Tracker};
 
 /// Most directory entries looked at in one container's log directory.
@@ -39,9 +45,27 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: true,
     sources: "lstat of /var/log/pods/<ns>_<pod>_<uid>/<container>/* and \
               <docker-root>/containers/<id>/<id>-json.log*; statvfs of their file systems",
-    flags: &[],
+    flags: FLAGS,
     build,
 };
+
+const FLAGS: &[FlagSpec] = &[
+    FlagSpec {
+        name: "collector.container_logs.count-lines",
+        help: "Read the bytes appended to container log files (once each) and export lines and \
+               bytes per stream (container_log_lines_total, container_log_stream_bytes_total).",
+        kind: FlagKind::Bool,
+        default: "false",
+        aliases: &[],
+    },
+    FlagSpec {
+        name: "collector.container_logs.read-budget-bytes",
+        help: "Most log bytes read per scrape with count-lines; the rest is read by later scrapes.",
+        kind: FlagKind::Value,
+        default: "67108864",
+        aliases: &[],
+    },
+];
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let config = Config::from_settings(settings)?;
@@ -52,12 +76,20 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let pod_flag = o.value("collector.container.pod-log-dir");
     let docker_flag = o.value("collector.container.docker-root");
     let docker_containers = Path::new(&docker_flag).join("containers");
+    let budget = o
+        .value("collector.container_logs.read-budget-bytes")
+        .parse::<u64>()
+        .map_err(|e| format!("invalid --collector.container_logs.read-budget-bytes: {e}"))?;
+    let count_lines = o
+        .bool("collector.container_logs.count-lines")
+        .then_some(budget);
     Ok(Box::new(Logs {
         settings: Arc::clone(settings),
         shared,
         pod_log_dir: settings.roots.root(&pod_flag),
         docker_dir: settings.roots.root(&docker_containers),
         fs_labels: [pod_flag, docker_containers.to_string_lossy().into_owned()],
+        count_lines,
         state: Mutex::new(HashMap::new()),
     }))
 }
@@ -69,8 +101,16 @@ struct Logs {
     docker_dir: PathBuf,
     /// The two roots as the flags name them (the `path` label).
     fs_labels: [String; 2],
-    /// Per log directory, the written counter's state; only directories of the last scrape.
-    state: Mutex<HashMap<PathBuf, Tracker>>,
+    /// With line counting, the per-scrape read budget.
+    count_lines: Option<u64>,
+    /// Per log directory, the counters' state; only directories of the last scrape.
+    state: Mutex<HashMap<PathBuf, Entry>>,
+}
+
+/// The state kept for one log directory.
+struct Entry {
+    tracker: Tracker,
+    reads: Option<Reads>,
 }
 
 /// One container's log directory and how its files are named.
@@ -100,6 +140,8 @@ fn log_dir(c: &Container, pod_log_dir: &Path, docker_dir: &Path) -> Option<(Path
 pub struct Scan {
     /// The log files (regular files only).
     pub files: Vec<FileStat>,
+    /// Their names, aligned with `files`.
+    pub names: Vec<OsString>,
     /// Their total size (`st_size`, what `du -b` sums).
     pub bytes: u64,
     /// The newest modification time of a log file (unix seconds).
@@ -140,6 +182,7 @@ pub fn scan(dir: &Path, layout: &Layout) -> Option<Scan> {
             size: md.len(),
             role,
         });
+        s.names.push(name);
     }
     Some(s)
 }
@@ -151,13 +194,16 @@ struct Row {
     written: u64,
     rotations: u64,
     mtime: Option<f64>,
+    /// Lines and bytes per stream, with line counting.
+    streams: Option<([u64; 2], [u64; 2])>,
 }
 
 impl Logs {
     fn rows<'a>(&self, snap: &'a Snapshot) -> Vec<(&'a Container, Row)> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next: HashMap<PathBuf, Tracker> = HashMap::with_capacity(state.len());
+        let mut next: HashMap<PathBuf, Entry> = HashMap::with_capacity(state.len());
         let mut rows = Vec::new();
+        let mut budget = self.count_lines.unwrap_or(0);
         for c in &snap.containers {
             let Some((dir, layout)) = log_dir(c, &self.pod_log_dir, &self.docker_dir) else {
                 continue;
@@ -168,24 +214,35 @@ impl Logs {
             let Some(s) = scan(&dir, &layout) else {
                 continue;
             };
-            let tracker = match state.remove(&dir) {
-                Some(mut t) => {
-                    t.update(&s.files);
-                    t
+            let format = match layout {
+                Layout::Kubelet => Format::Cri,
+                Layout::Docker(_) => Format::DockerJson,
+            };
+            let entry = match state.remove(&dir) {
+                Some(mut e) => {
+                    e.tracker.update(&s.files);
+                    if let Some(r) = e.reads.as_mut() {
+                        r.update(&dir, &s.files, &s.names, format, &mut budget);
+                    }
+                    e
                 }
-                None => Tracker::new(&s.files),
+                None => Entry {
+                    tracker: Tracker::new(&s.files),
+                    reads: self.count_lines.map(|_| Reads::new(&s.files)),
+                },
             };
             rows.push((
                 c,
                 Row {
                     bytes: s.bytes,
                     files: s.files.len(),
-                    written: tracker.written,
-                    rotations: tracker.rotations,
+                    written: entry.tracker.written,
+                    rotations: entry.tracker.rotations,
                     mtime: s.mtime,
+                    streams: entry.reads.as_ref().map(Reads::totals),
                 },
             ));
-            next.insert(dir, tracker);
+            next.insert(dir, entry);
         }
         *state = next;
         rows
@@ -269,6 +326,36 @@ impl Collector for Logs {
                 rows.iter()
                     .filter_map(|(c, r)| get(r).map(|v| (*c, vec![], v))),
             );
+        }
+        if self.count_lines.is_some() {
+            type Pick = fn(&([u64; 2], [u64; 2])) -> &[u64; 2];
+            let per_stream: [(&str, &str, Pick); 2] = [
+                (
+                    "container_log_lines_total",
+                    "Full log lines the container wrote per stream, read from appended log bytes",
+                    |t| &t.0,
+                ),
+                (
+                    "container_log_stream_bytes_total",
+                    "Log file bytes per stream, read from appended log bytes",
+                    |t| &t.1,
+                ),
+            ];
+            for (name, help, pick) in per_stream {
+                super::family(
+                    sink,
+                    &snap,
+                    (name, help, MetricType::Counter),
+                    rows.iter().flat_map(|(c, r)| {
+                        r.streams.iter().flat_map(move |t| {
+                            STREAMS
+                                .iter()
+                                .zip(pick(t))
+                                .map(move |(s, v)| (*c, vec![("stream", *s)], *v as f64))
+                        })
+                    }),
+                );
+            }
         }
         self.filesystems(sink);
         Ok(())
