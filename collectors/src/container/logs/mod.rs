@@ -16,6 +16,7 @@
 
 pub mod files;
 pub mod lines;
+pub mod positions;
 pub mod read;
 pub mod track;
 
