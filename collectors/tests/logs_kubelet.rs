@@ -413,3 +413,89 @@ fn read_budget_spreads_reading_over_scrapes() {
     );
     assert_eq!(streams(&scrape(&c)).0, as_f64(rt.lines));
 }
+
+/// Writes the three shippers' position files for `0.log` at `offset`, each in its own format
+/// (Fluentd `"%s\t%016x\t%016x\n"`, Promtail `positions:` map, Vector `dev_inode` checkpoint),
+/// naming the file by the path the shipper sees (`/var/log/pods/...`) and its inode.
+fn write_positions(t: &Tree, offset: u64) {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(t.dir.join("0.log")).expect("0.log");
+    let seen = format!("/var/log/pods/shop_web-0_{UID}/app/0.log");
+    let dir = t.rootfs.join("k/ship");
+    std::fs::create_dir_all(&dir).expect("ship dir");
+    std::fs::write(
+        dir.join("fluentd.pos"),
+        format!(
+            "/var/log/containers/other.log\tffffffffffffffff\t0000000000000001\n{seen}\t{offset:016x}\t{:016x}\n",
+            md.ino()
+        ),
+    )
+    .expect("fluentd");
+    std::fs::write(
+        dir.join("positions.yaml"),
+        format!("positions:\n    {seen}: \"{offset}\"\n    journal-x: \"c=1\"\n"),
+    )
+    .expect("promtail");
+    std::fs::write(
+        dir.join("checkpoints.json"),
+        format!(
+            r#"{{"version":"1","checkpoints":[{{"fingerprint":{{"dev_inode":[{},{}]}},"position":{offset},"modified":"2026-12-01T22:00:00Z"}}]}}"#,
+            md.dev(),
+            md.ino()
+        ),
+    )
+    .expect("vector");
+}
+
+#[test]
+fn shipper_lag_is_written_minus_position() {
+    let t = tree("lag");
+    let c = Arc::new(collector_with(
+        &t,
+        &[
+            (
+                "collector.container_logs.fluentd-pos-files",
+                "/k/ship/fluentd.pos",
+            ),
+            (
+                "collector.container_logs.promtail-positions-files",
+                "/k/ship/positions.yaml",
+            ),
+            (
+                "collector.container_logs.vector-checkpoints-files",
+                "/k/ship/checkpoints.json",
+            ),
+        ],
+    ));
+    let mut rt = Runtime::open(&t.dir);
+    rt.lines(100);
+    let shippers = ["fluentd", "promtail", "vector"];
+    let lags = |text: &str| -> Vec<Option<f64>> {
+        shippers
+            .iter()
+            .map(|s| {
+                value_with(
+                    text,
+                    "container_log_shipper_lag_bytes",
+                    &format!("shipper=\"{s}\""),
+                )
+            })
+            .collect()
+    };
+    // No position files yet: no lag series, and the scrape succeeds.
+    assert_eq!(lags(&scrape(&c)), vec![None; 3]);
+    for (step, pos) in [0u64, 1000, 3000].into_iter().enumerate() {
+        write_positions(&t, pos);
+        rt.lines(50);
+        let text = scrape(&c);
+        let written = value(&text, "container_log_written_bytes_total").expect("written");
+        let want = written - pos as f64;
+        assert_eq!(lags(&text), vec![Some(want); 3], "step {step}:\n{text}");
+    }
+    // Garbage and truncated position files: that shipper's series goes, nothing fails.
+    let dir = t.rootfs.join("k/ship");
+    std::fs::write(dir.join("positions.yaml"), b"\x00\xffgarbage").expect("garbage");
+    std::fs::write(dir.join("checkpoints.json"), b"{\"version\":\"1\",\"checkp").expect("cut");
+    std::fs::write(dir.join("fluentd.pos"), b"/var/log/pods/x\t00").expect("cut");
+    assert_eq!(lags(&scrape(&c)), vec![None; 3]);
+}

@@ -22,7 +22,7 @@ pub mod track;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -60,6 +60,30 @@ const FLAGS: &[FlagSpec] = &[
         aliases: &[],
     },
     FlagSpec {
+        name: "collector.container_logs.fluentd-pos-files",
+        help: "Comma-separated Fluentd in_tail pos_file paths (below --path.rootfs) for \
+               container_log_shipper_lag_bytes{shipper=\"fluentd\"}.",
+        kind: FlagKind::Value,
+        default: "",
+        aliases: &[],
+    },
+    FlagSpec {
+        name: "collector.container_logs.promtail-positions-files",
+        help: "Comma-separated Promtail or Grafana Alloy positions.yaml paths (below \
+               --path.rootfs) for container_log_shipper_lag_bytes{shipper=\"promtail\"}.",
+        kind: FlagKind::Value,
+        default: "",
+        aliases: &[],
+    },
+    FlagSpec {
+        name: "collector.container_logs.vector-checkpoints-files",
+        help: "Comma-separated Vector checkpoints.json paths (below --path.rootfs; dev_inode \
+               fingerprints only) for container_log_shipper_lag_bytes{shipper=\"vector\"}.",
+        kind: FlagKind::Value,
+        default: "",
+        aliases: &[],
+    },
+    FlagSpec {
         name: "collector.container_logs.read-budget-bytes",
         help: "Most log bytes read per scrape with count-lines; the rest is read by later scrapes.",
         kind: FlagKind::Value,
@@ -84,6 +108,31 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let count_lines = o
         .bool("collector.container_logs.count-lines")
         .then_some(budget);
+    let list = |flag: &str| -> Vec<PathBuf> {
+        o.value(flag)
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| settings.roots.root(p))
+            .collect()
+    };
+    let shippers = [
+        (
+            Shipper::Fluentd,
+            list("collector.container_logs.fluentd-pos-files"),
+        ),
+        (
+            Shipper::Promtail,
+            list("collector.container_logs.promtail-positions-files"),
+        ),
+        (
+            Shipper::Vector,
+            list("collector.container_logs.vector-checkpoints-files"),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, files)| !files.is_empty())
+    .collect();
     Ok(Box::new(Logs {
         settings: Arc::clone(settings),
         shared,
@@ -91,6 +140,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         docker_dir: settings.roots.root(&docker_containers),
         fs_labels: [pod_flag, docker_containers.to_string_lossy().into_owned()],
         count_lines,
+        shippers,
         state: Mutex::new(HashMap::new()),
     }))
 }
@@ -104,8 +154,116 @@ struct Logs {
     fs_labels: [String; 2],
     /// With line counting, the per-scrape read budget.
     count_lines: Option<u64>,
+    /// Shippers whose position files are read, with the files.
+    shippers: Vec<(Shipper, Vec<PathBuf>)>,
     /// Per log directory, the counters' state; only directories of the last scrape.
     state: Mutex<HashMap<PathBuf, Entry>>,
+}
+
+/// A log shipper whose position files nodex reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shipper {
+    Fluentd,
+    Promtail,
+    Vector,
+}
+
+impl Shipper {
+    fn label(self) -> &'static str {
+        match self {
+            Shipper::Fluentd => "fluentd",
+            Shipper::Promtail => "promtail",
+            Shipper::Vector => "vector",
+        }
+    }
+
+    fn parse(self, bytes: &[u8]) -> Result<Vec<positions::Position>, positions::PositionsError> {
+        match self {
+            Shipper::Fluentd => Ok(positions::fluentd(bytes)),
+            Shipper::Promtail => positions::promtail(bytes),
+            Shipper::Vector => positions::vector(bytes),
+        }
+    }
+}
+
+/// Largest position file read.
+const MAX_POSITIONS_FILE: u64 = 64 << 20;
+
+/// One shipper's positions, indexed by inode and by the path's last three components
+/// (`<ns>_<pod>_<uid>/<container>/<file>` or `containers/<id>/<file>`), so the shipper's own
+/// mount path does not matter.
+#[derive(Default)]
+struct PositionIndex {
+    by_ino: HashMap<u64, u64>,
+    by_key: HashMap<String, u64>,
+}
+
+fn last3(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.rsplit('/').take(3).collect();
+    (parts.len() == 3).then(|| format!("{}/{}/{}", parts[2], parts[1], parts[0]))
+}
+
+fn read_positions(shipper: Shipper, files: &[PathBuf]) -> Option<PositionIndex> {
+    use std::io::Read;
+    let mut index = PositionIndex::default();
+    let mut any = false;
+    for path in files {
+        let mut bytes = Vec::new();
+        let read = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .and_then(|f| {
+                if !f.metadata()?.is_file() {
+                    return Err(std::io::Error::other("not a regular file"));
+                }
+                f.take(MAX_POSITIONS_FILE).read_to_end(&mut bytes)
+            });
+        if let Err(e) = read {
+            tracing::debug!("{}: {e}", path.display());
+            continue;
+        }
+        match shipper.parse(&bytes) {
+            Ok(list) => {
+                any = true;
+                for p in list {
+                    if let Some(ino) = p.ino {
+                        index.by_ino.insert(ino, p.offset);
+                    }
+                    if let Some(key) = p.path.as_deref().and_then(last3) {
+                        index.by_key.insert(key, p.offset);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("{}: {e}", path.display()),
+        }
+    }
+    any.then_some(index)
+}
+
+/// Bytes of the container's plain files the shipper has not read, if it knows any of them.
+fn lag(index: &PositionIndex, dir: &Path, s: &Scan) -> Option<u64> {
+    let parts: Vec<String> = dir
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let [leaf, parent] = parts.as_slice() else {
+        return None;
+    };
+    let mut total: Option<u64> = None;
+    for (f, name) in s.files.iter().zip(&s.names) {
+        if f.role == files::Role::Compressed {
+            continue;
+        }
+        let key = format!("{parent}/{leaf}/{}", name.to_string_lossy());
+        let offset = index.by_ino.get(&f.ino).or_else(|| index.by_key.get(&key));
+        if let Some(off) = offset {
+            *total.get_or_insert(0) += f.size.saturating_sub(*off);
+        }
+    }
+    total
 }
 
 /// The state kept for one log directory.
@@ -197,6 +355,8 @@ struct Row {
     mtime: Option<f64>,
     /// Lines and bytes per stream, with line counting.
     streams: Option<([u64; 2], [u64; 2])>,
+    /// Per shipper that knows the container's files, the bytes it has not read.
+    lag: Vec<(&'static str, u64)>,
 }
 
 impl Logs {
@@ -205,6 +365,11 @@ impl Logs {
         let mut next: HashMap<PathBuf, Entry> = HashMap::with_capacity(state.len());
         let mut rows = Vec::new();
         let mut budget = self.count_lines.unwrap_or(0);
+        let shippers: Vec<(Shipper, PositionIndex)> = self
+            .shippers
+            .iter()
+            .filter_map(|(sh, files)| read_positions(*sh, files).map(|i| (*sh, i)))
+            .collect();
         for c in &snap.containers {
             let Some((dir, layout)) = log_dir(c, &self.pod_log_dir, &self.docker_dir) else {
                 continue;
@@ -241,6 +406,10 @@ impl Logs {
                     rotations: entry.tracker.rotations,
                     mtime: s.mtime,
                     streams: entry.reads.as_ref().map(Reads::totals),
+                    lag: shippers
+                        .iter()
+                        .filter_map(|(sh, idx)| lag(idx, &dir, &s).map(|l| (sh.label(), l)))
+                        .collect(),
                 },
             ));
             next.insert(dir, entry);
@@ -358,6 +527,20 @@ impl Collector for Logs {
                 );
             }
         }
+        super::family(
+            sink,
+            &snap,
+            (
+                "container_log_shipper_lag_bytes",
+                "Bytes of the container's uncompressed log files the shipper has not read yet",
+                MetricType::Gauge,
+            ),
+            rows.iter().flat_map(|(c, r)| {
+                r.lag
+                    .iter()
+                    .map(move |(sh, l)| (*c, vec![("shipper", *sh)], *l as f64))
+            }),
+        );
         self.filesystems(sink);
         Ok(())
     }
