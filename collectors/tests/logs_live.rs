@@ -128,7 +128,8 @@ fn docker_json_file_rotation_is_counted() {
     // 25 bursts of 80 lines of 199 digits + newline, 0.1 s apart, then END and idle (the
     // cgroup, hence the container's series, must stay).
     let script = format!(
-        "l=$(/bin/busybox printf %0199d 0); i=0; while [ $i -lt {} ]; do \
+        "while [ -n \"$WAIT\" ] && [ ! -e /go ]; do /bin/busybox sleep 0.05; done; \
+         l=$(/bin/busybox printf %0199d 0); i=0; while [ $i -lt {} ]; do \
          /bin/busybox yes $l | /bin/busybox head -n 80; /bin/busybox sleep 0.1; i=$((i+1)); done; \
          echo END; exec /bin/busybox sleep 3600",
         LINES / 80
@@ -144,7 +145,9 @@ fn docker_json_file_rotation_is_counted() {
     docker(&["build", "-q", "-t", &guard.image, &context]).expect("docker build");
 
     let mut ids = Vec::new();
-    for (suffix, max_file) in [("keep", "20"), ("drop", "2")] {
+    // The third container waits for /go, created once the collector has seen it, so line
+    // counting (which starts at first sight) sees every line.
+    for (suffix, max_file) in [("keep", "20"), ("drop", "2"), ("lines", "20")] {
         let name = format!("nodex-test-logs-{suffix}-{tag}");
         guard.names.push(name.clone());
         let id = docker(&[
@@ -158,6 +161,8 @@ fn docker_json_file_rotation_is_counted() {
             "max-size=64k",
             "--log-opt",
             &format!("max-file={max_file}"),
+            "-e",
+            if suffix == "lines" { "WAIT=1" } else { "WAIT=" },
             &guard.image,
         ])
         .expect("docker run");
@@ -166,17 +171,19 @@ fn docker_json_file_rotation_is_counted() {
     let mut options = Options::with_defaults();
     options.set(
         "collector.container.cgroup-include",
-        format!("/({}|{})(\\.scope)?$", ids[0], ids[1]),
+        format!("/({}|{}|{})(\\.scope)?$", ids[0], ids[1], ids[2]),
     );
+    options.set("collector.container_logs.count-lines", "true");
     let settings = Arc::new(Settings::new(Roots::default(), options));
     let collector =
         (registry::find("container_logs").expect("registered").build)(&settings).expect("builds");
 
     // Scrape continuously until both containers printed END; the counter must never decrease.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut last = [0.0f64; 2];
+    let mut last = [0.0f64; 3];
     // Rotations before the first scrape are not seen: the counter starts at first sight.
-    let mut first_files: [Option<f64>; 2] = [None; 2];
+    let mut first_files: [Option<f64>; 3] = [None; 3];
+    let mut go = false;
     let text = loop {
         let text = scrape(collector.as_ref());
         for (i, id) in ids.iter().enumerate() {
@@ -188,6 +195,10 @@ fn docker_json_file_rotation_is_counted() {
                 first_files[i] = value(&text, "container_log_files", id);
             }
         }
+        if !go && value(&text, "container_log_files", &ids[2]).is_some() {
+            docker(&["exec", &ids[2], "/bin/busybox", "touch", "/go"]).expect("start writer");
+            go = true;
+        }
         let done = ids
             .iter()
             .all(|id| docker(&["logs", "--tail", "1", id]).is_ok_and(|t| t == "END"));
@@ -196,7 +207,7 @@ fn docker_json_file_rotation_is_counted() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "containers did not finish"
+            "containers did not finish (writer started: {go})"
         );
     };
 
@@ -266,5 +277,32 @@ fn docker_json_file_rotation_is_counted() {
     assert!(
         rotations >= 2.0 && rotations <= (written / 65536.0).floor(),
         "rotations {rotations} for {written} bytes"
+    );
+
+    // Line counting on the json-file entries Docker wrote: every line of the third container
+    // (seen before it wrote anything), all on stdout, bytes == du -b of its files.
+    let files = log_files(&ids[2]);
+    let du = du_b(&files);
+    let stream = |family: &str, s: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!("{family}{{"))
+                    && l.contains(&ids[2])
+                    && l.contains(&format!("stream=\"{s}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    assert_eq!(
+        stream("container_log_lines_total", "stdout"),
+        Some((LINES + 1) as f64)
+    );
+    assert_eq!(stream("container_log_lines_total", "stderr"), Some(0.0));
+    assert_eq!(
+        stream("container_log_stream_bytes_total", "stdout"),
+        Some(du)
+    );
+    assert_eq!(
+        value(&text, "container_log_written_bytes_total", &ids[2]),
+        Some(du)
     );
 }
