@@ -499,3 +499,61 @@ fn shipper_lag_is_written_minus_position() {
     std::fs::write(dir.join("fluentd.pos"), b"/var/log/pods/x\t00").expect("cut");
     assert_eq!(lags(&scrape(&c)), vec![None; 3]);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from)
+        .expect("read_dir")
+        .filter_map(Result::ok)
+    {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn read_budget_is_shared_round_robin() {
+    let t = tree("fair");
+    // The fixture's Docker state below the flag's docker-root names its Docker containers.
+    copy_dir(
+        &repo_root().join("tests/fixtures/cgroup-v1/root/var/lib/docker"),
+        &t.rootfs.join("k/docker"),
+    );
+    let id = "a".repeat(64);
+    let docker_log = t
+        .rootfs
+        .join(format!("k/docker/containers/{id}/{id}-json.log"));
+    std::fs::write(&docker_log, b"").expect("docker log");
+    let c = Arc::new(collector_with(
+        &t,
+        &[
+            ("collector.container_logs.count-lines", "true"),
+            ("collector.container_logs.read-budget-bytes", "10000"),
+        ],
+    ));
+    let mut rt = Runtime::open(&t.dir);
+    let first = scrape(&c);
+    assert!(first.contains(&format!("id=\"/docker/{id}\"")), "{first}");
+    // The Docker container (first by id) writes far more than the budget.
+    let entry =
+        b"{\"log\":\"flood\\n\",\"stream\":\"stdout\",\"time\":\"2026-12-01T22:00:00.1Z\"}\n";
+    std::fs::write(&docker_log, entry.repeat(10_000)).expect("flood");
+    rt.lines(40);
+    let mut seen = None;
+    for _ in 0..3 {
+        let text = scrape(&c);
+        seen = Some(streams(&text).0);
+        if seen == Some(as_f64(rt.lines)) {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        Some(as_f64(rt.lines)),
+        "the kubelet container starved"
+    );
+}

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::layout;
@@ -141,6 +142,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         fs_labels: [pod_flag, docker_containers.to_string_lossy().into_owned()],
         count_lines,
         shippers,
+        read_cursor: AtomicUsize::new(0),
         state: Mutex::new(HashMap::new()),
     }))
 }
@@ -154,6 +156,8 @@ struct Logs {
     fs_labels: [String; 2],
     /// With line counting, the per-scrape read budget.
     count_lines: Option<u64>,
+    /// Where the next scrape starts spending the read budget (round robin over containers).
+    read_cursor: AtomicUsize,
     /// Shippers whose position files are read, with the files.
     shippers: Vec<(Shipper, Vec<PathBuf>)>,
     /// Per log directory, the counters' state; only directories of the last scrape.
@@ -365,6 +369,7 @@ impl Logs {
         let mut next: HashMap<PathBuf, Entry> = HashMap::with_capacity(state.len());
         let mut rows = Vec::new();
         let mut budget = self.count_lines.unwrap_or(0);
+        let mut to_read: Vec<(usize, PathBuf, Scan, Format)> = Vec::new();
         let shippers: Vec<(Shipper, PositionIndex)> = self
             .shippers
             .iter()
@@ -387,8 +392,8 @@ impl Logs {
             let entry = match state.remove(&dir) {
                 Some(mut e) => {
                     e.tracker.update(&s.files);
-                    if let Some(r) = e.reads.as_mut() {
-                        r.update(&dir, &s.files, &s.names, format, &mut budget);
+                    if e.reads.is_some() {
+                        to_read.push((rows.len(), dir.clone(), s.clone(), format));
                     }
                     e
                 }
@@ -413,6 +418,19 @@ impl Logs {
                 },
             ));
             next.insert(dir, entry);
+        }
+        // Containers share the read budget; each scrape starts at the next one, so a container
+        // writing more than the budget does not starve those after it.
+        if !to_read.is_empty() {
+            let n = to_read.len();
+            let start = self.read_cursor.fetch_add(1, Ordering::Relaxed) % n;
+            for k in 0..n {
+                let (row, dir, s, format) = &to_read[(start + k) % n];
+                if let Some(r) = next.get_mut(dir).and_then(|e| e.reads.as_mut()) {
+                    r.update(dir, &s.files, &s.names, *format, &mut budget);
+                    rows[*row].1.streams = Some(r.totals());
+                }
+            }
         }
         *state = next;
         rows
