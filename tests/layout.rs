@@ -46,7 +46,12 @@ fn modules(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
+            let entry = e.ok()?;
+            let name = entry.file_name().into_string().ok()?;
+            // A module is `name.rs` or a directory `name/` with a `mod.rs`.
+            if entry.path().join("mod.rs").is_file() {
+                return Some(name);
+            }
             let stem = name.strip_suffix(".rs")?;
             (stem != "mod").then(|| stem.to_string())
         })
@@ -98,11 +103,13 @@ fn every_collector_module_is_registered_fuzzed_and_golden() {
         if helpers.contains(&module.as_str()) {
             continue;
         }
-        // cAdvisor's machine family is `machine`; the others are `container_<module>`.
-        let name = if module == "machine" {
-            module.clone()
-        } else {
-            format!("container_{module}")
+        // cAdvisor's machine family is `machine`; the others are `container_<module>`, but for
+        // `storage`.
+        let name = match module.as_str() {
+            "machine" => module.clone(),
+            // cAdvisor's group is `disk`; the module holds the layer and usage walker too.
+            "storage" => "container_disk".to_string(),
+            _ => format!("container_{module}"),
         };
         expected.insert(name.clone());
         if !registered.contains(name.as_str()) {

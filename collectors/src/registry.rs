@@ -9,6 +9,7 @@ pub fn all() -> Vec<CollectorInfo> {
         container::cpu::INFO,
         container::diskio::INFO,
         container::machine::INFO,
+        container::logs::INFO,
         container::memory::INFO,
         container::network::INFO,
         container::oom::INFO,

@@ -29,6 +29,9 @@ const LIVE_FAMILIES: &[&str] = &[
     "pod_ephemeral_storage_used_bytes",
     "pod_ephemeral_storage_measured_timestamp_seconds",
     "nodex_container_disk_walk_seconds_total",
+    "container_log_last_write_time_seconds",
+    "machine_log_filesystem_size_bytes",
+    "machine_log_filesystem_avail_bytes",
 ];
 
 fn repo_root() -> PathBuf {

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::hint::black_box;
 
-use nodex_collectors::container::{layout, network, parse as cg, runtime, spec, storage};
+use nodex_collectors::container::{layout, logs, network, parse as cg, runtime, spec, storage};
 use nodex_collectors::expfmt::{render, Format};
 use nodex_collectors::host::textfile::{self, Value};
 use nodex_collectors::host::*;
@@ -824,6 +824,26 @@ pub static PARSERS: &[Parser] = &[
             c.result(&storage::partitions(&mounts));
         }
     }),
+    parser!("container.log_positions", [], |d, c| {
+        c.result(&logs::positions::fluentd(d));
+        c.result(&logs::positions::promtail(d));
+        c.result(&logs::positions::vector(d));
+    }),
+    parser!("container.log_lines", [], |d, c| {
+        let (head, rest) = two(d);
+        let mut cri = logs::lines::Counter::default();
+        let mut json = logs::lines::Counter::default();
+        for part in [head, rest] {
+            cri.feed(logs::lines::Format::Cri, part);
+            json.feed(logs::lines::Format::DockerJson, part);
+        }
+        c.result(&(cri.lines, cri.bytes, json.lines, json.bytes));
+        let t = text(d);
+        for line in t.lines() {
+            c.result(&logs::files::Layout::Kubelet.classify(line));
+            c.result(&logs::files::Layout::Docker("a".repeat(64)).classify(line));
+        }
+    }),
 ];
 
 static ALL: std::sync::LazyLock<regex::Regex> =
@@ -936,6 +956,16 @@ pub fn built_seeds(name: &str) -> Vec<Vec<u8>> {
             }
             vec![out]
         }
+        "container.log_positions" => vec![
+            b"/var/log/pods/a_b_c/d/0.log\t0000000000000a2f\t00000000000f4241\n".to_vec(),
+            b"positions:\n    /var/log/pods/a_b_c/d/0.log: \"1234\"\n".to_vec(),
+            b"positions:\n  ? path: /x.log\n    labels: '{}'\n  : \"7\"\n".to_vec(),
+            br#"{"version":"1","checkpoints":[{"fingerprint":{"dev_inode":[1,2]},"position":3,"modified":"2026-12-01T22:00:00Z"}]}"#.to_vec(),
+        ],
+        "container.log_lines" => vec![
+            b"2016-10-06T00:17:09.669794202Z stdout F log content 1\n2016-10-06T00:17:10Z stderr P part\n".to_vec(),
+            b"{\"log\":\"hi\\n\",\"stream\":\"stderr\",\"time\":\"2026-12-01T22:00:00.1Z\"}\n".to_vec(),
+        ],
         _ => Vec::new(),
     }
 }

@@ -12,6 +12,7 @@
 pub mod cpu;
 pub mod diskio;
 pub mod layout;
+pub mod logs;
 pub mod machine;
 pub mod memory;
 pub mod network;

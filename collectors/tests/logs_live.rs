@@ -1,0 +1,308 @@
+//! Live Docker test of container_logs (needs root, a running Docker daemon with the json-file
+//! log driver and `/bin/busybox` from Debian's busybox-static; skipped otherwise). Two
+//! `FROM scratch` busybox containers print 2000 lines of 200 bytes in paced bursts under
+//! `--log-opt max-size=64k`: one keeps every rotated file (`max-file=20`), so the written counter
+//! must equal `du -b` of its files exactly; the other keeps two (`max-file=2`), so Docker deletes
+//! rotated files and the counter must equal the bytes Docker wrote (lines × their json-file
+//! length) within one line. A drop guard removes containers, image and build context.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nodex_collectors::collector::Collector;
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+const LINES: usize = 2000;
+
+struct Guard {
+    names: Vec<String>,
+    image: String,
+    context: PathBuf,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = docker(&["rm", "-f", n]);
+        }
+        let _ = docker(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.context);
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn scrape(collector: &dyn Collector) -> String {
+    let mut sink = MetricSink::new();
+    collector.collect(&mut sink).expect("collects");
+    let mut out = Vec::new();
+    render(&[&sink], Format::Text, &mut out).expect("render");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn value(text: &str, family: &str, must: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")) && l.contains(must))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn skip_unless_ci(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing in CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// The container's log files as Docker names them.
+fn log_files(id: &str) -> Vec<PathBuf> {
+    let dir = Path::new("/var/lib/docker/containers").join(id);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("container dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{id}-json.log")))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `du -b` (apparent size) of the files, summed by du itself.
+fn du_b(files: &[PathBuf]) -> f64 {
+    let out = Command::new("du")
+        .arg("-bc")
+        .args(files)
+        .output()
+        .expect("du");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total = text.lines().last().expect("du total");
+    total
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("du number")
+}
+
+#[test]
+fn docker_json_file_rotation_is_counted() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() == 0 };
+    let busybox = PathBuf::from("/bin/busybox");
+    let json_file = docker(&["info", "-f", "{{.LoggingDriver}}"]).is_ok_and(|d| d == "json-file");
+    if !root || !busybox.exists() || !json_file {
+        skip_unless_ci("needs root, /bin/busybox and a Docker daemon logging to json-file");
+        return;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tag = format!("{}-{nanos}", std::process::id());
+    let mut guard = Guard {
+        names: vec![],
+        image: format!("nodex-test-logs:{tag}"),
+        context: std::env::temp_dir().join(format!("nodex-logs-{tag}")),
+    };
+    std::fs::create_dir_all(&guard.context).expect("build context");
+    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
+    // 25 bursts of 80 lines of 199 digits + newline, 0.1 s apart, then END and idle (the
+    // cgroup, hence the container's series, must stay).
+    let script = format!(
+        "while [ -n \"$WAIT\" ] && [ ! -e /go ]; do /bin/busybox sleep 0.05; done; \
+         l=$(/bin/busybox printf %0199d 0); i=0; while [ $i -lt {} ]; do \
+         /bin/busybox yes $l | /bin/busybox head -n 80; /bin/busybox sleep 0.1; i=$((i+1)); done; \
+         echo END; exec /bin/busybox sleep 3600",
+        LINES / 80
+    );
+    std::fs::write(
+        guard.context.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", {script:?}]\n"
+        ),
+    )
+    .expect("Dockerfile");
+    let context = guard.context.to_string_lossy().into_owned();
+    docker(&["build", "-q", "-t", &guard.image, &context]).expect("docker build");
+
+    let mut ids = Vec::new();
+    // The third container waits for /go, created once the collector has seen it, so line
+    // counting (which starts at first sight) sees every line.
+    for (suffix, max_file) in [("keep", "20"), ("drop", "2"), ("lines", "20")] {
+        let name = format!("nodex-test-logs-{suffix}-{tag}");
+        guard.names.push(name.clone());
+        let id = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--log-driver",
+            "json-file",
+            "--log-opt",
+            "max-size=64k",
+            "--log-opt",
+            &format!("max-file={max_file}"),
+            "-e",
+            if suffix == "lines" { "WAIT=1" } else { "WAIT=" },
+            &guard.image,
+        ])
+        .expect("docker run");
+        ids.push(id);
+    }
+    let mut options = Options::with_defaults();
+    options.set(
+        "collector.container.cgroup-include",
+        format!("/({}|{}|{})(\\.scope)?$", ids[0], ids[1], ids[2]),
+    );
+    options.set("collector.container_logs.count-lines", "true");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let collector =
+        (registry::find("container_logs").expect("registered").build)(&settings).expect("builds");
+
+    // Scrape continuously until both containers printed END; the counter must never decrease.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = [0.0f64; 3];
+    // Rotations before the first scrape are not seen: the counter starts at first sight.
+    let mut first_files: [Option<f64>; 3] = [None; 3];
+    let mut go = false;
+    let text = loop {
+        let text = scrape(collector.as_ref());
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(w) = value(&text, "container_log_written_bytes_total", id) {
+                assert!(w >= last[i], "counter went down: {} -> {w}", last[i]);
+                last[i] = w;
+            }
+            if first_files[i].is_none() {
+                first_files[i] = value(&text, "container_log_files", id);
+            }
+        }
+        if !go && value(&text, "container_log_files", &ids[2]).is_some() {
+            docker(&["exec", &ids[2], "/bin/busybox", "touch", "/go"]).expect("start writer");
+            go = true;
+        }
+        let done = ids
+            .iter()
+            .all(|id| docker(&["logs", "--tail", "1", id]).is_ok_and(|t| t == "END"));
+        if done {
+            break scrape(collector.as_ref());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "containers did not finish (writer started: {go})"
+        );
+    };
+
+    // Keep-all: nothing deleted, so written == du -b of the files, exactly.
+    let files = log_files(&ids[0]);
+    let du = du_b(&files);
+    let written = value(&text, "container_log_written_bytes_total", &ids[0]).expect("written");
+    let rotations = value(&text, "container_log_rotations_total", &ids[0]).expect("rotations");
+    assert!(files.len() >= 3, "expected >= 2 rotations: {files:?}");
+    assert_eq!(value(&text, "container_log_files_bytes", &ids[0]), Some(du));
+    assert_eq!(
+        value(&text, "container_log_files", &ids[0]),
+        Some(files.len() as f64)
+    );
+    assert_eq!(written, du, "keep-all written vs du -b");
+    let first = first_files[0].expect("seen");
+    assert_eq!(
+        rotations,
+        files.len() as f64 - first,
+        "first seen with {first} files"
+    );
+    eprintln!(
+        "keep: {} files, du -b {du}, written {written}, rotations {rotations}",
+        files.len()
+    );
+
+    // Max-file=2: rotated files were deleted. Docker wrote LINES + 1 json lines; their length
+    // varies only with the timestamp, so bound the expected bytes by the retained lines.
+    let files = log_files(&ids[1]);
+    let du = du_b(&files);
+    let mut lens = Vec::new();
+    let mut end_len = 0usize;
+    for f in &files {
+        let body = std::fs::read_to_string(f).expect("log file");
+        for l in body.split_inclusive('\n') {
+            if l.contains("\"log\":\"END\\n\"") {
+                end_len = l.len();
+            } else {
+                lens.push(l.len());
+            }
+        }
+    }
+    let (min, max) = (
+        *lens.iter().min().expect("lines") as f64,
+        *lens.iter().max().expect("lines") as f64,
+    );
+    let written = value(&text, "container_log_written_bytes_total", &ids[1]).expect("written");
+    let rotations = value(&text, "container_log_rotations_total", &ids[1]).expect("rotations");
+    let (lo, hi) = (
+        LINES as f64 * min + end_len as f64,
+        LINES as f64 * max + end_len as f64,
+    );
+    eprintln!(
+        "drop: {} files, du -b {du}, written {written} in [{lo}, {hi}] ± {max}, rotations {rotations}",
+        files.len()
+    );
+    assert_eq!(value(&text, "container_log_files_bytes", &ids[1]), Some(du));
+    assert_eq!(
+        value(&text, "container_log_files", &ids[1]),
+        Some(files.len() as f64)
+    );
+    assert!(
+        written >= lo - max && written <= hi + max,
+        "written {written} not within one line of [{lo}, {hi}]"
+    );
+    // Docker rotates a file once it holds max-size bytes: no more rotations than that allows.
+    assert!(
+        rotations >= 2.0 && rotations <= (written / 65536.0).floor(),
+        "rotations {rotations} for {written} bytes"
+    );
+
+    // Line counting on the json-file entries Docker wrote: every line of the third container
+    // (seen before it wrote anything), all on stdout, bytes == du -b of its files.
+    let files = log_files(&ids[2]);
+    let du = du_b(&files);
+    let stream = |family: &str, s: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!("{family}{{"))
+                    && l.contains(&ids[2])
+                    && l.contains(&format!("stream=\"{s}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    assert_eq!(
+        stream("container_log_lines_total", "stdout"),
+        Some((LINES + 1) as f64)
+    );
+    assert_eq!(stream("container_log_lines_total", "stderr"), Some(0.0));
+    assert_eq!(
+        stream("container_log_stream_bytes_total", "stdout"),
+        Some(du)
+    );
+    assert_eq!(
+        value(&text, "container_log_written_bytes_total", &ids[2]),
+        Some(du)
+    );
+}
