@@ -61,10 +61,14 @@ pub fn parse_human_bytes(text: &str) -> Result<u64, ParseError> {
     Ok((value * 1024f64.powi(exponent)) as u64)
 }
 
+/// Go's `strconv.ParseUint(s, 10, 64)` after `TrimSpace`: digits only (Rust's `parse` also
+/// takes a leading `+`).
 fn parse_u64(text: &str) -> Result<u64, ParseError> {
-    text.trim()
-        .parse::<u64>()
-        .map_err(|_| ParseError::new(format!("invalid number {text:?}")))
+    let t = text.trim();
+    Some(t)
+        .filter(|t| !t.starts_with('+'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .ok_or_else(|| ParseError::new(format!("invalid number {text:?}")))
 }
 
 /// Parses `compression_stats`: a header line, then `algorithm: compressed uncompressed [avg]`.
@@ -206,22 +210,54 @@ fn trimmed_or_empty(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// One filesystem's statistics, read whole before anything is emitted: procfs' `Stats` fails
+/// every filesystem on one error, so node_exporter serves none of them.
+struct Filesystem {
+    uuid: String,
+    cache: u64,
+    compression: BTreeMap<String, Compression>,
+    errors: BTreeMap<String, u64>,
+    counters: BTreeMap<String, u64>,
+    writes: BTreeMap<String, BtreeWrites>,
+    devices: Vec<Device>,
+}
+
+/// One `dev-N` directory's statistics.
+struct Device {
+    name: String,
+    label: String,
+    state: String,
+    bucket_size: u64,
+    buckets: u64,
+    durability: u64,
+    io_done: IoDone,
+    io_errors: BTreeMap<String, u64>,
+}
+
+/// A directory entry that is a directory itself, not a symlink to one (Go's `DirEntry.IsDir`).
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let base = settings.roots.sys("fs/bcachefs");
-    let uuids: Vec<String> = list_dir(&base)?
-        .into_iter()
-        .filter(|n| base.join(n).is_dir())
-        .collect();
-    if uuids.is_empty() {
+    let mut filesystems = Vec::new();
+    for uuid in list_dir(&base)? {
+        let dir = base.join(&uuid);
+        if is_real_dir(&dir) {
+            filesystems.push(read_filesystem(&dir, uuid)?);
+        }
+    }
+    if filesystems.is_empty() {
         return Err(CollectError::NoData("no bcachefs filesystems".into()));
     }
-    for uuid in &uuids {
-        collect_filesystem(&base.join(uuid), uuid, sink)?;
+    for fs in &filesystems {
+        emit_filesystem(fs, sink);
     }
     Ok(())
 }
 
-fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
+fn read_filesystem(dir: &Path, uuid: String) -> Result<Filesystem, CollectError> {
     let cache_path = dir.join("btree_cache_size");
     let cache = match read(&cache_path).if_present()? {
         Some(bytes) if !lossy(&bytes).trim().is_empty() => {
@@ -233,6 +269,29 @@ fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(
     let errors = parse_optional(&dir.join("errors"), parse_errors)?;
     let counters = read_counters(&dir.join("counters"))?;
     let writes = parse_optional(&dir.join("btree_write_stats"), parse_btree_writes)?;
+    let mut devices = Vec::new();
+    for entry in list_dir(dir)? {
+        let Some(device) = entry.strip_prefix("dev-") else {
+            continue;
+        };
+        let path = dir.join(&entry);
+        if is_real_dir(&path) {
+            devices.push(read_device(&path, device)?);
+        }
+    }
+    Ok(Filesystem {
+        uuid,
+        cache,
+        compression,
+        errors,
+        counters,
+        writes,
+        devices,
+    })
+}
+
+fn emit_filesystem(fs: &Filesystem, sink: &mut MetricSink) {
+    let uuid = fs.uuid.as_str();
     let u = [("uuid", uuid)];
     sink.gauge("node_bcachefs_info", "Filesystem information.")
         .sample(&u, 1.0);
@@ -240,8 +299,8 @@ fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(
         "node_bcachefs_btree_cache_size_bytes",
         "Btree cache memory usage in bytes.",
     )
-    .sample(&u, cache as f64);
-    for (algorithm, c) in &compression {
+    .sample(&u, fs.cache as f64);
+    for (algorithm, c) in &fs.compression {
         let labels = [("algorithm", algorithm.as_str()), ("uuid", uuid)];
         sink.gauge(
             "node_bcachefs_compression_compressed_bytes",
@@ -254,21 +313,21 @@ fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(
         )
         .sample(&labels, c.uncompressed as f64);
     }
-    for (kind, count) in &errors {
+    for (kind, count) in &fs.errors {
         sink.counter("node_bcachefs_errors_total", "Error count by error type.")
             .sample(
                 &[("error_type", kind.as_str()), ("uuid", uuid)],
                 *count as f64,
             );
     }
-    for (name, value) in &counters {
+    for (name, value) in &fs.counters {
         sink.counter(
             &format!("node_bcachefs_{}_total", sanitize_metric_name(name)),
             &format!("Bcachefs counter {name} since filesystem creation."),
         )
         .sample(&u, *value as f64);
     }
-    for (kind, w) in &writes {
+    for (kind, w) in &fs.writes {
         let labels = [("type", kind.as_str()), ("uuid", uuid)];
         sink.counter(
             "node_bcachefs_btree_writes_total",
@@ -281,16 +340,9 @@ fn collect_filesystem(dir: &Path, uuid: &str, sink: &mut MetricSink) -> Result<(
         )
         .sample(&labels, w.size as f64);
     }
-    for entry in list_dir(dir)? {
-        let Some(device) = entry.strip_prefix("dev-") else {
-            continue;
-        };
-        let path = dir.join(&entry);
-        if path.is_dir() && !path.is_symlink() {
-            collect_device(&path, uuid, device, sink)?;
-        }
+    for device in &fs.devices {
+        emit_device(device, uuid, sink);
     }
-    Ok(())
 }
 
 /// Reads `counters/`: every file's "since filesystem creation" value (absent dir → none).
@@ -322,14 +374,7 @@ fn read_uint(path: &Path) -> Result<u64, CollectError> {
     }
 }
 
-fn collect_device(
-    dir: &Path,
-    uuid: &str,
-    device: &str,
-    sink: &mut MetricSink,
-) -> Result<(), CollectError> {
-    let label = trimmed_or_empty(&dir.join("label"));
-    let state = trimmed_or_empty(&dir.join("state"));
+fn read_device(dir: &Path, name: &str) -> Result<Device, CollectError> {
     let bucket_raw = trimmed_or_empty(&dir.join("bucket_size"));
     let bucket_size = if bucket_raw.is_empty() {
         0
@@ -337,17 +382,27 @@ fn collect_device(
         parse_human_bytes(&bucket_raw)
             .map_err(|e| CollectError::parse(&dir.join("bucket_size"), e))?
     };
-    let buckets = read_uint(&dir.join("nbuckets"))?;
-    let durability = read_uint(&dir.join("durability"))?;
-    let io_done = parse_optional(&dir.join("io_done"), parse_io_done)?;
-    let io_errors = parse_optional(&dir.join("io_errors"), parse_io_errors)?;
+    Ok(Device {
+        name: name.to_string(),
+        label: trimmed_or_empty(&dir.join("label")),
+        state: trimmed_or_empty(&dir.join("state")),
+        bucket_size,
+        buckets: read_uint(&dir.join("nbuckets"))?,
+        durability: read_uint(&dir.join("durability"))?,
+        io_done: parse_optional(&dir.join("io_done"), parse_io_done)?,
+        io_errors: parse_optional(&dir.join("io_errors"), parse_io_errors)?,
+    })
+}
+
+fn emit_device(d: &Device, uuid: &str, sink: &mut MetricSink) {
+    let device = d.name.as_str();
     let labels = [("device", device), ("uuid", uuid)];
     sink.gauge("node_bcachefs_device_info", "Device information.")
         .sample(
             &[
                 ("device", device),
-                ("label", &label),
-                ("state", &state),
+                ("label", &d.label),
+                ("state", &d.state),
                 ("uuid", uuid),
             ],
             1.0,
@@ -356,19 +411,19 @@ fn collect_device(
         "node_bcachefs_device_bucket_size_bytes",
         "Bucket size in bytes.",
     )
-    .sample(&labels, bucket_size as f64);
+    .sample(&labels, d.bucket_size as f64);
     sink.gauge("node_bcachefs_device_buckets", "Total number of buckets.")
-        .sample(&labels, buckets as f64);
+        .sample(&labels, d.buckets as f64);
     sink.gauge(
         "node_bcachefs_device_durability",
         "Device durability setting.",
     )
-    .sample(&labels, durability as f64);
+    .sample(&labels, d.durability as f64);
     sink.counter(
         "node_bcachefs_device_io_done_bytes_total",
         "IO bytes by operation type and data type.",
     );
-    for (op, kinds) in &io_done {
+    for (op, kinds) in &d.io_done {
         for (kind, value) in kinds {
             sink.sample(
                 &[
@@ -385,13 +440,12 @@ fn collect_device(
         "node_bcachefs_device_io_errors_total",
         "IO errors by error type.",
     );
-    for (kind, value) in &io_errors {
+    for (kind, value) in &d.io_errors {
         sink.sample(
             &[("device", device), ("type", kind), ("uuid", uuid)],
             *value as f64,
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -456,5 +510,54 @@ mod tests {
         assert_eq!(e["checksum"], 0);
         assert_eq!(e.len(), 3);
         assert!(parse_io_errors(b"").unwrap().is_empty());
+    }
+
+    /// procfs' `Stats` returns an error for every filesystem when one device fails, so
+    /// node_exporter serves no bcachefs series; a symlinked `dev-*` or uuid entry is skipped
+    /// (`DirEntry.IsDir`). Old code: the first filesystem's series were emitted before the error.
+    #[test]
+    fn one_bad_device_fails_every_filesystem() {
+        struct Guard(std::path::PathBuf);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let base = Guard(
+            std::env::temp_dir().join(format!("nodex-bcachefs-{}-{nanos}", std::process::id())),
+        );
+        let fs = base.0.join("sys/fs/bcachefs");
+        for (uuid, nbuckets) in [("a", "10\n"), ("b", "x\n")] {
+            let dev = fs.join(uuid).join("dev-0");
+            std::fs::create_dir_all(&dev).unwrap();
+            std::fs::write(dev.join("nbuckets"), nbuckets).unwrap();
+        }
+        let settings = Settings::new(
+            crate::roots::Roots::fixture(&base.0),
+            crate::options::Options::default(),
+        );
+        let mut sink = MetricSink::new();
+        let err = collect(&settings, &mut sink).unwrap_err();
+        assert!(!err.is_no_data(), "{err}");
+        assert_eq!(sink.sample_count(), 0, "nothing served after an error");
+
+        std::fs::remove_dir_all(fs.join("b")).unwrap();
+        std::os::unix::fs::symlink(fs.join("a"), fs.join("b")).unwrap();
+        std::os::unix::fs::symlink(fs.join("a/dev-0"), fs.join("a/dev-1")).unwrap();
+        let mut sink = MetricSink::new();
+        collect(&settings, &mut sink).unwrap();
+        let info = sink.sample_count();
+        // info, cache size, and one device (info, bucket size, buckets, durability).
+        assert_eq!(info, 6, "symlinks are not filesystems or devices");
+    }
+
+    #[test]
+    fn integers_are_go_parse_uint() {
+        assert!(parse_u64("+5").is_err());
+        assert!(parse_errors(b"bad_magic +1\n").is_err());
+        assert_eq!(parse_u64(" 7\n").unwrap(), 7);
     }
 }

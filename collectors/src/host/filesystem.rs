@@ -98,7 +98,8 @@ pub const INFO: CollectorInfo = CollectorInfo {
 pub struct Mount {
     /// Mount source (`device` label).
     pub device: String,
-    /// Mount point with `\040`-style escapes decoded and invalid UTF-8 replaced.
+    /// Mount point with `\040` and `\011` decoded (only those, as node_exporter) and invalid
+    /// UTF-8 replaced.
     pub mount_point: String,
     /// The decoded mount point bytes (for `statfs` when they are not valid UTF-8).
     pub mount_point_raw: Vec<u8>,
@@ -176,7 +177,7 @@ fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
                 String::from_utf8_lossy(field(2))
             ))
         })?;
-    let raw = crate::procfs::mountinfo::unescape_octal(field(4));
+    let raw = unescape_space_and_tab(field(4));
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Ok(Mount {
         device: lossy(field(n - 2)),
@@ -188,6 +189,27 @@ fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
         mount_options: lossy(field(5)),
         super_options: lossy(field(n - 1)),
     })
+}
+
+/// node_exporter's `parseFilesystemLabels` decodes only `\040` (space) and `\011` (tab) in
+/// the mount point, in that order (`strings.ReplaceAll`); procfs keeps the field as the kernel
+/// wrote it, so `\012`, `\134` and `\043` stay literal in the label and in the `statfs` path.
+fn unescape_space_and_tab(field: &[u8]) -> Vec<u8> {
+    fn replace(input: &[u8], from: &[u8; 4], to: u8) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            if input.get(i..i + 4) == Some(from.as_slice()) {
+                out.push(to);
+                i += 4;
+            } else {
+                out.extend_from_slice(input.get(i..=i).unwrap_or_default());
+                i += 1;
+            }
+        }
+        out
+    }
+    replace(&replace(field, b"\\040", b' '), b"\\011", b'\t')
 }
 
 /// Mount-point and fs-type filters, each an include/exclude pair.
@@ -536,6 +558,17 @@ mod tests {
         assert!(mounts[4].readonly(), "emergency_ro");
         assert_eq!(mounts[5].mount_point, "/mnt/bad\u{fffd}");
         assert_eq!(mounts[5].mount_point_raw, b"/mnt/bad\xff");
+    }
+
+    /// node_exporter decodes only `\040` and `\011`; the kernel's other escapes (`\012`
+    /// newline, `\134` backslash, `\043` `#`; `seq_path_root` in fs/proc_namespace.c) stay
+    /// literal. Old code decoded every octal escape.
+    #[test]
+    fn only_space_and_tab_are_unescaped() {
+        let line = b"45 27 8:3 / /mnt/a\\134b\\012c\\040d rw - ext4 /dev/sda3 rw\n";
+        let mounts = parse_mountinfo(line).unwrap();
+        assert_eq!(mounts[0].mount_point, "/mnt/a\\134b\\012c d");
+        assert_eq!(mounts[0].mount_point_raw, b"/mnt/a\\134b\\012c d");
     }
 
     #[test]

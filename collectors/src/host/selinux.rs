@@ -7,7 +7,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{lossy, parse_file, parse_u64_prefixed, read_number, read_optional};
+use crate::util::{lossy, parse_file, parse_u64_prefixed, read_optional};
 
 stateless_collector!(
     "selinux",
@@ -18,13 +18,14 @@ stateless_collector!(
 
 /// The mode named by `SELINUX=` in `/etc/selinux/config`, as go-selinux's
 /// `DefaultEnforceMode`: enforcing 1, permissive 0, anything else (disabled, absent) -1.
+/// go-selinux `readConfig` (go-selinux/selinux_linux.go) trims the line, takes the first
+/// `SELINUX=` line and strips only quotes from the value, so `SELINUX= enforcing` is -1.
 pub fn parse_config_mode(bytes: &[u8]) -> i64 {
     let text = lossy(bytes);
     let mode = text
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("SELINUX="))
-        .next_back()
-        .map(|v| v.trim().trim_matches('"'))
+        .find_map(|l| l.trim().strip_prefix("SELINUX="))
+        .map(|v| v.trim_matches('"'))
         .unwrap_or("");
     match mode {
         "enforcing" => 1,
@@ -54,29 +55,58 @@ pub fn parse_avc_stats(bytes: &[u8]) -> Result<[u64; 6], ParseError> {
     Ok(sums)
 }
 
-/// `avc/hash_stats`: entries, buckets used, buckets available, longest chain.
+/// `avc/hash_stats`: entries, buckets used, buckets available, longest chain, as
+/// node_exporter's `parseAVCHashStats`: three lines, `TrimPrefix` of `entries: ` and
+/// `longest chain: ` (a line without the prefix is parsed whole), the text after
+/// `buckets used: ` split at `/`, and every value `ParseUint(v, 0, 64)` untrimmed. Where Go
+/// indexes past a missing separator (a panic), this is an error.
 pub fn parse_avc_hash_stats(bytes: &[u8]) -> Result<[u64; 4], ParseError> {
     let text = lossy(bytes);
     let mut lines = text.lines();
-    let mut next = |prefix: &str| {
-        lines
-            .next()
-            .and_then(|l| l.strip_prefix(prefix))
-            .map(str::to_string)
-            .ok_or_else(|| ParseError::new(format!("missing {prefix:?} line")))
-    };
-    let entries = parse_u64_prefixed(next("entries: ")?.trim())?;
-    let buckets = next("buckets used: ")?;
-    let (used, available) = buckets
-        .split_once('/')
-        .ok_or_else(|| ParseError::new(format!("invalid buckets line {buckets:?}")))?;
-    let longest = parse_u64_prefixed(next("longest chain: ")?.trim())?;
+    let entries_line = lines.next().unwrap_or("");
+    let buckets_line = lines.next().unwrap_or("");
+    let longest_line = lines.next().unwrap_or("");
+    let entries = entries_line
+        .strip_prefix("entries: ")
+        .unwrap_or(entries_line);
+    let invalid = || ParseError::new(format!("invalid buckets line {buckets_line:?}"));
+    let buckets = buckets_line
+        .split("buckets used: ")
+        .nth(1)
+        .ok_or_else(invalid)?;
+    let mut tuple = buckets.split('/');
+    let used = tuple.next().ok_or_else(invalid)?;
+    let available = tuple.next().ok_or_else(invalid)?;
+    let longest = longest_line
+        .strip_prefix("longest chain: ")
+        .unwrap_or(longest_line);
     Ok([
-        entries,
-        parse_u64_prefixed(used.trim())?,
-        parse_u64_prefixed(available.trim())?,
-        longest,
+        parse_u64_prefixed(entries)?,
+        parse_u64_prefixed(used)?,
+        parse_u64_prefixed(available)?,
+        parse_u64_prefixed(longest)?,
     ])
+}
+
+/// The selinuxfs `enforce` file as go-selinux's `EnforceMode`: `strconv.Atoi` of the
+/// untrimmed bytes, -1 on any error. The kernel writes `"%d"` with no newline
+/// (security/selinux/selinuxfs.c `sel_read_enforce`).
+pub fn parse_enforce(bytes: &[u8]) -> i64 {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(-1)
+}
+
+/// `avc/cache_threshold` as node_exporter's `readUintFromFile`: `ParseUint` base 10 of the
+/// whitespace-trimmed text.
+pub fn parse_threshold(bytes: &[u8]) -> Result<u64, ParseError> {
+    let text = lossy(bytes);
+    let t = text.trim();
+    Some(t)
+        .filter(|t| !t.starts_with('+'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .ok_or_else(|| ParseError::new(format!("invalid unsigned integer {t:?}")))
 }
 
 /// go-selinux's `GetEnabled`: selinuxfs is mounted and the process label is not `kernel`.
@@ -85,7 +115,7 @@ fn enabled(settings: &Settings) -> bool {
         return false;
     }
     read_optional(&settings.roots.proc("self/attr/current"))
-        .map(|label| label.trim_end_matches('\0') != "kernel")
+        .map(|label| label.strip_suffix('\0').unwrap_or(&label) != "kernel")
         .unwrap_or(true)
 }
 
@@ -118,12 +148,12 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         config_mode as f64,
     );
     let fs = settings.roots.sys("fs/selinux");
-    let current_mode = read_number(&fs.join("enforce")).unwrap_or(-1.0);
+    let current_mode = std::fs::read(fs.join("enforce")).map_or(-1, |b| parse_enforce(&b));
     sink.single(
         "node_selinux_current_mode",
         "Current SELinux enforcement mode",
         gauge,
-        current_mode,
+        current_mode as f64,
     );
 
     let stats = parse_file(&fs.join("avc/cache_stats"), parse_avc_stats)?;
@@ -160,12 +190,12 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     for ((name, help), value) in gauges.iter().zip(hash) {
         sink.single(name, help, gauge, value as f64);
     }
-    let threshold = read_number(&fs.join("avc/cache_threshold"))?;
+    let threshold = parse_file(&fs.join("avc/cache_threshold"), parse_threshold)?;
     sink.single(
         "node_selinux_avc_threshold",
         "SELinux AVC threshold",
         gauge,
-        threshold,
+        threshold as f64,
     );
     Ok(())
 }
@@ -205,5 +235,46 @@ mod tests {
         assert!(parse_avc_hash_stats(b"").is_err());
         assert!(parse_avc_hash_stats(b"entries: 1\nbuckets used: 2\n").is_err());
         assert!(parse_avc_hash_stats(b"entries: x\n").is_err());
+    }
+
+    /// go-selinux `readConfig`: the first `SELINUX=` line wins and the value is not
+    /// whitespace-trimmed (old code: last line, trimmed).
+    #[test]
+    fn config_mode_as_go_selinux_read_config() {
+        assert_eq!(
+            parse_config_mode(b"SELINUX=enforcing\nSELINUX=permissive\n"),
+            1
+        );
+        assert_eq!(parse_config_mode(b"SELINUX= enforcing\n"), -1);
+        assert_eq!(parse_config_mode(b"  SELINUX=\"permissive\"  \n"), 0);
+    }
+
+    /// `parseAVCHashStats` parses values untrimmed and a line without its prefix whole.
+    #[test]
+    fn hash_stats_as_node_exporter() {
+        assert!(
+            parse_avc_hash_stats(b"entries: 5 \nbuckets used: 1/2\nlongest chain: 3\n").is_err()
+        );
+        assert!(
+            parse_avc_hash_stats(b"entries: 5\nbuckets used: 1 / 2\nlongest chain: 3\n").is_err()
+        );
+        assert_eq!(
+            parse_avc_hash_stats(b"5\nbuckets used: 1/2/9\nlongest chain: 3\n").unwrap(),
+            [5, 1, 2, 3]
+        );
+        assert!(parse_avc_hash_stats(b"entries: 5\nbuckets used: 12\nlongest chain: 3\n").is_err());
+    }
+
+    /// `EnforceMode` is `Atoi` of the raw bytes; `cache_threshold` is `ParseUint` base 10.
+    #[test]
+    fn enforce_and_threshold_as_go() {
+        assert_eq!(parse_enforce(b"1"), 1);
+        assert_eq!(parse_enforce(b"0"), 0);
+        assert_eq!(parse_enforce(b"1\n"), -1);
+        assert_eq!(parse_enforce(b""), -1);
+        assert_eq!(parse_threshold(b"512\n").unwrap(), 512);
+        assert!(parse_threshold(b"1.5").is_err());
+        assert!(parse_threshold(b"-1").is_err());
+        assert!(parse_threshold(b"+1").is_err());
     }
 }

@@ -293,8 +293,11 @@ pub fn parse_interface(payload: &[u8]) -> Result<Interface, ParseError> {
     Ok(ifi)
 }
 
-/// The SSID in a run of 802.11 information elements (id 0); malformed elements are an error.
+/// The SSID in a run of 802.11 information elements (id 0), as mdlayher/wifi's `parseIEs`
+/// and `BSS.parseAttributes`: every element is checked (a malformed one anywhere is an
+/// error) and the last SSID element wins.
 pub fn parse_ssid(mut ies: &[u8]) -> Result<String, ParseError> {
+    let mut ssid = String::new();
     while !ies.is_empty() {
         let [id, len, rest @ ..] = ies else {
             return Err(ParseError::new("truncated information element"));
@@ -304,11 +307,23 @@ pub fn parse_ssid(mut ies: &[u8]) -> Result<String, ParseError> {
             .get(..len)
             .ok_or_else(|| ParseError::new("information element length past the end"))?;
         if *id == 0 {
-            return Ok(String::from_utf8_lossy(data).into_owned());
+            ssid = decode_ssid(data);
         }
         ies = &rest[len..];
     }
-    Ok(String::new())
+    Ok(ssid)
+}
+
+/// mdlayher/wifi's `decodeSSID`: `utf8.DecodeRune` in a loop, so every byte of an invalid
+/// sequence becomes one U+FFFD (`String::from_utf8_lossy` replaces a whole truncated
+/// sequence with one).
+pub fn decode_ssid(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('\u{fffd}', chunk.invalid().len()));
+    }
+    out
 }
 
 /// The BSS of one `NL80211_CMD_NEW_SCAN_RESULTS` payload, if it carries a status (the one the
@@ -322,14 +337,10 @@ pub fn parse_scan_result(payload: &[u8]) -> Result<Option<Bss>, ParseError> {
         let Some(status) = nested.iter().find(|n| n.kind == NL80211_BSS_STATUS) else {
             continue;
         };
-        // Kernel NL80211_BSS_STATUS_{AUTHENTICATED,ASSOCIATED,IBSS_JOINED} = 0, 1, 2; the Go
-        // enum has NotAssociated at 2.
-        let status = match u32_at(status.value, 0)? {
-            0 => 0,
-            1 => 1,
-            2 => 3,
-            other => i64::from(other) + 1,
-        };
+        // mdlayher/wifi casts the kernel value (`BSSStatus(nlenc.Uint32(...))`), so the
+        // kernel's NL80211_BSS_STATUS_IBSS_JOINED (2) is its BSSStatusNotAssociated (2) and
+        // node_exporter's mode "unknown", not "ad-hoc" (its BSSStatusIBSSJoined is 3).
+        let status = i64::from(u32_at(status.value, 0)?);
         let mut bss = Bss {
             status,
             ..Bss::default()
@@ -753,6 +764,20 @@ mod tests {
         let unassociated = attr(NL80211_ATTR_BSS, &attr(NL80211_BSS_BSSID, &[1; 6]));
         assert_eq!(parse_scan_result(&genl(&[unassociated])).unwrap(), None);
         assert!(parse_ssid(&[0, 9, 1]).is_err());
+        // mdlayher/wifi: every IE checked, the last SSID wins, invalid UTF-8 per byte.
+        assert!(parse_ssid(&[0, 1, b'a', 5, 9, 1]).is_err());
+        assert_eq!(parse_ssid(&[0, 1, b'a', 0, 1, b'b']).unwrap(), "b");
+        assert_eq!(decode_ssid(b"x\xe2\x82y"), "x\u{fffd}\u{fffd}y");
+        let ibss = attr(
+            NL80211_ATTR_BSS,
+            &attr(NL80211_BSS_STATUS, &2u32.to_ne_bytes()),
+        );
+        let got = parse_scan_result(&genl(&[ibss])).unwrap().unwrap();
+        assert_eq!(
+            status_mode(got.status),
+            "unknown",
+            "kernel IBSS_JOINED cast as Go"
+        );
         assert!(parse_ssid(&[0]).is_err());
         assert_eq!(parse_ssid(&[]).unwrap(), "");
     }
