@@ -101,7 +101,7 @@ pub struct Mount {
     /// Mount point with `\040` and `\011` decoded (only those, as node_exporter) and invalid
     /// UTF-8 replaced.
     pub mount_point: String,
-    /// The decoded mount point bytes (for `statfs` when they are not valid UTF-8).
+    /// The mount point bytes with every kernel escape decoded (the path `statfs` is given).
     pub mount_point_raw: Vec<u8>,
     /// File-system type.
     pub fs_type: String,
@@ -177,12 +177,14 @@ fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
                 String::from_utf8_lossy(field(2))
             ))
         })?;
-    let raw = unescape_space_and_tab(field(4));
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Ok(Mount {
         device: lossy(field(n - 2)),
-        mount_point: lossy(&raw),
-        mount_point_raw: raw,
+        // The label as node_exporter writes it; statfs gets the path the kernel means, so a
+        // mount point with a backslash or newline is measured (node_exporter's statfs of the
+        // half-decoded path fails there).
+        mount_point: lossy(&unescape_space_and_tab(field(4))),
+        mount_point_raw: crate::procfs::mountinfo::unescape_octal(field(4)),
         fs_type: lossy(field(n - 3)),
         major: major.to_string(),
         minor: minor.to_string(),
@@ -193,7 +195,7 @@ fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
 
 /// node_exporter's `parseFilesystemLabels` decodes only `\040` (space) and `\011` (tab) in
 /// the mount point, in that order (`strings.ReplaceAll`); procfs keeps the field as the kernel
-/// wrote it, so `\012`, `\134` and `\043` stay literal in the label and in the `statfs` path.
+/// wrote it, so `\012`, `\134` and `\043` stay literal in the `mountpoint` label.
 fn unescape_space_and_tab(field: &[u8]) -> Vec<u8> {
     fn replace(input: &[u8], from: &[u8; 4], to: u8) -> Vec<u8> {
         let mut out = Vec::with_capacity(input.len());
@@ -409,12 +411,9 @@ pub fn statfs(path: &Path) -> StatResult {
     }
 }
 
-/// Where to `statfs` a mount point: below the rootfs, from the raw bytes when the mount point
-/// is not valid UTF-8.
+/// Where to `statfs` a mount point: below the rootfs, from the fully decoded bytes (the label
+/// keeps node_exporter's partial decoding; the path must be the one the kernel means).
 fn stat_path(roots: &Roots, mount: &Mount) -> PathBuf {
-    if std::str::from_utf8(&mount.mount_point_raw).is_ok() {
-        return roots.root(&mount.mount_point);
-    }
     let root = roots.rootfs.as_os_str().as_bytes();
     let raw = mount.mount_point_raw.as_slice();
     let stripped = match raw.strip_prefix(root) {
@@ -568,7 +567,7 @@ mod tests {
         let line = b"45 27 8:3 / /mnt/a\\134b\\012c\\040d rw - ext4 /dev/sda3 rw\n";
         let mounts = parse_mountinfo(line).unwrap();
         assert_eq!(mounts[0].mount_point, "/mnt/a\\134b\\012c d");
-        assert_eq!(mounts[0].mount_point_raw, b"/mnt/a\\134b\\012c d");
+        assert_eq!(mounts[0].mount_point_raw, b"/mnt/a\\b\nc d");
     }
 
     #[test]
