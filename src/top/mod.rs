@@ -30,6 +30,7 @@ use output::Column;
 const COLLECTORS: &[&str] = &[
     "container_cpu",
     "container_diskio",
+    "container_logs",
     "container_memory",
     "container_network",
     "container_oom",
@@ -65,7 +66,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let cmd = cli::command()
         .mut_args(|a| {
             let id = a.get_id().as_str();
-            let shown = id.starts_with("path.") || id.starts_with("collector.container.");
+            let shown = id.starts_with("path.")
+                || id.starts_with("collector.container.")
+                || id.starts_with("collector.container_logs.");
             a.hide(!shown)
         })
         .name("nodex top")
