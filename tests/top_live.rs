@@ -4,7 +4,8 @@
 //! `--once --output json` field by field against the limits set and `docker stats --no-stream`,
 //! that `--url` against a running nodex gives the same rows, and drives the live view in a real
 //! terminal (tmux `send-keys` / `capture-pane`): CPU order, limits, the sort and filter keys,
-//! and that `q` exits 0 with the terminal restored. A drop guard removes the containers, the
+//! and that `q` exits 0 with the terminal restored. A container writing to its json-file log
+//! checks the log write rate against the file's growth. A drop guard removes the containers, the
 //! image, the build context and the tmux session even on failure.
 
 mod common;
