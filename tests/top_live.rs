@@ -310,6 +310,7 @@ fn nodex_top_against_docker_containers() {
         "--collector.container_oom",
         "--collector.container_network",
         "--collector.container_diskio",
+        "--collector.container_logs",
         "--collector.machine",
         &include,
     ]);
@@ -334,6 +335,10 @@ fn nodex_top_against_docker_containers() {
         "remote {remote:#}\nlocal {local:#}"
     );
     assert_eq!(key(&local)[0].0, s.idle, "--sort-by container");
+    // Neither writes to its (empty) json-file log: the family is read both ways, at rate 0.
+    for r in self::rows(&remote).iter().chain(self::rows(&local)) {
+        assert_eq!(num(r, "log_write_bytes_per_second"), 0.0, "{r}");
+    }
     drop(server);
 
     live_view(&s);
