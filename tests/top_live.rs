@@ -4,7 +4,8 @@
 //! `--once --output json` field by field against the limits set and `docker stats --no-stream`,
 //! that `--url` against a running nodex gives the same rows, and drives the live view in a real
 //! terminal (tmux `send-keys` / `capture-pane`): CPU order, limits, the sort and filter keys,
-//! and that `q` exits 0 with the terminal restored. A drop guard removes the containers, the
+//! and that `q` exits 0 with the terminal restored. A container writing to its json-file log
+//! checks the log write rate against the file's growth. A drop guard removes the containers, the
 //! image, the build context and the tmux session even on failure.
 
 mod common;
@@ -309,6 +310,7 @@ fn nodex_top_against_docker_containers() {
         "--collector.container_oom",
         "--collector.container_network",
         "--collector.container_diskio",
+        "--collector.container_logs",
         "--collector.machine",
         &include,
     ]);
@@ -333,6 +335,10 @@ fn nodex_top_against_docker_containers() {
         "remote {remote:#}\nlocal {local:#}"
     );
     assert_eq!(key(&local)[0].0, s.idle, "--sort-by container");
+    // Neither writes to its (empty) json-file log: the family is read both ways, at rate 0.
+    for r in self::rows(&remote).iter().chain(self::rows(&local)) {
+        assert_eq!(num(r, "log_write_bytes_per_second"), 0.0, "{r}");
+    }
     drop(server);
 
     live_view(&s);
@@ -575,4 +581,70 @@ fn live_view_over_kubelet_fixture() {
         screen.lines().any(|l| exit_line(l) == Some("0")),
         "exit status:\n{screen}"
     );
+}
+
+/// The log write rate of a container writing to Docker's json-file log (moby
+/// `daemon/logger/jsonfilelog`), against the growth of that file around the `--once` call: the
+/// bytes between top's two reads are at most the growth over the whole call, and at a steady
+/// write rate not much less.
+#[test]
+fn log_write_rate_of_a_docker_container() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() == 0 };
+    let busybox = PathBuf::from("/bin/busybox");
+    if !root || !busybox.exists() || run("docker", &["info"]).is_err() {
+        skip_unless_ci("needs root, /bin/busybox and a Docker daemon");
+        return;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!("nodextoplog{}x{nanos}", std::process::id());
+    let guard = Guard {
+        containers: vec![name.clone()],
+        image: format!("nodex-test-top:{name}"),
+        context: std::env::temp_dir().join(format!("nodex-top-{name}")),
+        tmux: name.clone(),
+    };
+    std::fs::create_dir_all(&guard.context).expect("build context");
+    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
+    std::fs::write(
+        guard.context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .expect("Dockerfile");
+    let context = guard.context.to_string_lossy().into_owned();
+    run("docker", &["build", "-q", "-t", &guard.image, &context]).expect("docker build");
+    run(
+        "docker",
+        &[
+            "run", "-d", "--log-driver", "json-file", "--name", &name, &guard.image,
+            "/bin/busybox", "sh", "-c",
+            "while :; do echo 0123456789012345678901234567890123456789; /bin/busybox usleep 20000; done",
+        ],
+    )
+    .expect("docker run");
+    let log = run("docker", &["inspect", "-f", "{{.LogPath}}", &name]).expect("inspect");
+    let size = || std::fs::metadata(&log).map_or(0, |m| m.len()) as f64;
+    eventually(Duration::from_secs(30), || {
+        (size() > 0.0).then_some(()).ok_or(format!("{log} empty"))
+    });
+    let before = size();
+    let started = Instant::now();
+    let doc = once_json("2s", &["--filter", &name]);
+    let elapsed = started.elapsed().as_secs_f64();
+    let grown = size() - before;
+    let row = rows(&doc)
+        .first()
+        .unwrap_or_else(|| panic!("no row: {doc:#}"));
+    let rate = num(row, "log_write_bytes_per_second");
+    eprintln!("log rate {rate:.0} B/s; the file grew {grown} B in {elapsed:.2} s");
+    // Top's reads are at least the 2 s interval apart and inside the call.
+    assert!(rate * 2.0 <= grown, "{rate} B/s over 2 s > {grown} B grown");
+    assert!(
+        rate > 0.3 * grown / elapsed,
+        "{rate} B/s, the file grew {grown} B in {elapsed} s"
+    );
+    drop(guard);
 }

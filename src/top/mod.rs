@@ -30,6 +30,7 @@ use output::Column;
 const COLLECTORS: &[&str] = &[
     "container_cpu",
     "container_diskio",
+    "container_logs",
     "container_memory",
     "container_network",
     "container_oom",
@@ -65,7 +66,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     let cmd = cli::command()
         .mut_args(|a| {
             let id = a.get_id().as_str();
-            let shown = id.starts_with("path.") || id.starts_with("collector.container.");
+            let shown = id.starts_with("path.")
+                || id.starts_with("collector.container.")
+                || id.starts_with("collector.container_logs.");
             a.hide(!shown)
         })
         .name("nodex top")
@@ -518,5 +521,67 @@ mod tests {
                 "{version}: sandboxes are not rows: {rows:#?}"
             );
         }
+    }
+
+    #[test]
+    fn local_mode_reads_the_log_write_rate() {
+        // A copy of the v2 tree, with a kubelet log directory for shop/web-0/app written to
+        // between two reads: the rate times the interval is what was appended.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup-v2");
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&base)
+            .arg(tmp.path().join("t"))
+            .status()
+            .expect("cp runs");
+        assert!(status.success());
+        let t = tmp.path().join("t");
+        let roots = Roots {
+            procfs: t.join("proc"),
+            sysfs: t.join("sys"),
+            rootfs: t.join("root"),
+            udev_data: t.join("udev"),
+        };
+        let src = Source::local(roots, nodex_collectors::Options::with_defaults()).expect("builds");
+        let first = src.read().expect("reads");
+        let app = first
+            .containers
+            .values()
+            .find(|c| c.namespace == "shop" && c.pod == "web-0" && c.container == "app")
+            .expect("shop/web-0/app");
+        // The kubelet's pod directory: <ns>_<pod>_<uid>, the uid as in the systemd slice
+        // name `kubepods-burstable-pod<uid with _ for ->.slice`.
+        let uid = app
+            .id
+            .split('/')
+            .find_map(|seg| seg.strip_suffix(".slice")?.split_once("-pod"))
+            .map(|(_, u)| u.replace('_', "-"))
+            .expect("pod uid in the cgroup path");
+        let dir = t.join(format!("root/var/log/pods/shop_web-0_{uid}/app"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let log = dir.join("0.log");
+        std::fs::write(&log, vec![b'a'; 100]).expect("write");
+        let a = src.read().expect("reads");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("open");
+        std::io::Write::write_all(&mut f, &[b'b'; 5000]).expect("append");
+        drop(f);
+        let b = src.read().expect("reads");
+        let (_, rows) = model::rows(&a, &b, &BTreeMap::new());
+        let row = rows
+            .iter()
+            .find(|r| r.namespace == "shop" && r.pod == "web-0" && r.container == "app")
+            .expect("row");
+        let secs = b.at.saturating_duration_since(a.at).as_secs_f64();
+        let written = row.log_write_bytes_per_second.expect("a log rate") * secs;
+        assert!((written - 5000.0).abs() < 1e-6, "{written}");
+        // Containers without a log directory have no rate.
+        assert!(rows
+            .iter()
+            .filter(|r| r.container != "app")
+            .all(|r| r.log_write_bytes_per_second.is_none()));
     }
 }

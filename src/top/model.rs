@@ -35,6 +35,7 @@ pub struct Raw {
     rx_bytes: Option<f64>,
     tx_bytes: Option<f64>,
     io_bytes: Option<f64>,
+    log_written: Option<f64>,
 }
 
 fn add(slot: &mut Option<f64>, v: f64) {
@@ -104,6 +105,9 @@ impl Snapshot {
                 "container_fs_reads_bytes_total" | "container_fs_writes_bytes_total" => {
                     add(&mut c.io_bytes, v)
                 }
+                // nodex's container_logs group (README "Container logs"): a counter of the
+                // bytes the runtime wrote to the container's log files, across rotations.
+                "container_log_written_bytes_total" => c.log_written = Some(v),
                 _ => {}
             }
         }
@@ -191,6 +195,9 @@ pub struct Row {
     pub network_tx_bytes_per_second: Option<f64>,
     /// Block I/O (read + write) in bytes/s.
     pub block_io_bytes_per_second: Option<f64>,
+    /// Log write rate in bytes/s (`container_log_written_bytes_total`; unknown without the
+    /// container_logs group).
+    pub log_write_bytes_per_second: Option<f64>,
     /// Restarts, from the kubelet's log file names.
     pub restarts: Option<u64>,
     #[serde(skip)]
@@ -304,6 +311,7 @@ pub fn rows(
             network_rx_bytes_per_second: rx,
             network_tx_bytes_per_second: tx,
             block_io_bytes_per_second: rate(p.io_bytes, c.io_bytes, secs),
+            log_write_bytes_per_second: rate(p.log_written, c.log_written, secs),
             restarts: restarts
                 .get(&(c.namespace.clone(), c.pod.clone(), c.container.clone()))
                 .copied(),
@@ -387,6 +395,8 @@ pub fn group_by_pod(rows: &[Row]) -> Vec<Row> {
         g.oom_kills = sum(g.oom_kills, r.oom_kills);
         g.pids = sum(g.pids, r.pids);
         g.block_io_bytes_per_second = sum(g.block_io_bytes_per_second, r.block_io_bytes_per_second);
+        g.log_write_bytes_per_second =
+            sum(g.log_write_bytes_per_second, r.log_write_bytes_per_second);
         g.restarts = match (g.restarts, r.restarts) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -484,5 +494,68 @@ mod tests {
         assert_eq!(rows[0].cpu_cores, None);
         assert_eq!(rows[0].throttled_percent, None);
         assert_eq!(rows[0].network_rx_bytes_per_second, None);
+    }
+
+    const K8S2: &str = "container=\"sidecar\",id=\"/kubepods/burstable/pod1/c2\",image=\"i\",name=\"c2\",namespace=\"shop\",pod=\"web-0\"";
+
+    /// Two containers of one pod, with the log counter when `logs` is given.
+    fn logs_text(logs: Option<(f64, f64)>) -> String {
+        let mut t = format!(
+            "container_cpu_usage_seconds_total{{{K8S},cpu=\"total\"}} 1\n\
+             container_cpu_usage_seconds_total{{{K8S2},cpu=\"total\"}} 1\n"
+        );
+        if let Some((a, b)) = logs {
+            t.push_str(&format!(
+                "# TYPE container_log_written_bytes_total counter\n\
+                 container_log_written_bytes_total{{{K8S}}} {a}\n\
+                 container_log_written_bytes_total{{{K8S2}}} {b}\n"
+            ));
+        }
+        t
+    }
+
+    #[test]
+    fn log_write_rate_from_two_reads_summed_per_pod() {
+        let t0 = Instant::now();
+        let a = snap(&logs_text(Some((1000.0, 0.0))), t0);
+        let b = snap(
+            &logs_text(Some((9000.0, 400.0))),
+            t0 + Duration::from_secs(4),
+        );
+        let (_, rows) = rows(&a, &b, &BTreeMap::new());
+        let by: BTreeMap<&str, Option<f64>> = rows
+            .iter()
+            .map(|r| (r.container.as_str(), r.log_write_bytes_per_second))
+            .collect();
+        assert_eq!(by["app"], Some(2000.0));
+        assert_eq!(by["sidecar"], Some(100.0));
+        let pods = group_by_pod(&rows);
+        assert_eq!(pods.len(), 1);
+        assert_eq!(pods[0].log_write_bytes_per_second, Some(2100.0));
+    }
+
+    #[test]
+    fn log_counter_reset_and_missing_family_are_unknown() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(2);
+        // The counter went back (nodex restarted behind --url): no rate for that one.
+        let a = snap(&logs_text(Some((5000.0, 10.0))), t0);
+        let b = snap(&logs_text(Some((100.0, 30.0))), t1);
+        let (_, rows) = rows(&a, &b, &BTreeMap::new());
+        assert_eq!(rows[0].container, "app");
+        assert_eq!(rows[0].log_write_bytes_per_second, None);
+        assert_eq!(rows[1].log_write_bytes_per_second, Some(10.0));
+        // Without the family (cAdvisor, the kubelet, the group disabled): unknown, null in JSON.
+        let a = snap(&logs_text(None), t0);
+        let b = snap(&logs_text(None), t1);
+        let (_, none) = super::rows(&a, &b, &BTreeMap::new());
+        assert_eq!(none.len(), 2);
+        assert!(none.iter().all(|r| r.log_write_bytes_per_second.is_none()));
+        assert_eq!(group_by_pod(&none)[0].log_write_bytes_per_second, None);
+        let json = serde_json::to_value(&none[0]).expect("serializes");
+        assert_eq!(json["log_write_bytes_per_second"], serde_json::Value::Null);
+        assert!(json
+            .as_object()
+            .is_some_and(|o| o.contains_key("log_write_bytes_per_second")));
     }
 }

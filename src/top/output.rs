@@ -41,12 +41,14 @@ pub enum Column {
     Tx,
     /// Block I/O rate.
     Io,
+    /// Log write rate.
+    Log,
     /// Restarts.
     Restarts,
 }
 
 /// Every column, in display order.
-pub const COLUMNS: [Column; 18] = [
+pub const COLUMNS: [Column; 19] = [
     Column::Namespace,
     Column::Pod,
     Column::Container,
@@ -64,6 +66,7 @@ pub const COLUMNS: [Column; 18] = [
     Column::Rx,
     Column::Tx,
     Column::Io,
+    Column::Log,
     Column::Restarts,
 ];
 
@@ -88,6 +91,7 @@ impl Column {
             Column::Rx => "rx",
             Column::Tx => "tx",
             Column::Io => "io",
+            Column::Log => "log",
             Column::Restarts => "restarts",
         }
     }
@@ -112,6 +116,7 @@ impl Column {
             Column::Rx => "RX/s",
             Column::Tx => "TX/s",
             Column::Io => "IO/s",
+            Column::Log => "LOG/s",
             Column::Restarts => "RESTARTS",
         }
     }
@@ -147,6 +152,7 @@ impl Column {
             Column::Rx => r.network_rx_bytes_per_second,
             Column::Tx => r.network_tx_bytes_per_second,
             Column::Io => r.block_io_bytes_per_second,
+            Column::Log => r.log_write_bytes_per_second,
             Column::Restarts => r.restarts.map(|n| n as f64),
         }
     }
@@ -166,7 +172,12 @@ impl Column {
             | Column::CpuLimitPercent
             | Column::Throttled
             | Column::MemoryPercent => format!("{v:.0}%"),
-            Column::Memory | Column::MemoryLimit | Column::Rx | Column::Tx | Column::Io => bytes(v),
+            Column::Memory
+            | Column::MemoryLimit
+            | Column::Rx
+            | Column::Tx
+            | Column::Io
+            | Column::Log => bytes(v),
             _ => format!("{v:.0}"),
         }
     }
@@ -319,5 +330,24 @@ mod tests {
             "{t}"
         );
         assert!(t.lines().nth(2).is_some_and(|l| l.contains("web-0")), "{t}");
+    }
+
+    #[test]
+    fn log_column_sorts_and_shows_bytes_per_second() {
+        let mut rows = vec![
+            row("a", "x", None),
+            row("b", "y", None),
+            row("c", "z", None),
+        ];
+        rows[0].log_write_bytes_per_second = Some(10.0);
+        rows[2].log_write_bytes_per_second = Some(3.0 * 1024.0 * 1024.0);
+        assert_eq!(Column::from_key("log"), Some(Column::Log));
+        sort(&mut rows, Column::Log, false);
+        let order: Vec<&str> = rows.iter().map(|r| r.pod.as_str()).collect();
+        assert_eq!(order, ["c", "a", "b"]);
+        assert_eq!(Column::Log.cell(&rows[0]), "3.0Mi");
+        assert_eq!(Column::Log.cell(&rows[2]), "-");
+        let t = table(&Node::default(), &rows);
+        assert!(t.lines().nth(1).is_some_and(|l| l.contains("LOG/s")), "{t}");
     }
 }

@@ -118,6 +118,7 @@ fn run_in(
             KeyCode::Char('c') => set_sort(&mut st, Column::Cpu),
             KeyCode::Char('m') => set_sort(&mut st, Column::Memory),
             KeyCode::Char('n') => set_sort(&mut st, Column::Container),
+            KeyCode::Char('l') => set_sort(&mut st, Column::Log),
             KeyCode::Char('g') => st.args.by_pod = !st.args.by_pod,
             _ => {}
         }
@@ -207,7 +208,7 @@ fn draw(f: &mut Frame, st: &State) {
         format!("filter: {}_  (Enter keep, Esc clear)", st.filter)
     } else {
         format!(
-            "q quit  </> sort column  r reverse  c cpu  m mem  n name  g group  / filter   [{}]",
+            "q quit  </> sort column  r reverse  c cpu  m mem  l log  n name  g group  / filter   [{}]",
             st.source
         )
     };
