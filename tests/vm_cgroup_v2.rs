@@ -382,11 +382,13 @@ fn container_families_match_the_kernel_on_cgroup_v2() {
             "memory.peak",
             |t| t.trim().parse::<u64>().ok().map(f),
         );
+        // The killed task's own cgroup only (cAdvisor's count): memory.events.local, not the
+        // hierarchical memory.events.
         c.check(
             "container_oom_events_total",
             id,
             &[],
-            "memory.events",
+            "memory.events.local",
             |t| keyed(t, "oom_kill").map(f),
         );
         // container_pressure: some = waiting, full = stalled, µs → s; pod cgroups are left out

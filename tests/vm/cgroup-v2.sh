@@ -108,7 +108,7 @@ echo 1 > $CG/$K/cgroup.freeze
 vm_wait "kubepods.slice to freeze" grep -q '^frozen 1' $CG/$K/cgroup.events
 
 FILES="cgroup.procs cpu.stat cpu.max cpu.weight cpu.pressure memory.current memory.stat memory.max
-  memory.min memory.low memory.swap.max memory.swap.current memory.peak memory.events
+  memory.min memory.low memory.swap.max memory.swap.current memory.peak memory.events memory.events.local
   memory.pressure io.stat io.pressure pids.current pids.max"
 dump() {
   find $CG/$K -type d | while read -r d; do
