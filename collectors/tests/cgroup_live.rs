@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nodex_collectors::container::walk::{discover, Ctrl};
+use nodex_collectors::container::walk::{discover, Ctrl, Hierarchies};
 use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::{registry, Options, Roots, Settings};
 
@@ -75,22 +75,34 @@ fn value(text: &str, family: &str, id: &str) -> Option<f64> {
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
-#[test]
-fn live_cgroups_are_seen_and_forgotten() {
+/// Roots, the host's cgroup hierarchies and a cgroup path unique to this run (`/<prefix>-<pid>-
+/// <nanos>`), or `None` (skipped outside CI) without root or a cgroup file system.
+fn live_cgroup_setup(prefix: &str) -> Option<(Roots, Hierarchies, String)> {
     if !is_root() {
         skip_unless_ci("needs root to create cgroups");
-        return;
+        return None;
     }
     let roots = Roots::default();
     let Ok(hier) = discover(&roots) else {
         skip_unless_ci("no cgroup file system");
-        return;
+        return None;
     };
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let parent = format!("/nodex-test-{}-{nanos}", std::process::id());
+    Some((
+        roots,
+        hier,
+        format!("/{prefix}-{}-{nanos}", std::process::id()),
+    ))
+}
+
+#[test]
+fn live_cgroups_are_seen_and_forgotten() {
+    let Some((roots, hier, parent)) = live_cgroup_setup("nodex-test") else {
+        return;
+    };
     let child_id = format!("{parent}/busy");
     let mut guard = Guard {
         child: None,
@@ -214,20 +226,9 @@ fn fds_below(needle: &str) -> usize {
 /// removed cgroup alive (as a dying cgroup) and their number does not grow with churn.
 #[test]
 fn descriptors_do_not_outlive_the_scrape() {
-    if !is_root() {
-        skip_unless_ci("needs root to create cgroups");
-        return;
-    }
-    let roots = Roots::default();
-    let Ok(hier) = discover(&roots) else {
-        skip_unless_ci("no cgroup file system");
+    let Some((roots, hier, parent)) = live_cgroup_setup("nodex-fds") else {
         return;
     };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let parent = format!("/nodex-fds-{}-{nanos}", std::process::id());
     let mut guard = Guard {
         child: None,
         dirs: Vec::new(),
