@@ -238,29 +238,27 @@ pub fn from_matches(m: &ArgMatches) -> Result<Config, CliError> {
     let m = m.clone();
     let text = |name: &str| m.get_one::<String>(name).cloned().unwrap_or_default();
 
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     let collectors = registry::all();
-    for info in &collectors {
-        for spec in info.flags {
-            match spec.kind {
-                FlagKind::Bool => {
-                    if let Some(v) = bool_value(&m, spec.name) {
-                        options.set(spec.name, v.to_string());
-                    }
+    for spec in collectors.iter().flat_map(|info| info.flags) {
+        match spec.kind {
+            FlagKind::Bool => {
+                if let Some(v) = bool_value(&m, spec.name) {
+                    options.set_spec(spec, vec![v.to_string()]);
                 }
-                FlagKind::Value => {
-                    if m.value_source(spec.name) == Some(ValueSource::CommandLine) {
-                        options.set(spec.name, text(spec.name));
-                    }
+            }
+            FlagKind::Value => {
+                if m.value_source(spec.name) == Some(ValueSource::CommandLine) {
+                    options.set_spec(spec, vec![text(spec.name)]);
                 }
-                FlagKind::List => {
-                    if m.value_source(spec.name) == Some(ValueSource::CommandLine) {
-                        let values = m
-                            .get_many::<String>(spec.name)
-                            .map(|v| v.cloned().collect())
-                            .unwrap_or_default();
-                        options.set_list(spec.name, values);
-                    }
+            }
+            FlagKind::List => {
+                if m.value_source(spec.name) == Some(ValueSource::CommandLine) {
+                    let values = m
+                        .get_many::<String>(spec.name)
+                        .map(|v| v.cloned().collect())
+                        .unwrap_or_default();
+                    options.set_spec(spec, values);
                 }
             }
         }

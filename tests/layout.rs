@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 /// Container modules that are not collectors.
 const CONTAINER_HELPERS: &[(&str, &str)] = &[
     (
+        "flags",
+        "the --collector.container.* flags the groups share",
+    ),
+    (
         "layout",
         "cgroup path layouts (docker, containerd, crio, systemd slices)",
     ),

@@ -57,7 +57,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let settings = Arc::new(Settings::new(Roots::default(), Options::with_defaults()));
+    let settings = Arc::new(Settings::new(Roots::default(), Options::default()));
     let mut collectors = Vec::new();
     for info in registry::all() {
         let wanted = if names.is_empty() {

@@ -11,12 +11,16 @@ use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::{registry, Options, Roots, Settings};
 
 fn main() {
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     let mut names = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
             Some((flag, value)) => {
-                options.set(flag, value);
+                let Some(spec) = registry::flag(flag) else {
+                    eprintln!("unknown flag --{flag}");
+                    std::process::exit(2);
+                };
+                options.set_spec(&spec, vec![value.to_string()]);
             }
             None => names.push(arg),
         }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::util::FastMap;
+use crate::hash::FastMap;
 
 /// The most descriptors kept open (well under the usual soft limit of 1024).
 pub const MAX_OPEN: usize = 384;

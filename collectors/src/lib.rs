@@ -11,6 +11,7 @@ pub mod dbus;
 pub mod error;
 pub mod expfmt;
 pub mod fdcache;
+pub mod hash;
 pub mod host;
 pub mod netlink;
 pub mod options;

@@ -1,9 +1,13 @@
-//! Collector flags. Each collector declares its `--collector.<name>.<option>` flags in its
-//! `CollectorInfo::flags`, with node_exporter's defaults; the binary turns every declared flag
-//! into a command-line option, and collectors read the values back by name when they are
-//! built (compiling regexes then, so a bad pattern stops start-up with the flag's name).
+//! Collector flags as typed constants. Each collector declares its `--collector.<name>.<option>`
+//! flags next to its code as [`Flag`] constants (name, help, node_exporter's default, and the
+//! type the value is read as) and lists their specs in its `CollectorInfo::flags`; the binary
+//! turns every listed spec into a command-line option, and a collector reads a value back
+//! through its constant (`options.get(&FIELDS)`), so a misspelt flag name cannot compile. The
+//! default comes from the constant itself: this module needs no registry and imports nothing
+//! from the crate (it is a leaf of the module graph, `tests/module_graph.rs`).
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use regex::Regex;
@@ -34,88 +38,168 @@ pub struct FlagSpec {
     pub aliases: &'static [&'static str],
 }
 
-/// The values of every collector flag: defaults from the declared specs, overridden by the
-/// command line. Collectors read them by flag name.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    values: HashMap<String, Vec<String>>,
-    defaults: HashMap<&'static str, &'static str>,
+/// A flag whose value is read as a `T`: one of `bool`, `String`, `Vec<String>` (repeatable),
+/// `Option<Regex>` (empty means none), `Duration` (Go syntax) or `usize`.
+#[derive(Debug)]
+pub struct Flag<T> {
+    /// What the command line and the docs need.
+    pub spec: FlagSpec,
+    value: PhantomData<fn() -> T>,
 }
 
-impl Options {
-    /// Options holding the declared default of every registered collector's flags.
-    pub fn with_defaults() -> Self {
-        let mut options = Options::default();
-        for info in crate::registry::all() {
-            for spec in info.flags {
-                options.defaults.insert(spec.name, spec.default);
-            }
+impl<T: FlagValue> Flag<T> {
+    /// A flag with no aliases; its kind follows from `T`.
+    pub const fn new(name: &'static str, help: &'static str, default: &'static str) -> Self {
+        Flag {
+            spec: FlagSpec {
+                name,
+                help,
+                kind: T::KIND,
+                default,
+                aliases: &[],
+            },
+            value: PhantomData,
         }
-        options
     }
 
-    /// Sets a flag to one value (replacing any other).
-    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
-        self.values.insert(name.to_string(), vec![value.into()]);
+    /// The same flag, also accepted under old `aliases` (hidden from `--help`).
+    pub const fn with_aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.spec.aliases = aliases;
         self
     }
 
-    /// Sets all values of a repeatable flag.
-    pub fn set_list(&mut self, name: &str, values: Vec<String>) -> &mut Self {
-        self.values.insert(name.to_string(), values);
-        self
+    /// The full name, for error messages (`--{name}`).
+    pub const fn name(&self) -> &'static str {
+        self.spec.name
     }
+}
 
-    /// The value of a single-valued flag (its default if unset; `""` if unknown).
-    pub fn value(&self, name: &str) -> String {
-        match self.values.get(name).and_then(|v| v.last()) {
-            Some(v) => v.clone(),
-            None => self.defaults.get(name).copied().unwrap_or("").to_string(),
-        }
+/// A type a flag's text is read as. `Read` is `Self` where reading cannot fail, else a
+/// `Result` whose error names the flag.
+pub trait FlagValue: Sized {
+    /// The command-line kind of flags of this type.
+    const KIND: FlagKind;
+    /// What [`Options::get`] returns.
+    type Read;
+    /// Reads the flag `name` from its values (the last one counts for single-valued flags).
+    fn read(name: &str, values: &[&str]) -> Self::Read;
+}
+
+fn last<'a>(values: &[&'a str]) -> &'a str {
+    values.last().copied().unwrap_or("")
+}
+
+impl FlagValue for bool {
+    const KIND: FlagKind = FlagKind::Bool;
+    type Read = bool;
+    fn read(_: &str, values: &[&str]) -> bool {
+        last(values) == "true"
     }
+}
 
-    /// The values of a repeatable flag (the default, if non-empty, when unset).
-    pub fn list(&self, name: &str) -> Vec<String> {
-        match self.values.get(name) {
-            Some(v) => v.clone(),
-            None => {
-                let d = self.defaults.get(name).copied().unwrap_or("");
-                if d.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![d.to_string()]
-                }
-            }
-        }
+impl FlagValue for String {
+    const KIND: FlagKind = FlagKind::Value;
+    type Read = String;
+    fn read(_: &str, values: &[&str]) -> String {
+        last(values).to_string()
     }
+}
 
-    /// A boolean flag.
-    pub fn bool(&self, name: &str) -> bool {
-        self.value(name) == "true"
+impl FlagValue for Vec<String> {
+    const KIND: FlagKind = FlagKind::List;
+    type Read = Vec<String>;
+    fn read(_: &str, values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
     }
+}
 
-    /// A regex flag; an empty value means "no pattern". The error names the flag.
-    pub fn regex(&self, name: &str) -> Result<Option<Regex>, String> {
-        let pattern = self.value(name);
+impl FlagValue for Option<Regex> {
+    const KIND: FlagKind = FlagKind::Value;
+    type Read = Result<Option<Regex>, String>;
+    fn read(name: &str, values: &[&str]) -> Self::Read {
+        let pattern = last(values);
         if pattern.is_empty() {
             return Ok(None);
         }
-        Regex::new(&pattern)
+        Regex::new(pattern)
             .map(Some)
             .map_err(|e| format!("invalid regular expression for --{name}: {e}"))
     }
+}
 
-    /// A duration flag in Go's syntax (`5s`, `500ms`, `1m30s`).
-    pub fn duration(&self, name: &str) -> Result<Duration, String> {
-        let text = self.value(name);
-        parse_go_duration(&text).ok_or_else(|| format!("invalid duration {text:?} for --{name}"))
+impl FlagValue for Duration {
+    const KIND: FlagKind = FlagKind::Value;
+    type Read = Result<Duration, String>;
+    fn read(name: &str, values: &[&str]) -> Self::Read {
+        let text = last(values);
+        parse_go_duration(text).ok_or_else(|| format!("invalid duration {text:?} for --{name}"))
     }
+}
 
-    /// A non-negative integer flag.
-    pub fn usize(&self, name: &str) -> Result<usize, String> {
-        let text = self.value(name);
+impl FlagValue for usize {
+    const KIND: FlagKind = FlagKind::Value;
+    type Read = Result<usize, String>;
+    fn read(name: &str, values: &[&str]) -> Self::Read {
+        let text = last(values);
         text.parse()
             .map_err(|_| format!("invalid number {text:?} for --{name}"))
+    }
+}
+
+/// The values of the collector flags set on the command line; any other flag reads as its
+/// declared default.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    values: HashMap<&'static str, Vec<String>>,
+    /// Every flag name read, so a test can check each is declared by a registered collector.
+    #[cfg(test)]
+    pub(crate) read: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<&'static str>>>,
+}
+
+impl Options {
+    /// Sets a flag to one value (replacing any other), as `--name=value` would.
+    pub fn set<T>(&mut self, flag: &Flag<T>, value: impl Into<String>) -> &mut Self {
+        self.set_spec(&flag.spec, vec![value.into()])
+    }
+
+    /// Sets all values of a repeatable flag.
+    pub fn set_list(&mut self, flag: &Flag<Vec<String>>, values: Vec<String>) -> &mut Self {
+        self.set_spec(&flag.spec, values)
+    }
+
+    /// Sets the values of the flag `spec` describes (for the command line, which only sees
+    /// specs).
+    pub fn set_spec(&mut self, spec: &FlagSpec, values: Vec<String>) -> &mut Self {
+        self.values.insert(spec.name, values);
+        self
+    }
+
+    /// The flag's value: what the command line set, else its default.
+    pub fn get<T: FlagValue>(&self, flag: &Flag<T>) -> T::Read {
+        #[cfg(test)]
+        self.read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(flag.spec.name);
+        let values: Vec<&str> = match self.values.get(flag.spec.name) {
+            Some(set) => set.iter().map(String::as_str).collect(),
+            None if flag.spec.default.is_empty() => Vec::new(),
+            None => vec![flag.spec.default],
+        };
+        T::read(flag.spec.name, &values)
+    }
+
+    /// The flag's text as given (its default when unset), whatever type it is read as.
+    pub fn text<T>(&self, flag: &Flag<T>) -> String {
+        match self.values.get(flag.spec.name).and_then(|v| v.last()) {
+            Some(value) => value.clone(),
+            None => flag.spec.default.to_string(),
+        }
+    }
+
+    /// Whether the command line set the flag (even to its default).
+    pub fn is_set<T>(&self, flag: &Flag<T>) -> bool {
+        self.values.contains_key(flag.spec.name)
     }
 }
 
@@ -162,18 +246,16 @@ pub fn device_allowed(name: &str, include: Option<&Regex>, exclude: Option<&Rege
 /// Reads an include/exclude pair of regex flags that node_exporter declares mutually exclusive.
 pub fn include_exclude(
     options: &Options,
-    include: &str,
-    exclude: &str,
+    include: &Flag<Option<Regex>>,
+    exclude: &Flag<Option<Regex>>,
 ) -> Result<(Option<Regex>, Option<Regex>), String> {
-    let inc = options.regex(include)?;
-    let exc = options.regex(exclude)?;
-    if inc.is_some()
-        && exc.is_some()
-        && options.values.contains_key(include)
-        && options.values.contains_key(exclude)
-    {
+    let inc = options.get(include)?;
+    let exc = options.get(exclude)?;
+    if inc.is_some() && exc.is_some() && options.is_set(include) && options.is_set(exclude) {
         return Err(format!(
-            "--{include} and --{exclude} are mutually exclusive"
+            "--{} and --{} are mutually exclusive",
+            include.name(),
+            exclude.name()
         ));
     }
     Ok((inc, exc))
@@ -194,18 +276,54 @@ mod tests {
         assert_eq!(parse_go_duration(""), None);
     }
 
+    const TEXT: Flag<String> = Flag::new("collector.t.text", "", "x");
+    const ON: Flag<bool> = Flag::new("collector.t.on", "", "true");
+    const PATTERN: Flag<Option<Regex>> = Flag::new("collector.t.pattern", "", "");
+    const MANY: Flag<Vec<String>> = Flag::new("collector.t.many", "", "d");
+    const WAIT: Flag<Duration> = Flag::new("collector.t.wait", "", "5s");
+    const COUNT: Flag<usize> = Flag::new("collector.t.count", "", "4");
+
     #[test]
     fn values_and_defaults() {
         let mut o = Options::default();
-        o.defaults.insert("a", "x");
-        o.defaults.insert("b", "true");
-        assert_eq!(o.value("a"), "x");
-        assert!(o.bool("b"));
-        o.set("b", "false");
-        assert!(!o.bool("b"));
-        o.set("r", "(");
-        assert!(o.regex("r").unwrap_err().contains("--r"));
-        assert!(o.regex("unset").unwrap().is_none());
+        assert_eq!(o.get(&TEXT), "x");
+        assert!(o.get(&ON));
+        assert_eq!(o.get(&MANY), vec!["d"]);
+        assert_eq!(o.get(&WAIT), Ok(Duration::from_secs(5)));
+        assert_eq!(o.get(&COUNT), Ok(4));
+        assert!(o.get(&PATTERN).unwrap().is_none());
+        o.set(&ON, "false").set(&TEXT, "y").set(&COUNT, "-1");
+        o.set_list(&MANY, vec!["a".into(), "b".into()]);
+        assert!(!o.get(&ON));
+        assert_eq!(o.get(&TEXT), "y");
+        assert_eq!(o.get(&MANY), vec!["a", "b"]);
+        assert!(o.get(&COUNT).unwrap_err().contains("--collector.t.count"));
+        o.set(&PATTERN, "(");
+        assert!(o
+            .get(&PATTERN)
+            .unwrap_err()
+            .contains("--collector.t.pattern"));
+        o.set(&WAIT, "5");
+        assert!(o.get(&WAIT).unwrap_err().contains("--collector.t.wait"));
+    }
+
+    #[test]
+    fn kinds_follow_types() {
+        assert_eq!(ON.spec.kind, FlagKind::Bool);
+        assert_eq!(TEXT.spec.kind, FlagKind::Value);
+        assert_eq!(MANY.spec.kind, FlagKind::List);
+        assert_eq!(PATTERN.with_aliases(&["old"]).spec.aliases, &["old"]);
+    }
+
+    #[test]
+    fn include_exclude_are_exclusive_when_both_set() {
+        const EXC: Flag<Option<Regex>> = Flag::new("collector.t.exclude", "", "^lo$");
+        let mut o = Options::default();
+        o.set(&PATTERN, "^eth");
+        assert!(include_exclude(&o, &PATTERN, &EXC).is_ok());
+        o.set(&EXC, "^lo$");
+        let e = include_exclude(&o, &PATTERN, &EXC).unwrap_err();
+        assert!(e.contains("mutually exclusive"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Every collector nodex knows, in one list. Adding a collector is one line here plus its module.
 
 use crate::collector::CollectorInfo;
+use crate::options::FlagSpec;
 use crate::{container, host};
 
 /// All registered collectors, sorted by name.
@@ -104,6 +105,15 @@ pub fn all() -> Vec<CollectorInfo> {
 /// Looks a collector up by name.
 pub fn find(name: &str) -> Option<CollectorInfo> {
     all().into_iter().find(|c| c.name == name)
+}
+
+/// The spec of the flag named `name` (without dashes), among every registered collector's.
+pub fn flag(name: &str) -> Option<FlagSpec> {
+    all()
+        .iter()
+        .flat_map(|info| info.flags)
+        .find(|spec| spec.name == name)
+        .copied()
 }
 
 /// The README's collector table: name, default, sources, and the families each collector's

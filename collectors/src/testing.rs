@@ -67,7 +67,7 @@ pub fn collect_on_empty_root(
     let roots = crate::roots::Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
     let settings = std::sync::Arc::new(crate::collector::Settings::new(
         roots,
-        crate::options::Options::with_defaults(),
+        crate::options::Options::default(),
     ));
     let collector = (info.build)(&settings)?;
     let mut sink = crate::expfmt::MetricSink::new();
@@ -89,7 +89,7 @@ pub fn collect_on_root(
 > {
     let settings = std::sync::Arc::new(crate::collector::Settings::new(
         crate::roots::Roots::fixture(base),
-        crate::options::Options::with_defaults(),
+        crate::options::Options::default(),
     ));
     let collector = (info.build)(&settings)?;
     let mut sink = crate::expfmt::MetricSink::new();

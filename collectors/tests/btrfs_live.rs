@@ -112,7 +112,7 @@ fn reports_device_errors_of_a_loop_mounted_btrfs() {
 
     let settings = Arc::new(Settings::new(
         live_roots(&dir.join("roots")),
-        Options::with_defaults(),
+        Options::default(),
     ));
     let info = registry::find("btrfs").expect("registered");
     let collector = (info.build)(&settings).expect("builds");

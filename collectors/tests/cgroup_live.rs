@@ -150,9 +150,9 @@ fn live_cgroups_are_seen_and_forgotten() {
             .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
     }
 
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set(
-        "collector.container.cgroup-include",
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
         format!("^{}(/|$)", regex_escape(&parent)),
     );
     let settings = Arc::new(Settings::new(roots, options));
@@ -243,9 +243,9 @@ fn descriptors_do_not_outlive_the_scrape() {
             guard.dirs.push(dir);
         }
     }
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set(
-        "collector.container.cgroup-include",
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
         format!("^{}(/|$)", regex_escape(&parent)),
     );
     let settings = Arc::new(Settings::new(roots, options));

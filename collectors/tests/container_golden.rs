@@ -86,7 +86,7 @@ fn container_groups_match_goldens() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for tree in TREES {
-        let settings = settings(tree, Options::with_defaults());
+        let settings = settings(tree, Options::default());
         for name in container_collectors() {
             let got = run(name, &settings);
             let path = repo_root()
@@ -111,9 +111,9 @@ fn container_groups_match_goldens() {
 
 #[test]
 fn cadvisor_label_mode_and_timestamps() {
-    let mut options = Options::with_defaults();
-    options.set("collector.container.labels", "cadvisor");
-    options.set("collector.container.timestamps", "true");
+    let mut options = Options::default();
+    options.set(&nodex_collectors::container::flags::LABELS, "cadvisor");
+    options.set(&nodex_collectors::container::flags::TIMESTAMPS, "true");
     let got = run("container_cpu", &settings("cgroup-v1", options));
     let app = got
         .lines()
@@ -134,7 +134,7 @@ fn systemd_v1_layout_is_named() {
     // The goldens hold these too; this says what the systemd-driver v1 tree must show.
     let got = run(
         "container_cpu",
-        &settings("cgroup-v1-systemd", Options::with_defaults()),
+        &settings("cgroup-v1-systemd", Options::default()),
     );
     let usage: Vec<&str> = got
         .lines()
@@ -172,10 +172,7 @@ fn one_walk_is_shared_by_the_groups() {
     let dir = std::env::temp_dir().join(format!("nodex-walk-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     copy_tree(&repo_root().join("tests/fixtures/cgroup-v2"), &dir);
-    let settings = Arc::new(Settings::new(
-        Roots::fixture(&dir),
-        Options::with_defaults(),
-    ));
+    let settings = Arc::new(Settings::new(Roots::fixture(&dir), Options::default()));
     let spec = (registry::find("container_spec").expect("spec").build)(&settings).expect("spec");
     let oom = (registry::find("container_oom").expect("oom").build)(&settings).expect("oom");
     settings.begin_scrape();
@@ -244,7 +241,7 @@ fn kubelet_logs_name_containers_without_runtime_state() {
     .expect("symlink");
     let mut roots = Roots::fixture(&repo_root().join("tests/fixtures/cgroup-v1"));
     roots.rootfs = rootfs.clone();
-    let settings = Arc::new(Settings::new(roots, Options::with_defaults()));
+    let settings = Arc::new(Settings::new(roots, Options::default()));
     let cpu = run("container_cpu", &settings);
     let net = run("container_network", &settings);
     let spec = run("container_spec", &settings);

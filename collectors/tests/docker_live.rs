@@ -119,9 +119,9 @@ fn docker_container_is_named_measured_and_forgotten() {
     .expect("gateway");
 
     let cgroup = format!("/docker/{id}");
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set(
-        "collector.container.cgroup-include",
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
         format!("^/docker/{id}$"),
     );
     let settings = Arc::new(Settings::new(Roots::default(), options));

@@ -37,29 +37,32 @@ fn repo_root() -> PathBuf {
 /// optional families the fixtures cover.
 pub fn golden_settings() -> Arc<Settings> {
     let base = repo_root().join("tests/fixtures/host");
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set_list(
-        "collector.textfile.directory",
+        &nodex_collectors::host::textfile::DIRECTORY_FLAG,
         vec![base.join("textfile").to_string_lossy().into_owned()],
     );
     // The network collectors query local fakes: supervisord answers with a fixture reply, the
     // SNTP server with the local clock (the clock-dependent ntp values are masked as LIVE).
     let ntp = nodex_collectors::testing::fake_ntp_server();
-    options.set("collector.ntp.server-port", ntp.port().to_string());
+    options.set(
+        &nodex_collectors::host::ntp::SERVER_PORT,
+        ntp.port().to_string(),
+    );
     let supervisord = nodex_collectors::testing::fake_http_server(
         nodex_collectors::testing::supervisord_reply(&base),
     );
     options.set(
-        "collector.supervisord.url",
+        &nodex_collectors::host::supervisord::URL_FLAG,
         format!("http://{supervisord}/RPC2"),
     );
     // qdisc and wifi read node_exporter-style JSON fixtures instead of netlink.
     options.set(
-        "collector.qdisc.fixtures",
+        &nodex_collectors::host::qdisc::FIXTURES,
         base.join("qdisc").to_string_lossy().into_owned(),
     );
     options.set(
-        "collector.wifi.fixtures",
+        &nodex_collectors::host::wifi::FIXTURES,
         base.join("wifi").to_string_lossy().into_owned(),
     );
     Arc::new(Settings::new(Roots::fixture(&base), options))

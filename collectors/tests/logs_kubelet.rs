@@ -17,8 +17,9 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use nodex_collectors::collector::Collector;
+use nodex_collectors::container::logs;
 use nodex_collectors::expfmt::{render, Format, MetricSink};
-use nodex_collectors::{registry, Options, Roots, Settings};
+use nodex_collectors::{registry, FlagSpec, Options, Roots, Settings};
 
 const UID: &str = "1b2c3d4e-0000-4000-8000-123456789abc";
 
@@ -59,15 +60,21 @@ fn collector(t: &Tree) -> Box<dyn Collector> {
     collector_with(t, &[])
 }
 
-fn collector_with(t: &Tree, extra: &[(&str, &str)]) -> Box<dyn Collector> {
+fn collector_with(t: &Tree, extra: &[(&FlagSpec, &str)]) -> Box<dyn Collector> {
     let mut roots = Roots::fixture(&repo_root().join("tests/fixtures/cgroup-v1"));
     roots.rootfs = t.rootfs.clone();
-    let mut o = Options::with_defaults();
-    o.set("collector.container.pod-log-dir", "/k/pods");
-    o.set("collector.container.container-log-dir", "/k/containers");
-    o.set("collector.container.docker-root", "/k/docker");
+    let mut o = Options::default();
+    o.set(&nodex_collectors::container::flags::POD_LOG_DIR, "/k/pods");
+    o.set(
+        &nodex_collectors::container::flags::CONTAINER_LOG_DIR,
+        "/k/containers",
+    );
+    o.set(
+        &nodex_collectors::container::flags::DOCKER_ROOT,
+        "/k/docker",
+    );
     for (k, v) in extra {
-        o.set(k, *v);
+        o.set_spec(k, vec![v.to_string()]);
     }
     let settings = Arc::new(Settings::new(roots, o));
     (registry::find("container_logs").expect("registered").build)(&settings).expect("builds")
@@ -340,10 +347,7 @@ fn hostile_files_are_not_opened_and_counter_stays_monotonic() {
 #[test]
 fn count_lines_reads_appended_bytes_once_across_rotations() {
     let t = tree("lines");
-    let c = Arc::new(collector_with(
-        &t,
-        &[("collector.container_logs.count-lines", "true")],
-    ));
+    let c = Arc::new(collector_with(&t, &[(&logs::COUNT_LINES.spec, "true")]));
     let plain = Arc::new(collector(&t));
     assert!(
         !scrape(&plain).contains("container_log_lines_total"),
@@ -384,8 +388,8 @@ fn read_budget_spreads_reading_over_scrapes() {
     let c = Arc::new(collector_with(
         &t,
         &[
-            ("collector.container_logs.count-lines", "true"),
-            ("collector.container_logs.read-budget-bytes", "10000"),
+            (&logs::COUNT_LINES.spec, "true"),
+            (&logs::READ_BUDGET_BYTES.spec, "10000"),
         ],
     ));
     let mut rt = Runtime::open(&t.dir);
@@ -453,16 +457,13 @@ fn shipper_lag_is_written_minus_position() {
     let c = Arc::new(collector_with(
         &t,
         &[
+            (&logs::FLUENTD_POS_FILES.spec, "/k/ship/fluentd.pos"),
             (
-                "collector.container_logs.fluentd-pos-files",
-                "/k/ship/fluentd.pos",
-            ),
-            (
-                "collector.container_logs.promtail-positions-files",
+                &logs::PROMTAIL_POSITIONS_FILES.spec,
                 "/k/ship/positions.yaml",
             ),
             (
-                "collector.container_logs.vector-checkpoints-files",
+                &logs::VECTOR_CHECKPOINTS_FILES.spec,
                 "/k/ship/checkpoints.json",
             ),
         ],
@@ -531,8 +532,8 @@ fn read_budget_is_shared_round_robin() {
     let c = Arc::new(collector_with(
         &t,
         &[
-            ("collector.container_logs.count-lines", "true"),
-            ("collector.container_logs.read-budget-bytes", "10000"),
+            (&logs::COUNT_LINES.spec, "true"),
+            (&logs::READ_BUDGET_BYTES.spec, "10000"),
         ],
     ));
     let mut rt = Runtime::open(&t.dir);

@@ -168,12 +168,12 @@ fn docker_json_file_rotation_is_counted() {
         .expect("docker run");
         ids.push(id);
     }
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set(
-        "collector.container.cgroup-include",
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
         format!("/({}|{}|{})(\\.scope)?$", ids[0], ids[1], ids[2]),
     );
-    options.set("collector.container_logs.count-lines", "true");
+    options.set(&nodex_collectors::container::logs::COUNT_LINES, "true");
     let settings = Arc::new(Settings::new(Roots::default(), options));
     let collector =
         (registry::find("container_logs").expect("registered").build)(&settings).expect("builds");

@@ -183,12 +183,12 @@ fn docker_writable_layer_matches_du_and_docker() {
     .expect("docker ps --size");
     let extra = Path::new("/var/lib/docker/containers").join(&id);
 
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set(
-        "collector.container.cgroup-include",
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
         format!("^/docker/{id}$|^/$"),
     );
-    options.set("collector.container.disk.budget", "30s");
+    options.set(&nodex_collectors::container::storage::DISK_BUDGET, "30s");
     let settings = Arc::new(Settings::new(Roots::default(), options));
     let text = scrape(&settings);
     let id_label = format!("id=\"/docker/{id}\"");
@@ -332,20 +332,20 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     let _unmount = Unmount(memory.clone());
     write(&memory.join("in-ram"), 1_000_000);
 
-    let mut options = Options::with_defaults();
+    let mut options = Options::default();
     options.set(
-        "collector.container.cgroup-include",
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
         "^/nodex-matches-nothing$",
     );
     options.set(
-        "collector.container.pod-log-dir",
+        &nodex_collectors::container::flags::POD_LOG_DIR,
         base.join("log/pods").to_string_lossy().into_owned(),
     );
     options.set(
-        "collector.container.kubelet-root",
+        &nodex_collectors::container::storage::KUBELET_ROOT,
         kubelet.to_string_lossy().into_owned(),
     );
-    options.set("collector.container.disk.budget", "30s");
+    options.set(&nodex_collectors::container::storage::DISK_BUDGET, "30s");
     let settings = Arc::new(Settings::new(Roots::default(), options));
     let text = scrape(&settings);
     let pod_labels = [format!("namespace=\"{ns}\""), format!("pod=\"{pod}\"")];
@@ -563,10 +563,16 @@ fn containerd_overlayfs_layer_matches_du_with_pod_labels() {
     let rootfs = format!("{CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/{app}/rootfs");
     let upper = eventually(|| upperdir_of(&rootfs).filter(|u| u.join("ready").exists()));
 
-    let mut options = Options::with_defaults();
-    options.set("collector.container.cgroup-include", format!("^/{top}/"));
-    options.set("collector.container.containerd-state", CONTAINERD_STATE);
-    options.set("collector.container.disk.budget", "30s");
+    let mut options = Options::default();
+    options.set(
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
+        format!("^/{top}/"),
+    );
+    options.set(
+        &nodex_collectors::container::flags::CONTAINERD_STATE,
+        CONTAINERD_STATE,
+    );
+    options.set(&nodex_collectors::container::storage::DISK_BUDGET, "30s");
     let settings = Arc::new(Settings::new(Roots::default(), options));
     let text = scrape(&settings);
     let id_label = format!("id=\"{pod_cgroup}/{app}\"");

@@ -292,9 +292,11 @@ impl Source {
     pub fn restarts(&self) -> BTreeMap<(String, String, String), u64> {
         match self {
             Source::Local { settings, .. } => restarts(
-                &settings
-                    .roots
-                    .root(settings.options.value("collector.container.pod-log-dir")),
+                &settings.roots.root(
+                    settings
+                        .options
+                        .get(&nodex_collectors::container::flags::POD_LOG_DIR),
+                ),
             ),
             Source::Url(_) => BTreeMap::new(),
         }
@@ -457,7 +459,7 @@ mod tests {
             rootfs: base.join("root"),
             udev_data: base.join("udev"),
         };
-        Source::local(roots, nodex_collectors::Options::with_defaults()).expect("builds")
+        Source::local(roots, nodex_collectors::Options::default()).expect("builds")
     }
 
     #[test]
@@ -543,7 +545,7 @@ mod tests {
             rootfs: t.join("root"),
             udev_data: t.join("udev"),
         };
-        let src = Source::local(roots, nodex_collectors::Options::with_defaults()).expect("builds");
+        let src = Source::local(roots, nodex_collectors::Options::default()).expect("builds");
         let first = src.read().expect("reads");
         let app = first
             .containers

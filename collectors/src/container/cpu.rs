@@ -3,7 +3,7 @@
 
 use super::parse::{cpu_max, flat_keyed_lookup, limit, single};
 use super::walk::{read, Container, Ctrl, Kind, Snapshot};
-use super::{container_group, family, COMMON_FLAGS};
+use super::{container_group, family, flags::COMMON_FLAGS};
 use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::expfmt::{MetricSink, MetricType};

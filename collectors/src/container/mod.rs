@@ -11,6 +11,7 @@
 
 pub mod cpu;
 pub mod diskio;
+pub mod flags;
 pub mod layout;
 pub mod logs;
 pub mod machine;
@@ -30,107 +31,7 @@ use std::sync::Arc;
 use crate::collector::{Collector, Settings};
 use crate::error::CollectError;
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
 use walk::{Config, Container, Shared, Snapshot};
-
-/// Flags shared by all container groups (declared once, on `container_cpu`).
-pub const COMMON_FLAGS: &[FlagSpec] = &[
-    FlagSpec {
-        name: "collector.container.cgroup-include",
-        help: "Regexp of cgroup ids (paths relative to the hierarchy root) to report.",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.cgroup-exclude",
-        help: "Regexp of cgroup ids to skip (their children are still walked). The default drops \
-               systemd mount units and CRI-O's conmon scopes, which cAdvisor ignores too.",
-        kind: FlagKind::Value,
-        default: r"\.mount$|/crio-conmon-[0-9a-f]{64}\.scope$",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.max-depth",
-        help: "Deepest cgroup level to walk below the hierarchy root (0: no limit).",
-        kind: FlagKind::Value,
-        default: "0",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.timestamps",
-        help: "Attach the collection time (ms) to stats samples, as cAdvisor does.",
-        kind: FlagKind::Bool,
-        default: "false",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.labels",
-        help: "Label scheme: kubelet (id, name, image, pod, namespace, container) or cadvisor \
-               (id, name, image and container_label_<k> for the allow-listed runtime labels).",
-        kind: FlagKind::Value,
-        default: "kubelet",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.label-allowlist",
-        help: "Comma-separated runtime labels exported as container_label_<k> in cadvisor mode.",
-        kind: FlagKind::Value,
-        default: "io.kubernetes.container.name,io.kubernetes.pod.name,io.kubernetes.pod.namespace",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.docker-root",
-        help: "Docker's data root (read-only, below --path.rootfs).",
-        kind: FlagKind::Value,
-        default: "/var/lib/docker",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.containerd-state",
-        help: "containerd's state directory (k3s: /run/k3s/containerd).",
-        kind: FlagKind::Value,
-        default: "/run/containerd",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.crio-root",
-        help: "CRI-O's container storage root.",
-        kind: FlagKind::Value,
-        default: "/var/lib/containers/storage",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.crio-runroot",
-        help: "CRI-O's container storage run root.",
-        kind: FlagKind::Value,
-        default: "/run/containers/storage",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.pod-log-dir",
-        help: "The kubelet's pod log directory, used to name pod cgroups (<ns>_<pod>_<uid>).",
-        kind: FlagKind::Value,
-        default: "/var/log/pods",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.container-log-dir",
-        help:
-            "The kubelet's container log symlinks (<pod>_<ns>_<container>-<id>.log), used to name \
-               containers whose runtime state is not readable.",
-        kind: FlagKind::Value,
-        default: "/var/log/containers",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.pressure-pod-level",
-        help: "Also emit PSI series for pod and sandbox cgroups (kubernetes#136642 cost).",
-        kind: FlagKind::Bool,
-        default: "false",
-        aliases: &[],
-    },
-];
 
 /// The work of one group: write its families for the containers of a snapshot.
 pub type EmitFn = fn(&Settings, &Snapshot, &mut MetricSink) -> Result<(), CollectError>;

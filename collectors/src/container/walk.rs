@@ -13,14 +13,17 @@ use std::time::SystemTime;
 use regex::Regex;
 use rustix::fs::{fstat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, Stat, CWD};
 
+use super::flags;
 use super::layout;
 use super::parse;
 use super::runtime::{self, ContainerLogs, Meta, MetaCache, Runtime, StateDirs};
 use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::expfmt::LabelSets;
+use crate::hash::FastMap;
+use crate::options::Flag;
 use crate::roots::Roots;
-use crate::util::{self, FastMap};
+use crate::util;
 
 /// The container flags, parsed once when the first group is built.
 #[derive(Debug)]
@@ -44,7 +47,7 @@ impl Config {
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
         let o = &settings.options;
         let r = &settings.roots;
-        let labels = o.value("collector.container.labels");
+        let labels = o.get(&flags::LABELS);
         let cadvisor_labels = match labels.as_str() {
             "kubelet" | "" => false,
             "cadvisor" => true,
@@ -54,31 +57,28 @@ impl Config {
                 ))
             }
         };
-        let dir = |flag: &str| r.root(o.value(flag));
+        let dir = |flag: &Flag<String>| r.root(o.get(flag));
         Ok(Config {
-            include: o.regex("collector.container.cgroup-include")?,
-            exclude: o.regex("collector.container.cgroup-exclude")?,
-            max_depth: o.usize("collector.container.max-depth")?,
-            timestamps: o.bool("collector.container.timestamps"),
+            include: o.get(&flags::CGROUP_INCLUDE)?,
+            exclude: o.get(&flags::CGROUP_EXCLUDE)?,
+            max_depth: o.get(&flags::MAX_DEPTH)?,
+            timestamps: o.get(&flags::TIMESTAMPS),
             cadvisor_labels,
             allowlist: o
-                .value("collector.container.label-allowlist")
+                .get(&flags::LABEL_ALLOWLIST)
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
             state: StateDirs {
-                docker: dir("collector.container.docker-root"),
-                containerd: dir("collector.container.containerd-state"),
-                crio: vec![
-                    dir("collector.container.crio-root"),
-                    dir("collector.container.crio-runroot"),
-                ],
+                docker: dir(&flags::DOCKER_ROOT),
+                containerd: dir(&flags::CONTAINERD_STATE),
+                crio: vec![dir(&flags::CRIO_ROOT), dir(&flags::CRIO_RUNROOT)],
             },
-            pod_log_dir: dir("collector.container.pod-log-dir"),
-            container_log_dir: dir("collector.container.container-log-dir"),
-            pressure_pod_level: o.bool("collector.container.pressure-pod-level"),
+            pod_log_dir: dir(&flags::POD_LOG_DIR),
+            container_log_dir: dir(&flags::CONTAINER_LOG_DIR),
+            pressure_pod_level: o.get(&flags::PRESSURE_POD_LEVEL),
         })
     }
 }
@@ -867,22 +867,22 @@ mod tests {
 
     #[test]
     fn flags_are_checked() {
-        let settings = |flag: &str, value: &str| {
-            let mut o = crate::options::Options::with_defaults();
-            o.set(flag, value);
+        let settings = |flag: &crate::FlagSpec, value: &str| {
+            let mut o = crate::options::Options::default();
+            o.set_spec(flag, vec![value.to_string()]);
             Settings::new(Roots::default(), o)
         };
-        let ok = Config::from_settings(&settings("collector.container.labels", "cadvisor"));
+        let ok = Config::from_settings(&settings(&flags::LABELS.spec, "cadvisor"));
         assert!(ok.is_ok_and(|c| c.cadvisor_labels && c.allowlist.len() == 3));
-        let bad = Config::from_settings(&settings("collector.container.labels", "docker"));
+        let bad = Config::from_settings(&settings(&flags::LABELS.spec, "docker"));
         assert!(bad.unwrap_err().contains("collector.container.labels"));
-        let bad = Config::from_settings(&settings("collector.container.cgroup-exclude", "("));
+        let bad = Config::from_settings(&settings(&flags::CGROUP_EXCLUDE.spec, "("));
         assert!(bad
             .unwrap_err()
             .contains("collector.container.cgroup-exclude"));
-        let bad = Config::from_settings(&settings("collector.container.max-depth", "-1"));
+        let bad = Config::from_settings(&settings(&flags::MAX_DEPTH.spec, "-1"));
         assert!(bad.unwrap_err().contains("collector.container.max-depth"));
-        let default = Config::from_settings(&settings("collector.container.timestamps", "false"))
+        let default = Config::from_settings(&settings(&flags::TIMESTAMPS.spec, "false"))
             .expect("defaults are valid");
         let exclude = default.exclude.expect("default exclude");
         assert!(exclude.is_match("/system.slice/var-lib-docker.mount"));

@@ -12,46 +12,41 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
+use crate::options::{device_allowed, include_exclude, Flag};
 use crate::util::parse_file;
+
+/// `--collector.arp.device-include`.
+pub const DEVICE_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.arp.device-include",
+    "Regexp of arp devices to include (mutually exclusive to device-exclude).",
+    "",
+);
+
+/// `--collector.arp.device-exclude`.
+pub const DEVICE_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.arp.device-exclude",
+    "Regexp of arp devices to exclude (mutually exclusive to device-include).",
+    "",
+);
+
+/// `--collector.arp.netlink`.
+pub const NETLINK: Flag<bool> = Flag::new(
+    "collector.arp.netlink",
+    "Use netlink to gather stats instead of /proc/net/arp (accepted; nodex always reads /proc/net/arp).",
+    "true",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "arp",
     default_enabled: true,
     sources: "/proc/net/arp",
-    flags: &[
-        FlagSpec {
-            name: "collector.arp.device-include",
-            help: "Regexp of arp devices to include (mutually exclusive to device-exclude).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.arp.device-exclude",
-            help: "Regexp of arp devices to exclude (mutually exclusive to device-include).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.arp.netlink",
-            help: "Use netlink to gather stats instead of /proc/net/arp (accepted; nodex always reads /proc/net/arp).",
-            kind: FlagKind::Bool,
-            default: "true",
-            aliases: &[],
-        },
-    ],
+    flags: &[DEVICE_INCLUDE.spec, DEVICE_EXCLUDE.spec, NETLINK.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let (include, exclude) = include_exclude(
-        &settings.options,
-        "collector.arp.device-include",
-        "collector.arp.device-exclude",
-    )?;
+    let (include, exclude) = include_exclude(&settings.options, &DEVICE_INCLUDE, &DEVICE_EXCLUDE)?;
     Ok(Box::new(ArpCollector {
         settings: Arc::clone(settings),
         include,

@@ -7,27 +7,26 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{list_dir, lossy, read};
 
-const PRIORITY_FLAG: &str = "collector.bcache.priorityStats";
+/// `--collector.bcache.priorityStats`.
+pub const PRIORITY_FLAG: Flag<bool> = Flag::new(
+    "collector.bcache.priorityStats",
+    "Expose expensive priority stats.",
+    "false",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "bcache",
     default_enabled: true,
     sources: "/sys/fs/bcache/*-*/",
-    flags: &[FlagSpec {
-        name: PRIORITY_FLAG,
-        help: "Expose expensive priority stats.",
-        kind: FlagKind::Bool,
-        default: "false",
-        aliases: &[],
-    }],
+    flags: &[PRIORITY_FLAG.spec],
     build: |settings| {
         Ok(Box::new(BcacheCollector {
             settings: Arc::clone(settings),
-            priority_stats: settings.options.bool(PRIORITY_FLAG),
+            priority_stats: settings.options.get(&PRIORITY_FLAG),
         }))
     },
 };

@@ -15,7 +15,7 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::host::stat::{self, CpuTimes};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::{Flag, FlagSpec};
 use crate::util::{list_dir, lossy, parse_file, parse_u64, read_trimmed};
 
 /// Registration of this collector.
@@ -27,35 +27,36 @@ pub const INFO: CollectorInfo = CollectorInfo {
     build,
 };
 
+/// `--collector.cpu.guest`.
+pub const GUEST: Flag<bool> = Flag::new(
+    "collector.cpu.guest",
+    "Enables metric node_cpu_guest_seconds_total",
+    "true",
+);
+
+/// `--collector.cpu.info`.
+pub const INFO_FLAG: Flag<bool> =
+    Flag::new("collector.cpu.info", "Enables metric cpu_info", "false");
+
+/// `--collector.cpu.info.flags-include`.
+pub const INFO_FLAGS_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.cpu.info.flags-include",
+    "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
+    "",
+);
+
+/// `--collector.cpu.info.bugs-include`.
+pub const INFO_BUGS_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.cpu.info.bugs-include",
+    "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
+    "",
+);
+
 const FLAGS: &[FlagSpec] = &[
-    FlagSpec {
-        name: "collector.cpu.guest",
-        help: "Enables metric node_cpu_guest_seconds_total",
-        kind: FlagKind::Bool,
-        default: "true",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.cpu.info",
-        help: "Enables metric cpu_info",
-        kind: FlagKind::Bool,
-        default: "false",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.cpu.info.flags-include",
-        help: "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.cpu.info.bugs-include",
-        help: "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    },
+    GUEST.spec,
+    INFO_FLAG.spec,
+    INFO_FLAGS_INCLUDE.spec,
+    INFO_BUGS_INCLUDE.spec,
 ];
 
 /// An idle time this many seconds below the cached one means the CPU was hot-plugged.
@@ -63,15 +64,14 @@ const JUMP_BACK_SECONDS: f64 = 3.0;
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let options = &settings.options;
-    let flags_include = options.regex("collector.cpu.info.flags-include")?;
-    let bugs_include = options.regex("collector.cpu.info.bugs-include")?;
+    let flags_include = options.get(&INFO_FLAGS_INCLUDE)?;
+    let bugs_include = options.get(&INFO_BUGS_INCLUDE)?;
     // Setting either filter turns the info families on, as in node_exporter.
-    let info =
-        options.bool("collector.cpu.info") || flags_include.is_some() || bugs_include.is_some();
+    let info = options.get(&INFO_FLAG) || flags_include.is_some() || bugs_include.is_some();
     let isolated = read_isolated(&settings.roots.sys("devices/system/cpu/isolated"))?;
     Ok(Box::new(CpuCollector {
         settings: Arc::clone(settings),
-        guest: options.bool("collector.cpu.guest"),
+        guest: options.get(&GUEST),
         info,
         flags_include,
         bugs_include,
@@ -714,9 +714,9 @@ core id\t\t: 1
 
     #[test]
     fn info_families_on_the_fixture_tree() {
-        let mut options = Options::with_defaults();
-        options.set("collector.cpu.info.flags-include", "^(fpu|sse2)$");
-        options.set("collector.cpu.info.bugs-include", "spectre");
+        let mut options = Options::default();
+        options.set(&INFO_FLAGS_INCLUDE, "^(fpu|sse2)$");
+        options.set(&INFO_BUGS_INCLUDE, "spectre");
         let text = render(&fixture_settings(options));
         assert!(text.contains("node_cpu_info{cachesize=\"512 KB\",core=\"0\",cpu=\"0\",family=\"25\",microcode=\"0x1000065\",model=\"1\",model_name=\"AMD EPYC 7B13\",package=\"0\",stepping=\"1\",vendor=\"AuthenticAMD\"} 1\n"), "{text}");
         assert!(
@@ -734,9 +734,9 @@ core id\t\t: 1
 
     #[test]
     fn info_without_filters_has_no_flag_families() {
-        let mut options = Options::with_defaults();
-        options.set("collector.cpu.info", "true");
-        options.set("collector.cpu.guest", "false");
+        let mut options = Options::default();
+        options.set(&INFO_FLAG, "true");
+        options.set(&GUEST, "false");
         let text = render(&fixture_settings(options));
         assert!(text.contains("node_cpu_info{"));
         assert!(!text.contains("node_cpu_flag_info"));
@@ -745,8 +745,8 @@ core id\t\t: 1
 
     #[test]
     fn bad_filter_names_the_flag() {
-        let mut options = Options::with_defaults();
-        options.set("collector.cpu.info.flags-include", "(");
+        let mut options = Options::default();
+        options.set(&INFO_FLAGS_INCLUDE, "(");
         let err = build(&fixture_settings(options)).err().unwrap();
         assert!(err.contains("collector.cpu.info.flags-include"));
     }

@@ -118,7 +118,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     let offline = parse_cpu_range(&read_text(&offline_path)?)
         .map_err(|e| CollectError::parse(&offline_path, e))?;
     // The cpu collector exports node_cpu_frequency_hertz itself with --collector.cpu.info.
-    let skip_current = settings.options.bool("collector.cpu.info");
+    let skip_current = settings.options.get(&crate::host::cpu::INFO_FLAG);
     for name in list_dir(&base)? {
         let Some(number) = name
             .strip_prefix("cpu")

@@ -10,11 +10,22 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
+use crate::options::{device_allowed, include_exclude, Flag};
 use crate::util::{parse_file, read_optional};
 
-const INCLUDE: &str = "collector.diskstats.device-include";
-const EXCLUDE: &str = "collector.diskstats.device-exclude";
+/// `--collector.diskstats.device-include`.
+pub const INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.diskstats.device-include",
+    "Regexp of diskstats devices to include (mutually exclusive to device-exclude).",
+    "",
+);
+/// `--collector.diskstats.device-exclude`.
+pub const EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.diskstats.device-exclude",
+    "Regexp of diskstats devices to exclude (mutually exclusive to device-include).",
+    DEFAULT_EXCLUDE,
+)
+.with_aliases(&["collector.diskstats.ignored-devices"]);
 const DEFAULT_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
 /// Registration of this collector.
@@ -22,22 +33,7 @@ pub const INFO: CollectorInfo = CollectorInfo {
     name: "diskstats",
     default_enabled: true,
     sources: "/proc/diskstats, /sys/block/*/queue/rotational, udev data b<major>:<minor>",
-    flags: &[
-        FlagSpec {
-            name: INCLUDE,
-            help: "Regexp of diskstats devices to include (mutually exclusive to device-exclude).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: EXCLUDE,
-            help: "Regexp of diskstats devices to exclude (mutually exclusive to device-include).",
-            kind: FlagKind::Value,
-            default: DEFAULT_EXCLUDE,
-            aliases: &["collector.diskstats.ignored-devices"],
-        },
-    ],
+    flags: &[INCLUDE.spec, EXCLUDE.spec],
     build,
 };
 
@@ -242,9 +238,9 @@ struct Diskstats {
 }
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let (include, mut exclude) = include_exclude(&settings.options, INCLUDE, EXCLUDE)?;
+    let (include, mut exclude) = include_exclude(&settings.options, &INCLUDE, &EXCLUDE)?;
     // node_exporter drops its default exclude when only an include pattern is given.
-    if include.is_some() && settings.options.value(EXCLUDE) == DEFAULT_EXCLUDE {
+    if include.is_some() && settings.options.text(&EXCLUDE) == DEFAULT_EXCLUDE {
         exclude = None;
     }
     Ok(Box::new(Diskstats {

@@ -21,7 +21,28 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::netlink::{u32_at, u64_at};
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
+use crate::options::{device_allowed, include_exclude, Flag};
+
+/// `--collector.ethtool.device-include`.
+pub const DEVICE_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.ethtool.device-include",
+    "Regexp of ethtool devices to include (mutually exclusive to device-exclude).",
+    "",
+);
+
+/// `--collector.ethtool.device-exclude`.
+pub const DEVICE_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.ethtool.device-exclude",
+    "Regexp of ethtool devices to exclude (mutually exclusive to device-include).",
+    "",
+);
+
+/// `--collector.ethtool.metrics-include`.
+pub const METRICS_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.ethtool.metrics-include",
+    "Regexp of ethtool stats to include.",
+    ".*",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -29,41 +50,19 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: false,
     sources: "/sys/class/net, ioctl SIOCETHTOOL (GDRVINFO, GSSET_INFO, GSTRINGS, GSTATS, GSET) in nodex's network namespace; live only (tests/netlink_live.rs)",
     flags: &[
-        FlagSpec {
-            name: "collector.ethtool.device-include",
-            help: "Regexp of ethtool devices to include (mutually exclusive to device-exclude).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ethtool.device-exclude",
-            help: "Regexp of ethtool devices to exclude (mutually exclusive to device-include).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ethtool.metrics-include",
-            help: "Regexp of ethtool stats to include.",
-            kind: FlagKind::Value,
-            default: ".*",
-            aliases: &[],
-        },
+        DEVICE_INCLUDE.spec,
+        DEVICE_EXCLUDE.spec,
+        METRICS_INCLUDE.spec,
     ],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let options = &settings.options;
-    let (include, exclude) = include_exclude(
-        options,
-        "collector.ethtool.device-include",
-        "collector.ethtool.device-exclude",
-    )?;
+    let (include, exclude) = include_exclude(options, &DEVICE_INCLUDE, &DEVICE_EXCLUDE)?;
     // Go's MatchString is unanchored; an empty pattern matches everything.
     let metrics = options
-        .regex("collector.ethtool.metrics-include")?
+        .get(&METRICS_INCLUDE)?
         .unwrap_or_else(|| Regex::new("").expect("empty regex"));
     Ok(Box::new(EthtoolCollector {
         settings: Arc::clone(settings),

@@ -16,6 +16,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use regex::Regex;
 
@@ -24,15 +25,47 @@ use self::stat_pool::{FsStat, Outcome, StatPool, StatResult};
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec, Options};
+use crate::options::{device_allowed, include_exclude, Flag, Options};
 use crate::roots::Roots;
 
-const MP_INCLUDE: &str = "collector.filesystem.mount-points-include";
-const MP_EXCLUDE: &str = "collector.filesystem.mount-points-exclude";
-const FS_INCLUDE: &str = "collector.filesystem.fs-types-include";
-const FS_EXCLUDE: &str = "collector.filesystem.fs-types-exclude";
-const MOUNT_TIMEOUT: &str = "collector.filesystem.mount-timeout";
-const STAT_WORKERS: &str = "collector.filesystem.stat-workers";
+/// `--collector.filesystem.mount-points-include`.
+pub const MP_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.filesystem.mount-points-include",
+    "Regexp of mount points to include for filesystem collector. (mutually exclusive to mount-points-exclude)",
+    "",
+);
+/// `--collector.filesystem.mount-points-exclude`.
+pub const MP_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.filesystem.mount-points-exclude",
+    "Regexp of mount points to exclude for filesystem collector. (mutually exclusive to mount-points-include)",
+    DEFAULT_MP_EXCLUDE,
+)
+.with_aliases(&["collector.filesystem.ignored-mount-points"]);
+/// `--collector.filesystem.fs-types-include`.
+pub const FS_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.filesystem.fs-types-include",
+    "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-exclude)",
+    "",
+);
+/// `--collector.filesystem.fs-types-exclude`.
+pub const FS_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.filesystem.fs-types-exclude",
+    "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-include)",
+    DEFAULT_FS_EXCLUDE,
+)
+.with_aliases(&["collector.filesystem.ignored-fs-types"]);
+/// `--collector.filesystem.mount-timeout`.
+pub const MOUNT_TIMEOUT: Flag<Duration> = Flag::new(
+    "collector.filesystem.mount-timeout",
+    "how long to wait for a mount to respond before marking it as stale",
+    "5s",
+);
+/// `--collector.filesystem.stat-workers`.
+pub const STAT_WORKERS: Flag<usize> = Flag::new(
+    "collector.filesystem.stat-workers",
+    "how many stat calls to process simultaneously",
+    "4",
+);
 
 const DEFAULT_MP_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
@@ -47,48 +80,12 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: true,
     sources: "/proc/1/mountinfo (or /proc/self/mountinfo), statfs",
     flags: &[
-        FlagSpec {
-            name: MP_EXCLUDE,
-            help: "Regexp of mount points to exclude for filesystem collector. (mutually exclusive to mount-points-include)",
-            kind: FlagKind::Value,
-            default: DEFAULT_MP_EXCLUDE,
-            aliases: &["collector.filesystem.ignored-mount-points"],
-        },
-        FlagSpec {
-            name: MP_INCLUDE,
-            help: "Regexp of mount points to include for filesystem collector. (mutually exclusive to mount-points-exclude)",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: FS_EXCLUDE,
-            help: "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-include)",
-            kind: FlagKind::Value,
-            default: DEFAULT_FS_EXCLUDE,
-            aliases: &["collector.filesystem.ignored-fs-types"],
-        },
-        FlagSpec {
-            name: FS_INCLUDE,
-            help: "Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-exclude)",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: MOUNT_TIMEOUT,
-            help: "how long to wait for a mount to respond before marking it as stale",
-            kind: FlagKind::Value,
-            default: "5s",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: STAT_WORKERS,
-            help: "how many stat calls to process simultaneously",
-            kind: FlagKind::Value,
-            default: "4",
-            aliases: &[],
-        },
+        MP_EXCLUDE.spec,
+        MP_INCLUDE.spec,
+        FS_EXCLUDE.spec,
+        FS_INCLUDE.spec,
+        MOUNT_TIMEOUT.spec,
+        STAT_WORKERS.spec,
     ],
     build,
 };
@@ -227,15 +224,15 @@ impl Filters {
     /// Reads the four regex flags; as node_exporter, an include pattern given alone replaces
     /// the default exclude instead of combining with it.
     pub fn from_options(options: &Options) -> Result<Self, String> {
-        let pair = |inc: &str, exc: &str, default: &str| {
+        let pair = |inc: &Flag<Option<Regex>>, exc: &Flag<Option<Regex>>| {
             let (inc_re, mut exc_re) = include_exclude(options, inc, exc)?;
-            if inc_re.is_some() && options.value(exc) == default {
+            if inc_re.is_some() && options.text(exc) == exc.spec.default {
                 exc_re = None;
             }
             Ok::<_, String>((inc_re, exc_re))
         };
-        let (mp_include, mp_exclude) = pair(MP_INCLUDE, MP_EXCLUDE, DEFAULT_MP_EXCLUDE)?;
-        let (fs_include, fs_exclude) = pair(FS_INCLUDE, FS_EXCLUDE, DEFAULT_FS_EXCLUDE)?;
+        let (mp_include, mp_exclude) = pair(&MP_INCLUDE, &MP_EXCLUDE)?;
+        let (fs_include, fs_exclude) = pair(&FS_INCLUDE, &FS_EXCLUDE)?;
         Ok(Filters {
             mp_include,
             mp_exclude,
@@ -455,8 +452,8 @@ fn never_blocks(fs_type: &str) -> bool {
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let filters = Filters::from_options(&settings.options)?;
-    let timeout = settings.options.duration(MOUNT_TIMEOUT)?;
-    let workers = settings.options.usize(STAT_WORKERS)?;
+    let timeout = settings.options.get(&MOUNT_TIMEOUT)?;
+    let workers = settings.options.get(&STAT_WORKERS)?;
     Ok(Box::new(Filesystem {
         settings: Arc::clone(settings),
         filters,
@@ -582,7 +579,7 @@ mod tests {
 
     #[test]
     fn default_filters() {
-        let filters = Filters::from_options(&Options::with_defaults()).unwrap();
+        let filters = Filters::from_options(&Options::default()).unwrap();
         let mounts = parse_mountinfo(SAMPLE).unwrap();
         let kept: Vec<&str> = mounts
             .iter()
@@ -603,8 +600,8 @@ mod tests {
 
     #[test]
     fn include_alone_replaces_default_exclude() {
-        let mut options = Options::with_defaults();
-        options.set(MP_INCLUDE, "^/(proc|mnt/tools)$");
+        let mut options = Options::default();
+        options.set(&MP_INCLUDE, "^/(proc|mnt/tools)$");
         let filters = Filters::from_options(&options).unwrap();
         let mounts = parse_mountinfo(SAMPLE).unwrap();
         let kept: Vec<&str> = mounts
@@ -614,10 +611,10 @@ mod tests {
             .collect();
         // `/proc` passes the mount-point include but its fs type stays excluded.
         assert_eq!(kept, ["/mnt/tools"]);
-        options.set(MP_INCLUDE, "(");
+        options.set(&MP_INCLUDE, "(");
         assert!(Filters::from_options(&options)
             .unwrap_err()
-            .contains(MP_INCLUDE));
+            .contains(MP_INCLUDE.name()));
     }
 
     #[test]

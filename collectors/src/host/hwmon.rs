@@ -11,23 +11,33 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::CollectError;
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
+use crate::options::{device_allowed, include_exclude, Flag};
 use crate::util::list_dir;
 
-const CHIP_INCLUDE: &str = "collector.hwmon.chip-include";
-const CHIP_EXCLUDE: &str = "collector.hwmon.chip-exclude";
-const SENSOR_INCLUDE: &str = "collector.hwmon.sensor-include";
-const SENSOR_EXCLUDE: &str = "collector.hwmon.sensor-exclude";
-
-const fn regex_flag(name: &'static str, help: &'static str) -> FlagSpec {
-    FlagSpec {
-        name,
-        help,
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    }
-}
+/// `--collector.hwmon.chip-include`.
+pub const CHIP_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.hwmon.chip-include",
+    "Regexp of hwmon chip to include (mutually exclusive to device-exclude).",
+    "",
+);
+/// `--collector.hwmon.chip-exclude`.
+pub const CHIP_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.hwmon.chip-exclude",
+    "Regexp of hwmon chip to exclude (mutually exclusive to device-include).",
+    "",
+);
+/// `--collector.hwmon.sensor-include`.
+pub const SENSOR_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.hwmon.sensor-include",
+    "Regexp of hwmon sensor to include (mutually exclusive to sensor-exclude).",
+    "",
+);
+/// `--collector.hwmon.sensor-exclude`.
+pub const SENSOR_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.hwmon.sensor-exclude",
+    "Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).",
+    "",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -35,31 +45,19 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: true,
     sources: "/sys/class/hwmon",
     flags: &[
-        regex_flag(
-            CHIP_INCLUDE,
-            "Regexp of hwmon chip to include (mutually exclusive to device-exclude).",
-        ),
-        regex_flag(
-            CHIP_EXCLUDE,
-            "Regexp of hwmon chip to exclude (mutually exclusive to device-include).",
-        ),
-        regex_flag(
-            SENSOR_INCLUDE,
-            "Regexp of hwmon sensor to include (mutually exclusive to sensor-exclude).",
-        ),
-        regex_flag(
-            SENSOR_EXCLUDE,
-            "Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).",
-        ),
+        CHIP_INCLUDE.spec,
+        CHIP_EXCLUDE.spec,
+        SENSOR_INCLUDE.spec,
+        SENSOR_EXCLUDE.spec,
     ],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let (chip_include, chip_exclude) =
-        include_exclude(&settings.options, CHIP_INCLUDE, CHIP_EXCLUDE)?;
+        include_exclude(&settings.options, &CHIP_INCLUDE, &CHIP_EXCLUDE)?;
     let (sensor_include, sensor_exclude) =
-        include_exclude(&settings.options, SENSOR_INCLUDE, SENSOR_EXCLUDE)?;
+        include_exclude(&settings.options, &SENSOR_INCLUDE, &SENSOR_EXCLUDE)?;
     Ok(Box::new(HwmonCollector {
         settings: Arc::clone(settings),
         chip_include,

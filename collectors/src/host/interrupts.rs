@@ -9,48 +9,41 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
+use crate::options::{device_allowed, include_exclude, Flag};
 use crate::util::{lossy, parse_f64, parse_file};
 
-const INCLUDE: &str = "collector.interrupts.name-include";
-const EXCLUDE: &str = "collector.interrupts.name-exclude";
-const ZEROS: &str = "collector.interrupts.include-zeros";
+/// `--collector.interrupts.name-include`.
+pub const INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.interrupts.name-include",
+    "Regexp of interrupts name to include (mutually exclusive to --collector.interrupts.name-exclude).",
+    "",
+);
+/// `--collector.interrupts.name-exclude`.
+pub const EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.interrupts.name-exclude",
+    "Regexp of interrupts name to exclude (mutually exclusive to --collector.interrupts.name-include).",
+    "",
+);
+/// `--collector.interrupts.include-zeros`.
+pub const ZEROS: Flag<bool> = Flag::new(
+    "collector.interrupts.include-zeros",
+    "Include interrupts that have a zero value",
+    "true",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "interrupts",
     default_enabled: false,
     sources: "/proc/interrupts",
-    flags: &[
-        FlagSpec {
-            name: INCLUDE,
-            help: "Regexp of interrupts name to include (mutually exclusive to --collector.interrupts.name-exclude).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: EXCLUDE,
-            help: "Regexp of interrupts name to exclude (mutually exclusive to --collector.interrupts.name-include).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: ZEROS,
-            help: "Include interrupts that have a zero value",
-            kind: FlagKind::Bool,
-            default: "true",
-            aliases: &[],
-        },
-    ],
+    flags: &[INCLUDE.spec, EXCLUDE.spec, ZEROS.spec],
     build: |settings| {
-        let (include, exclude) = include_exclude(&settings.options, INCLUDE, EXCLUDE)?;
+        let (include, exclude) = include_exclude(&settings.options, &INCLUDE, &EXCLUDE)?;
         Ok(Box::new(Interrupts {
             settings: Arc::clone(settings),
             include,
             exclude,
-            include_zeros: settings.options.bool(ZEROS),
+            include_zeros: settings.options.get(&ZEROS),
         }))
     },
 };
@@ -164,11 +157,11 @@ mod tests {
         assert_eq!(irqs["IPI0"].values, vec!["12", "34"]);
     }
 
-    fn run(flags: &[(&str, &str)]) -> String {
+    fn run(flags: &[(&crate::FlagSpec, &str)]) -> String {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
-        let mut options = crate::Options::with_defaults();
+        let mut options = crate::Options::default();
         for (k, v) in flags {
-            options.set(k, *v);
+            options.set_spec(k, vec![v.to_string()]);
         }
         let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), options));
         let mut sink = MetricSink::new();
@@ -180,12 +173,12 @@ mod tests {
 
     #[test]
     fn filters_names_and_zeros() {
-        let text = run(&[(ZEROS, "false"), (INCLUDE, "^(LOC|2[0-9]);")]);
+        let text = run(&[(&ZEROS.spec, "false"), (&INCLUDE.spec, "^(LOC|2[0-9]);")]);
         let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(samples.len(), 5, "{text}");
         assert!(text.contains("type=\"26\"} 10"));
         assert!(!text.contains("cpu=\"0\",devices=\"4-edge ttyS0\""));
-        let text = run(&[(EXCLUDE, "Local timer")]);
+        let text = run(&[(&EXCLUDE.spec, "Local timer")]);
         assert!(!text.contains("LOC"));
         assert!(text.contains("NMI"));
     }

@@ -8,10 +8,15 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{lossy, parse_file};
 
-const LABELS_FLAG: &str = "collector.ipvs.backend-labels";
+/// `--collector.ipvs.backend-labels`.
+pub const LABELS_FLAG: Flag<String> = Flag::new(
+    "collector.ipvs.backend-labels",
+    "Comma separated list for IPVS backend stats labels.",
+    "local_address,local_port,remote_address,remote_port,proto,local_mark",
+);
 
 /// Every backend label, in node_exporter's order.
 const ALL_LABELS: [&str; 6] = [
@@ -28,17 +33,11 @@ pub const INFO: CollectorInfo = CollectorInfo {
     name: "ipvs",
     default_enabled: true,
     sources: "/proc/net/ip_vs_stats, /proc/net/ip_vs",
-    flags: &[FlagSpec {
-        name: LABELS_FLAG,
-        help: "Comma separated list for IPVS backend stats labels.",
-        kind: FlagKind::Value,
-        default: "local_address,local_port,remote_address,remote_port,proto,local_mark",
-        aliases: &[],
-    }],
+    flags: &[LABELS_FLAG.spec],
     build: |settings| {
         Ok(Box::new(IpvsCollector {
             settings: Arc::clone(settings),
-            labels: parse_labels(&settings.options.value(LABELS_FLAG))?,
+            labels: parse_labels(&settings.options.get(&LABELS_FLAG))?,
         }))
     },
 };
@@ -62,7 +61,8 @@ pub fn parse_labels(text: &str) -> Result<Vec<&'static str>, String> {
         unknown.sort_unstable();
         unknown.dedup();
         return Err(format!(
-            "--{LABELS_FLAG}: unknown IPVS backend labels: {:?}",
+            "--{}: unknown IPVS backend labels: {:?}",
+            LABELS_FLAG.name(),
             unknown.join(", ")
         ));
     }

@@ -14,13 +14,18 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::dbus::{system_bus_address, Connection, DbusError, Value};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 
 const DEST: &str = "org.freedesktop.login1";
 const PATH: &str = "/org/freedesktop/login1";
 const MANAGER: &str = "org.freedesktop.login1.Manager";
 const SESSION: &str = "org.freedesktop.login1.Session";
-const TIMEOUT: &str = "collector.logind.dbus-timeout";
+/// `--collector.logind.dbus-timeout`.
+pub const TIMEOUT: Flag<Duration> = Flag::new(
+    "collector.logind.dbus-timeout",
+    "nodex only: longest the logind collector waits for D-Bus per scrape; past it the collector fails instead of stalling the scrape.",
+    "5s",
+);
 
 /// node_exporter's label value sets (taken from logind as of systemd v229); `other` stands for
 /// any value not listed.
@@ -41,20 +46,14 @@ pub const INFO: CollectorInfo = CollectorInfo {
     name: "logind",
     default_enabled: false,
     sources: "systemd-logind over D-Bus: $DBUS_SYSTEM_BUS_ADDRESS, else run/dbus/system_bus_socket below --path.rootfs",
-    flags: &[FlagSpec {
-        name: TIMEOUT,
-        help: "nodex only: longest the logind collector waits for D-Bus per scrape; past it the collector fails instead of stalling the scrape.",
-        kind: FlagKind::Value,
-        default: "5s",
-        aliases: &[],
-    }],
+    flags: &[TIMEOUT.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(LogindCollector {
         settings: Arc::clone(settings),
-        timeout: crate::dbus::positive(settings.options.duration(TIMEOUT)?, TIMEOUT)?,
+        timeout: crate::dbus::positive(settings.options.get(&TIMEOUT)?, TIMEOUT.name())?,
     }))
 }
 

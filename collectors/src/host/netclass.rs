@@ -16,7 +16,28 @@ use crate::error::ParseError;
 use crate::expfmt::{MetricSink, MetricType};
 use crate::fdcache::{path_kind, Kind};
 use crate::netlink::{KeptSocket, NETLINK_ROUTE, RTM_GETLINK};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
+
+/// `--collector.netclass.ignored-devices`.
+pub const IGNORED_DEVICES: Flag<Option<Regex>> = Flag::new(
+    "collector.netclass.ignored-devices",
+    "Regexp of net devices to ignore for netclass collector.",
+    "^$",
+);
+
+/// `--collector.netclass.ignore-invalid-speed`.
+pub const IGNORE_INVALID_SPEED: Flag<bool> = Flag::new(
+    "collector.netclass.ignore-invalid-speed",
+    "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.",
+    "false",
+);
+
+/// `--collector.netclass.netlink`.
+pub const NETLINK: Flag<bool> = Flag::new(
+    "collector.netclass.netlink",
+    "Use netlink to gather stats instead of /proc/net/dev (accepted; nodex always reads sysfs).",
+    "false",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -24,27 +45,9 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: true,
     sources: "/sys/class/net/<iface>/* (on a live sysfs, most attributes from an RTM_GETLINK dump)",
     flags: &[
-        FlagSpec {
-            name: "collector.netclass.ignored-devices",
-            help: "Regexp of net devices to ignore for netclass collector.",
-            kind: FlagKind::Value,
-            default: "^$",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.netclass.ignore-invalid-speed",
-            help: "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.netclass.netlink",
-            help: "Use netlink to gather stats instead of /proc/net/dev (accepted; nodex always reads sysfs).",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
+        IGNORED_DEVICES.spec,
+        IGNORE_INVALID_SPEED.spec,
+        NETLINK.spec,
     ],
     build,
 };
@@ -54,12 +57,8 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(NetclassCollector {
         settings: Arc::clone(settings),
         dump: live.then(|| KeptSocket::new(NETLINK_ROUTE)),
-        ignored: settings
-            .options
-            .regex("collector.netclass.ignored-devices")?,
-        ignore_invalid_speed: settings
-            .options
-            .bool("collector.netclass.ignore-invalid-speed"),
+        ignored: settings.options.get(&IGNORED_DEVICES)?,
+        ignore_invalid_speed: settings.options.get(&IGNORE_INVALID_SPEED),
     }))
 }
 
@@ -641,9 +640,9 @@ mod tests {
     #[test]
     fn ignore_invalid_speed_drops_negative_speed() {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
-        let mut opts = crate::Options::with_defaults();
-        opts.set("collector.netclass.ignore-invalid-speed", "true");
-        opts.set("collector.netclass.ignored-devices", "^lo$");
+        let mut opts = crate::Options::default();
+        opts.set(&IGNORE_INVALID_SPEED, "true");
+        opts.set(&IGNORED_DEVICES, "^lo$");
         let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), opts));
         let collector = (INFO.build)(&settings).unwrap();
         let mut sink = MetricSink::new();

@@ -18,8 +18,52 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::CollectError;
 use crate::expfmt::MetricSink;
-use crate::options::{device_allowed, include_exclude, FlagKind, FlagSpec};
+use crate::options::{device_allowed, include_exclude, Flag};
 use crate::util::{parse_file, parse_u64, read_optional};
+
+/// `--collector.netdev.device-include`.
+pub const DEVICE_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.netdev.device-include",
+    "Regexp of net devices to include (mutually exclusive to device-exclude).",
+    "",
+)
+.with_aliases(&["collector.netdev.device-whitelist"]);
+
+/// `--collector.netdev.device-exclude`.
+pub const DEVICE_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.netdev.device-exclude",
+    "Regexp of net devices to exclude (mutually exclusive to device-include).",
+    "",
+)
+.with_aliases(&["collector.netdev.device-blacklist"]);
+
+/// `--collector.netdev.address-info`.
+pub const ADDRESS_INFO: Flag<bool> = Flag::new(
+    "collector.netdev.address-info",
+    "Collect address-info for every device",
+    "false",
+);
+
+/// `--collector.netdev.enable-detailed-metrics`.
+pub const ENABLE_DETAILED_METRICS: Flag<bool> = Flag::new(
+    "collector.netdev.enable-detailed-metrics",
+    "Use (incompatible) metric names that provide more detailed stats on Linux",
+    "false",
+);
+
+/// `--collector.netdev.netlink`.
+pub const NETLINK: Flag<bool> = Flag::new(
+    "collector.netdev.netlink",
+    "Use netlink to gather stats instead of /proc/net/dev (accepted; nodex always reads /proc/net/dev).",
+    "true",
+);
+
+/// `--collector.netdev.label-ifalias`.
+pub const LABEL_IFALIAS: Flag<bool> = Flag::new(
+    "collector.netdev.label-ifalias",
+    "Add ifAlias label",
+    "false",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -27,66 +71,26 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: true,
     sources: "/proc/net/dev, /sys/class/net/<dev>/statistics, getifaddrs(3) for address-info",
     flags: &[
-        FlagSpec {
-            name: "collector.netdev.device-include",
-            help: "Regexp of net devices to include (mutually exclusive to device-exclude).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &["collector.netdev.device-whitelist"],
-        },
-        FlagSpec {
-            name: "collector.netdev.device-exclude",
-            help: "Regexp of net devices to exclude (mutually exclusive to device-include).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &["collector.netdev.device-blacklist"],
-        },
-        FlagSpec {
-            name: "collector.netdev.address-info",
-            help: "Collect address-info for every device",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.netdev.enable-detailed-metrics",
-            help: "Use (incompatible) metric names that provide more detailed stats on Linux",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.netdev.netlink",
-            help: "Use netlink to gather stats instead of /proc/net/dev (accepted; nodex always reads /proc/net/dev).",
-            kind: FlagKind::Bool,
-            default: "true",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.netdev.label-ifalias",
-            help: "Add ifAlias label",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
+        DEVICE_INCLUDE.spec,
+        DEVICE_EXCLUDE.spec,
+        ADDRESS_INFO.spec,
+        ENABLE_DETAILED_METRICS.spec,
+        NETLINK.spec,
+        LABEL_IFALIAS.spec,
     ],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let options = &settings.options;
-    let (include, exclude) = include_exclude(
-        options,
-        "collector.netdev.device-include",
-        "collector.netdev.device-exclude",
-    )?;
+    let (include, exclude) = include_exclude(options, &DEVICE_INCLUDE, &DEVICE_EXCLUDE)?;
     Ok(Box::new(NetdevCollector {
         settings: Arc::clone(settings),
         include,
         exclude,
-        address_info: options.bool("collector.netdev.address-info"),
-        detailed: options.bool("collector.netdev.enable-detailed-metrics"),
-        label_ifalias: options.bool("collector.netdev.label-ifalias"),
+        address_info: options.get(&ADDRESS_INFO),
+        detailed: options.get(&ENABLE_DETAILED_METRICS),
+        label_ifalias: options.get(&LABEL_IFALIAS),
     }))
 }
 
@@ -423,11 +427,11 @@ mod tests {
         assert_eq!(prefix_len(&[255; 16]), 128);
     }
 
-    fn render(options: &[(&str, &str)]) -> String {
+    fn render(options: &[(&crate::FlagSpec, &str)]) -> String {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
-        let mut opts = crate::Options::with_defaults();
+        let mut opts = crate::Options::default();
         for (k, v) in options {
-            opts.set(k, *v);
+            opts.set_spec(k, vec![v.to_string()]);
         }
         let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), opts));
         let collector = (INFO.build)(&settings).unwrap();
@@ -441,8 +445,8 @@ mod tests {
     #[test]
     fn ifalias_label_and_filter() {
         let text = render(&[
-            ("collector.netdev.label-ifalias", "true"),
-            ("collector.netdev.device-include", "^eth"),
+            (&LABEL_IFALIAS.spec, "true"),
+            (&DEVICE_INCLUDE.spec, "^eth"),
         ]);
         assert!(text
             .contains("node_network_receive_drop_total{device=\"eth0\",ifalias=\"uplink\"} 5\n"));
@@ -451,7 +455,7 @@ mod tests {
 
     #[test]
     fn detailed_metrics_unfold_counters() {
-        let text = render(&[("collector.netdev.enable-detailed-metrics", "true")]);
+        let text = render(&[(&ENABLE_DETAILED_METRICS.spec, "true")]);
         assert!(text.contains("node_network_receive_dropped_total{device=\"eth0\"} 4\n"));
         assert!(text.contains("node_network_receive_missed_errors_total{device=\"eth0\"} 1\n"));
         assert!(text.contains("node_network_transmit_window_errors_total{device=\"eth0\"} 1\n"));

@@ -3,32 +3,35 @@
 
 use std::sync::Arc;
 
+use regex::Regex;
+
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{parse_f64, read, sanitize_metric_name, FieldNames};
 
 /// node_exporter 1.12's default for `--collector.netstat.fields`.
 const DEFAULT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
+/// `--collector.netstat.fields`.
+pub const FIELDS: Flag<Option<Regex>> = Flag::new(
+    "collector.netstat.fields",
+    "Regexp of fields to return for netstat collector.",
+    DEFAULT_FIELDS,
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "netstat",
     default_enabled: true,
     sources: "/proc/net/netstat, /proc/net/snmp, /proc/net/snmp6",
-    flags: &[FlagSpec {
-        name: "collector.netstat.fields",
-        help: "Regexp of fields to return for netstat collector.",
-        kind: FlagKind::Value,
-        default: DEFAULT_FIELDS,
-        aliases: &[],
-    }],
+    flags: &[FIELDS.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let fields = settings.options.regex("collector.netstat.fields")?;
+    let fields = settings.options.get(&FIELDS)?;
     Ok(Box::new(NetstatCollector {
         settings: Arc::clone(settings),
         names: FieldNames::new(fields),

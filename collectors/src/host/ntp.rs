@@ -9,7 +9,56 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
+
+/// `--collector.ntp.server`.
+pub const SERVER: Flag<String> = Flag::new(
+    "collector.ntp.server",
+    "NTP server to use for ntp collector",
+    "127.0.0.1",
+);
+
+/// `--collector.ntp.server-port`.
+pub const SERVER_PORT: Flag<String> = Flag::new(
+    "collector.ntp.server-port",
+    "UDP port number to connect to on NTP server",
+    "123",
+);
+
+/// `--collector.ntp.protocol-version`.
+pub const PROTOCOL_VERSION: Flag<String> = Flag::new(
+    "collector.ntp.protocol-version",
+    "NTP protocol version",
+    "4",
+);
+
+/// `--collector.ntp.server-is-local`.
+pub const SERVER_IS_LOCAL: Flag<bool> = Flag::new(
+    "collector.ntp.server-is-local",
+    "Certify that collector.ntp.server address is not a public ntp server",
+    "false",
+);
+
+/// `--collector.ntp.ip-ttl`.
+pub const IP_TTL: Flag<String> = Flag::new(
+    "collector.ntp.ip-ttl",
+    "IP TTL to use while sending NTP query",
+    "1",
+);
+
+/// `--collector.ntp.max-distance`.
+pub const MAX_DISTANCE: Flag<Duration> = Flag::new(
+    "collector.ntp.max-distance",
+    "Max accumulated distance to the root",
+    "3.46608s",
+);
+
+/// `--collector.ntp.local-offset-tolerance`.
+pub const LOCAL_OFFSET_TOLERANCE: Flag<Duration> = Flag::new(
+    "collector.ntp.local-offset-tolerance",
+    "Offset between local clock and local ntpd time to tolerate",
+    "1ms",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -17,55 +66,13 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: false,
     sources: "SNTP query to --collector.ntp.server (deprecated)",
     flags: &[
-        FlagSpec {
-            name: "collector.ntp.server",
-            help: "NTP server to use for ntp collector",
-            kind: FlagKind::Value,
-            default: "127.0.0.1",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ntp.server-port",
-            help: "UDP port number to connect to on NTP server",
-            kind: FlagKind::Value,
-            default: "123",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ntp.protocol-version",
-            help: "NTP protocol version",
-            kind: FlagKind::Value,
-            default: "4",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ntp.server-is-local",
-            help: "Certify that collector.ntp.server address is not a public ntp server",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ntp.ip-ttl",
-            help: "IP TTL to use while sending NTP query",
-            kind: FlagKind::Value,
-            default: "1",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ntp.max-distance",
-            help: "Max accumulated distance to the root",
-            kind: FlagKind::Value,
-            default: "3.46608s",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.ntp.local-offset-tolerance",
-            help: "Offset between local clock and local ntpd time to tolerate",
-            kind: FlagKind::Value,
-            default: "1ms",
-            aliases: &[],
-        },
+        SERVER.spec,
+        SERVER_PORT.spec,
+        PROTOCOL_VERSION.spec,
+        SERVER_IS_LOCAL.spec,
+        IP_TTL.spec,
+        MAX_DISTANCE.spec,
+        LOCAL_OFFSET_TOLERANCE.spec,
     ],
     build,
 };
@@ -274,15 +281,15 @@ struct NtpCollector {
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let o = &settings.options;
-    let server = o.value("collector.ntp.server");
+    let server = o.get(&SERVER);
     let is_loopback = server.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !o.bool("collector.ntp.server-is-local") && !is_loopback {
+    if !o.get(&SERVER_IS_LOCAL) && !is_loopback {
         return Err(
             "only IP address of local NTP server is valid for --collector.ntp.server".into(),
         );
     }
     let version: i64 = o
-        .value("collector.ntp.protocol-version")
+        .get(&PROTOCOL_VERSION)
         .parse()
         .map_err(|_| "invalid --collector.ntp.protocol-version".to_string())?;
     if !(2..=4).contains(&version) {
@@ -291,17 +298,15 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         ));
     }
     let port = o
-        .value("collector.ntp.server-port")
+        .get(&SERVER_PORT)
         .parse()
         .map_err(|_| "invalid --collector.ntp.server-port".to_string())?;
     let ttl = o
-        .value("collector.ntp.ip-ttl")
+        .get(&IP_TTL)
         .parse()
         .map_err(|_| "invalid --collector.ntp.ip-ttl".to_string())?;
-    let max_distance = o.duration("collector.ntp.max-distance")?.as_nanos() as i128;
-    let offset_tolerance = o
-        .duration("collector.ntp.local-offset-tolerance")?
-        .as_nanos() as i128;
+    let max_distance = o.get(&MAX_DISTANCE)?.as_nanos() as i128;
+    let offset_tolerance = o.get(&LOCAL_OFFSET_TOLERANCE)?.as_nanos() as i128;
     tracing::warn!(
         collector = "ntp",
         "This collector is deprecated and will be removed in the next major version release."
@@ -650,14 +655,14 @@ mod tests {
 
     #[test]
     fn refuses_a_remote_server_unless_certified_local() {
-        let mut options = crate::Options::with_defaults();
-        options.set("collector.ntp.server", "192.0.2.1");
+        let mut options = crate::Options::default();
+        options.set(&SERVER, "192.0.2.1");
         let settings = Arc::new(Settings::new(crate::Roots::default(), options.clone()));
         assert!((INFO.build)(&settings).is_err());
-        options.set("collector.ntp.server-is-local", "true");
+        options.set(&SERVER_IS_LOCAL, "true");
         let settings = Arc::new(Settings::new(crate::Roots::default(), options.clone()));
         assert!((INFO.build)(&settings).is_ok());
-        options.set("collector.ntp.protocol-version", "5");
+        options.set(&PROTOCOL_VERSION, "5");
         let settings = Arc::new(Settings::new(crate::Roots::default(), options));
         assert!((INFO.build)(&settings).is_err());
     }

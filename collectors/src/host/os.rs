@@ -362,7 +362,7 @@ HOME_URL="https://www.debian.org/"
         let file = dir.join("root/etc/os-release");
         let settings = Arc::new(Settings::new(
             crate::Roots::fixture(&dir),
-            crate::Options::with_defaults(),
+            crate::Options::default(),
         ));
         let collector = (INFO.build)(&settings).unwrap();
         let render = || {

@@ -10,29 +10,28 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
+
+/// `--collector.pcidevice.idsfile`.
+pub const IDSFILE: Flag<String> = Flag::new(
+    "collector.pcidevice.idsfile",
+    "Path to pci.ids file to use for PCI device identification.",
+    "",
+);
+
+/// `--collector.pcidevice.names`.
+pub const NAMES: Flag<bool> = Flag::new(
+    "collector.pcidevice.names",
+    "Enable PCI device name resolution (requires pci.ids file).",
+    "false",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "pcidevice",
     default_enabled: false,
     sources: "/sys/bus/pci/devices, pci.ids",
-    flags: &[
-        FlagSpec {
-            name: "collector.pcidevice.idsfile",
-            help: "Path to pci.ids file to use for PCI device identification.",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.pcidevice.names",
-            help: "Enable PCI device name resolution (requires pci.ids file).",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-    ],
+    flags: &[IDSFILE.spec, NAMES.spec],
     build,
 };
 
@@ -423,10 +422,7 @@ struct PcideviceCollector {
 }
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let names = settings
-        .options
-        .bool("collector.pcidevice.names")
-        .then(|| load_ids(settings));
+    let names = settings.options.get(&NAMES).then(|| load_ids(settings));
     Ok(Box::new(PcideviceCollector {
         settings: Arc::clone(settings),
         names,
@@ -436,7 +432,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
 /// Loads `pci.ids` once at start-up; an unreadable file leaves every name unresolved, as in
 /// node_exporter (which logs it at debug level).
 fn load_ids(settings: &Settings) -> PciIds {
-    let explicit = settings.options.value("collector.pcidevice.idsfile");
+    let explicit = settings.options.get(&IDSFILE);
     let candidates: Vec<std::path::PathBuf> = if explicit.is_empty() {
         DEFAULT_IDS_PATHS
             .iter()

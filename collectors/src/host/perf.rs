@@ -21,7 +21,63 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::netlink::u64_at;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
+
+/// `--collector.perf.cpus`.
+pub const CPUS: Flag<String> = Flag::new(
+    "collector.perf.cpus",
+    "List of CPUs from which perf metrics should be collected",
+    "",
+);
+
+/// `--collector.perf.tracepoint`.
+pub const TRACEPOINT: Flag<Vec<String>> = Flag::new(
+    "collector.perf.tracepoint",
+    "perf tracepoint that should be collected",
+    "",
+);
+
+/// `--collector.perf.disable-hardware-profilers`.
+pub const DISABLE_HARDWARE_PROFILERS: Flag<bool> = Flag::new(
+    "collector.perf.disable-hardware-profilers",
+    "disable perf hardware profilers",
+    "false",
+);
+
+/// `--collector.perf.hardware-profilers`.
+pub const HARDWARE_PROFILERS: Flag<Vec<String>> = Flag::new(
+    "collector.perf.hardware-profilers",
+    "perf hardware profilers that should be collected",
+    "",
+);
+
+/// `--collector.perf.disable-software-profilers`.
+pub const DISABLE_SOFTWARE_PROFILERS: Flag<bool> = Flag::new(
+    "collector.perf.disable-software-profilers",
+    "disable perf software profilers",
+    "false",
+);
+
+/// `--collector.perf.software-profilers`.
+pub const SOFTWARE_PROFILERS: Flag<Vec<String>> = Flag::new(
+    "collector.perf.software-profilers",
+    "perf software profilers that should be collected",
+    "",
+);
+
+/// `--collector.perf.disable-cache-profilers`.
+pub const DISABLE_CACHE_PROFILERS: Flag<bool> = Flag::new(
+    "collector.perf.disable-cache-profilers",
+    "disable perf cache profilers",
+    "false",
+);
+
+/// `--collector.perf.cache-profilers`.
+pub const CACHE_PROFILERS: Flag<Vec<String>> = Flag::new(
+    "collector.perf.cache-profilers",
+    "perf cache profilers that should be collected",
+    "",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -29,32 +85,17 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: false,
     sources: "perf_event_open(2) per CPU, tracepoint ids from <sysfs>/kernel/tracing/events; hardware and cache events need a PMU (none in Firecracker VMs: those families are absent); live only",
     flags: &[
-        flag("collector.perf.cpus", "List of CPUs from which perf metrics should be collected", FlagKind::Value, ""),
-        flag("collector.perf.tracepoint", "perf tracepoint that should be collected", FlagKind::List, ""),
-        flag("collector.perf.disable-hardware-profilers", "disable perf hardware profilers", FlagKind::Bool, "false"),
-        flag("collector.perf.hardware-profilers", "perf hardware profilers that should be collected", FlagKind::List, ""),
-        flag("collector.perf.disable-software-profilers", "disable perf software profilers", FlagKind::Bool, "false"),
-        flag("collector.perf.software-profilers", "perf software profilers that should be collected", FlagKind::List, ""),
-        flag("collector.perf.disable-cache-profilers", "disable perf cache profilers", FlagKind::Bool, "false"),
-        flag("collector.perf.cache-profilers", "perf cache profilers that should be collected", FlagKind::List, ""),
+        CPUS.spec,
+        TRACEPOINT.spec,
+        DISABLE_HARDWARE_PROFILERS.spec,
+        HARDWARE_PROFILERS.spec,
+        DISABLE_SOFTWARE_PROFILERS.spec,
+        SOFTWARE_PROFILERS.spec,
+        DISABLE_CACHE_PROFILERS.spec,
+        CACHE_PROFILERS.spec,
     ],
     build,
 };
-
-const fn flag(
-    name: &'static str,
-    help: &'static str,
-    kind: FlagKind,
-    default: &'static str,
-) -> FlagSpec {
-    FlagSpec {
-        name,
-        help,
-        kind,
-        default,
-        aliases: &[],
-    }
-}
 
 const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_SOFTWARE: u32 = 1;
@@ -571,15 +612,14 @@ fn tracepoint_id(settings: &Settings, subsystem: &str, event: &str) -> Result<u6
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let options = &settings.options;
-    let cpus_flag = options.value("collector.perf.cpus");
+    let cpus_flag = options.get(&CPUS);
     let cpus = if cpus_flag.is_empty() {
         (0..online_cpus()).collect()
     } else {
         parse_cpus(&cpus_flag).map_err(|e| e.to_string())?
     };
     let mut groups = Vec::new();
-    let tracepoints =
-        parse_tracepoints(&options.list("collector.perf.tracepoint")).map_err(|e| e.to_string())?;
+    let tracepoints = parse_tracepoints(&options.get(&TRACEPOINT)).map_err(|e| e.to_string())?;
     if !tracepoints.is_empty() {
         let mut events = Vec::new();
         for (subsystem, event) in &tracepoints {
@@ -599,17 +639,15 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     // they select nothing less; the cache flag replaces the default set.
     let hardware = specs(HARDWARE);
     let software = specs(SOFTWARE);
-    let cache = specs(&select_cache(
-        &options.list("collector.perf.cache-profilers"),
-    ));
+    let cache = specs(&select_cache(&options.get(&CACHE_PROFILERS)));
     for &cpu in &cpus {
-        if !options.bool("collector.perf.disable-hardware-profilers") {
+        if !options.get(&DISABLE_HARDWARE_PROFILERS) {
             groups.push(open_group("hardware", &hardware, cpu, false)?);
         }
-        if !options.bool("collector.perf.disable-software-profilers") {
+        if !options.get(&DISABLE_SOFTWARE_PROFILERS) {
             groups.push(open_group("software", &software, cpu, false)?);
         }
-        if !options.bool("collector.perf.disable-cache-profilers") {
+        if !options.get(&DISABLE_CACHE_PROFILERS) {
             groups.push(open_group("cache", &cache, cpu, false)?);
         }
     }

@@ -10,30 +10,29 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::list_dir;
 
-const IGNORED_FLAG: &str = "collector.powersupply.ignored-supplies";
+/// `--collector.powersupply.ignored-supplies`.
+pub const IGNORED_FLAG: Flag<Option<Regex>> = Flag::new(
+    "collector.powersupply.ignored-supplies",
+    "Regexp of power supplies to ignore for powersupplyclass collector.",
+    "^$",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "powersupplyclass",
     default_enabled: true,
     sources: "/sys/class/power_supply",
-    flags: &[FlagSpec {
-        name: IGNORED_FLAG,
-        help: "Regexp of power supplies to ignore for powersupplyclass collector.",
-        kind: FlagKind::Value,
-        default: "^$",
-        aliases: &[],
-    }],
+    flags: &[IGNORED_FLAG.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(PowerSupplyCollector {
         settings: Arc::clone(settings),
-        ignored: settings.options.regex(IGNORED_FLAG)?,
+        ignored: settings.options.get(&IGNORED_FLAG)?,
     }))
 }
 

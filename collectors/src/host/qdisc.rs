@@ -17,50 +17,51 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::netlink::{self, c_string, parse_attrs, u32_at, u64_at, Socket};
-use crate::options::{device_allowed, FlagKind, FlagSpec};
+use crate::options::{device_allowed, Flag};
+
+/// `--collector.qdisc.fixtures`.
+pub const FIXTURES: Flag<String> = Flag::new(
+    "collector.qdisc.fixtures",
+    "test fixtures to use for qdisc collector end-to-end testing",
+    "",
+);
+
+/// `--collector.qdisc.device-include`.
+pub const DEVICE_INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.qdisc.device-include",
+    "Regexp of qdisc devices to include (mutually exclusive to device-exclude).",
+    "",
+)
+.with_aliases(&["collector.qdisk.device-include"]);
+
+/// `--collector.qdisc.device-exclude`.
+pub const DEVICE_EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.qdisc.device-exclude",
+    "Regexp of qdisc devices to exclude (mutually exclusive to device-include).",
+    "",
+)
+.with_aliases(&["collector.qdisk.device-exclude"]);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "qdisc",
     default_enabled: false,
     sources: "rtnetlink RTM_GETQDISC + RTM_GETLINK (or --collector.qdisc.fixtures JSON)",
-    flags: &[
-        FlagSpec {
-            name: "collector.qdisc.fixtures",
-            help: "test fixtures to use for qdisc collector end-to-end testing",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: "collector.qdisc.device-include",
-            help: "Regexp of qdisc devices to include (mutually exclusive to device-exclude).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &["collector.qdisk.device-include"],
-        },
-        FlagSpec {
-            name: "collector.qdisc.device-exclude",
-            help: "Regexp of qdisc devices to exclude (mutually exclusive to device-include).",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &["collector.qdisk.device-exclude"],
-        },
-    ],
+    flags: &[FIXTURES.spec, DEVICE_INCLUDE.spec, DEVICE_EXCLUDE.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let options = &settings.options;
-    let include = options.regex("collector.qdisc.device-include")?;
-    let exclude = options.regex("collector.qdisc.device-exclude")?;
+    let include = options.get(&DEVICE_INCLUDE)?;
+    let exclude = options.get(&DEVICE_EXCLUDE)?;
     if include.is_some() && exclude.is_some() {
         return Err(
             "collector.qdisc.device-include and collector.qdisc.device-exclude are mutaly exclusive"
                 .into(),
         );
     }
-    let fixtures = options.value("collector.qdisc.fixtures");
+    let fixtures = options.get(&FIXTURES);
     Ok(Box::new(QdiscCollector {
         fixtures: (!fixtures.is_empty()).then(|| fixtures.into()),
         include,
@@ -406,8 +407,8 @@ mod tests {
 
     #[test]
     fn missing_fixture_file_fails_the_collector() {
-        let mut options = crate::options::Options::with_defaults();
-        options.set("collector.qdisc.fixtures", "/nonexistent/nodex/qdisc");
+        let mut options = crate::options::Options::default();
+        options.set(&FIXTURES, "/nonexistent/nodex/qdisc");
         let settings = Arc::new(Settings::new(crate::roots::Roots::default(), options));
         let collector = (INFO.build)(&settings).unwrap();
         let mut sink = MetricSink::new();
@@ -417,9 +418,9 @@ mod tests {
 
     #[test]
     fn include_and_exclude_together_stop_start_up() {
-        let mut options = crate::options::Options::with_defaults();
-        options.set("collector.qdisc.device-include", "eth");
-        options.set("collector.qdisc.device-exclude", "lo");
+        let mut options = crate::options::Options::default();
+        options.set(&DEVICE_INCLUDE, "eth");
+        options.set(&DEVICE_EXCLUDE, "lo");
         let settings = Arc::new(Settings::new(crate::roots::Roots::default(), options));
         assert!((INFO.build)(&settings).is_err());
     }

@@ -10,30 +10,29 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{list_dir, lossy, parse_file, parse_u64, read, sanitize_metric_name};
 
-const ZONE_LABEL: &str = "collector.rapl.enable-zone-label";
+/// `--collector.rapl.enable-zone-label`.
+pub const ZONE_LABEL: Flag<bool> = Flag::new(
+    "collector.rapl.enable-zone-label",
+    "Enables RAPL zone labels",
+    "false",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "rapl",
     default_enabled: true,
     sources: "/sys/class/powercap/*/energy_uj",
-    flags: &[FlagSpec {
-        name: ZONE_LABEL,
-        help: "Enables RAPL zone labels",
-        kind: FlagKind::Bool,
-        default: "false",
-        aliases: &[],
-    }],
+    flags: &[ZONE_LABEL.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(Rapl {
         settings: Arc::clone(settings),
-        zone_label: settings.options.bool(ZONE_LABEL),
+        zone_label: settings.options.get(&ZONE_LABEL),
     }))
 }
 

@@ -8,22 +8,21 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 
-const SERVICEDIR_FLAG: &str = "collector.runit.servicedir";
+/// `--collector.runit.servicedir`.
+pub const SERVICEDIR_FLAG: Flag<String> = Flag::new(
+    "collector.runit.servicedir",
+    "Path to runit service directory.",
+    "/etc/service",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "runit",
     default_enabled: false,
     sources: "--collector.runit.servicedir/*/supervise/status (deprecated)",
-    flags: &[FlagSpec {
-        name: SERVICEDIR_FLAG,
-        help: "Path to runit service directory.",
-        kind: FlagKind::Value,
-        default: "/etc/service",
-        aliases: &[],
-    }],
+    flags: &[SERVICEDIR_FLAG.spec],
     build,
 };
 
@@ -34,7 +33,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     );
     Ok(Box::new(RunitCollector {
         settings: Arc::clone(settings),
-        servicedir: settings.options.value(SERVICEDIR_FLAG),
+        servicedir: settings.options.get(&SERVICEDIR_FLAG),
     }))
 }
 

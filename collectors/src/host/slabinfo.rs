@@ -7,38 +7,33 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{device_allowed, FlagKind, FlagSpec};
+use crate::options::{device_allowed, Flag};
 use crate::util::{lossy, parse_file, parse_i64};
 
-const INCLUDE: &str = "collector.slabinfo.slabs-include";
-const EXCLUDE: &str = "collector.slabinfo.slabs-exclude";
+/// `--collector.slabinfo.slabs-include`.
+pub const INCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.slabinfo.slabs-include",
+    "Regexp of slabs to include in slabinfo collector.",
+    ".*",
+);
+/// `--collector.slabinfo.slabs-exclude`.
+pub const EXCLUDE: Flag<Option<Regex>> = Flag::new(
+    "collector.slabinfo.slabs-exclude",
+    "Regexp of slabs to exclude in slabinfo collector.",
+    "",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "slabinfo",
     default_enabled: false,
     sources: "/proc/slabinfo",
-    flags: &[
-        FlagSpec {
-            name: INCLUDE,
-            help: "Regexp of slabs to include in slabinfo collector.",
-            kind: FlagKind::Value,
-            default: ".*",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: EXCLUDE,
-            help: "Regexp of slabs to exclude in slabinfo collector.",
-            kind: FlagKind::Value,
-            default: "",
-            aliases: &[],
-        },
-    ],
+    flags: &[INCLUDE.spec, EXCLUDE.spec],
     build: |settings| {
         Ok(Box::new(Slabinfo {
             settings: Arc::clone(settings),
-            include: settings.options.regex(INCLUDE)?,
-            exclude: settings.options.regex(EXCLUDE)?,
+            include: settings.options.get(&INCLUDE)?,
+            exclude: settings.options.get(&EXCLUDE)?,
         }))
     },
 };
@@ -141,11 +136,11 @@ mod tests {
         );
     }
 
-    fn slabs(flags: &[(&str, &str)]) -> Vec<String> {
+    fn slabs(flags: &[(&crate::FlagSpec, &str)]) -> Vec<String> {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
-        let mut options = crate::Options::with_defaults();
+        let mut options = crate::Options::default();
         for (k, v) in flags {
-            options.set(k, *v);
+            options.set_spec(k, vec![v.to_string()]);
         }
         let settings = Arc::new(Settings::new(crate::Roots::fixture(&base), options));
         let mut sink = MetricSink::new();
@@ -164,15 +159,18 @@ mod tests {
     #[test]
     fn filters_slab_names() {
         assert_eq!(slabs(&[]).len(), 5);
-        assert_eq!(slabs(&[(INCLUDE, "^(TCP|dentry)$")]), vec!["TCP", "dentry"]);
         assert_eq!(
-            slabs(&[(EXCLUDE, "^k")]),
+            slabs(&[(&INCLUDE.spec, "^(TCP|dentry)$")]),
+            vec!["TCP", "dentry"]
+        );
+        assert_eq!(
+            slabs(&[(&EXCLUDE.spec, "^k")]),
             vec!["TCP", "dentry", "ext4_inode_cache", "task_struct"]
         );
         assert!(
             (INFO.build)(&Arc::new(Settings::new(crate::Roots::default(), {
-                let mut o = crate::Options::with_defaults();
-                o.set(EXCLUDE, "(");
+                let mut o = crate::Options::default();
+                o.set(&EXCLUDE, "(");
                 o
             })))
             .is_err()

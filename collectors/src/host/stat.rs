@@ -7,19 +7,20 @@ use std::collections::BTreeMap;
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::{Flag, FlagSpec};
 use crate::stateless_collector;
 use crate::util::{lossy, parse_file};
 
+/// `--collector.stat.softirq`.
+pub const SOFTIRQ: Flag<bool> = Flag::new(
+    "collector.stat.softirq",
+    "Export softirq calls per vector",
+    "false",
+);
+
 stateless_collector!("stat", true, "/proc/stat", collect, FLAGS);
 
-const FLAGS: &[FlagSpec] = &[FlagSpec {
-    name: "collector.stat.softirq",
-    help: "Export softirq calls per vector",
-    kind: FlagKind::Bool,
-    default: "false",
-    aliases: &[],
-}];
+const FLAGS: &[FlagSpec] = &[SOFTIRQ.spec];
 
 /// Kernel clock ticks per second of `/proc/stat` CPU times (USER_HZ).
 pub const USER_HZ: f64 = 100.0;
@@ -230,7 +231,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     for (name, help, kind, value) in singles {
         sink.single(name, help, kind, value as f64);
     }
-    if settings.options.bool("collector.stat.softirq") {
+    if settings.options.get(&SOFTIRQ) {
         let counts = stat.softirq.unwrap_or_default();
         sink.counter("node_softirqs_total", "Number of softirq calls.");
         for (vector, count) in SOFTIRQ_VECTORS.iter().zip(counts) {
@@ -311,8 +312,8 @@ softirq 66019 1 28551 3 2266 3466 0 9 15779 0 15944
         use std::sync::Arc;
 
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
-        let mut options = Options::with_defaults();
-        options.set("collector.stat.softirq", "true");
+        let mut options = Options::default();
+        options.set(&SOFTIRQ, "true");
         let settings = Arc::new(Settings::new(Roots::fixture(&base), options));
         let collector = (INFO.build)(&settings).unwrap();
         let mut sink = MetricSink::new();

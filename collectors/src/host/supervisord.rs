@@ -9,22 +9,21 @@ use std::time::Duration;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 
-const URL_FLAG: &str = "collector.supervisord.url";
+/// `--collector.supervisord.url`.
+pub const URL_FLAG: Flag<String> = Flag::new(
+    "collector.supervisord.url",
+    "XML RPC endpoint.",
+    "http://localhost:9001/RPC2",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "supervisord",
     default_enabled: false,
     sources: "XML-RPC supervisor.getAllProcessInfo at --collector.supervisord.url (deprecated)",
-    flags: &[FlagSpec {
-        name: URL_FLAG,
-        help: "XML RPC endpoint.",
-        kind: FlagKind::Value,
-        default: "http://localhost:9001/RPC2",
-        aliases: &[],
-    }],
+    flags: &[URL_FLAG.spec],
     build,
 };
 
@@ -81,7 +80,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         collector = "supervisord",
         "This collector is deprecated and will be removed in the next major version release."
     );
-    let endpoint = parse_url(&settings.options.value(URL_FLAG))?;
+    let endpoint = parse_url(&settings.options.get(&URL_FLAG))?;
     Ok(Box::new(SupervisordCollector { endpoint }))
 }
 

@@ -12,44 +12,39 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{lossy, parse_file, parse_i64_prefixed};
 
-const INCLUDE: &str = "collector.sysctl.include";
-const INCLUDE_INFO: &str = "collector.sysctl.include-info";
+/// `--collector.sysctl.include`.
+pub const INCLUDE: Flag<Vec<String>> = Flag::new(
+    "collector.sysctl.include",
+    "Select sysctl metrics to include",
+    "",
+);
+/// `--collector.sysctl.include-info`.
+pub const INCLUDE_INFO: Flag<Vec<String>> = Flag::new(
+    "collector.sysctl.include-info",
+    "Select sysctl metrics to include as info metrics",
+    "",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "sysctl",
     default_enabled: false,
     sources: "/proc/sys/*",
-    flags: &[
-        FlagSpec {
-            name: INCLUDE,
-            help: "Select sysctl metrics to include",
-            kind: FlagKind::List,
-            default: "",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: INCLUDE_INFO,
-            help: "Select sysctl metrics to include as info metrics",
-            kind: FlagKind::List,
-            default: "",
-            aliases: &[],
-        },
-    ],
+    flags: &[INCLUDE.spec, INCLUDE_INFO.spec],
     build: |settings| {
         let mut sysctls: Vec<Sysctl> = settings
             .options
-            .list(INCLUDE)
+            .get(&INCLUDE)
             .iter()
             .map(|s| Sysctl::new(s, true))
             .collect();
         sysctls.extend(
             settings
                 .options
-                .list(INCLUDE_INFO)
+                .get(&INCLUDE_INFO)
                 .iter()
                 .map(|s| Sysctl::new(s, false)),
         );
@@ -257,9 +252,9 @@ mod tests {
 
     fn run(includes: &[&str], infos: &[&str]) -> (String, bool) {
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host");
-        let mut options = Options::with_defaults();
-        options.set_list(INCLUDE, includes.iter().map(|s| s.to_string()).collect());
-        options.set_list(INCLUDE_INFO, infos.iter().map(|s| s.to_string()).collect());
+        let mut options = Options::default();
+        options.set_list(&INCLUDE, includes.iter().map(|s| s.to_string()).collect());
+        options.set_list(&INCLUDE_INFO, infos.iter().map(|s| s.to_string()).collect());
         let settings = Arc::new(Settings::new(Roots::fixture(&base), options));
         let collector = (INFO.build)(&settings).unwrap();
         let mut sink = MetricSink::new();

@@ -18,7 +18,7 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::dbus::{positive, system_bus_address, Address, Connection, DbusError, Value};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 
 /// The first systemd version with the `SystemState` manager property and timers'
 /// `LastTriggerUSec` (node_exporter's `minSystemdVersionSystemState`).
@@ -31,13 +31,50 @@ const DEST: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
-const INCLUDE: &str = "collector.systemd.unit-include";
-const EXCLUDE: &str = "collector.systemd.unit-exclude";
-const PRIVATE: &str = "collector.systemd.private";
-const TASKS: &str = "collector.systemd.enable-task-metrics";
-const RESTARTS: &str = "collector.systemd.enable-restarts-metrics";
-const START_TIME: &str = "collector.systemd.enable-start-time-metrics";
-const TIMEOUT: &str = "collector.systemd.dbus-timeout";
+/// `--collector.systemd.unit-include`.
+pub const INCLUDE: Flag<String> = Flag::new(
+    "collector.systemd.unit-include",
+    "Regexp of systemd units to include. Units must both match include and not match exclude to be included.",
+    ".+",
+)
+.with_aliases(&["collector.systemd.unit-whitelist"]);
+/// `--collector.systemd.unit-exclude`.
+pub const EXCLUDE: Flag<String> = Flag::new(
+    "collector.systemd.unit-exclude",
+    "Regexp of systemd units to exclude. Units must both match include and not match exclude to be included.",
+    ".+\\.(automount|device|mount|scope|slice)",
+)
+.with_aliases(&["collector.systemd.unit-blacklist"]);
+/// `--collector.systemd.private`.
+pub const PRIVATE: Flag<bool> = Flag::new(
+    "collector.systemd.private",
+    "Establish a private, direct connection to systemd without dbus (Strongly discouraged since it requires root. For testing purposes only).",
+    "false",
+);
+/// `--collector.systemd.enable-task-metrics`.
+pub const TASKS: Flag<bool> = Flag::new(
+    "collector.systemd.enable-task-metrics",
+    "Enables service unit tasks metrics unit_tasks_current and unit_tasks_max",
+    "false",
+);
+/// `--collector.systemd.enable-restarts-metrics`.
+pub const RESTARTS: Flag<bool> = Flag::new(
+    "collector.systemd.enable-restarts-metrics",
+    "Enables service unit metric service_restart_total",
+    "false",
+);
+/// `--collector.systemd.enable-start-time-metrics`.
+pub const START_TIME: Flag<bool> = Flag::new(
+    "collector.systemd.enable-start-time-metrics",
+    "Enables service unit metric unit_start_time_seconds",
+    "false",
+);
+/// `--collector.systemd.dbus-timeout`.
+pub const TIMEOUT: Flag<Duration> = Flag::new(
+    "collector.systemd.dbus-timeout",
+    "nodex only: longest the systemd collector waits for D-Bus per scrape; past it the collector fails instead of stalling the scrape.",
+    "5s",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -45,75 +82,33 @@ pub const INFO: CollectorInfo = CollectorInfo {
     default_enabled: false,
     sources: "systemd manager over D-Bus: $DBUS_SYSTEM_BUS_ADDRESS, else run/dbus/system_bus_socket below --path.rootfs (run/systemd/private with --collector.systemd.private)",
     flags: &[
-        FlagSpec {
-            name: INCLUDE,
-            help: "Regexp of systemd units to include. Units must both match include and not match exclude to be included.",
-            kind: FlagKind::Value,
-            default: ".+",
-            aliases: &["collector.systemd.unit-whitelist"],
-        },
-        FlagSpec {
-            name: EXCLUDE,
-            help: "Regexp of systemd units to exclude. Units must both match include and not match exclude to be included.",
-            kind: FlagKind::Value,
-            default: ".+\\.(automount|device|mount|scope|slice)",
-            aliases: &["collector.systemd.unit-blacklist"],
-        },
-        FlagSpec {
-            name: PRIVATE,
-            help: "Establish a private, direct connection to systemd without dbus (Strongly discouraged since it requires root. For testing purposes only).",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: TASKS,
-            help: "Enables service unit tasks metrics unit_tasks_current and unit_tasks_max",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: RESTARTS,
-            help: "Enables service unit metric service_restart_total",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: START_TIME,
-            help: "Enables service unit metric unit_start_time_seconds",
-            kind: FlagKind::Bool,
-            default: "false",
-            aliases: &[],
-        },
-        FlagSpec {
-            name: TIMEOUT,
-            help: "nodex only: longest the systemd collector waits for D-Bus per scrape; past it the collector fails instead of stalling the scrape.",
-            kind: FlagKind::Value,
-            default: "5s",
-            aliases: &[],
-        },
+        INCLUDE.spec,
+        EXCLUDE.spec,
+        PRIVATE.spec,
+        TASKS.spec,
+        RESTARTS.spec,
+        START_TIME.spec,
+        TIMEOUT.spec,
     ],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let options = &settings.options;
-    let anchored = |flag: &str| {
-        let pattern = options.value(flag);
+    let anchored = |flag: &Flag<String>| {
+        let pattern = options.get(flag);
         Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|e| format!("invalid regular expression for --{flag}: {e}"))
+            .map_err(|e| format!("invalid regular expression for --{}: {e}", flag.name()))
     };
     Ok(Box::new(SystemdCollector {
         settings: Arc::clone(settings),
-        include: anchored(INCLUDE)?,
-        exclude: anchored(EXCLUDE)?,
-        private: options.bool(PRIVATE),
-        tasks: options.bool(TASKS),
-        restarts: options.bool(RESTARTS),
-        start_time: options.bool(START_TIME),
-        timeout: positive(options.duration(TIMEOUT)?, TIMEOUT)?,
+        include: anchored(&INCLUDE)?,
+        exclude: anchored(&EXCLUDE)?,
+        private: options.get(&PRIVATE),
+        tasks: options.get(&TASKS),
+        restarts: options.get(&RESTARTS),
+        start_time: options.get(&START_TIME),
+        timeout: positive(options.get(&TIMEOUT)?, TIMEOUT.name())?,
     }))
 }
 
@@ -611,7 +606,7 @@ mod tests {
     fn default_filter_drops_mounts_and_unloaded_units() {
         let settings = Arc::new(Settings::new(
             crate::Roots::default(),
-            crate::Options::with_defaults(),
+            crate::Options::default(),
         ));
         let collector = SystemdCollector {
             settings: Arc::clone(&settings),
@@ -640,20 +635,20 @@ mod tests {
 
     #[test]
     fn zero_timeout_stops_start_up() {
-        let mut options = crate::Options::with_defaults();
-        options.set(TIMEOUT, "0s");
+        let mut options = crate::Options::default();
+        options.set(&TIMEOUT, "0s");
         let settings = Arc::new(Settings::new(crate::Roots::default(), options));
         let err = build(&settings).err().expect("zero timeout refused");
-        assert!(err.contains(TIMEOUT), "{err}");
+        assert!(err.contains(TIMEOUT.name()), "{err}");
     }
 
     #[test]
     fn bad_pattern_stops_start_up() {
-        let mut options = crate::Options::with_defaults();
-        options.set(INCLUDE, "(");
+        let mut options = crate::Options::default();
+        options.set(&INCLUDE, "(");
         let settings = Arc::new(Settings::new(crate::Roots::default(), options));
         let err = build(&settings).err().expect("invalid regex refused");
-        assert!(err.contains(INCLUDE), "{err}");
+        assert!(err.contains(INCLUDE.name()), "{err}");
     }
 
     #[test]

@@ -9,30 +9,29 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{list_dir, lossy, parse_u64_prefixed, read};
 
-const IGNORED_DEVICES: &str = "collector.tapestats.ignored-devices";
+/// `--collector.tapestats.ignored-devices`.
+pub const IGNORED_DEVICES: Flag<Option<Regex>> = Flag::new(
+    "collector.tapestats.ignored-devices",
+    "Regexp of devices to ignore for tapestats.",
+    "^$",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "tapestats",
     default_enabled: true,
     sources: "/sys/class/scsi_tape/st*/stats",
-    flags: &[FlagSpec {
-        name: IGNORED_DEVICES,
-        help: "Regexp of devices to ignore for tapestats.",
-        kind: FlagKind::Value,
-        default: "^$",
-        aliases: &[],
-    }],
+    flags: &[IGNORED_DEVICES.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(Tapestats {
         settings: Arc::clone(settings),
-        ignored: settings.options.regex(IGNORED_DEVICES)?,
+        ignored: settings.options.get(&IGNORED_DEVICES)?,
     }))
 }
 

@@ -10,29 +10,27 @@ use std::time::UNIX_EPOCH;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{format_float, MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 
-const DIRECTORY_FLAG: &str = "collector.textfile.directory";
+/// `--collector.textfile.directory`.
+pub const DIRECTORY_FLAG: Flag<Vec<String>> = Flag::new(
+    "collector.textfile.directory",
+    "Directory to read text files with metrics from, supports glob matching. (repeatable)",
+    "",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "textfile",
     default_enabled: true,
     sources: "*.prom files in --collector.textfile.directory",
-    flags: &[FlagSpec {
-        name: DIRECTORY_FLAG,
-        help:
-            "Directory to read text files with metrics from, supports glob matching. (repeatable)",
-        kind: FlagKind::List,
-        default: "",
-        aliases: &[],
-    }],
+    flags: &[DIRECTORY_FLAG.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(TextfileCollector::new(
-        settings.options.list(DIRECTORY_FLAG),
+        settings.options.get(&DIRECTORY_FLAG),
     )))
 }
 

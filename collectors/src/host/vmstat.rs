@@ -3,29 +3,32 @@
 
 use std::sync::Arc;
 
+use regex::Regex;
+
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
 use crate::util::{parse_f64, read, sanitize_metric_name, FieldNames};
+
+/// `--collector.vmstat.fields`.
+pub const FIELDS: Flag<Option<Regex>> = Flag::new(
+    "collector.vmstat.fields",
+    "Regexp of fields to return for vmstat collector.",
+    "^(oom_kill|pgpg|pswp|pg.*fault).*",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "vmstat",
     default_enabled: true,
     sources: "/proc/vmstat",
-    flags: &[FlagSpec {
-        name: "collector.vmstat.fields",
-        help: "Regexp of fields to return for vmstat collector.",
-        kind: FlagKind::Value,
-        default: "^(oom_kill|pgpg|pswp|pg.*fault).*",
-        aliases: &[],
-    }],
+    flags: &[FIELDS.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let fields = settings.options.regex("collector.vmstat.fields")?;
+    let fields = settings.options.get(&FIELDS)?;
     Ok(Box::new(VmstatCollector {
         settings: Arc::clone(settings),
         names: FieldNames::new(fields),

@@ -18,25 +18,26 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::netlink::{self, c_string, parse_attrs, u16_at, u32_at, u64_at, Attr, Socket};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::Flag;
+
+/// `--collector.wifi.fixtures`.
+pub const FIXTURES: Flag<String> = Flag::new(
+    "collector.wifi.fixtures",
+    "test fixtures to use for wifi collector metrics",
+    "",
+);
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
     name: "wifi",
     default_enabled: false,
     sources: "generic netlink nl80211 (or --collector.wifi.fixtures JSON); no cfg80211 in Firecracker VMs: no data",
-    flags: &[FlagSpec {
-        name: "collector.wifi.fixtures",
-        help: "test fixtures to use for wifi collector metrics",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    }],
+    flags: &[FIXTURES.spec],
     build,
 };
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
-    let fixtures = settings.options.value("collector.wifi.fixtures");
+    let fixtures = settings.options.get(&FIXTURES);
     Ok(Box::new(WifiCollector {
         fixtures: (!fixtures.is_empty()).then(|| PathBuf::from(fixtures)),
     }))
@@ -820,8 +821,8 @@ mod tests {
     #[test]
     fn missing_interfaces_file_fails_missing_station_files_are_skipped() {
         let build = |dir: &str| {
-            let mut options = crate::options::Options::with_defaults();
-            options.set("collector.wifi.fixtures", dir);
+            let mut options = crate::options::Options::default();
+            options.set(&FIXTURES, dir);
             let settings = Arc::new(Settings::new(crate::roots::Roots::default(), options));
             (INFO.build)(&settings).unwrap()
         };

@@ -30,9 +30,10 @@ use std::sync::{Arc, Mutex};
 use super::layout;
 use super::walk::{Config, Container, Kind, Shared, Snapshot};
 use crate::collector::{Collector, CollectorInfo, Settings};
+use crate::container::flags;
 use crate::error::CollectError;
 use crate::expfmt::{MetricSink, MetricType};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::{Flag, FlagSpec};
 use files::Layout;
 use lines::{Format, STREAMS};
 use read::Reads;
@@ -51,46 +52,51 @@ pub const INFO: CollectorInfo = CollectorInfo {
     build,
 };
 
-const FLAGS: &[FlagSpec] = &[
-    FlagSpec {
-        name: "collector.container_logs.count-lines",
-        help: "Read the bytes appended to container log files (once each) and export lines and \
+/// `--collector.container_logs.count-lines`.
+pub const COUNT_LINES: Flag<bool> = Flag::new(
+    "collector.container_logs.count-lines",
+    "Read the bytes appended to container log files (once each) and export lines and \
                bytes per stream (container_log_lines_total, container_log_stream_bytes_total).",
-        kind: FlagKind::Bool,
-        default: "false",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container_logs.fluentd-pos-files",
-        help: "Comma-separated Fluentd in_tail pos_file paths (below --path.rootfs) for \
+    "false",
+);
+
+/// `--collector.container_logs.fluentd-pos-files`.
+pub const FLUENTD_POS_FILES: Flag<String> = Flag::new(
+    "collector.container_logs.fluentd-pos-files",
+    "Comma-separated Fluentd in_tail pos_file paths (below --path.rootfs) for \
                container_log_shipper_lag_bytes{shipper=\"fluentd\"}.",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container_logs.promtail-positions-files",
-        help: "Comma-separated Promtail or Grafana Alloy positions.yaml paths (below \
+    "",
+);
+
+/// `--collector.container_logs.promtail-positions-files`.
+pub const PROMTAIL_POSITIONS_FILES: Flag<String> = Flag::new(
+    "collector.container_logs.promtail-positions-files",
+    "Comma-separated Promtail or Grafana Alloy positions.yaml paths (below \
                --path.rootfs) for container_log_shipper_lag_bytes{shipper=\"promtail\"}.",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container_logs.vector-checkpoints-files",
-        help: "Comma-separated Vector checkpoints.json paths (below --path.rootfs; dev_inode \
+    "",
+);
+
+/// `--collector.container_logs.vector-checkpoints-files`.
+pub const VECTOR_CHECKPOINTS_FILES: Flag<String> = Flag::new(
+    "collector.container_logs.vector-checkpoints-files",
+    "Comma-separated Vector checkpoints.json paths (below --path.rootfs; dev_inode \
                fingerprints only) for container_log_shipper_lag_bytes{shipper=\"vector\"}.",
-        kind: FlagKind::Value,
-        default: "",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container_logs.read-budget-bytes",
-        help: "Most log bytes read per scrape with count-lines; the rest is read by later scrapes.",
-        kind: FlagKind::Value,
-        default: "67108864",
-        aliases: &[],
-    },
+    "",
+);
+
+/// `--collector.container_logs.read-budget-bytes`.
+pub const READ_BUDGET_BYTES: Flag<String> = Flag::new(
+    "collector.container_logs.read-budget-bytes",
+    "Most log bytes read per scrape with count-lines; the rest is read by later scrapes.",
+    "67108864",
+);
+
+const FLAGS: &[FlagSpec] = &[
+    COUNT_LINES.spec,
+    FLUENTD_POS_FILES.spec,
+    PROMTAIL_POSITIONS_FILES.spec,
+    VECTOR_CHECKPOINTS_FILES.spec,
+    READ_BUDGET_BYTES.spec,
 ];
 
 fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
@@ -99,18 +105,16 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         .shared
         .get_or_init("container", || Shared::new(config));
     let o = &settings.options;
-    let pod_flag = o.value("collector.container.pod-log-dir");
-    let docker_flag = o.value("collector.container.docker-root");
+    let pod_flag = o.get(&flags::POD_LOG_DIR);
+    let docker_flag = o.get(&flags::DOCKER_ROOT);
     let docker_containers = Path::new(&docker_flag).join("containers");
     let budget = o
-        .value("collector.container_logs.read-budget-bytes")
+        .get(&READ_BUDGET_BYTES)
         .parse::<u64>()
         .map_err(|e| format!("invalid --collector.container_logs.read-budget-bytes: {e}"))?;
-    let count_lines = o
-        .bool("collector.container_logs.count-lines")
-        .then_some(budget);
-    let list = |flag: &str| -> Vec<PathBuf> {
-        o.value(flag)
+    let count_lines = o.get(&COUNT_LINES).then_some(budget);
+    let list = |flag: &Flag<String>| -> Vec<PathBuf> {
+        o.get(flag)
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
@@ -118,18 +122,9 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
             .collect()
     };
     let shippers = [
-        (
-            Shipper::Fluentd,
-            list("collector.container_logs.fluentd-pos-files"),
-        ),
-        (
-            Shipper::Promtail,
-            list("collector.container_logs.promtail-positions-files"),
-        ),
-        (
-            Shipper::Vector,
-            list("collector.container_logs.vector-checkpoints-files"),
-        ),
+        (Shipper::Fluentd, list(&FLUENTD_POS_FILES)),
+        (Shipper::Promtail, list(&PROMTAIL_POSITIONS_FILES)),
+        (Shipper::Vector, list(&VECTOR_CHECKPOINTS_FILES)),
     ]
     .into_iter()
     .filter(|(_, files)| !files.is_empty())

@@ -32,38 +32,38 @@ use super::layout;
 use super::walk::{Container, Snapshot};
 use super::{container_group, sample};
 use crate::collector::Settings;
+use crate::container::flags;
 use crate::error::CollectError;
 use crate::expfmt::{MetricSink, MetricType};
 use crate::host::filesystem::{parse_mountinfo, Mount};
-use crate::options::{FlagKind, FlagSpec};
+use crate::options::{Flag, FlagSpec};
 use measure::{Measured, Measurer};
 
-/// Flags of this group.
-pub const FLAGS: &[FlagSpec] = &[
-    FlagSpec {
-        name: "collector.container.disk.budget",
-        help: "Wall time per scrape spent measuring writable layers, logs and emptyDir volumes \
+/// `--collector.container.disk.budget`.
+pub const DISK_BUDGET: Flag<Duration> = Flag::new(
+    "collector.container.disk.budget",
+    "Wall time per scrape spent measuring writable layers, logs and emptyDir volumes \
                (0s: measure nothing, serve what was measured).",
-        kind: FlagKind::Value,
-        default: "100ms",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.disk.max-files",
-        help: "Entries visited per measured directory tree before its usage is reported as a \
+    "100ms",
+);
+
+/// `--collector.container.disk.max-files`.
+pub const DISK_MAX_FILES: Flag<usize> = Flag::new(
+    "collector.container.disk.max-files",
+    "Entries visited per measured directory tree before its usage is reported as a \
                lower bound (nodex_container_disk_capped 1).",
-        kind: FlagKind::Value,
-        default: "100000",
-        aliases: &[],
-    },
-    FlagSpec {
-        name: "collector.container.kubelet-root",
-        help: "The kubelet's root directory (pods/<uid>/volumes for emptyDir usage).",
-        kind: FlagKind::Value,
-        default: "/var/lib/kubelet",
-        aliases: &[],
-    },
-];
+    "100000",
+);
+
+/// `--collector.container.kubelet-root`.
+pub const KUBELET_ROOT: Flag<String> = Flag::new(
+    "collector.container.kubelet-root",
+    "The kubelet's root directory (pods/<uid>/volumes for emptyDir usage).",
+    "/var/lib/kubelet",
+);
+
+/// Flags of this group.
+pub const FLAGS: &[FlagSpec] = &[DISK_BUDGET.spec, DISK_MAX_FILES.spec, KUBELET_ROOT.spec];
 
 container_group!(
     "container_disk",
@@ -170,22 +170,18 @@ struct State {
 
 fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
     let o = &settings.options;
-    let budget = o
-        .duration("collector.container.disk.budget")
-        .unwrap_or(Duration::from_millis(100));
-    let cap = o
-        .usize("collector.container.disk.max-files")
-        .unwrap_or(100_000) as u64;
+    let budget = o.get(&DISK_BUDGET).unwrap_or(Duration::from_millis(100));
+    let cap = o.get(&DISK_MAX_FILES).unwrap_or(100_000) as u64;
     let state = settings.shared.get_or_init("container_disk", || State {
         measurer: Measurer::new(),
     });
     let roots = &settings.roots;
-    let docker_root = roots.root(o.value("collector.container.docker-root"));
-    let containerd_states = vec![o.value("collector.container.containerd-state")];
+    let docker_root = roots.root(o.get(&flags::DOCKER_ROOT));
+    let containerd_states = vec![o.get(&flags::CONTAINERD_STATE)];
     let mounts = mounts(settings);
     let parts = partitions(&mounts);
     let from_mounts = layers::mount_layers(&mounts, &containerd_states);
-    let crio = layers::crio_layers(&roots.root(o.value("collector.container.crio-root")));
+    let crio = layers::crio_layers(&roots.root(o.get(&flags::CRIO_ROOT)));
 
     // The trees wanted this scrape: layers, then the pods' logs and volumes.
     let mut per_container: Vec<(&Container, LayerDirs)> = Vec::new();

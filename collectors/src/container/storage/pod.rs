@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::measure::Measured;
 use super::sum;
 use crate::collector::Settings;
+use crate::container::flags;
 use crate::container::runtime::parse_pod_log_dir;
 use crate::container::walk::Snapshot;
 use crate::expfmt::{MetricSink, MetricType};
@@ -84,8 +85,8 @@ pub fn discover(
 ) -> Vec<Pod> {
     let o = &settings.options;
     let roots = &settings.roots;
-    let log_dir = roots.root(o.value("collector.container.pod-log-dir"));
-    let kubelet_host = PathBuf::from(o.value("collector.container.kubelet-root"));
+    let log_dir = roots.root(o.get(&flags::POD_LOG_DIR));
+    let kubelet_host = PathBuf::from(o.get(&crate::container::storage::KUBELET_ROOT));
     let kubelet = roots.root(&kubelet_host);
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
     let mut log_dirs: HashMap<String, PathBuf> = HashMap::new();
