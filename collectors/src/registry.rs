@@ -147,6 +147,36 @@ pub fn markdown_table(golden_dir: &std::path::Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use crate::{MetricSink, Options, Roots, Settings};
+
+    /// A flag a collector reads must be declared in some registered collector's `flags`, or the
+    /// command line cannot set it. Every collector is built and run once on an empty root with
+    /// options that record the names read.
+    #[test]
+    fn every_flag_read_is_declared() {
+        let declared: BTreeSet<&str> = super::all()
+            .iter()
+            .flat_map(|info| info.flags)
+            .map(|spec| spec.name)
+            .collect();
+        let options = Options::default();
+        let roots = Roots::fixture(std::path::Path::new("/nonexistent/nodex"));
+        let settings = Arc::new(Settings::new(roots, options.clone()));
+        for info in super::all() {
+            if let Ok(collector) = (info.build)(&settings) {
+                let _ = collector.collect(&mut MetricSink::new());
+            }
+        }
+        let read = options.read.lock().expect("not poisoned").clone();
+        let undeclared: Vec<&str> = read.difference(&declared).copied().collect();
+        assert!(undeclared.is_empty(), "read but not declared: {undeclared:?}");
+        // The recording works: the vmstat collector reads its field filter when it is built.
+        assert!(read.contains(crate::host::vmstat::FIELDS.name()));
+    }
+
     #[test]
     fn names_are_unique() {
         let all = super::all();
