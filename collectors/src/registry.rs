@@ -172,7 +172,10 @@ mod tests {
         }
         let read = options.read.lock().expect("not poisoned").clone();
         let undeclared: Vec<&str> = read.difference(&declared).copied().collect();
-        assert!(undeclared.is_empty(), "read but not declared: {undeclared:?}");
+        assert!(
+            undeclared.is_empty(),
+            "read but not declared: {undeclared:?}"
+        );
         // The recording works: the vmstat collector reads its field filter when it is built.
         assert!(read.contains(crate::host::vmstat::FIELDS.name()));
     }

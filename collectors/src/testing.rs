@@ -126,41 +126,6 @@ pub fn run_on_empty_root(
     result.map(|()| sink)
 }
 
-/// Starts a fake SNTP server on a fresh loopback UDP port that answers every request for the
-/// life of the test process: stratum 2, no leap, root delay 1/32 s, root dispersion 1/64 s,
-/// reference time 64 s ago, receive and transmit times from the local clock. Returns its address.
-pub fn fake_ntp_server() -> std::net::SocketAddr {
-    use crate::host::ntp::{unix_nanos_to_ntp, Packet};
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind fake NTP server");
-    let addr = socket.local_addr().expect("fake NTP server address");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 128];
-        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-            let Ok(request) = Packet::decode(&buf[..n]) else {
-                continue;
-            };
-            let now = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-                Ok(d) => d.as_nanos() as i128,
-                Err(_) => continue,
-            };
-            let reply = Packet {
-                leap: 0,
-                version: request.version,
-                mode: 4,
-                stratum: 2,
-                root_delay: 0x0000_0800,
-                root_dispersion: 0x0000_0400,
-                reference: unix_nanos_to_ntp(now - 64_000_000_000),
-                origin: request.transmit,
-                receive: unix_nanos_to_ntp(now),
-                transmit: unix_nanos_to_ntp(now),
-            };
-            let _ = socket.send_to(&reply.encode(), peer);
-        }
-    });
-    addr
-}
-
 /// The reply of the fake supervisord used by the golden tests: the fixture
 /// `tests/fixtures/host/supervisord-getAllProcessInfo.xml` behind an HTTP/1.0 200 head.
 pub fn supervisord_reply(fixture_base: &std::path::Path) -> Vec<u8> {

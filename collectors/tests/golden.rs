@@ -44,7 +44,7 @@ pub fn golden_settings() -> Arc<Settings> {
     );
     // The network collectors query local fakes: supervisord answers with a fixture reply, the
     // SNTP server with the local clock (the clock-dependent ntp values are masked as LIVE).
-    let ntp = nodex_collectors::testing::fake_ntp_server();
+    let ntp = nodex_collectors::host::ntp::fake_server();
     options.set(
         &nodex_collectors::host::ntp::SERVER_PORT,
         ntp.port().to_string(),

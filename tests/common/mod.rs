@@ -478,7 +478,7 @@ pub fn tree_args(base: &Path) -> Vec<String> {
         ),
         format!("--collector.wifi.fixtures={}", base.join("wifi").display()),
     ];
-    let ntp = nodex_collectors::testing::fake_ntp_server();
+    let ntp = nodex_collectors::host::ntp::fake_server();
     args.push(format!("--collector.ntp.server-port={}", ntp.port()));
     let supervisord = nodex_collectors::testing::fake_http_server(
         nodex_collectors::testing::supervisord_reply(&repo().join("tests/fixtures/host")),

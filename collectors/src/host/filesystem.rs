@@ -11,6 +11,9 @@
 pub mod mount_table;
 pub mod stat_pool;
 
+mod mountinfo;
+pub use mountinfo::{parse_mountinfo, Mount};
+
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -23,7 +26,7 @@ use regex::Regex;
 use self::mount_table::MountTable;
 use self::stat_pool::{FsStat, Outcome, StatPool, StatResult};
 use crate::collector::{Collector, CollectorInfo, Settings};
-use crate::error::{CollectError, ParseError};
+use crate::error::CollectError;
 use crate::expfmt::MetricSink;
 use crate::options::{device_allowed, include_exclude, Flag, Options};
 use crate::roots::Roots;
@@ -89,127 +92,6 @@ pub const INFO: CollectorInfo = CollectorInfo {
     ],
     build,
 };
-
-/// One line of mountinfo, as the collector needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    /// Mount source (`device` label).
-    pub device: String,
-    /// Mount point with `\040` and `\011` decoded (only those, as node_exporter) and invalid
-    /// UTF-8 replaced.
-    pub mount_point: String,
-    /// The mount point bytes with every kernel escape decoded (the path `statfs` is given).
-    pub mount_point_raw: Vec<u8>,
-    /// File-system type.
-    pub fs_type: String,
-    /// Device major number, as text.
-    pub major: String,
-    /// Device minor number, as text.
-    pub minor: String,
-    /// Per-mount options (field 6).
-    pub mount_options: String,
-    /// Super-block options (last field).
-    pub super_options: String,
-}
-
-impl Mount {
-    /// node_exporter's read-only rule: `ro` among the mount or super options, or ext4's
-    /// `emergency_ro` among the super options.
-    pub fn readonly(&self) -> bool {
-        self.mount_options.split(',').any(|o| o == "ro")
-            || self
-                .super_options
-                .split(',')
-                .any(|o| o == "ro" || o == "emergency_ro")
-    }
-}
-
-/// Parses `/proc/<pid>/mountinfo` with procfs' rules: at least 10 space-separated fields, the
-/// `-` separator fourth from the end, numeric ids and a `major:minor` pair. Any malformed line
-/// fails the whole file.
-pub fn parse_mountinfo(bytes: &[u8]) -> Result<Vec<Mount>, ParseError> {
-    let mut mounts = Vec::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        if line.is_empty() {
-            continue;
-        }
-        mounts.push(parse_mountinfo_line(line)?);
-    }
-    Ok(mounts)
-}
-
-fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
-    let text = || String::from_utf8_lossy(line).into_owned();
-    let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    let n = fields.len();
-    if n < 10 {
-        return Err(ParseError::new(format!(
-            "too few fields in mount string: {}",
-            text()
-        )));
-    }
-    let field = |i: usize| fields.get(i).copied().unwrap_or_default();
-    if field(n - 4) != b"-" {
-        return Err(ParseError::new(format!(
-            "couldn't find separator in expected field: {}",
-            text()
-        )));
-    }
-    for id in [field(0), field(1)] {
-        if std::str::from_utf8(id)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-            .is_none()
-        {
-            return Err(ParseError::new(format!("invalid mount id in: {}", text())));
-        }
-    }
-    let (major, minor) = std::str::from_utf8(field(2))
-        .ok()
-        .and_then(|s| s.split_once(':'))
-        .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
-        .ok_or_else(|| {
-            ParseError::new(format!(
-                "malformed mount point MajorMinorVer: {:?}",
-                String::from_utf8_lossy(field(2))
-            ))
-        })?;
-    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Ok(Mount {
-        device: lossy(field(n - 2)),
-        // The label as node_exporter writes it; statfs gets the path the kernel means, so a
-        // mount point with a backslash or newline is measured (node_exporter's statfs of the
-        // half-decoded path fails there).
-        mount_point: lossy(&unescape_space_and_tab(field(4))),
-        mount_point_raw: crate::procfs::mountinfo::unescape_octal(field(4)),
-        fs_type: lossy(field(n - 3)),
-        major: major.to_string(),
-        minor: minor.to_string(),
-        mount_options: lossy(field(5)),
-        super_options: lossy(field(n - 1)),
-    })
-}
-
-/// node_exporter's `parseFilesystemLabels` decodes only `\040` (space) and `\011` (tab) in
-/// the mount point, in that order (`strings.ReplaceAll`); procfs keeps the field as the kernel
-/// wrote it, so `\012`, `\134` and `\043` stay literal in the `mountpoint` label.
-fn unescape_space_and_tab(field: &[u8]) -> Vec<u8> {
-    fn replace(input: &[u8], from: &[u8; 4], to: u8) -> Vec<u8> {
-        let mut out = Vec::with_capacity(input.len());
-        let mut i = 0;
-        while i < input.len() {
-            if input.get(i..i + 4) == Some(from.as_slice()) {
-                out.push(to);
-                i += 4;
-            } else {
-                out.extend_from_slice(input.get(i..=i).unwrap_or_default());
-                i += 1;
-            }
-        }
-        out
-    }
-    replace(&replace(field, b"\\040", b' '), b"\\011", b'\t')
-}
 
 /// Mount-point and fs-type filters, each an include/exclude pair.
 #[derive(Debug, Clone)]
@@ -523,59 +405,12 @@ impl Collector for Filesystem {
 
 #[cfg(test)]
 mod tests {
+    use super::mountinfo::tests::SAMPLE;
     use super::*;
-
-    const SAMPLE: &[u8] = b"22 27 0:21 / /proc rw,relatime - proc proc rw
-27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict
-28 27 0:25 / /mnt/tools ro,nosuid,nodev,relatime - tmpfs model_tools_unavailable ro,size=4k,mode=755
-42 27 254:0 /var/lib/docker /var/lib/docker rw,relatime shared:1 - ext4 /dev/vda rw,discard
-43 27 8:1 / /mnt/with\\040space\\011tab rw master:3 - ext4 /dev/sda1 rw,emergency_ro
-44 27 8:2 / /mnt/bad\xff rw - ext4 /dev/sda2 rw
-";
-
-    #[test]
-    fn parses_mountinfo() {
-        let mounts = parse_mountinfo(SAMPLE).unwrap();
-        assert_eq!(mounts.len(), 6);
-        let root = &mounts[1];
-        assert_eq!(
-            (
-                root.device.as_str(),
-                root.mount_point.as_str(),
-                root.fs_type.as_str()
-            ),
-            ("/dev/vda", "/", "ext4")
-        );
-        assert_eq!((root.major.as_str(), root.minor.as_str()), ("254", "0"));
-        assert!(!root.readonly());
-        assert!(mounts[2].readonly());
-        assert_eq!(mounts[3].mount_point, "/var/lib/docker");
-        assert_eq!(mounts[4].mount_point, "/mnt/with space\ttab");
-        assert!(mounts[4].readonly(), "emergency_ro");
-        assert_eq!(mounts[5].mount_point, "/mnt/bad\u{fffd}");
-        assert_eq!(mounts[5].mount_point_raw, b"/mnt/bad\xff");
-    }
 
     /// node_exporter decodes only `\040` and `\011`; the kernel's other escapes (`\012`
     /// newline, `\134` backslash, `\043` `#`; `seq_path_root` in fs/proc_namespace.c) stay
     /// literal. Old code decoded every octal escape.
-    #[test]
-    fn only_space_and_tab_are_unescaped() {
-        let line = b"45 27 8:3 / /mnt/a\\134b\\012c\\040d rw - ext4 /dev/sda3 rw\n";
-        let mounts = parse_mountinfo(line).unwrap();
-        assert_eq!(mounts[0].mount_point, "/mnt/a\\134b\\012c d");
-        assert_eq!(mounts[0].mount_point_raw, b"/mnt/a\\b\nc d");
-    }
-
-    #[test]
-    fn rejects_bad_mountinfo() {
-        assert_eq!(parse_mountinfo(b"").unwrap(), vec![]);
-        assert!(parse_mountinfo(b"27 1 254:0 / / rw - ext4").is_err());
-        assert!(parse_mountinfo(b"27 1 254:0 / / rw x ext4 /dev/vda rw y").is_err());
-        assert!(parse_mountinfo(b"27 1 254-0 / / rw shared:1 - ext4 /dev/vda rw").is_err());
-        assert!(parse_mountinfo(b"x 1 254:0 / / rw shared:1 - ext4 /dev/vda rw").is_err());
-        assert!(parse_mountinfo(&[0xff, 0xfe, 0x00]).is_err());
-    }
 
     #[test]
     fn default_filters() {

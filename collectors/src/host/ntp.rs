@@ -462,6 +462,40 @@ impl Collector for NtpCollector {
     }
 }
 
+/// For tests (here and the golden tests): starts a fake SNTP server on a fresh loopback UDP port that answers every request for the
+/// life of the test process: stratum 2, no leap, root delay 1/32 s, root dispersion 1/64 s,
+/// reference time 64 s ago, receive and transmit times from the local clock. Returns its address.
+pub fn fake_server() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind fake NTP server");
+    let addr = socket.local_addr().expect("fake NTP server address");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 128];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let Ok(request) = Packet::decode(&buf[..n]) else {
+                continue;
+            };
+            let now = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => d.as_nanos() as i128,
+                Err(_) => continue,
+            };
+            let reply = Packet {
+                leap: 0,
+                version: request.version,
+                mode: 4,
+                stratum: 2,
+                root_delay: 0x0000_0800,
+                root_dispersion: 0x0000_0400,
+                reference: unix_nanos_to_ntp(now - 64_000_000_000),
+                origin: request.transmit,
+                receive: unix_nanos_to_ntp(now),
+                transmit: unix_nanos_to_ntp(now),
+            };
+            let _ = socket.send_to(&reply.encode(), peer);
+        }
+    });
+    addr
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,7 +657,7 @@ mod tests {
 
     #[test]
     fn queries_a_fake_server() {
-        let server = crate::testing::fake_ntp_server();
+        let server = super::fake_server();
         let c = collector(server.port());
         let mut sink = MetricSink::new();
         c.collect(&mut sink).unwrap();

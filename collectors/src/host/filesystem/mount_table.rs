@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use rustix::event::{poll, PollFd, PollFlags};
 
-use super::{parse_mountinfo, Mount};
+use super::mountinfo::{parse_mountinfo, Mount};
 use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::fdcache::{self, Kind};
