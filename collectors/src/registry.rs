@@ -117,32 +117,98 @@ pub fn flag(name: &str) -> Option<FlagSpec> {
 }
 
 /// The README's collector table: name, default, sources, and the families each collector's
-/// golden file (`<golden_dir>/<name>.prom`) holds.
+/// golden holds: the host fixture tree's (`<golden_dir>/<name>.prom`) or, for the container
+/// groups, those of the cgroup trees (`<golden_dir>/cgroup-*/<name>.prom`), naming the trees.
 pub fn markdown_table(golden_dir: &std::path::Path) -> String {
     let mut out = String::from("| collector | default | reads | families |\n|---|---|---|---|\n");
+    let layouts = cgroup_layouts(golden_dir);
     for info in all() {
-        let golden = std::fs::read_to_string(golden_dir.join(format!("{}.prom", info.name)))
-            .unwrap_or_default();
-        let families: Vec<String> = golden
-            .lines()
-            .filter_map(|l| l.strip_prefix("# TYPE "))
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|name| !name.starts_with("node_scrape_collector_"))
-            .map(|name| format!("`{name}`"))
-            .collect();
+        let file = format!("{}.prom", info.name);
+        let host = golden_families(&golden_dir.join(&file));
+        let families = if host.is_empty() {
+            cgroup_families(golden_dir, &layouts, &file)
+        } else {
+            host.iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         out.push_str(&format!(
             "| {} | {} | {} | {} |\n",
             info.name,
             if info.default_enabled { "on" } else { "off" },
             info.sources,
             if families.is_empty() {
-                "none on the fixture tree".to_string()
+                "none on the fixture tree"
             } else {
-                families.join(" ")
+                &families
             }
         ));
     }
     out
+}
+
+/// The cgroup trees with goldens (`cgroup-v1`, `cgroup-v2`...), sorted.
+fn cgroup_layouts(golden_dir: &std::path::Path) -> Vec<String> {
+    let mut layouts: Vec<String> = std::fs::read_dir(golden_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.starts_with("cgroup-"))
+        .collect();
+    layouts.sort();
+    layouts
+}
+
+/// The families of a golden file, in order, without the scrape's own.
+fn golden_families(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| !name.starts_with("node_scrape_collector_"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The families `file` holds across the cgroup trees' goldens, each followed by the trees it
+/// appears in when that is not all of the trees with families.
+fn cgroup_families(golden_dir: &std::path::Path, layouts: &[String], file: &str) -> String {
+    let mut families: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut with_families = Vec::new();
+    for layout in layouts {
+        let found = golden_families(&golden_dir.join(layout).join(file));
+        if !found.is_empty() {
+            with_families.push(layout.as_str());
+        }
+        for family in found {
+            match families.iter_mut().find(|(f, _)| *f == family) {
+                Some((_, trees)) => trees.push(layout),
+                None => families.push((family, vec![layout])),
+            }
+        }
+    }
+    if families.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<String> = families
+        .iter()
+        .map(|(family, trees)| {
+            if trees.len() == with_families.len() {
+                format!("`{family}`")
+            } else {
+                format!("`{family}` ({})", trees.join(", "))
+            }
+        })
+        .collect();
+    format!(
+        "on the {} trees: {}",
+        with_families.join(", "),
+        listed.join(" ")
+    )
 }
 
 #[cfg(test)]
@@ -178,6 +244,31 @@ mod tests {
         );
         // The recording works: the vmstat collector reads its field filter when it is built.
         assert!(read.contains(crate::host::vmstat::FIELDS.name()));
+    }
+
+    /// A family on every cgroup tree with families is listed bare, one on some trees names them.
+    #[test]
+    fn cgroup_families_name_their_trees() {
+        let dir = crate::testing::TempRoot::new("cgroup-families").expect("temp dir");
+        let golden = |layout: &str, families: &[&str]| {
+            let path = dir.0.join(layout);
+            std::fs::create_dir_all(&path).expect("layout dir");
+            let text: String = families
+                .iter()
+                .map(|f| format!("# TYPE {f} gauge\n{f} 1\n"))
+                .collect();
+            std::fs::write(path.join("g.prom"), text).expect("golden");
+        };
+        golden("cgroup-v1", &["a", "b"]);
+        golden("cgroup-v2", &["a", "c"]);
+        golden("cgroup-v3", &[]);
+        let layouts = super::cgroup_layouts(&dir.0);
+        assert_eq!(layouts, ["cgroup-v1", "cgroup-v2", "cgroup-v3"]);
+        assert_eq!(
+            super::cgroup_families(&dir.0, &layouts, "g.prom"),
+            "on the cgroup-v1, cgroup-v2 trees: `a` `b` (cgroup-v1) `c` (cgroup-v2)"
+        );
+        assert_eq!(super::cgroup_families(&dir.0, &layouts, "none.prom"), "");
     }
 
     #[test]
