@@ -85,9 +85,7 @@ impl Reader<'_> {
     fn ident(&mut self) -> Option<String> {
         self.skip_space();
         let start = self.at;
-        while self.at < self.s.len()
-            && (self.s[self.at].is_ascii_alphanumeric() || self.s[self.at] == b'_')
-        {
+        while self.at < self.s.len() && is_ident_byte(self.s[self.at]) {
             self.at += 1;
         }
         (self.at > start).then(|| String::from_utf8_lossy(&self.s[start..self.at]).into_owned())
@@ -143,18 +141,31 @@ impl Reader<'_> {
     }
 }
 
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A reader just after each whole-word `keyword` of `text`, with the keyword's offset.
+fn after_keyword<'a>(text: &'a str, keyword: &'a str) -> impl Iterator<Item = (usize, Reader<'a>)> {
+    let s = text.as_bytes();
+    text.match_indices(keyword)
+        .filter(move |(at, _)| *at == 0 || !is_ident_byte(s[at - 1]))
+        .map(move |(at, _)| {
+            (
+                at,
+                Reader {
+                    s,
+                    at: at + keyword.len(),
+                },
+            )
+        })
+}
+
 /// The byte ranges of the inline modules (`mod tests { ... }`) of a file's text.
 fn inline_modules(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
-    for (at, _) in text.match_indices("mod ") {
-        if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
-            continue;
-        }
-        let mut r = Reader {
-            s: bytes,
-            at: at + 4,
-        };
+    for (_, mut r) in after_keyword(text, "mod ") {
         if r.ident().is_none() || !r.eat("{") {
             continue;
         }
@@ -222,14 +233,7 @@ fn parse_file(src: &Path, path: &Path) -> File {
             .count()
     };
     // `use` trees, each read from just after `use `.
-    for (at, _) in text.match_indices("use ") {
-        if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
-            continue;
-        }
-        let mut r = Reader {
-            s: bytes,
-            at: at + 4,
-        };
+    for (at, mut r) in after_keyword(&text, "use ") {
         let mut found = Vec::new();
         r.tree(&[], &mut found);
         for (p, name) in found {
@@ -243,7 +247,7 @@ fn parse_file(src: &Path, path: &Path) -> File {
     let mut at = 0;
     while at < bytes.len() {
         let starts_ident = (bytes[at].is_ascii_alphabetic() || bytes[at] == b'_')
-            && (at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_'));
+            && (at == 0 || !is_ident_byte(bytes[at - 1]));
         if !starts_ident {
             at += 1;
             continue;
