@@ -39,7 +39,7 @@ pub struct FlagSpec {
 }
 
 /// A flag whose value is read as a `T`: one of `bool`, `String`, `Vec<String>` (repeatable),
-/// `Option<Regex>` (empty means none), `Duration` (Go syntax) or `usize`.
+/// `Option<Regex>` (empty means none), `Duration` (Go syntax) or an integer.
 #[derive(Debug)]
 pub struct Flag<T> {
     /// What the command line and the docs need.
@@ -136,15 +136,21 @@ impl FlagValue for Duration {
     }
 }
 
-impl FlagValue for usize {
-    const KIND: FlagKind = FlagKind::Value;
-    type Read = Result<usize, String>;
-    fn read(name: &str, values: &[&str]) -> Self::Read {
-        let text = last(values);
-        text.parse()
-            .map_err(|_| format!("invalid number {text:?} for --{name}"))
-    }
+/// Integer flags.
+macro_rules! number_flag {
+    ($($t:ty),*) => {$(
+        impl FlagValue for $t {
+            const KIND: FlagKind = FlagKind::Value;
+            type Read = Result<$t, String>;
+            fn read(name: &str, values: &[&str]) -> Self::Read {
+                let text = last(values);
+                text.parse()
+                    .map_err(|_| format!("invalid number {text:?} for --{name}"))
+            }
+        }
+    )*};
 }
+number_flag!(i64, u16, u32, u64, usize);
 
 /// The values of the collector flags set on the command line; any other flag reads as its
 /// declared default.

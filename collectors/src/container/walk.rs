@@ -53,7 +53,8 @@ impl Config {
             "cadvisor" => true,
             other => {
                 return Err(format!(
-                    "invalid --collector.container.labels {other:?} (kubelet|cadvisor)"
+                    "invalid --{} {other:?} (kubelet|cadvisor)",
+                    flags::LABELS.name()
                 ))
             }
         };

@@ -19,14 +19,14 @@ pub const SERVER: Flag<String> = Flag::new(
 );
 
 /// `--collector.ntp.server-port`.
-pub const SERVER_PORT: Flag<String> = Flag::new(
+pub const SERVER_PORT: Flag<u16> = Flag::new(
     "collector.ntp.server-port",
     "UDP port number to connect to on NTP server",
     "123",
 );
 
 /// `--collector.ntp.protocol-version`.
-pub const PROTOCOL_VERSION: Flag<String> = Flag::new(
+pub const PROTOCOL_VERSION: Flag<i64> = Flag::new(
     "collector.ntp.protocol-version",
     "NTP protocol version",
     "4",
@@ -40,7 +40,7 @@ pub const SERVER_IS_LOCAL: Flag<bool> = Flag::new(
 );
 
 /// `--collector.ntp.ip-ttl`.
-pub const IP_TTL: Flag<String> = Flag::new(
+pub const IP_TTL: Flag<u32> = Flag::new(
     "collector.ntp.ip-ttl",
     "IP TTL to use while sending NTP query",
     "1",
@@ -284,27 +284,19 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let server = o.get(&SERVER);
     let is_loopback = server.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if !o.get(&SERVER_IS_LOCAL) && !is_loopback {
-        return Err(
-            "only IP address of local NTP server is valid for --collector.ntp.server".into(),
-        );
+        return Err(format!(
+            "only IP address of local NTP server is valid for --{}",
+            SERVER.name()
+        ));
     }
-    let version: i64 = o
-        .get(&PROTOCOL_VERSION)
-        .parse()
-        .map_err(|_| "invalid --collector.ntp.protocol-version".to_string())?;
+    let version = o.get(&PROTOCOL_VERSION)?;
     if !(2..=4).contains(&version) {
         return Err(format!(
             "invalid NTP protocol version {version}; must be 2, 3, or 4"
         ));
     }
-    let port = o
-        .get(&SERVER_PORT)
-        .parse()
-        .map_err(|_| "invalid --collector.ntp.server-port".to_string())?;
-    let ttl = o
-        .get(&IP_TTL)
-        .parse()
-        .map_err(|_| "invalid --collector.ntp.ip-ttl".to_string())?;
+    let port = o.get(&SERVER_PORT)?;
+    let ttl = o.get(&IP_TTL)?;
     let max_distance = o.get(&MAX_DISTANCE)?.as_nanos() as i128;
     let offset_tolerance = o.get(&LOCAL_OFFSET_TOLERANCE)?.as_nanos() as i128;
     tracing::warn!(

@@ -85,7 +85,7 @@ pub const VECTOR_CHECKPOINTS_FILES: Flag<String> = Flag::new(
 );
 
 /// `--collector.container_logs.read-budget-bytes`.
-pub const READ_BUDGET_BYTES: Flag<String> = Flag::new(
+pub const READ_BUDGET_BYTES: Flag<u64> = Flag::new(
     "collector.container_logs.read-budget-bytes",
     "Most log bytes read per scrape with count-lines; the rest is read by later scrapes.",
     "67108864",
@@ -108,10 +108,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     let pod_flag = o.get(&flags::POD_LOG_DIR);
     let docker_flag = o.get(&flags::DOCKER_ROOT);
     let docker_containers = Path::new(&docker_flag).join("containers");
-    let budget = o
-        .get(&READ_BUDGET_BYTES)
-        .parse::<u64>()
-        .map_err(|e| format!("invalid --collector.container_logs.read-budget-bytes: {e}"))?;
+    let budget = o.get(&READ_BUDGET_BYTES)?;
     let count_lines = o.get(&COUNT_LINES).then_some(budget);
     let list = |flag: &Flag<String>| -> Vec<PathBuf> {
         o.get(flag)
