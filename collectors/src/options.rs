@@ -301,6 +301,11 @@ mod tests {
         o.set(&ON, "false").set(&TEXT, "y").set(&COUNT, "-1");
         o.set_list(&MANY, vec!["a".into(), "b".into()]);
         assert!(!o.get(&ON));
+        o.set(&ON, "yes");
+        assert!(
+            !o.get(&ON),
+            "only the command line's normalised true is true"
+        );
         assert_eq!(o.get(&TEXT), "y");
         assert_eq!(o.get(&MANY), vec!["a", "b"]);
         assert!(o.get(&COUNT).unwrap_err().contains("--collector.t.count"));
