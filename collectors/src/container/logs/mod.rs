@@ -56,7 +56,7 @@ pub const INFO: CollectorInfo = CollectorInfo {
 pub const COUNT_LINES: Flag<bool> = Flag::new(
     "collector.container_logs.count-lines",
     "Read the bytes appended to container log files (once each) and export lines and \
-               bytes per stream (container_log_lines_total, container_log_stream_bytes_total).",
+     bytes per stream (container_log_lines_total, container_log_stream_bytes_total).",
     "false",
 );
 
@@ -64,7 +64,7 @@ pub const COUNT_LINES: Flag<bool> = Flag::new(
 pub const FLUENTD_POS_FILES: Flag<String> = Flag::new(
     "collector.container_logs.fluentd-pos-files",
     "Comma-separated Fluentd in_tail pos_file paths (below --path.rootfs) for \
-               container_log_shipper_lag_bytes{shipper=\"fluentd\"}.",
+     container_log_shipper_lag_bytes{shipper=\"fluentd\"}.",
     "",
 );
 
@@ -72,7 +72,7 @@ pub const FLUENTD_POS_FILES: Flag<String> = Flag::new(
 pub const PROMTAIL_POSITIONS_FILES: Flag<String> = Flag::new(
     "collector.container_logs.promtail-positions-files",
     "Comma-separated Promtail or Grafana Alloy positions.yaml paths (below \
-               --path.rootfs) for container_log_shipper_lag_bytes{shipper=\"promtail\"}.",
+     --path.rootfs) for container_log_shipper_lag_bytes{shipper=\"promtail\"}.",
     "",
 );
 
@@ -80,7 +80,7 @@ pub const PROMTAIL_POSITIONS_FILES: Flag<String> = Flag::new(
 pub const VECTOR_CHECKPOINTS_FILES: Flag<String> = Flag::new(
     "collector.container_logs.vector-checkpoints-files",
     "Comma-separated Vector checkpoints.json paths (below --path.rootfs; dev_inode \
-               fingerprints only) for container_log_shipper_lag_bytes{shipper=\"vector\"}.",
+     fingerprints only) for container_log_shipper_lag_bytes{shipper=\"vector\"}.",
     "",
 );
 

@@ -43,7 +43,7 @@ use measure::{Measured, Measurer};
 pub const DISK_BUDGET: Flag<Duration> = Flag::new(
     "collector.container.disk.budget",
     "Wall time per scrape spent measuring writable layers, logs and emptyDir volumes \
-               (0s: measure nothing, serve what was measured).",
+     (0s: measure nothing, serve what was measured).",
     "100ms",
 );
 
@@ -51,7 +51,7 @@ pub const DISK_BUDGET: Flag<Duration> = Flag::new(
 pub const DISK_MAX_FILES: Flag<usize> = Flag::new(
     "collector.container.disk.max-files",
     "Entries visited per measured directory tree before its usage is reported as a \
-               lower bound (nodex_container_disk_capped 1).",
+     lower bound (nodex_container_disk_capped 1).",
     "100000",
 );
 
