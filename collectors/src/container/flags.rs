@@ -17,7 +17,7 @@ pub const CGROUP_INCLUDE: Flag<Option<Regex>> = Flag::new(
 pub const CGROUP_EXCLUDE: Flag<Option<Regex>> = Flag::new(
     "collector.container.cgroup-exclude",
     "Regexp of cgroup ids to skip (their children are still walked). The default drops \
-    systemd mount units and CRI-O's conmon scopes, which cAdvisor ignores too.",
+     systemd mount units and CRI-O's conmon scopes, which cAdvisor ignores too.",
     r"\.mount$|/crio-conmon-[0-9a-f]{64}\.scope$",
 );
 
@@ -39,7 +39,7 @@ pub const TIMESTAMPS: Flag<bool> = Flag::new(
 pub const LABELS: Flag<String> = Flag::new(
     "collector.container.labels",
     "Label scheme: kubelet (id, name, image, pod, namespace, container) or cadvisor \
-    (id, name, image and container_label_<k> for the allow-listed runtime labels).",
+     (id, name, image and container_label_<k> for the allow-listed runtime labels).",
     "kubelet",
 );
 
@@ -89,7 +89,7 @@ pub const POD_LOG_DIR: Flag<String> = Flag::new(
 pub const CONTAINER_LOG_DIR: Flag<String> = Flag::new(
     "collector.container.container-log-dir",
     "The kubelet's container log symlinks (<pod>_<ns>_<container>-<id>.log), used to name \
-    containers whose runtime state is not readable.",
+     containers whose runtime state is not readable.",
     "/var/log/containers",
 );
 
