@@ -821,7 +821,7 @@ pub static PARSERS: &[Parser] = &[
                 &mounts,
                 &["/run/containerd".to_string()],
             ));
-            c.result(&storage::partitions(&mounts));
+            c.result(&storage::partitions(&mounts, &["/var/lib/docker".into()]));
         }
     }),
     parser!("container.log_positions", [], |d, c| {
