@@ -16,7 +16,7 @@
 //! in every such path), and no system call sets a ctime back; since timestamps come from a
 //! coarse clock (a tick, 1 s on file systems without sub-second times), two changes inside one
 //! tick can leave the same times, so a listing is kept only when the directory's ctime was at
-//! least [`SETTLED`] old when the listing began.
+//! least [`SETTLED`] old by the clock read just before the directory was stat'ed.
 //!
 //! A tree whose root heads a project quota of its own is not walked at all: the file system's
 //! count is read ([`super::quota`]).
@@ -352,6 +352,9 @@ impl Walk {
                 self.pending.clear();
                 return Progress::Capped;
             }
+            // Read before the directory's stat: a change after that stat gets a ctime of at
+            // least this clock (less a tick), so a ctime SETTLED older than it cannot recur.
+            let before_stat = unix_now();
             let dir = if rel.as_os_str().is_empty() {
                 rustix::io::dup(&root)
                     .ok()
@@ -378,7 +381,7 @@ impl Walk {
                 }
                 self.next.dirs.insert(rel, known);
             } else {
-                let keep = self.reuse && key.settled(unix_now(), self.settle);
+                let keep = self.reuse && key.settled(before_stat, self.settle);
                 let Ok(entries) = rustix::fs::Dir::read_from(&dir) else {
                     continue;
                 };
