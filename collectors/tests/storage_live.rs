@@ -365,28 +365,29 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     };
     let bytes = "pod_ephemeral_storage_used_bytes";
     let inodes = "pod_ephemeral_storage_inodes_used";
+    // The kubelet's fileMetricsByDir: GNU du of each non-directory path directly in `dir`
+    // alone, listed here with std (not nodex's walker): (bytes, inodes).
+    let files_in = |dir: &Path| -> (u64, u64) {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("log dir")
+            .map(|e| e.expect("entry"))
+            .filter(|e| !e.file_type().expect("type").is_dir())
+            .map(|e| e.path())
+            .collect();
+        (
+            files.iter().map(|f| du(f, false)).sum(),
+            files.iter().map(|f| du(f, true)).sum(),
+        )
+    };
+    let mut container_logs = 0;
     for container in ["app", "sidecar"] {
-        let dir = logs.join(container);
-        assert_eq!(
-            series("logs", container, bytes),
-            Some(du(&dir, false) as f64),
-            "{text}"
-        );
-        assert_eq!(
-            series("logs", container, inodes),
-            Some(du(&dir, true) as f64)
-        );
+        let (b, i) = files_in(&logs.join(container));
+        container_logs += b;
+        assert_eq!(series("logs", container, bytes), Some(b as f64), "{text}");
+        assert_eq!(series("logs", container, inodes), Some(i as f64));
     }
-    // GNU du of each non-directory path alone, listed here with std (not nodex's walker).
-    let pod_files: Vec<PathBuf> = std::fs::read_dir(&logs)
-        .expect("pod log dir")
-        .map(|e| e.expect("entry"))
-        .filter(|e| !e.file_type().expect("type").is_dir())
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(pod_files.len(), 3);
-    let pod_log_bytes: u64 = pod_files.iter().map(|f| du(f, false)).sum();
-    let pod_log_inodes: u64 = pod_files.iter().map(|f| du(f, true)).sum();
+    let (pod_log_bytes, pod_log_inodes) = files_in(&logs);
+    assert_eq!(pod_log_inodes, 3, "a file, its hard link and a symlink");
     assert_eq!(
         series("logs", "", bytes),
         Some(pod_log_bytes as f64),
@@ -417,11 +418,7 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
-    let want_total = want_bytes
-        + du(&logs.join("app"), false)
-        + du(&logs.join("sidecar"), false)
-        + pod_log_bytes
-        + du(&etc_hosts, false);
+    let want_total = want_bytes + container_logs + pod_log_bytes + du(&etc_hosts, false);
     assert_eq!(total, want_total as f64);
     assert!(
         total < 1_000_000.0,

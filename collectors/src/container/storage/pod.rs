@@ -1,8 +1,9 @@
 //! Pod ephemeral storage as the kubelet's summary API sums it (pkg/kubelet/stats/helper.go
 //! `calcEphemeralStorage`, `addContainerUsage`): per pod, its containers' writable layers
-//! (`rootfs`), their logs (`logs`: `<pod-log-dir>/<ns>_<pod>_<uid>/<container>/`, rotated and
-//! compressed files included, measured as a directory like the CRI stats provider's
-//! `getContainerLogStats`) and its ephemeral volumes (`emptydir`:
+//! (`rootfs`), their logs (`logs`: the files directly in
+//! `<pod-log-dir>/<ns>_<pod>_<uid>/<container>/`, rotated and compressed ones included, each
+//! measured on its own, as the CRI stats provider's `getPodContainerLogStats` through
+//! `fileMetricsByDir`, pkg/kubelet/stats/host_stats_provider.go) and its ephemeral volumes (`emptydir`:
 //! `<kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`, or the project quota's
 //! usage where the volume heads a project, see [`super::quota`]), the pod-level log files
 //! (`logs` with no container: the files, not directories, directly in
@@ -138,7 +139,10 @@ pub fn discover(
                 pod.sources.push(Source {
                     source: "logs",
                     container,
-                    targets: vec![Target::tree(path)],
+                    targets: vec![Target {
+                        path,
+                        kind: Kind::Files,
+                    }],
                 });
             }
             pod.sources.push(Source {
