@@ -78,7 +78,7 @@ pub const FLAGS: &[FlagSpec] = &[
 
 container_group!(
     "container_disk",
-    "/proc/1/mountinfo, statfs, <docker-root>/image/<driver>/layerdb/mounts/<id>/mount-id, overlay upperdir, <pod-log-dir>, <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir",
+    "/proc/1/mountinfo, statfs, <docker-root>/image/<driver>/layerdb/mounts/<id>/mount-id, overlay upperdir, <pod-log-dir>, <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir, <kubelet-root>/pods/<uid>/etc-hosts, FS_IOC_FSGETXATTR, quotactl_fd(Q_GETQUOTA, PRJQUOTA)",
     emit,
     FLAGS
 );
