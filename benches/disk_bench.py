@@ -14,7 +14,14 @@ nodex with only container_disk on, scrapes back to back and reports:
 - the floor: GNU `du -s` of all the layers once (CPU), in the same run, and nodex's CPU for one
   full cycle as a ratio of it.
 
+--ab compares reused listings with --no-collector.container.disk.reuse-listings instead: both
+nodex run at once on the same tree (settled: built more than 2 s before), scraped alternately,
+and each reports its CPU per full re-measurement cycle in the steady state (after two cycles,
+the first listing every directory, the second the first that can reuse them) and the
+directories whose listing it reused.
+
     cargo build --release && python3 benches/disk_bench.py
+    cargo build --release && python3 benches/disk_bench.py --ab
 """
 
 import argparse
@@ -117,6 +124,67 @@ def measure(nodex, base, containers, budget):
         proc.wait()
 
 
+def reused_total(body):
+    for line in body.splitlines():
+        if line.startswith("nodex_container_disk_listings_reused_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+class Arm:
+    """One nodex of an A/B run and where it is in its measurement cycles."""
+
+    def __init__(self, nodex, base, budget, extra):
+        self.port = free_port()
+        cmd = [nodex, f"--web.listen-address=127.0.0.1:{self.port}", f"--path.procfs={base}/proc",
+               f"--path.sysfs={base}/sys", f"--path.rootfs={base}/root", "--collector.disable-defaults",
+               "--collector.container_disk", f"--collector.container.disk.budget={budget}", *extra]
+        self.url = f"http://127.0.0.1:{self.port}/metrics"
+        self.proc = start(cmd, self.url)
+        self.phase, self.mark, self.cpu0, self.scrapes, self.cycles = "cold", 0.0, 0.0, 0, 0
+        self.reused0, self.cpu, self.reused = 0.0, 0.0, 0.0
+
+    def step(self, containers, cycles):
+        wall, body = scrape(self.url)
+        s = stamps(body)
+        if self.phase == "cold" and len(s) >= containers:
+            self.phase, self.mark = "warm", max(s.values())
+        elif self.phase in ("warm", "warm2") and min(s.values()) > self.mark:
+            self.mark = max(s.values())
+            if self.phase == "warm":
+                self.phase = "warm2"
+            else:
+                self.phase = "measure"
+                self.cpu0, self.reused0 = cpu_seconds(self.proc.pid), reused_total(body)
+        elif self.phase == "measure":
+            self.scrapes += 1
+            if min(s.values()) > self.mark:
+                self.mark = max(s.values())
+                self.cycles += 1
+                if self.cycles == cycles:
+                    self.phase = "done"
+                    self.cpu = cpu_seconds(self.proc.pid) - self.cpu0
+                    self.reused = reused_total(body) - self.reused0
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def ab(nodex, base, containers, budget, cycles):
+    arms = {"reuse": Arm(nodex, base, budget, []),
+            "no reuse": Arm(nodex, base, budget, ["--no-collector.container.disk.reuse-listings"])}
+    try:
+        while any(a.phase != "done" for a in arms.values()):
+            for arm in arms.values():
+                if arm.phase != "done":
+                    arm.step(containers, cycles)
+        return {k: (a.cpu / cycles, a.scrapes / cycles, a.reused / cycles) for k, a in arms.items()}
+    finally:
+        for arm in arms.values():
+            arm.stop()
+
+
 def baseline(nodex, base, scrapes=5):
     """CPU and wall per scrape of the same collector with a zero budget (no walking)."""
     port = free_port()
@@ -141,7 +209,12 @@ def main():
     parser.add_argument("--heavy-share", type=float, default=0.05, help="share of layers with 10,000 files")
     parser.add_argument("--budget", default="100ms")
     parser.add_argument("--nodex", default=os.path.join(REPO, "target/release/nodex"))
+    parser.add_argument("--ab", action="store_true", help="reused listings against none")
+    parser.add_argument("--cycles", type=int, default=3, help="steady-state cycles per arm (--ab)")
     args = parser.parse_args()
+    if args.ab:
+        main_ab(args)
+        return
     print(f"budget {args.budget}, {args.heavy_share:.0%} of layers with 10,000 files, others 20, "
           f"{os.cpu_count()} CPUs, scrapes back to back\n")
     print("| containers | files | cold start (scrapes) | full cycle (scrapes) | CPU/scrape | wall/scrape mean, max "
@@ -162,6 +235,23 @@ def main():
                   f"{wall_max * 1000:.1f} ms | {base_cpu * 1000:.1f}, {base_wall * 1000:.1f} ms "
                   f"| {per_cycle * 1000:.0f} ms | {du_cpu * 1000:.0f} ms ({du_wall * 1000:.0f} ms) "
                   f"| {ratio:.2f} |")
+
+
+def main_ab(args):
+    print(f"A/B, budget {args.budget}, {args.heavy_share:.0%} of layers with 10,000 files, others 20, "
+          f"{os.cpu_count()} CPUs, both arms at once, scraped alternately, {args.cycles} steady cycles\n")
+    print("| containers | files | arm | CPU per full cycle | scrapes per cycle | listings reused per cycle |")
+    print("|---|---|---|---|---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+            base = os.path.join(tmp, "tree")
+            build_tree(base, size)
+            layers, files, containers = add_layers(base, args.heavy_share)
+            subprocess.run(["sync"], check=False)
+            time.sleep(2.5)  # directories settled: their listings may be kept from the first walk
+            for arm, (cpu, scrapes, reused) in ab(args.nodex, base, containers, args.budget,
+                                                  args.cycles).items():
+                print(f"| {containers} | {files} | {arm} | {cpu * 1000:.0f} ms | {scrapes:.1f} | {reused:.0f} |")
 
 
 if __name__ == "__main__":

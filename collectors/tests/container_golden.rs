@@ -20,7 +20,8 @@ const LIVE_FAMILIES: &[&str] = &[
     "container_start_time_seconds",
     "container_last_seen",
     // container_disk: statfs of the checkout's file system, block counts of fixture files,
-    // measurement times and walk durations.
+    // measurement times, walk durations and listings kept (the fixture directories' ctimes
+    // are settled or not depending on when the checkout was made).
     "container_fs_inodes_free",
     "container_fs_inodes_total",
     "container_fs_limit_bytes",
@@ -29,6 +30,7 @@ const LIVE_FAMILIES: &[&str] = &[
     "pod_ephemeral_storage_used_bytes",
     "pod_ephemeral_storage_measured_timestamp_seconds",
     "nodex_container_disk_walk_seconds_total",
+    "nodex_container_disk_listings_kept",
     "container_log_last_write_time_seconds",
     "machine_log_filesystem_size_bytes",
     "machine_log_filesystem_avail_bytes",

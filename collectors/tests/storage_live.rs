@@ -309,7 +309,16 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     write(&logs.join("app/0.log.20261201-101010"), 70_000);
     write(&logs.join("app/0.log.20261201-090000.gz"), 9_000);
     write(&logs.join("sidecar/1.log"), 1_234);
+    // Pod-level logs (kubelet host_stats_provider.go getPodLogStats: the files, not the
+    // directories, directly in the pod's log directory, each measured on its own; runtimes
+    // such as Kata keep pod logs there): a file, a hard link to it (counted twice, as each
+    // path is measured alone), a symlink (the link itself).
+    write(&logs.join("kata-agent.log"), 45_000);
+    std::fs::hard_link(logs.join("kata-agent.log"), logs.join("kata-agent.log.1")).expect("link");
+    std::os::unix::fs::symlink("kata-agent.log", logs.join("current")).expect("symlink");
     let kubelet = base.join("kubelet");
+    // getPodEtcHostsStats: <kubelet-root>/pods/<uid>/etc-hosts.
+    write(&kubelet.join(format!("pods/{uid}/etc-hosts")), 321);
     let vols = kubelet.join(format!("pods/{uid}/volumes/kubernetes.io~empty-dir"));
     write(&vols.join("cache/a/b/blob"), 200_000);
     for i in 0..40 {
@@ -356,18 +365,41 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     };
     let bytes = "pod_ephemeral_storage_used_bytes";
     let inodes = "pod_ephemeral_storage_inodes_used";
+    // The kubelet's fileMetricsByDir: GNU du of each non-directory path directly in `dir`
+    // alone, listed here with std (not nodex's walker): (bytes, inodes).
+    let files_in = |dir: &Path| -> (u64, u64) {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("log dir")
+            .map(|e| e.expect("entry"))
+            .filter(|e| !e.file_type().expect("type").is_dir())
+            .map(|e| e.path())
+            .collect();
+        (
+            files.iter().map(|f| du(f, false)).sum(),
+            files.iter().map(|f| du(f, true)).sum(),
+        )
+    };
+    let mut container_logs = 0;
     for container in ["app", "sidecar"] {
-        let dir = logs.join(container);
-        assert_eq!(
-            series("logs", container, bytes),
-            Some(du(&dir, false) as f64),
-            "{text}"
-        );
-        assert_eq!(
-            series("logs", container, inodes),
-            Some(du(&dir, true) as f64)
-        );
+        let (b, i) = files_in(&logs.join(container));
+        container_logs += b;
+        assert_eq!(series("logs", container, bytes), Some(b as f64), "{text}");
+        assert_eq!(series("logs", container, inodes), Some(i as f64));
     }
+    let (pod_log_bytes, pod_log_inodes) = files_in(&logs);
+    assert_eq!(pod_log_inodes, 3, "a file, its hard link and a symlink");
+    assert_eq!(
+        series("logs", "", bytes),
+        Some(pod_log_bytes as f64),
+        "{text}"
+    );
+    assert_eq!(series("logs", "", inodes), Some(pod_log_inodes as f64));
+    let etc_hosts = kubelet.join(format!("pods/{uid}/etc-hosts"));
+    assert_eq!(
+        series("etc_hosts", "", bytes),
+        Some(du(&etc_hosts, false) as f64)
+    );
+    assert_eq!(series("etc_hosts", "", inodes), Some(1.0));
     let disk_vols = [vols.join("cache"), vols.join("scratch")];
     let want_bytes: u64 = disk_vols.iter().map(|d| du(d, false)).sum();
     let want_inodes: u64 = disk_vols.iter().map(|d| du(d, true)).sum();
@@ -386,7 +418,7 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
-    let want_total = want_bytes + du(&logs.join("app"), false) + du(&logs.join("sidecar"), false);
+    let want_total = want_bytes + container_logs + pod_log_bytes + du(&etc_hosts, false);
     assert_eq!(total, want_total as f64);
     assert!(
         total < 1_000_000.0,

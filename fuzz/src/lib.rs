@@ -821,8 +821,12 @@ pub static PARSERS: &[Parser] = &[
                 &mounts,
                 &["/run/containerd".to_string()],
             ));
-            c.result(&storage::partitions(&mounts));
+            c.result(&storage::partitions(&mounts, &["/var/lib/docker".into()]));
         }
+    }),
+    parser!("container.storage_quota_structs", [], |d, c| {
+        c.result(&storage::quota::parse_fsxattr(d));
+        c.result(&storage::quota::parse_dqblk(d));
     }),
     parser!("container.log_positions", [], |d, c| {
         c.result(&logs::positions::fluentd(d));

@@ -10,11 +10,10 @@
 //! resumes next scrape where it stopped, so a tree larger than one budget still completes.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::du::{Progress, Usage, Walk};
+use super::du::{Listings, Progress, Target, Usage, Walk};
 use crate::expfmt::{MetricSink, MetricType};
 
 /// The latest complete measurement of one tree.
@@ -26,20 +25,24 @@ pub struct Measured {
     pub time: f64,
     /// True when the walk stopped at the entry cap (usage is a lower bound).
     pub capped: bool,
+    /// True when the usage is the file system's project quota, not a walk's.
+    pub quota: bool,
 }
 
 #[derive(Default)]
 struct Tree {
     walk: Option<Walk>,
     last: Option<Measured>,
+    listings: Listings,
 }
 
 #[derive(Default)]
 struct Inner {
-    trees: HashMap<PathBuf, Tree>,
+    trees: HashMap<Target, Tree>,
     entries: u64,
     seconds: f64,
     walks: u64,
+    reused: u64,
 }
 
 /// Measurements and walks in progress, shared by the scrapes of one `Settings`.
@@ -61,37 +64,45 @@ impl Measurer {
     }
 
     /// Keeps only `wanted`, walks for `budget` (at least one step unless it is zero; at most
-    /// `cap` entries per tree), and returns the latest measurement of each wanted tree that
-    /// has one.
+    /// `cap` entries per tree; reusing unchanged directories' listings if `reuse`), and
+    /// returns the latest measurement of each wanted tree that has one.
     pub fn run(
         &self,
-        wanted: &[PathBuf],
+        wanted: &[Target],
         budget: Duration,
         cap: u64,
-    ) -> HashMap<PathBuf, Measured> {
+        reuse: bool,
+    ) -> HashMap<Target, Measured> {
         let started = Instant::now();
         let deadline = started + budget;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let keep: std::collections::HashSet<&PathBuf> = wanted.iter().collect();
+        let keep: std::collections::HashSet<&Target> = wanted.iter().collect();
         inner.trees.retain(|k, _| keep.contains(k));
         for w in wanted {
             inner.trees.entry(w.clone()).or_default();
         }
-        let mut order: Vec<(PathBuf, f64)> = inner
+        let mut order: Vec<(Target, f64)> = inner
             .trees
             .iter()
             .map(|(k, t)| (k.clone(), t.last.map_or(f64::NEG_INFINITY, |m| m.time)))
             .collect();
         order.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        let mut visited = 0;
-        for (n, (path, _)) in order.into_iter().enumerate() {
+        let (mut visited, mut reused) = (0, 0);
+        for (n, (target, _)) in order.into_iter().enumerate() {
             if budget.is_zero() || (n > 0 && Instant::now() >= deadline) {
                 break;
             }
-            let Some(tree) = inner.trees.get_mut(&path) else {
+            let Some(tree) = inner.trees.get_mut(&target) else {
                 continue;
             };
-            let walk = tree.walk.get_or_insert_with(|| Walk::new(path.clone()));
+            let walk = tree.walk.get_or_insert_with(|| {
+                let walk = Walk::of(target.clone(), std::mem::take(&mut tree.listings));
+                if reuse {
+                    walk
+                } else {
+                    walk.without_reuse()
+                }
+            });
             let before = walk.visited();
             let progress = walk.step(deadline, cap);
             visited += walk.visited().saturating_sub(before);
@@ -102,19 +113,24 @@ impl Measurer {
                         usage: walk.usage(),
                         time: now_secs(),
                         capped: progress == Progress::Capped,
+                        quota: walk.from_quota(),
                     });
-                    tree.walk = None;
+                    if let Some(walk) = tree.walk.take() {
+                        reused += walk.reused();
+                        tree.listings = walk.into_listings();
+                    }
                 }
                 Progress::Failed => {
                     tree.last = None;
                     tree.walk = None;
                 }
             }
-            if progress != Progress::Paused {
+            if matches!(progress, Progress::Done | Progress::Capped) {
                 inner.walks += 1;
             }
         }
         inner.entries += visited;
+        inner.reused += reused;
         inner.seconds += started.elapsed().as_secs_f64();
         inner
             .trees
@@ -133,7 +149,13 @@ impl Measurer {
             .filter(|t| t.last.is_some_and(|m| m.capped))
             .count();
         let pending = inner.trees.values().filter(|t| t.walk.is_some()).count();
-        let rows: [(&str, &str, MetricType, f64); 5] = [
+        let quota = inner
+            .trees
+            .values()
+            .filter(|t| t.last.is_some_and(|m| m.quota))
+            .count();
+        let listed: usize = inner.trees.values().map(|t| t.listings.len()).sum();
+        let rows: [(&str, &str, MetricType, f64); 8] = [
             (
                 "nodex_container_disk_walk_entries_total",
                 "Directory entries visited measuring container storage.",
@@ -164,6 +186,24 @@ impl Measurer {
                 MetricType::Gauge,
                 capped as f64,
             ),
+            (
+                "nodex_container_disk_quota_trees",
+                "Directory trees whose last measurement is their project quota's usage, not a walk.",
+                MetricType::Gauge,
+                quota as f64,
+            ),
+            (
+                "nodex_container_disk_listings_reused_total",
+                "Directories whose listing was reused, unchanged since the last walk (no getdents).",
+                MetricType::Counter,
+                inner.reused as f64,
+            ),
+            (
+                "nodex_container_disk_listings_kept",
+                "Directory listings kept for the next walk.",
+                MetricType::Gauge,
+                listed as f64,
+            ),
         ];
         for (name, help, kind, value) in rows {
             sink.family(name, help, kind);
@@ -180,19 +220,21 @@ mod tests {
     fn budget_spreads_over_scrapes_and_forgets_unwanted_trees() {
         let base = std::env::temp_dir().join(format!("nodex-measure-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
-        let trees: Vec<PathBuf> = (0..3).map(|i| base.join(format!("t{i}"))).collect();
+        let trees: Vec<Target> = (0..3)
+            .map(|i| Target::tree(base.join(format!("t{i}"))))
+            .collect();
         for t in &trees {
             for d in 0..5 {
-                std::fs::create_dir_all(t.join(format!("d{d}"))).expect("dir");
+                std::fs::create_dir_all(t.path.join(format!("d{d}"))).expect("dir");
             }
         }
         let m = Measurer::new();
         // No budget: nothing measured, nothing served.
-        assert!(m.run(&trees, Duration::ZERO, u64::MAX).is_empty());
+        assert!(m.run(&trees, Duration::ZERO, u64::MAX, true).is_empty());
         let mut rounds = 0;
         let all = loop {
             rounds += 1;
-            let r = m.run(&trees, Duration::from_nanos(1), u64::MAX);
+            let r = m.run(&trees, Duration::from_nanos(1), u64::MAX, true);
             if r.len() == trees.len() {
                 break r;
             }
@@ -202,7 +244,7 @@ mod tests {
         for t in &trees {
             assert_eq!(all[t].usage.inodes, 6);
         }
-        let one = m.run(&trees[..1], Duration::from_secs(5), u64::MAX);
+        let one = m.run(&trees[..1], Duration::from_secs(5), u64::MAX, true);
         assert_eq!(one.len(), 1);
         let _ = std::fs::remove_dir_all(&base);
     }

@@ -23,6 +23,7 @@ pub mod du;
 pub mod layers;
 pub mod measure;
 pub mod pod;
+pub mod quota;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ use crate::error::CollectError;
 use crate::expfmt::{MetricSink, MetricType};
 use crate::host::filesystem::{parse_mountinfo, Mount};
 use crate::options::{Flag, FlagSpec};
+use du::Target;
 use measure::{Measured, Measurer};
 
 /// `--collector.container.disk.budget`.
@@ -63,19 +65,35 @@ pub const KUBELET_ROOT: Flag<String> = Flag::new(
 );
 
 /// Flags of this group.
-pub const FLAGS: &[FlagSpec] = &[DISK_BUDGET.spec, DISK_MAX_FILES.spec, KUBELET_ROOT.spec];
+/// `--collector.container.disk.reuse-listings`.
+pub const DISK_REUSE_LISTINGS: Flag<bool> = Flag::new(
+    "collector.container.disk.reuse-listings",
+    "Reuse a directory's listing from the last walk while its mtime and ctime are \
+     unchanged (and were settled, 2s old, when it was listed); its entries are still \
+     stat'ed. --no-collector.container.disk.reuse-listings lists every directory.",
+    "true",
+);
+
+/// Flags of this group.
+pub const FLAGS: &[FlagSpec] = &[
+    DISK_BUDGET.spec,
+    DISK_MAX_FILES.spec,
+    DISK_REUSE_LISTINGS.spec,
+    KUBELET_ROOT.spec,
+];
 
 container_group!(
     "container_disk",
-    "/proc/1/mountinfo, statfs, <docker-root>/image/<driver>/layerdb/mounts/<id>/mount-id, overlay upperdir, <pod-log-dir>, <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir",
+    "/proc/1/mountinfo, statfs, <docker-root>/image/<driver>/layerdb/mounts/<id>/mount-id, overlay upperdir, <pod-log-dir>, <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir, <kubelet-root>/pods/<uid>/etc-hosts, FS_IOC_FSGETXATTR, quotactl_fd(Q_GETQUOTA, PRJQUOTA)",
     emit,
     FLAGS
 );
 
-/// A block-device file system of the root container.
+/// A file system of the root container.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Partition {
-    /// The mount source (`/dev/vda1`).
+    /// cAdvisor's device name: the mount source (`/dev/vda1`), the mount point for a tmpfs,
+    /// `<source>_<major>-<minor>` for an overlay.
     pub device: String,
     /// Where it is mounted (host path).
     pub mount_point: String,
@@ -83,21 +101,52 @@ pub struct Partition {
     pub dev: (u32, u32),
 }
 
-/// cAdvisor's `processMounts` restricted to block-device file systems: ext*, btrfs, xfs, zfs,
-/// the first mount of each source.
-pub fn partitions(mounts: &[Mount]) -> Vec<Partition> {
+/// True when `mount_point` lies strictly below one of `dirs`.
+fn below_any(mount_point: &str, dirs: &[PathBuf]) -> bool {
+    let mp = Path::new(mount_point);
+    dirs.iter().any(|d| mp != d && mp.starts_with(d))
+}
+
+/// The root container's file systems, cAdvisor's `processMounts` and `addSystemRootLabel`
+/// (fs/fs.go, `NewFsInfo`), in mount-table order, one per device name:
+/// - ext\*, btrfs, xfs, zfs: the first mount of each source (bind mounts skipped);
+/// - tmpfs: each mount point, named by it; overlay: each mount, named
+///   `<source>_<major>-<minor>`; both skipped below `runtime_dirs` (the runtimes' and the
+///   kubelet's per-container mounts: cAdvisor lists those only because its table is read once
+///   at its start, so which appear depends on when it started);
+/// - the mount on `/`, whatever its type;
+/// - nothing below `<docker-root>/devicemapper/mnt` (cAdvisor's exclusion), given in
+///   `runtime_dirs` as the docker root.
+pub fn partitions(mounts: &[Mount], runtime_dirs: &[PathBuf]) -> Vec<Partition> {
     let mut out: Vec<Partition> = Vec::new();
+    let devicemapper: Vec<PathBuf> = runtime_dirs
+        .iter()
+        .map(|d| d.join("devicemapper/mnt"))
+        .collect();
     for m in mounts {
-        let supported =
-            m.fs_type.starts_with("ext") || matches!(m.fs_type.as_str(), "btrfs" | "xfs" | "zfs");
-        if !supported || out.iter().any(|p| p.device == m.device) {
+        let t = m.fs_type.as_str();
+        let block = t.starts_with("ext") || matches!(t, "btrfs" | "xfs" | "zfs");
+        let per_mount = matches!(t, "tmpfs" | "overlay");
+        let root = m.mount_point == "/";
+        if !(block || per_mount || root)
+            || below_any(&m.mount_point, &devicemapper)
+            || (per_mount && !root && below_any(&m.mount_point, runtime_dirs))
+        {
             continue;
         }
         let (Ok(major), Ok(minor)) = (m.major.parse(), m.minor.parse()) else {
             continue;
         };
+        let device = match t {
+            "tmpfs" => m.mount_point.clone(),
+            "overlay" => format!("{}_{major}-{minor}", m.device),
+            _ => m.device.clone(),
+        };
+        if out.iter().any(|p| p.device == device) {
+            continue;
+        }
         out.push(Partition {
-            device: m.device.clone(),
+            device,
             mount_point: m.mount_point.clone(),
             dev: (major, minor),
         });
@@ -127,6 +176,23 @@ fn mounts(settings: &Settings) -> Vec<Mount> {
         .iter()
         .find_map(|p| parse_mountinfo(&std::fs::read(p).ok()?).ok())
         .unwrap_or_default()
+}
+
+/// Host directories below which tmpfs and overlay mounts belong to containers or pods, not to
+/// the root container: the runtimes' roots and state directories and `<kubelet-root>/pods`.
+fn runtime_dirs(settings: &Settings) -> Vec<PathBuf> {
+    let o = &settings.options;
+    let mut dirs: Vec<PathBuf> = [
+        &flags::DOCKER_ROOT,
+        &flags::CONTAINERD_STATE,
+        &flags::CRIO_ROOT,
+        &flags::CRIO_RUNROOT,
+    ]
+    .into_iter()
+    .map(|flag| PathBuf::from(o.get(flag)))
+    .collect();
+    dirs.push(Path::new(&o.get(&KUBELET_ROOT)).join("pods"));
+    dirs
 }
 
 /// The trees measured for one container's writable layer (host paths below the roots).
@@ -172,6 +238,7 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
     let o = &settings.options;
     let budget = o.get(&DISK_BUDGET).unwrap_or(Duration::from_millis(100));
     let cap = o.get(&DISK_MAX_FILES).unwrap_or(100_000) as u64;
+    let reuse = o.get(&DISK_REUSE_LISTINGS);
     let state = settings.shared.get_or_init("container_disk", || State {
         measurer: Measurer::new(),
     });
@@ -179,7 +246,7 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
     let docker_root = roots.root(o.get(&flags::DOCKER_ROOT));
     let containerd_states = vec![o.get(&flags::CONTAINERD_STATE)];
     let mounts = mounts(settings);
-    let parts = partitions(&mounts);
+    let parts = partitions(&mounts, &runtime_dirs(settings));
     let from_mounts = layers::mount_layers(&mounts, &containerd_states);
     let crio = layers::crio_layers(&roots.root(o.get(&flags::CRIO_ROOT)));
 
@@ -196,17 +263,17 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         &per_container_layers(&per_container),
         &mounts,
     );
-    let mut wanted: Vec<PathBuf> = Vec::new();
+    let mut wanted: Vec<Target> = Vec::new();
     for (_, d) in &per_container {
-        wanted.push(d.layer.clone());
-        wanted.extend(d.extra.clone());
+        wanted.push(Target::tree(d.layer.clone()));
+        wanted.extend(d.extra.clone().map(Target::tree));
     }
     for p in &pods {
         for s in &p.sources {
-            wanted.extend(s.dirs.iter().cloned());
+            wanted.extend(s.targets.iter().cloned());
         }
     }
-    let results = state.measurer.run(&wanted, budget, cap);
+    let results = state.measurer.run(&wanted, budget, cap, reuse);
 
     // statfs once per file system: (partition, capacity, free, inodes, inodes free).
     let stats: Vec<(&Partition, [u64; 4])> = parts
@@ -241,8 +308,11 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         let Some((p, [size, ..])) = stats.iter().find(|(p, _)| p.dev == dev) else {
             continue;
         };
-        let trees: Vec<&PathBuf> = std::iter::once(&d.layer).chain(d.extra.as_ref()).collect();
-        let Some(m) = sum(&results, &trees) else {
+        let trees: Vec<Target> = std::iter::once(&d.layer)
+            .chain(d.extra.as_ref())
+            .map(|p| Target::tree(p.clone()))
+            .collect();
+        let Some(m) = sum(&results, &trees.iter().collect::<Vec<_>>()) else {
             continue;
         };
         rows.push((
@@ -303,7 +373,7 @@ fn per_container_layers<'a>(
 
 /// The sum of the latest measurements of `trees`, stamped with the oldest; `None` until all
 /// were measured once.
-pub fn sum(results: &HashMap<PathBuf, Measured>, trees: &[&PathBuf]) -> Option<Measured> {
+pub fn sum(results: &HashMap<Target, Measured>, trees: &[&Target]) -> Option<Measured> {
     let mut total = Measured {
         time: f64::INFINITY,
         ..Measured::default()
@@ -314,6 +384,7 @@ pub fn sum(results: &HashMap<PathBuf, Measured>, trees: &[&PathBuf]) -> Option<M
         total.usage.inodes += m.usage.inodes;
         total.time = total.time.min(m.time);
         total.capped |= m.capped;
+        total.quota |= m.quota;
     }
     total.time.is_finite().then_some(total)
 }
@@ -324,13 +395,32 @@ mod tests {
 
     #[test]
     fn partitions_follow_process_mounts() {
+        // A host's table (kernel format, mountinfo(5)): the root on ext4, a bind mount of it,
+        // tmpfs mounts of the host and of a pod and a container, an xfs data disk, the host's
+        // own overlay and a container's rootfs overlay, a cgroup and a devicemapper mount.
         let mi = b"27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
 42 27 254:0 /var/lib/docker /var/lib/docker rw,relatime shared:1 - ext4 /dev/vda rw\n\
 25 24 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw\n\
+26 27 0:24 / /run rw,relatime - tmpfs tmpfs rw\n\
 50 27 259:3 / /data rw - xfs /dev/nvme0n1p3 rw\n\
-51 27 0:52 / /merged rw - overlay overlay rw,upperdir=/u\n";
+51 27 0:52 / /srv/merged rw - overlay overlay rw,upperdir=/u\n\
+52 27 0:53 / /run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs rw - overlay overlay rw,upperdir=/v\n\
+53 27 0:54 / /var/lib/kubelet/pods/u/volumes/kubernetes.io~projected/token rw - tmpfs tmpfs rw\n\
+54 27 0:55 / /var/lib/docker/containers/abc/mounts/shm rw - tmpfs shm rw\n\
+55 27 253:4 / /var/lib/docker/devicemapper/mnt/abc rw - xfs /dev/mapper/docker-abc rw\n\
+31 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         let mounts = parse_mountinfo(mi).expect("mountinfo");
-        let parts = partitions(&mounts);
+        let dirs: Vec<PathBuf> = [
+            "/var/lib/docker",
+            "/run/containerd",
+            "/var/lib/containers/storage",
+            "/run/containers/storage",
+            "/var/lib/kubelet/pods",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let parts = partitions(&mounts, &dirs);
         assert_eq!(
             parts
                 .iter()
@@ -338,8 +428,15 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![
                 ("/dev/vda", "/", (254, 0)),
-                ("/dev/nvme0n1p3", "/data", (259, 3))
+                ("/dev/shm", "/dev/shm", (0, 23)),
+                ("/run", "/run", (0, 24)),
+                ("/dev/nvme0n1p3", "/data", (259, 3)),
+                ("overlay_0-52", "/srv/merged", (0, 52)),
             ]
         );
+        // A root on a file system of no listed type (a container's overlay root, virtiofs) is
+        // still listed, as cAdvisor's addSystemRootLabel adds it.
+        let mounts = parse_mountinfo(b"1 0 0:40 / / rw - virtiofs myfs rw\n").expect("mi");
+        assert_eq!(partitions(&mounts, &dirs)[0].device, "myfs");
     }
 }

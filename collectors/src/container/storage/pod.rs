@@ -1,9 +1,17 @@
 //! Pod ephemeral storage as the kubelet's summary API sums it (pkg/kubelet/stats/helper.go
 //! `calcEphemeralStorage`, `addContainerUsage`): per pod, its containers' writable layers
-//! (`rootfs`), their logs (`logs`: `<pod-log-dir>/<ns>_<pod>_<uid>/<container>/`, rotated and
-//! compressed files included, measured as a directory like the CRI stats provider's
-//! `getContainerLogStats`) and its ephemeral volumes (`emptydir`:
-//! `<kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`), memory-backed
+//! (`rootfs`), their logs (`logs`: the files directly in
+//! `<pod-log-dir>/<ns>_<pod>_<uid>/<container>/`, rotated and compressed ones included, each
+//! measured on its own, as the CRI stats provider's `getPodContainerLogStats` through
+//! `fileMetricsByDir`, pkg/kubelet/stats/host_stats_provider.go) and its ephemeral volumes (`emptydir`:
+//! `<kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`, or the project quota's
+//! usage where the volume heads a project, see [`super::quota`]), the pod-level log files
+//! (`logs` with no container: the files, not directories, directly in
+//! `<pod-log-dir>/<ns>_<pod>_<uid>/`, each measured on its own, as the host stats provider's
+//! `getPodLogStats`/`fileMetricsByDir`, pkg/kubelet/stats/host_stats_provider.go, that
+//! `makePodStorageStats` adds; runtimes such as Kata keep pod logs there) and the pod's
+//! `etc-hosts` file (`etc_hosts`: `<kubelet-root>/pods/<uid>/etc-hosts`, `getPodEtcHostsStats`,
+//! counted when it exists), memory-backed
 //! `emptyDir`s (a tmpfs) excluded as the eviction manager's `localEphemeralVolumeNames` does
 //! (pkg/kubelet/eviction/helpers.go). Pod sandboxes have no rootfs series (the summary lists only
 //! the pod's containers).
@@ -16,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::du::{Kind, Target};
 use super::measure::Measured;
 use super::sum;
 use crate::collector::Settings;
@@ -31,12 +40,12 @@ const TMPFS_MAGIC: u64 = 0x0102_1994;
 /// One series' trees.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Source {
-    /// `rootfs`, `logs` or `emptydir`.
+    /// `rootfs`, `logs`, `emptydir` or `etc_hosts`.
     pub source: &'static str,
-    /// The Kubernetes container name (`""` for volumes).
+    /// The Kubernetes container name (`""` for volumes, pod-level logs and `etc-hosts`).
     pub container: String,
-    /// The directory trees summed.
-    pub dirs: Vec<PathBuf>,
+    /// What is summed.
+    pub targets: Vec<Target>,
 }
 
 /// A pod and its ephemeral storage sources.
@@ -121,7 +130,7 @@ pub fn discover(
             pod.sources.push(Source {
                 source: "rootfs",
                 container: meta.container.clone(),
-                dirs: vec![layer.to_path_buf()],
+                targets: vec![Target::tree(layer.to_path_buf())],
             });
         }
     }
@@ -131,26 +140,45 @@ pub fn discover(
                 pod.sources.push(Source {
                     source: "logs",
                     container,
-                    dirs: vec![path],
+                    targets: vec![Target {
+                        path,
+                        kind: Kind::Files,
+                    }],
                 });
             }
+            pod.sources.push(Source {
+                source: "logs",
+                container: String::new(),
+                targets: vec![Target {
+                    path: dir.clone(),
+                    kind: Kind::Files,
+                }],
+            });
         }
         let rel = Path::new("pods")
             .join(&pod.uid)
             .join("volumes/kubernetes.io~empty-dir");
         let host_volumes = kubelet_host.join(&rel);
-        let dirs: Vec<PathBuf> = real_dirs(&kubelet.join(&rel))
+        let targets: Vec<Target> = real_dirs(&kubelet.join(&rel))
             .into_iter()
             .filter(|(name, p)| !memory_backed(p, &host_volumes.join(name), mounts))
-            .map(|(_, p)| p)
+            .map(|(_, p)| Target::tree(p))
             .collect();
-        if !dirs.is_empty() {
+        if !targets.is_empty() {
             pod.sources.push(Source {
                 source: "emptydir",
                 container: String::new(),
-                dirs,
+                targets,
             });
         }
+        pod.sources.push(Source {
+            source: "etc_hosts",
+            container: String::new(),
+            targets: vec![Target {
+                path: kubelet.join("pods").join(&pod.uid).join("etc-hosts"),
+                kind: Kind::File,
+            }],
+        });
     }
     pods.into_values()
         .filter(|p| !p.sources.is_empty())
@@ -161,11 +189,11 @@ pub fn discover(
 type Family = (&'static str, &'static str, fn(&Measured) -> f64);
 
 /// Writes the pod families for the sources measured at least once.
-pub fn emit(sink: &mut MetricSink, pods: &[Pod], results: &HashMap<PathBuf, Measured>) {
+pub fn emit(sink: &mut MetricSink, pods: &[Pod], results: &HashMap<Target, Measured>) {
     let mut rows = Vec::new();
     for p in pods {
         for s in &p.sources {
-            let trees: Vec<&PathBuf> = s.dirs.iter().collect();
+            let trees: Vec<&Target> = s.targets.iter().collect();
             if let Some(m) = sum(results, &trees) {
                 rows.push((p, s, m));
             }
@@ -177,12 +205,12 @@ pub fn emit(sink: &mut MetricSink, pods: &[Pod], results: &HashMap<PathBuf, Meas
     let families: [Family; 3] = [
         (
             "pod_ephemeral_storage_used_bytes",
-            "Bytes of local ephemeral storage used by the pod, per source (rootfs, logs, emptydir).",
+            "Bytes of local ephemeral storage used by the pod, per source (rootfs, logs, emptydir, etc_hosts).",
             |m| m.usage.bytes as f64,
         ),
         (
             "pod_ephemeral_storage_inodes_used",
-            "Inodes of local ephemeral storage used by the pod, per source (rootfs, logs, emptydir).",
+            "Inodes of local ephemeral storage used by the pod, per source (rootfs, logs, emptydir, etc_hosts).",
             |m| m.usage.inodes as f64,
         ),
         (

@@ -1,0 +1,260 @@
+//! Project quotas on a real file system: an ext4 image (`mkfs.ext4 -O quota,project`) mounted
+//! on a loop device with `prjquota` below a temporary directory, with a kubelet pod layout on
+//! it whose `cache` emptyDir has a project id of its own with the inherit flag (`chattr -p
+//! <id> +P`, as the kubelet's fsquota code assigns one, kubernetes
+//! pkg/volume/util/fsquota/project.go) and a `scratch` emptyDir without one. A file outside
+//! the volume is given the same project id, so the project's usage is the volume's plus that
+//! file: nodex's `emptydir` value must equal the quota's (`repquota -P`, from Debian's `quota`
+//! package) for `cache` plus a walk of `scratch`, and differ from a walk of both by exactly the
+//! outside file. Needs root, loop devices, e2fsprogs and a kernel with ext4 quota support
+//! (`CONFIG_QUOTA`, `CONFIG_QFMT_V2`); skipped with the reason otherwise, failed under CI. The
+//! guard unmounts and removes everything even on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use nodex_collectors::container::{flags, storage};
+use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::{registry, Options, Roots, Settings};
+
+fn skip_unless_ci(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing in CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// Whether the running kernel was built with `option` (`=y` or `=m`), from `/proc/config.gz`;
+/// `None` when the kernel does not publish its configuration.
+fn kernel_option(option: &str) -> Option<bool> {
+    let out = Command::new("zcat").arg("/proc/config.gz").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let config = String::from_utf8_lossy(&out.stdout);
+    Some(config.lines().any(|l| {
+        l.strip_prefix(option)
+            .is_some_and(|v| v == "=y" || v == "=m")
+    }))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "{cmd} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn du(path: &Path, inodes: bool) -> u64 {
+    let mode = if inodes { "--inodes" } else { "-B1" };
+    let out = run("du", &["-s", "-x", mode, &path.to_string_lossy()]).expect("du");
+    out.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("du output {out:?}"))
+}
+
+/// Unmounts (lazily, so a busy mount cannot keep the image) and removes the directory.
+struct Cleanup {
+    base: PathBuf,
+    mounted: Option<PathBuf>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mnt) = &self.mounted {
+            let _ = run("umount", &["-l", &mnt.to_string_lossy()]);
+        }
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+fn write(path: &Path, len: usize) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("parent dir");
+    }
+    std::fs::write(path, vec![b'q'; len]).expect("write");
+}
+
+/// `repquota -P -n -p` line `#<id> -- <KiB used> <soft> <hard> <grace?> <files used> ...`:
+/// (KiB, files). repquota prints space rounded up to KiB (quota-tools `space2str`).
+fn repquota(mnt: &Path, id: u32) -> Option<(u64, u64)> {
+    let out = run("repquota", &["-P", "-n", "-p", &mnt.to_string_lossy()]).ok()?;
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&format!("#{id}")))?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    // #id, flags, used, soft, hard, grace (-p prints it numerically), files, ...
+    Some((f.get(2)?.parse().ok()?, f.get(6)?.parse().ok()?))
+}
+
+fn scrape(settings: &Arc<Settings>) -> String {
+    let info = registry::find("container_disk").expect("container_disk is registered");
+    let collector = (info.build)(settings).expect("builds");
+    let mut sink = MetricSink::new();
+    collector.collect(&mut sink).expect("collects");
+    let mut out = Vec::new();
+    render(&[&sink], Format::Text, &mut out).expect("render");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn value(text: &str, family: &str, must: &[&str]) -> Option<f64> {
+    text.lines()
+        .find(|l| {
+            (l.starts_with(&format!("{family}{{")) || l.starts_with(&format!("{family} ")))
+                && must.iter().all(|m| l.contains(m))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn emptydir_usage_comes_from_its_project_quota() {
+    if !is_root() {
+        skip_unless_ci("needs root (loop mount)");
+        return;
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        skip_unless_ci("no loop devices (/dev/loop-control)");
+        return;
+    }
+    for tool in ["mkfs.ext4", "chattr", "repquota"] {
+        if run("sh", &["-c", &format!("command -v {tool}")]).is_err() {
+            skip_unless_ci(&format!("{tool} not found (e2fsprogs, quota)"));
+            return;
+        }
+    }
+    let base = std::env::temp_dir().join(format!("nodex-quota-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("base");
+    let mut cleanup = Cleanup {
+        base: base.clone(),
+        mounted: None,
+    };
+    let img = base.join("fs.img");
+    let mnt = base.join("mnt");
+    std::fs::create_dir_all(&mnt).expect("mnt");
+    run("truncate", &["-s", "64M", &img.to_string_lossy()]).expect("truncate");
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-O",
+            "quota,project",
+            "-E",
+            "quotatype=prjquota",
+            &img.to_string_lossy(),
+        ],
+    )
+    .expect("mkfs.ext4");
+    // ext4's hidden quota files are in the v2 format: a kernel built without it cannot mount
+    // them, and no package installs a kernel option, so that alone skips, also in CI.
+    if kernel_option("CONFIG_QFMT_V2") == Some(false) {
+        eprintln!("skipped: this kernel is built without CONFIG_QFMT_V2 (/proc/config.gz)");
+        return;
+    }
+    if let Err(e) = run(
+        "mount",
+        &[
+            "-o",
+            "loop,prjquota",
+            &img.to_string_lossy(),
+            &mnt.to_string_lossy(),
+        ],
+    ) {
+        skip_unless_ci(&format!(
+            "cannot mount ext4 with project quota ({e}); the kernel needs CONFIG_QUOTA and \
+             CONFIG_QFMT_V2"
+        ));
+        return;
+    }
+    cleanup.mounted = Some(mnt.clone());
+
+    let uid = "0c5e2d7a-1b3f-4a8e-9d6c-5e4f3a2b1c0d";
+    let (ns, pod) = ("batch", "etl-6b8c");
+    std::fs::create_dir_all(mnt.join(format!("logs/{ns}_{pod}_{uid}"))).expect("pod log dir");
+    let kubelet = mnt.join("kubelet");
+    let vols = kubelet.join(format!("pods/{uid}/volumes/kubernetes.io~empty-dir"));
+    let cache = vols.join("cache");
+    let scratch = vols.join("scratch");
+    std::fs::create_dir_all(&cache).expect("cache");
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let projid = 4242u32;
+    run(
+        "chattr",
+        &["-p", &projid.to_string(), "+P", &cache.to_string_lossy()],
+    )
+    .expect("chattr -p +P");
+    // Written after the project was set: inherited by every new entry.
+    write(&cache.join("blob"), 300_000);
+    for i in 0..25 {
+        write(&cache.join(format!("d/f{i}")), 1_000 + i);
+    }
+    for i in 0..10 {
+        write(&scratch.join(format!("f{i}")), 7_000);
+    }
+    // Same project, outside the volume: the quota counts it, a walk of the volume does not.
+    let outside = mnt.join("outside");
+    write(&outside, 50_000);
+    run(
+        "chattr",
+        &["-p", &projid.to_string(), &outside.to_string_lossy()],
+    )
+    .expect("chattr file");
+    run("sync", &[]).expect("sync");
+
+    let (quota_kib, quota_files) = repquota(&mnt, projid).expect("repquota -P lists the project");
+    let walk_bytes = du(&cache, false);
+    let walk_inodes = du(&cache, true);
+    // The quota is the walk plus the outside file (independent of nodex: du and repquota).
+    assert_eq!(quota_files, walk_inodes + 1);
+    assert_eq!(quota_kib * 1024, walk_bytes + du(&outside, false));
+
+    let mut options = Options::default();
+    options.set(&flags::CGROUP_INCLUDE, "^/nodex-matches-nothing$");
+    options.set(
+        &flags::POD_LOG_DIR,
+        mnt.join("logs").to_string_lossy().into_owned(),
+    );
+    options.set(
+        &storage::KUBELET_ROOT,
+        kubelet.to_string_lossy().into_owned(),
+    );
+    options.set(&storage::DISK_BUDGET, "30s");
+    let settings = Arc::new(Settings::new(Roots::default(), options));
+    let text = scrape(&settings);
+    let labels = [
+        format!("namespace=\"{ns}\""),
+        format!("pod=\"{pod}\""),
+        "source=\"emptydir\"".to_string(),
+    ];
+    let must: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let bytes = value(&text, "pod_ephemeral_storage_used_bytes", &must).expect("emptydir bytes");
+    let inodes = value(&text, "pod_ephemeral_storage_inodes_used", &must).expect("emptydir inodes");
+    assert_eq!(
+        bytes,
+        (quota_kib * 1024 + du(&scratch, false)) as f64,
+        "{text}"
+    );
+    assert_eq!(inodes, (quota_files + du(&scratch, true)) as f64);
+    assert_eq!(
+        value(&text, "nodex_container_disk_quota_trees", &[]),
+        Some(1.0),
+        "cache from its quota, scratch walked"
+    );
+}
