@@ -97,24 +97,38 @@ pub fn collect_on_root(
     Ok((sink, result))
 }
 
-/// A directory under the system temporary directory, unique to this process and `tag`, removed
-/// (with its contents) when dropped.
-pub struct TempRoot(pub std::path::PathBuf);
-
-impl TempRoot {
-    /// Creates the directory afresh.
-    pub fn new(tag: &str) -> std::io::Result<TempRoot> {
-        let dir = std::env::temp_dir().join(format!("nodex-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        Ok(TempRoot(dir))
-    }
+/// Runs `collector` once and renders what it wrote as text; the collector's error otherwise.
+pub fn collect_text(collector: &dyn crate::collector::Collector) -> Result<String, String> {
+    let mut sink = crate::expfmt::MetricSink::new();
+    collector.collect(&mut sink).map_err(|e| e.to_string())?;
+    render_sinks(&[&sink])
 }
 
-impl Drop for TempRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// Builds the named collectors with `settings`, runs each once and renders what they wrote as
+/// one text exposition, as a scrape of just those collectors would; the first collector that
+/// is not registered, does not build or fails gives the error.
+pub fn scrape_text(
+    settings: &std::sync::Arc<crate::collector::Settings>,
+    names: &[&str],
+) -> Result<String, String> {
+    let mut sinks = Vec::new();
+    for name in names {
+        let info = crate::registry::find(name).ok_or_else(|| format!("{name} not registered"))?;
+        let collector = (info.build)(settings).map_err(|e| format!("{name}: {e}"))?;
+        let mut sink = crate::expfmt::MetricSink::new();
+        collector
+            .collect(&mut sink)
+            .map_err(|e| format!("{name}: {e}"))?;
+        sinks.push(sink);
     }
+    render_sinks(&sinks.iter().collect::<Vec<_>>())
+}
+
+fn render_sinks(sinks: &[&crate::expfmt::MetricSink]) -> Result<String, String> {
+    let mut out = Vec::new();
+    crate::expfmt::render(sinks, crate::expfmt::Format::Text, &mut out)
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
 }
 
 /// Like [`collect_on_empty_root`], for tests that only need the samples or the error (it should
@@ -214,11 +228,7 @@ pub fn fake_http_server(reply: Vec<u8>) -> std::net::SocketAddr {
 /// Renders a sink as text exposition (families sorted, as served), for tests that look for
 /// exact series.
 pub fn render_text(sink: &crate::expfmt::MetricSink) -> String {
-    let mut out = Vec::new();
-    match crate::expfmt::render(&[sink], crate::expfmt::Format::Text, &mut out) {
-        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
-        Err(e) => format!("render error: {e}"),
-    }
+    render_sinks(&[sink]).unwrap_or_else(|e| format!("render error: {e}"))
 }
 
 #[cfg(test)]
