@@ -407,8 +407,8 @@ mod tests {
     }
 
     fn run_on(files: &[(&str, &str)]) -> Result<MetricSink, CollectError> {
-        let base =
-            std::env::temp_dir().join(format!("nodex-ib-{}-{}", std::process::id(), files.len()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         for (rel, content) in files {
             let path = base.join("sys/class/infiniband").join(rel);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -419,9 +419,7 @@ mod tests {
             crate::options::Options::default(),
         );
         let mut sink = MetricSink::new();
-        let result = collect(&settings, &mut sink).map(|()| sink);
-        std::fs::remove_dir_all(&base).unwrap();
-        result
+        collect(&settings, &mut sink).map(|()| sink)
     }
 
     #[test]

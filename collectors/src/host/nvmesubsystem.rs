@@ -201,18 +201,11 @@ mod tests {
 
     #[test]
     fn missing_attribute_is_no_data_and_emits_nothing() {
-        let dir = std::env::temp_dir().join(format!("nodex-nvmesubsys-{}", std::process::id()));
-        struct Cleanup(std::path::PathBuf);
-        impl Drop for Cleanup {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let _cleanup = Cleanup(dir.clone());
-        let subsys = dir.join("sys/class/nvme-subsystem/nvme-subsys0");
+        let dir = tempfile::tempdir().unwrap();
+        let subsys = dir.path().join("sys/class/nvme-subsystem/nvme-subsys0");
         std::fs::create_dir_all(&subsys).unwrap();
         std::fs::write(subsys.join("subsysnqn"), "nqn.x\n").unwrap();
-        let settings = Settings::new(crate::Roots::fixture(&dir), Default::default());
+        let settings = Settings::new(crate::Roots::fixture(dir.path()), Default::default());
         let mut sink = MetricSink::new();
         let result = collect(&settings, &mut sink);
         assert!(result.is_err_and(|e| e.is_no_data()));

@@ -198,20 +198,14 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::time::Duration;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("nodex-du-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("tmp dir");
-        dir
-    }
-
     fn far() -> Instant {
         Instant::now() + Duration::from_secs(60)
     }
 
     #[test]
     fn counts_files_dirs_and_hard_links_once() {
-        let d = tmp("count");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("a/b")).expect("dirs");
         std::fs::write(d.join("a/f"), vec![1u8; 10_000]).expect("f");
         std::fs::write(d.join("a/b/g"), b"x").expect("g");
@@ -223,13 +217,14 @@ mod tests {
         let st = |p: &str| rustix::fs::stat(d.join(p)).expect("stat").st_blocks as u64 * 512;
         let expect = st("") + st("a") + st("a/b") + st("a/f") + st("a/b/g");
         assert_eq!(w.usage().bytes, expect);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn never_follows_links_out_or_in_loops() {
-        let d = tmp("links");
-        let outside = tmp("outside");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
+        let outside_tmp = tempfile::tempdir().expect("tmp dir");
+        let outside = outside_tmp.path().to_path_buf();
         std::fs::write(outside.join("big"), vec![1u8; 100_000]).expect("big");
         std::fs::create_dir_all(d.join("x")).expect("x");
         symlink(&outside, d.join("x/out")).expect("link out");
@@ -243,13 +238,12 @@ mod tests {
         // A root that is itself a symlink is refused.
         let mut via = Walk::new(d.join("self"));
         assert_eq!(via.step(far(), u64::MAX), Progress::Failed);
-        let _ = std::fs::remove_dir_all(&d);
-        let _ = std::fs::remove_dir_all(&outside);
     }
 
     #[test]
     fn cap_and_deadline_bound_the_work() {
-        let d = tmp("cap");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         for i in 0..50 {
             let sub = d.join(format!("d{i}"));
             std::fs::create_dir_all(&sub).expect("sub");
@@ -273,12 +267,12 @@ mod tests {
         }
         assert!(steps > 1, "one step did everything");
         assert_eq!(w.usage().inodes, 1 + 50 + 50 * 20);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn vanished_root_and_removed_dirs_are_not_errors() {
-        let d = tmp("gone");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("a/b")).expect("dirs");
         let mut w = Walk::new(d.clone());
         // Deadline already past: pauses with `a` pending, then `a` vanishes.
@@ -291,8 +285,10 @@ mod tests {
 
     #[test]
     fn a_pending_dir_swapped_for_a_link_is_not_followed() {
-        let d = tmp("swap");
-        let outside = tmp("swap-outside");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
+        let outside_tmp = tempfile::tempdir().expect("tmp dir");
+        let outside = outside_tmp.path().to_path_buf();
         for i in 0..30 {
             std::fs::write(outside.join(format!("f{i}")), b"x").expect("outside file");
         }
@@ -305,7 +301,5 @@ mod tests {
         assert_eq!(w.step(far(), u64::MAX), Progress::Done);
         // Only the root and the original `a` (counted when listed); nothing of `outside`.
         assert_eq!(w.usage().inodes, 2);
-        let _ = std::fs::remove_dir_all(&d);
-        let _ = std::fs::remove_dir_all(&outside);
     }
 }

@@ -178,8 +178,8 @@ mod tests {
 
     #[test]
     fn budget_spreads_over_scrapes_and_forgets_unwanted_trees() {
-        let base = std::env::temp_dir().join(format!("nodex-measure-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let trees: Vec<PathBuf> = (0..3).map(|i| base.join(format!("t{i}"))).collect();
         for t in &trees {
             for d in 0..5 {
@@ -204,6 +204,5 @@ mod tests {
         }
         let one = m.run(&trees[..1], Duration::from_secs(5), u64::MAX);
         assert_eq!(one.len(), 1);
-        let _ = std::fs::remove_dir_all(&base);
     }
 }
