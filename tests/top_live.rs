@@ -294,6 +294,25 @@ fn wait_rows(session: &str, tag: &str, want: &[&str]) -> String {
     })
 }
 
+/// Types `q` and waits for the shell's `EXIT=<n>` line, which must say 0; returns the screen.
+fn quit_with_status_0(session: &str) -> String {
+    keys(session, &["q"]);
+    let screen = poll(Duration::from_secs(10), || {
+        let screen = capture(session);
+        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
+        screen
+            .lines()
+            .any(|l| exit_line(l).is_some())
+            .then(|| screen.clone())
+            .ok_or(screen)
+    });
+    assert!(
+        screen.lines().any(|l| exit_line(l) == Some("0")),
+        "exit status:\n{screen}"
+    );
+    screen
+}
+
 fn keys(session: &str, keys: &[&str]) {
     let mut args = vec!["send-keys", "-t", session];
     args.extend_from_slice(keys);
@@ -361,20 +380,7 @@ fn live_view(s: &Setup) {
     wait_rows(session, &s.tag, &[idle]);
     keys(session, &["Escape"]);
     wait_rows(session, &s.tag, &[busy, idle]);
-    keys(session, &["q"]);
-    let screen = poll(Duration::from_secs(10), || {
-        let screen = capture(session);
-        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
-        screen
-            .lines()
-            .any(|l| exit_line(l).is_some())
-            .then(|| screen.clone())
-            .ok_or(screen)
-    });
-    assert!(
-        screen.lines().any(|l| exit_line(l) == Some("0")),
-        "exit status:\n{screen}"
-    );
+    let screen = quit_with_status_0(session);
     assert!(
         !screen.contains("NAMESPACE"),
         "the alternate screen is gone:\n{screen}"
@@ -473,20 +479,7 @@ fn live_view_over_kubelet_fixture() {
     wait_table(&[("data", "db-0", "-"), ("shop", "web-0", "-")]);
     keys(&session, &["/", "shop/", "Enter"]);
     wait_table(&[("shop", "web-0", "-")]);
-    keys(&session, &["q"]);
-    let screen = poll(Duration::from_secs(10), || {
-        let screen = capture(&session);
-        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
-        screen
-            .lines()
-            .any(|l| exit_line(l).is_some())
-            .then(|| screen.clone())
-            .ok_or(screen)
-    });
-    assert!(
-        screen.lines().any(|l| exit_line(l) == Some("0")),
-        "exit status:\n{screen}"
-    );
+    quit_with_status_0(&session);
 }
 
 /// The log write rate of a container writing to Docker's json-file log (moby
