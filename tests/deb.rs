@@ -34,12 +34,14 @@ fn tools_present() -> bool {
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !found {
-            common::skip_unless_ci(&format!("{tool} missing (scripts/test-all.sh installs it)"));
+            nodex_test_support::skip_unless_ci(&format!(
+                "{tool} missing (scripts/test-all.sh installs it)"
+            ));
             return false;
         }
     }
-    if !common::is_root() {
-        common::skip_unless_ci("the package test needs root (chroot, mount namespace)");
+    if !nodex_test_support::is_root() {
+        nodex_test_support::skip_unless_ci("the package test needs root (chroot, mount namespace)");
         return false;
     }
     true

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::fuse::{HeldFs, BLOCKS, BLOCK_SIZE};
 use common::{
-    assert_no_duplicate_series, collector_success, docker, eventually, get, parse_exposition,
-    proc_status, skip_unless_ci, start_nodex, start_nodex_via, Family,
+    assert_no_duplicate_series, collector_success, get, parse_exposition, proc_status, start_nodex,
+    start_nodex_via, Family,
 };
 use nodex_collectors::container::walk::discover;
 use nodex_collectors::Roots;
+use nodex_test_support::{docker, eventually, skip_unless_ci};
 
 /// node_exporter's default mount point exclusion plus the held FUSE mounts of this binary.
 const HELD_FS_EXCLUDE: &str =
@@ -217,7 +218,7 @@ fn unique_name(prefix: &str) -> String {
 
 #[test]
 fn cgroup_churn_under_scrapes() {
-    if !common::is_root() {
+    if !nodex_test_support::is_root() {
         return skip_unless_ci("needs root to create cgroups");
     }
     let Ok(hier) = discover(&Roots::default()) else {
@@ -314,7 +315,7 @@ fn cgroup_churn_under_scrapes() {
 #[test]
 fn docker_churn_under_scrapes() {
     let busybox = Path::new("/bin/busybox");
-    if !common::is_root() || !busybox.exists() || docker(&["info"]).is_err() {
+    if !nodex_test_support::is_root() || !busybox.exists() || docker(&["info"]).is_err() {
         return skip_unless_ci("needs root, /bin/busybox (busybox-static) and a Docker daemon");
     }
     let tag = unique_name("nodex-churn");
@@ -398,7 +399,7 @@ fn docker_churn_under_scrapes() {
 
 #[test]
 fn unprivileged_user_is_served_and_logged_once() {
-    if !common::is_root() || !Path::new("/usr/bin/setpriv").exists() {
+    if !nodex_test_support::is_root() || !Path::new("/usr/bin/setpriv").exists() {
         return skip_unless_ci("needs root and setpriv to drop to user nobody");
     }
     // A textfile directory nobody can list but one file of which is root's alone.

@@ -6,8 +6,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{copy_tree, get, repo, start_nodex, tree_args};
+use common::{get, repo, start_nodex, tree_args};
 use nodex_collectors::testing::mask_live_values;
+use nodex_test_support::copy_tree;
+use nodex_test_support::golden;
 
 fn fixture_base() -> PathBuf {
     repo().join("tests/fixtures/host")
@@ -28,28 +30,8 @@ fn full_tree_matches_golden() {
     // Paths of the fixture tree differ per checkout; the golden holds them relative.
     let base = fixture_base().display().to_string();
     let got = mask_live_values(&resp.text()).replace(&base, "FIXTURE");
-    let golden = repo().join("tests/golden/full-tree.prom");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &got).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&golden).expect("tests/golden/full-tree.prom");
-    if want != got {
-        let diff: Vec<String> = want
-            .lines()
-            .filter(|l| !got.lines().any(|g| g == *l))
-            .map(|l| format!("- {l}"))
-            .chain(
-                got.lines()
-                    .filter(|l| !want.lines().any(|w| w == *l))
-                    .map(|l| format!("+ {l}")),
-            )
-            .take(60)
-            .collect();
-        panic!(
-            "full-tree output differs from the golden (UPDATE_GOLDEN=1 to rewrite):\n{}",
-            diff.join("\n")
-        );
+    if let Some(diff) = golden::compare(&repo().join("tests/golden/full-tree.prom"), &got) {
+        panic!("full-tree output differs from the golden: {diff}");
     }
 }
 

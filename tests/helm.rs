@@ -21,7 +21,9 @@ fn helm() -> Option<PathBuf> {
             Some(PathBuf::from(path))
         }
         other => {
-            common::skip_unless_ci(&format!("no helm: scripts/install-helm.sh gave {other:?}"));
+            nodex_test_support::skip_unless_ci(&format!(
+                "no helm: scripts/install-helm.sh gave {other:?}"
+            ));
             None
         }
     }
@@ -92,7 +94,7 @@ fn validate(dir: &Path, yaml: &str) -> (bool, String) {
 fn check_monitors(dir: &Path, yaml: &str) -> Option<(bool, String)> {
     let models = repo().join("target/tools/crd-models");
     if !models.join("cloudcoil").is_dir() {
-        common::skip_unless_ci(
+        nodex_test_support::skip_unless_ci(
             "no prometheus-operator CRD models in target/tools/crd-models (scripts/test-all.sh)",
         );
         return None;
@@ -404,7 +406,7 @@ fn non_default_values_reach_the_objects() {
 fn rendered_web_config_is_served_by_nodex() {
     let Some(helm) = helm() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    common::run_ok(
+    nodex_test_support::run_ok(
         Command::new("openssl").current_dir(dir.path()).args([
             "req",
             "-x509",
@@ -455,7 +457,7 @@ fn rendered_web_config_is_served_by_nodex() {
     let nodex = common::start_nodex(&[&format!("--web.config.file={}", config.display())]);
     let url = format!("https://{}/metrics", nodex.addr);
     let curl = |extra: &[&str]| {
-        let out = common::run_ok(
+        let out = nodex_test_support::run_ok(
             Command::new("curl")
                 .args([
                     "-s",

@@ -168,7 +168,7 @@ fn fifo_loadavg_procfs() -> (tempfile::TempDir, std::path::PathBuf, String) {
 
 /// Waits until a scrape has the FIFO open for reading, then returns its writer.
 fn writer_once_read(fifo: &std::path::Path) -> std::fs::File {
-    common::eventually(
+    nodex_test_support::eventually(
         std::time::Duration::from_secs(20),
         "a scrape opens the FIFO",
         || common::open_fifo_writer_if_read(fifo),
@@ -232,7 +232,7 @@ fn concurrent_identical_scrapes_share_one_collection() {
     let second = scrape(url);
     // Both scrapes are in flight (plus the observer's own request).
     let observer = nodex.url("/metrics?collect[]=time");
-    common::eventually(
+    nodex_test_support::eventually(
         std::time::Duration::from_secs(20),
         "the second scrape is in flight",
         || {

@@ -7,24 +7,10 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{docker, free_port, get, parse_exposition, repo, run_ok};
-
-/// Removes the test's containers and image when the test ends, passing or failing.
-struct Cleanup {
-    containers: Vec<String>,
-    image: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for c in &self.containers {
-            let _ = docker(&["rm", "-f", c]);
-        }
-        let _ = docker(&["rmi", "-f", &self.image]);
-    }
-}
+use common::{free_port, get, parse_exposition, repo};
+use nodex_test_support::{docker, is_root, run_ok, skip_unless_ci, unique_tag, Cleanup};
 
 fn host_mem_total_bytes() -> f64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
@@ -44,26 +30,14 @@ fn host_root_size_bytes() -> f64 {
 
 #[test]
 fn image_runs_as_a_daemonset_would() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root || docker(&["info"]).is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs root and a Docker engine for the image test"
-        );
-        eprintln!("skipped: needs root and a Docker engine");
+    if !is_root() || docker(&["info"]).is_err() {
+        skip_unless_ci("needs root and a Docker engine");
         return;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let unique = format!("{}-{nanos}", std::process::id());
+    let unique = unique_tag();
     let image = format!("nodex-test:{unique}");
-    let mut cleanup = Cleanup {
-        containers: Vec::new(),
-        image: image.clone(),
-    };
+    let mut cleanup = Cleanup::default();
+    cleanup.docker_images.push(image.clone());
 
     run_ok(
         Command::new(repo().join("scripts/build-image.sh")).arg(&image),
@@ -72,7 +46,7 @@ fn image_runs_as_a_daemonset_would() {
 
     // A container beside nodex: nodex itself, idle on a port nobody scrapes.
     let beside_name = format!("nodex-test-beside-{unique}");
-    cleanup.containers.push(beside_name.clone());
+    cleanup.docker_containers.push(beside_name.clone());
     let beside_port = free_port().to_string();
     let beside = docker(&[
         "run",
@@ -86,7 +60,7 @@ fn image_runs_as_a_daemonset_would() {
     .expect("start the container beside");
 
     let name = format!("nodex-test-daemonset-{unique}");
-    cleanup.containers.push(name.clone());
+    cleanup.docker_containers.push(name.clone());
     let port = free_port();
     // The DaemonSet mounts the host's / at /host/root (HostToContainer). Docker refuses to bind
     // a parent of its own data root unless the host's / is a shared or slave mount, as it is on

@@ -8,14 +8,8 @@ use std::process::Command;
 
 #[test]
 fn install_script_installs_binary_unit_defaults_and_user() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root: the install test must run"
-        );
-        eprintln!("skipped: needs root for a private mount namespace");
+    if !nodex_test_support::is_root() {
+        nodex_test_support::skip_unless_ci("needs root for a private mount namespace");
         return;
     }
     let host_state = || {

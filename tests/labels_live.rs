@@ -19,15 +19,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{docker, eventually, free_port, get, is_root, parse_exposition, repo, run_ok};
-
-/// Docker's own containerd (its socket and task state), which holds the `k8s.io` namespace here.
-const CTR_ADDRESS: &str = "/run/docker/containerd/containerd.sock";
-const CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
+use common::{free_port, get, parse_exposition, repo};
+use nodex_test_support::containers::{cgroup_mounts, containerd_ready, CriPod, CONTAINERD_STATE};
+use nodex_test_support::{docker, eventually, run_ok};
+use nodex_test_support::{unique_tag, BusyboxImage, Cleanup};
 const POD: &str = "web-1";
 const NAMESPACE: &str = "shop";
 const CONTAINER: &str = "app";
@@ -44,77 +43,6 @@ const EMPTY_WITHOUT_GRANT: &[(&str, &[&str])] = &[
     // Not a Kubernetes container: only Docker's root-only state names it.
     ("docker", &["image", "name"]),
 ];
-
-fn ctr(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("ctr")
-        .args(["-n", "k8s.io", "--address", CTR_ADDRESS])
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
-
-/// Removes what the test made, in reverse order, when it ends.
-#[derive(Default)]
-struct Cleanup {
-    docker_containers: Vec<String>,
-    docker_images: Vec<String>,
-    ctr_containers: Vec<String>,
-    ctr_images: Vec<String>,
-    /// Cgroup dirs the test (through runc) created, deepest first.
-    cgroups: Vec<PathBuf>,
-    dirs: Vec<PathBuf>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for c in &self.docker_containers {
-            let _ = docker(&["rm", "-f", c]);
-        }
-        for c in self.ctr_containers.iter().rev() {
-            let _ = ctr(&["tasks", "delete", "-f", c]);
-            let _ = ctr(&["containers", "delete", c]);
-        }
-        for i in &self.ctr_images {
-            let _ = ctr(&["images", "rm", i]);
-        }
-        for i in &self.docker_images {
-            let _ = docker(&["rmi", "-f", i]);
-        }
-        for d in &self.cgroups {
-            let _ = std::fs::remove_dir(d);
-        }
-        for d in &self.dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-fn random_hex64(seed: &str) -> String {
-    let out = run_ok(
-        Command::new("sh").args(["-c", &format!("echo {seed} | sha256sum")]),
-        "sha256sum",
-    );
-    String::from_utf8_lossy(&out.stdout)[..64].to_string()
-}
-
-/// The cgroup v1 hierarchies (or the v2 mount) of this host, for cleanup.
-fn cgroup_roots() -> Vec<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            let point = pre.split_whitespace().nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
-        })
-        .collect()
-}
 
 /// The DaemonSet's identity from the manifest, as `docker run` options.
 fn daemonset_identity() -> Vec<String> {
@@ -251,60 +179,46 @@ fn scrape(url: &str, ids: &[&str]) -> (BTreeMap<String, Labels>, BTreeMap<String
 
 #[test]
 fn labels_with_the_daemonset_grant_and_with_none() {
-    let have_ctr = Command::new("ctr").arg("--version").output().is_ok();
-    if !is_root()
-        || !have_ctr
-        || !Path::new(CTR_ADDRESS).exists()
-        || !Path::new("/bin/busybox").exists()
-        || docker(&["info"]).is_err()
-    {
-        common::skip_unless_ci("needs root, Docker, ctr, /bin/busybox and Docker's containerd");
+    if !containerd_ready() {
+        nodex_test_support::skip_unless_ci(
+            "needs root, Docker, ctr, /bin/busybox and Docker's containerd",
+        );
         return;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let unique = format!("{}-{nanos}", std::process::id());
-    let mut cleanup = Cleanup::default();
+    let unique = unique_tag();
+    // Logs of the kubelet layout for the user without a grant: readable by all.
+    let context_dir = tempfile::Builder::new()
+        .prefix("nodex-labels-")
+        .tempdir()
+        .expect("tempdir");
+    let context = context_dir.path();
 
     // A FROM-scratch busybox image, in Docker and in containerd's k8s.io namespace.
-    let context = std::env::temp_dir().join(format!("nodex-labels-{unique}"));
-    cleanup.dirs.push(context.clone());
-    std::fs::create_dir_all(&context).expect("build context");
-    std::fs::copy("/bin/busybox", context.join("busybox")).expect("copy busybox");
-    std::fs::write(
-        context.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sleep\", \"100000\"]\n",
-    )
-    .expect("Dockerfile");
-    let busy = format!("nodex-test-labels:{unique}");
-    cleanup.docker_images.push(busy.clone());
-    docker(&["build", "-q", "-t", &busy, &context.to_string_lossy()]).expect("docker build");
-    let tar = context.join("busy.tar");
-    docker(&["save", "-o", &tar.to_string_lossy(), &busy]).expect("docker save");
-    let ctr_image = format!("docker.io/library/{busy}");
-    cleanup.ctr_images.push(ctr_image.clone());
-    ctr(&["images", "import", &tar.to_string_lossy()]).expect("ctr images import");
+    let busy_image = BusyboxImage::build(
+        "nodex-test-labels",
+        &["/bin/busybox", "sleep", "100000"],
+        &[],
+    );
+    let busy = busy_image.name.clone();
+    let mut cleanup = Cleanup::default();
+    let ctr_image = busy_image.import_into_containerd(&mut cleanup);
 
     // The pod: cgroupfs layout, as the kubelet's cgroupfs driver names it.
-    let uid = {
-        let h = random_hex64(&format!("uid-{unique}"));
-        format!(
-            "{}-{}-4{}-8{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[13..16],
-            &h[17..20],
-            &h[20..32]
-        )
-    };
-    let pod_cgroup = format!("/kubepods/burstable/pod{uid}");
+    let pod = CriPod::new(
+        &unique,
+        NAMESPACE,
+        POD,
+        "/kubepods/burstable",
+        &ctr_image,
+        &[],
+    );
+    let uid = pod.uid.clone();
+    let pod_cgroup = pod.cgroup.clone();
     let existed: Vec<bool> = ["/kubepods", "/kubepods/burstable"]
         .iter()
         .map(|p| Path::new("/sys/fs/cgroup/memory").join(&p[1..]).exists())
         .collect();
-    for root in cgroup_roots() {
+    for root in cgroup_mounts() {
         cleanup.cgroups.push(root.join(&pod_cgroup[1..]));
         for (rel, existed) in ["kubepods/burstable", "kubepods"]
             .iter()
@@ -315,29 +229,10 @@ fn labels_with_the_daemonset_grant_and_with_none() {
             }
         }
     }
-    let sandbox = random_hex64(&format!("sandbox-{unique}"));
-    let app = random_hex64(&format!("app-{unique}"));
-    let common_ann = [
-        format!("io.kubernetes.cri.sandbox-id={sandbox}"),
-        format!("io.kubernetes.cri.sandbox-name={POD}"),
-        format!("io.kubernetes.cri.sandbox-namespace={NAMESPACE}"),
-        format!("io.kubernetes.cri.sandbox-uid={uid}"),
-    ];
-    let run_ctr = |cleanup: &mut Cleanup, id: &str, ann: &[String], extra: &[String]| {
-        cleanup.ctr_containers.push(id.to_string());
-        let cgroup = format!("{pod_cgroup}/{id}");
-        let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--cgroup".into(), cgroup];
-        for a in common_ann.iter().chain(ann) {
-            args.push("--annotation".into());
-            args.push(a.clone());
-        }
-        args.extend(extra.iter().cloned());
-        args.extend([ctr_image.clone(), id.to_string()]);
-        args.extend(["/bin/busybox", "sleep", "100000"].map(String::from));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        ctr(&refs).unwrap_or_else(|e| panic!("ctr run {id}: {e}"));
-    };
-    run_ctr(
+    let sandbox = pod.sandbox.clone();
+    let app = pod.container_id("app");
+    let sleep = ["/bin/busybox", "sleep", "100000"];
+    pod.run(
         &mut cleanup,
         &sandbox,
         &[
@@ -348,11 +243,12 @@ fn labels_with_the_daemonset_grant_and_with_none() {
             ),
         ],
         &[],
+        &sleep,
     );
     let state = Path::new(CONTAINERD_STATE).join("io.containerd.runtime.v2.task/k8s.io");
     let sandbox_pid =
         std::fs::read_to_string(state.join(&sandbox).join("init.pid")).expect("sandbox init.pid");
-    run_ctr(
+    pod.run(
         &mut cleanup,
         &app,
         &[
@@ -364,6 +260,7 @@ fn labels_with_the_daemonset_grant_and_with_none() {
             "--with-ns=network:/proc/{}/ns/net",
             sandbox_pid.trim()
         )],
+        &sleep,
     );
 
     let plain_name = format!("nodex-test-labels-plain-{unique}");
@@ -385,7 +282,7 @@ fn labels_with_the_daemonset_grant_and_with_none() {
         )),
     )
     .expect("log symlink");
-    for d in [&context, &logs] {
+    for d in [context, logs.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
 

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{eventually, is_root, run_ok, scrape, skip_unless_ci, start_nodex_via};
+use common::{scrape, start_nodex_via};
+use nodex_test_support::{eventually, is_root, run_ok, skip_unless_ci};
 
 fn in_namespace_of(pid: u32, args: &[&str]) {
     let pid = pid.to_string();
@@ -39,8 +40,11 @@ fn mounts_and_unmounts_show_in_the_next_scrape() {
     if !is_root() {
         return skip_unless_ci("mount namespaces need root");
     }
-    let dir = std::env::temp_dir().join(format!("nodex-mount-changes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let temp = tempfile::Builder::new()
+        .prefix("nodex-mount-changes-")
+        .tempdir()
+        .unwrap();
+    let dir = temp.path();
     std::fs::create_dir_all(dir.join("proc")).unwrap();
     std::os::unix::fs::symlink("/proc/self", dir.join("proc/1")).unwrap();
     let mountpoint = dir.join("mnt");
@@ -91,6 +95,6 @@ fn mounts_and_unmounts_show_in_the_next_scrape() {
     drop(nodex);
     // The namespace died with nodex, and the tmpfs with it; the host never saw it.
     eventually(Duration::from_secs(5), "test directory removed", || {
-        std::fs::remove_dir_all(&dir).ok()
+        std::fs::remove_dir_all(dir).ok()
     });
 }

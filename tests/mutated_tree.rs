@@ -12,7 +12,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use common::{copy_tree, get, parse_exposition, repo, start_nodex, tree_args};
+use common::{get, parse_exposition, repo, start_nodex, tree_args};
+use nodex_test_support::copy_tree;
 
 /// Which collectors read which part of the tree (path prefixes relative to the tree). A
 /// mutated file may fail the collectors of its zone; no other collector.

@@ -47,7 +47,8 @@ impl Drop for Netns {
 }
 
 fn run(args: &[&str]) -> String {
-    let out = common::run_ok(Command::new(args[0]).args(&args[1..]), &format!("{args:?}"));
+    let out =
+        nodex_test_support::run_ok(Command::new(args[0]).args(&args[1..]), &format!("{args:?}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -23,7 +23,7 @@ impl Pki {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    common::run_ok(
+    nodex_test_support::run_ok(
         Command::new("openssl").current_dir(dir).args(args),
         &format!("openssl {args:?} (Debian's openssl)"),
     );

@@ -10,95 +10,32 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use nodex_test_support::containers::{docker_ready, parse_size};
+use nodex_test_support::{poll, run, skip_unless_ci, unique_tag, BusyboxImage, Cleanup};
 use serde_json::Value;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-struct Guard {
-    containers: Vec<String>,
-    image: String,
-    context: PathBuf,
-    tmux: String,
-}
+/// A tmux session, killed when dropped.
+struct Tmux(String);
 
-impl Drop for Guard {
+impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.tmux])
+            .args(["kill-session", "-t", &self.0])
             .stderr(Stdio::null())
             .status();
-        for c in &self.containers {
-            let _ = run("docker", &["rm", "-f", c]);
-        }
-        if !self.image.is_empty() {
-            let _ = run("docker", &["rmi", "-f", &self.image]);
-        }
-        let _ = std::fs::remove_dir_all(&self.context);
     }
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-    } else {
-        Err(format!(
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn skip_unless_ci(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "prerequisite missing in CI: {why}"
-    );
-    eprintln!("skipped: {why}");
-}
-
-/// Polls `check` until it returns a value, failing after `limit` with the last observation.
-fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(last) => assert!(
-                Instant::now() < deadline,
-                "not met within {limit:?}:\n{last}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Parses `docker stats` sizes such as `16.2MiB`.
-fn parse_size(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let scale = match unit {
-        "B" => 1.0,
-        "KiB" => 1024.0,
-        "kB" => 1e3,
-        "MiB" => MIB,
-        "MB" => 1e6,
-        "GiB" => MIB * 1024.0,
-        "GB" => 1e9,
-        _ => return None,
-    };
-    number.parse::<f64>().ok().map(|n| n * scale)
-}
-
+/// Two running containers; fields drop in order: the session, the containers, then the image.
 struct Setup {
-    guard: Guard,
+    tmux: Tmux,
+    _cleanup: Cleanup,
+    _image: BusyboxImage,
     tag: String,
     busy: String,
     idle: String,
@@ -106,44 +43,21 @@ struct Setup {
 }
 
 fn setup() -> Option<Setup> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() == 0 };
-    let busybox = PathBuf::from("/bin/busybox");
-    if !root
-        || !busybox.exists()
-        || run("docker", &["info"]).is_err()
-        || run("tmux", &["-V"]).is_err()
-    {
+    if !docker_ready() || run("tmux", &["-V"]).is_err() {
         skip_unless_ci("needs root, /bin/busybox, tmux and a Docker daemon");
         return None;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tag = format!("nodextop{}x{nanos}", std::process::id());
+    let tag = format!("nodextop{}", unique_tag().replace('-', "x"));
     // Names chosen so that sorting by name puts the idle one first, by CPU the busy one.
     let busy = format!("{tag}-z-busy");
     let idle = format!("{tag}-a-idle");
-    let guard = Guard {
-        containers: vec![busy.clone(), idle.clone()],
-        image: format!("nodex-test-top:{tag}"),
-        context: std::env::temp_dir().join(format!("nodex-top-{tag}")),
-        tmux: tag.clone(),
-    };
-    std::fs::create_dir_all(&guard.context).expect("build context");
-    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
-    std::fs::write(
-        guard.context.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n",
-    )
-    .expect("Dockerfile");
-    let context = guard.context.to_string_lossy().into_owned();
-    run("docker", &["build", "-q", "-t", &guard.image, &context]).expect("docker build");
+    let image = BusyboxImage::build("nodex-test-top", &["/bin/busybox", "sleep", "3600"], &[]);
+    let mut cleanup = Cleanup::default();
+    cleanup.docker_containers = vec![busy.clone(), idle.clone()];
     let busy_id = run(
         "docker",
         &[
-            "run", "-d", "--name", &busy, "--cpus", "0.5", "--memory", "64m", &guard.image,
+            "run", "-d", "--name", &busy, "--cpus", "0.5", "--memory", "64m", &image.name,
             "/bin/busybox", "sh", "-c",
             "x=$(/bin/busybox head -c 16000000 /dev/zero | /bin/busybox tr '\\0' a); while :; do :; done",
         ],
@@ -160,12 +74,14 @@ fn setup() -> Option<Setup> {
             "1.5",
             "--memory",
             "32m",
-            &guard.image,
+            &image.name,
         ],
     )
     .expect("docker run idle");
     Some(Setup {
-        guard,
+        tmux: Tmux(tag.clone()),
+        _cleanup: cleanup,
+        _image: image,
         tag,
         busy,
         idle,
@@ -200,7 +116,7 @@ fn nodex_top_against_docker_containers() {
         return;
     };
     // The busy one's 16 MB string is in place before anything is compared.
-    eventually(Duration::from_secs(30), || {
+    poll(Duration::from_secs(30), || {
         let doc = once_json("200ms", &["--filter", &s.busy]);
         let ws = rows(&doc)
             .first()
@@ -370,12 +286,31 @@ fn screen_rows(screen: &str, tag: &str) -> Vec<String> {
 }
 
 fn wait_rows(session: &str, tag: &str, want: &[&str]) -> String {
-    eventually(Duration::from_secs(20), || {
+    poll(Duration::from_secs(20), || {
         let screen = capture(session);
         (screen_rows(&screen, tag) == want)
             .then(|| screen.clone())
             .ok_or_else(|| format!("want {want:?}, screen:\n{screen}"))
     })
+}
+
+/// Types `q` and waits for the shell's `EXIT=<n>` line, which must say 0; returns the screen.
+fn quit_with_status_0(session: &str) -> String {
+    keys(session, &["q"]);
+    let screen = poll(Duration::from_secs(10), || {
+        let screen = capture(session);
+        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
+        screen
+            .lines()
+            .any(|l| exit_line(l).is_some())
+            .then(|| screen.clone())
+            .ok_or(screen)
+    });
+    assert!(
+        screen.lines().any(|l| exit_line(l) == Some("0")),
+        "exit status:\n{screen}"
+    );
+    screen
 }
 
 fn keys(session: &str, keys: &[&str]) {
@@ -385,7 +320,7 @@ fn keys(session: &str, keys: &[&str]) {
 }
 
 fn live_view(s: &Setup) {
-    let session = s.guard.tmux.as_str();
+    let session = s.tmux.0.as_str();
     run(
         "tmux",
         &[
@@ -437,7 +372,7 @@ fn live_view(s: &Setup) {
     wait_rows(session, &s.tag, &[busy, idle]);
     // < from memory moves to throttled, > back; the header marks the column.
     keys(session, &["<"]);
-    eventually(Duration::from_secs(10), || {
+    poll(Duration::from_secs(10), || {
         let screen = capture(session);
         screen.contains("THROTv").then_some(()).ok_or(screen)
     });
@@ -445,20 +380,7 @@ fn live_view(s: &Setup) {
     wait_rows(session, &s.tag, &[idle]);
     keys(session, &["Escape"]);
     wait_rows(session, &s.tag, &[busy, idle]);
-    keys(session, &["q"]);
-    let screen = eventually(Duration::from_secs(10), || {
-        let screen = capture(session);
-        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
-        screen
-            .lines()
-            .any(|l| exit_line(l).is_some())
-            .then(|| screen.clone())
-            .ok_or(screen)
-    });
-    assert!(
-        screen.lines().any(|l| exit_line(l) == Some("0")),
-        "exit status:\n{screen}"
-    );
+    let screen = quit_with_status_0(session);
     assert!(
         !screen.contains("NAMESPACE"),
         "the alternate screen is gone:\n{screen}"
@@ -472,7 +394,7 @@ fn live_view(s: &Setup) {
             "Enter",
         ],
     );
-    let screen = eventually(Duration::from_secs(10), || {
+    let screen = poll(Duration::from_secs(10), || {
         let screen = capture(session);
         screen
             .lines()
@@ -499,18 +421,8 @@ fn live_view_over_kubelet_fixture() {
         skip_unless_ci("needs tmux");
         return;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let session = format!("nodextopfx{}x{nanos}", std::process::id());
-    // Only the tmux session to clean up.
-    let _guard = Guard {
-        containers: Vec::new(),
-        image: String::new(),
-        context: std::env::temp_dir().join(format!("{session}-none")),
-        tmux: session.clone(),
-    };
+    let session = format!("nodextopfx{}", unique_tag().replace('-', "x"));
+    let _tmux = Tmux(session.clone());
     let base = common::repo().join("tests/fixtures/cgroup-v2");
     run(
         "tmux",
@@ -552,7 +464,7 @@ fn live_view_over_kubelet_fixture() {
             .collect()
     };
     let wait_table = |want: &[(&str, &str, &str)]| {
-        eventually(Duration::from_secs(20), || {
+        poll(Duration::from_secs(20), || {
             let screen = capture(&session);
             let got = table(&screen);
             let want: Vec<(String, String, String)> = want
@@ -567,20 +479,7 @@ fn live_view_over_kubelet_fixture() {
     wait_table(&[("data", "db-0", "-"), ("shop", "web-0", "-")]);
     keys(&session, &["/", "shop/", "Enter"]);
     wait_table(&[("shop", "web-0", "-")]);
-    keys(&session, &["q"]);
-    let screen = eventually(Duration::from_secs(10), || {
-        let screen = capture(&session);
-        // The typed command holds "EXIT=$?" too: wait for the line the shell prints.
-        screen
-            .lines()
-            .any(|l| exit_line(l).is_some())
-            .then(|| screen.clone())
-            .ok_or(screen)
-    });
-    assert!(
-        screen.lines().any(|l| exit_line(l) == Some("0")),
-        "exit status:\n{screen}"
-    );
+    quit_with_status_0(&session);
 }
 
 /// The log write rate of a container writing to Docker's json-file log (moby
@@ -589,37 +488,18 @@ fn live_view_over_kubelet_fixture() {
 /// write rate not much less.
 #[test]
 fn log_write_rate_of_a_docker_container() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() == 0 };
-    let busybox = PathBuf::from("/bin/busybox");
-    if !root || !busybox.exists() || run("docker", &["info"]).is_err() {
+    if !docker_ready() {
         skip_unless_ci("needs root, /bin/busybox and a Docker daemon");
         return;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let name = format!("nodextoplog{}x{nanos}", std::process::id());
-    let guard = Guard {
-        containers: vec![name.clone()],
-        image: format!("nodex-test-top:{name}"),
-        context: std::env::temp_dir().join(format!("nodex-top-{name}")),
-        tmux: name.clone(),
-    };
-    std::fs::create_dir_all(&guard.context).expect("build context");
-    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
-    std::fs::write(
-        guard.context.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\n",
-    )
-    .expect("Dockerfile");
-    let context = guard.context.to_string_lossy().into_owned();
-    run("docker", &["build", "-q", "-t", &guard.image, &context]).expect("docker build");
+    let name = format!("nodextoplog{}", unique_tag().replace('-', "x"));
+    let image = BusyboxImage::build("nodex-test-top", &[], &[]);
+    let mut cleanup = Cleanup::default();
+    cleanup.docker_containers.push(name.clone());
     run(
         "docker",
         &[
-            "run", "-d", "--log-driver", "json-file", "--name", &name, &guard.image,
+            "run", "-d", "--log-driver", "json-file", "--name", &name, &image.name,
             "/bin/busybox", "sh", "-c",
             "while :; do echo 0123456789012345678901234567890123456789; /bin/busybox usleep 20000; done",
         ],
@@ -627,7 +507,7 @@ fn log_write_rate_of_a_docker_container() {
     .expect("docker run");
     let log = run("docker", &["inspect", "-f", "{{.LogPath}}", &name]).expect("inspect");
     let size = || std::fs::metadata(&log).map_or(0, |m| m.len()) as f64;
-    eventually(Duration::from_secs(30), || {
+    poll(Duration::from_secs(30), || {
         (size() > 0.0).then_some(()).ok_or(format!("{log} empty"))
     });
     let before = size();
@@ -646,5 +526,5 @@ fn log_write_rate_of_a_docker_container() {
         rate > 0.3 * grown / elapsed,
         "{rate} B/s, the file grew {grown} B in {elapsed} s"
     );
-    drop(guard);
+    drop(cleanup);
 }

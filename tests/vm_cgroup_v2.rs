@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::vm::{self, Cpio, Initramfs, Prerequisites};
-use common::{parse_exposition, skip_unless_ci, Family};
+use common::{parse_exposition, Family};
+use nodex_test_support::skip_unless_ci;
 
 /// Pod uids and containerd ids of the three pods the script creates (burstable, besteffort,
 /// guaranteed).

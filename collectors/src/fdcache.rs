@@ -267,8 +267,8 @@ mod tests {
 
     #[test]
     fn reads_regular_files_without_keeping_them() {
-        let dir = std::env::temp_dir().join(format!("nodex-fdcache-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("mkdir");
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         let path = dir.join("f");
         std::fs::write(&path, b"one").expect("write");
         next_scrape();
@@ -284,7 +284,6 @@ mod tests {
         );
         let missing = dir.join("missing");
         assert!(read_into(&missing, &mut buf, false).is_err());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

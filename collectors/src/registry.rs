@@ -211,6 +211,26 @@ fn cgroup_families(golden_dir: &std::path::Path, layouts: &[String], file: &str)
     )
 }
 
+/// Builds the named collectors with `settings`, runs each once and renders what they wrote as
+/// one text exposition, as a scrape of just those collectors would; the first collector that
+/// is not registered, does not build or fails gives the error.
+pub fn scrape_text(
+    settings: &std::sync::Arc<crate::collector::Settings>,
+    names: &[&str],
+) -> Result<String, String> {
+    let mut sinks = Vec::new();
+    for name in names {
+        let info = find(name).ok_or_else(|| format!("{name} not registered"))?;
+        let collector = (info.build)(settings).map_err(|e| format!("{name}: {e}"))?;
+        let mut sink = crate::expfmt::MetricSink::new();
+        collector
+            .collect(&mut sink)
+            .map_err(|e| format!("{name}: {e}"))?;
+        sinks.push(sink);
+    }
+    crate::testing::render_sinks(&sinks.iter().collect::<Vec<_>>())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -249,9 +269,9 @@ mod tests {
     /// A family on every cgroup tree with families is listed bare, one on some trees names them.
     #[test]
     fn cgroup_families_name_their_trees() {
-        let dir = crate::testing::TempRoot::new("cgroup-families").expect("temp dir");
+        let dir = tempfile::tempdir().expect("temp dir");
         let golden = |layout: &str, families: &[&str]| {
-            let path = dir.0.join(layout);
+            let path = dir.path().join(layout);
             std::fs::create_dir_all(&path).expect("layout dir");
             let text: String = families
                 .iter()
@@ -262,13 +282,16 @@ mod tests {
         golden("cgroup-v1", &["a", "b"]);
         golden("cgroup-v2", &["a", "c"]);
         golden("cgroup-v3", &[]);
-        let layouts = super::cgroup_layouts(&dir.0);
+        let layouts = super::cgroup_layouts(dir.path());
         assert_eq!(layouts, ["cgroup-v1", "cgroup-v2", "cgroup-v3"]);
         assert_eq!(
-            super::cgroup_families(&dir.0, &layouts, "g.prom"),
+            super::cgroup_families(dir.path(), &layouts, "g.prom"),
             "on the cgroup-v1, cgroup-v2 trees: `a` `b` (cgroup-v1) `c` (cgroup-v2)"
         );
-        assert_eq!(super::cgroup_families(&dir.0, &layouts, "none.prom"), "");
+        assert_eq!(
+            super::cgroup_families(dir.path(), &layouts, "none.prom"),
+            ""
+        );
     }
 
     #[test]

@@ -97,24 +97,19 @@ pub fn collect_on_root(
     Ok((sink, result))
 }
 
-/// A directory under the system temporary directory, unique to this process and `tag`, removed
-/// (with its contents) when dropped.
-pub struct TempRoot(pub std::path::PathBuf);
-
-impl TempRoot {
-    /// Creates the directory afresh.
-    pub fn new(tag: &str) -> std::io::Result<TempRoot> {
-        let dir = std::env::temp_dir().join(format!("nodex-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        Ok(TempRoot(dir))
-    }
+/// Runs `collector` once and renders what it wrote as text; the collector's error otherwise.
+pub fn collect_text(collector: &dyn crate::collector::Collector) -> Result<String, String> {
+    let mut sink = crate::expfmt::MetricSink::new();
+    collector.collect(&mut sink).map_err(|e| e.to_string())?;
+    render_sinks(&[&sink])
 }
 
-impl Drop for TempRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Renders `sinks` as one text exposition.
+pub fn render_sinks(sinks: &[&crate::expfmt::MetricSink]) -> Result<String, String> {
+    let mut out = Vec::new();
+    crate::expfmt::render(sinks, crate::expfmt::Format::Text, &mut out)
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
 }
 
 /// Like [`collect_on_empty_root`], for tests that only need the samples or the error (it should
@@ -179,11 +174,7 @@ pub fn fake_http_server(reply: Vec<u8>) -> std::net::SocketAddr {
 /// Renders a sink as text exposition (families sorted, as served), for tests that look for
 /// exact series.
 pub fn render_text(sink: &crate::expfmt::MetricSink) -> String {
-    let mut out = Vec::new();
-    match crate::expfmt::render(&[sink], crate::expfmt::Format::Text, &mut out) {
-        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
-        Err(e) => format!("render error: {e}"),
-    }
+    render_sinks(&[sink]).unwrap_or_else(|e| format!("render error: {e}"))
 }
 
 #[cfg(test)]

@@ -125,20 +125,6 @@ pub fn parse_file<T>(
     result
 }
 
-/// [`parse_file`] for a file that may be absent: `None` when it does not exist.
-pub fn parse_file_if_present<T>(
-    path: &Path,
-    parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
-) -> Result<Option<T>, CollectError> {
-    match parse_file(path, parse) {
-        Ok(value) => Ok(Some(value)),
-        Err(CollectError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Parses a decimal integer or float (as `strconv.ParseFloat` would accept for our inputs).
 pub fn parse_f64(s: &str) -> Result<f64, ParseError> {
     let s = s.trim_ascii();
@@ -254,12 +240,25 @@ pub fn parse_i64_prefixed(s: &str) -> Result<i64, ParseError> {
     i64::try_from(value).map_err(|_| err())
 }
 
-/// Turns a "no such file or directory" read error into [`CollectError::NoData`], as
-/// node_exporter's collectors map `os.ErrNotExist` to `ErrNoData`; other errors pass through.
-pub fn missing_as_no_data(err: CollectError) -> CollectError {
-    match err {
-        CollectError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
-            CollectError::NoData(format!("{} does not exist", path.display()))
+/// Read errors meaning the host does not have the subsystem: `ENOENT`, which node_exporter's
+/// collectors test with `os.IsNotExist` / `errors.Is(err, fs.ErrNotExist)`.
+pub const MISSING: &[std::io::ErrorKind] = &[std::io::ErrorKind::NotFound];
+
+/// [`MISSING`], and `EACCES` where node_exporter maps `os.ErrPermission` to `ErrNoData` too
+/// (watchdog, nvmesubsystem, rapl: `energy_uj` is root-only since Linux 5.10).
+pub const MISSING_OR_DENIED: &[std::io::ErrorKind] = &[
+    std::io::ErrorKind::NotFound,
+    std::io::ErrorKind::PermissionDenied,
+];
+
+/// For `map_err`: turns a read error of one of `kinds` into [`CollectError::NoData`] (naming the
+/// path and the error), as node_exporter's collectors return `ErrNoData` for them; other errors
+/// pass through. The one place an I/O error becomes "no data"; for an `Option` see
+/// [`IfPresent`](crate::error::IfPresent).
+pub fn no_data_if(kinds: &'static [std::io::ErrorKind]) -> impl Fn(CollectError) -> CollectError {
+    move |err| match err {
+        CollectError::Io { ref source, .. } if kinds.contains(&source.kind()) => {
+            CollectError::NoData(err.to_string())
         }
         other => other,
     }
@@ -468,6 +467,14 @@ mod tests {
     #[test]
     fn missing_files_are_no_data() {
         let err = read(Path::new("/nonexistent/nodex/file")).unwrap_err();
-        assert!(missing_as_no_data(err).is_no_data());
+        let err = no_data_if(MISSING)(err);
+        assert!(err.is_no_data(), "{err}");
+        assert!(err.to_string().contains("/nonexistent/nodex/file"), "{err}");
+        let denied =
+            || CollectError::io(Path::new("/x"), std::io::ErrorKind::PermissionDenied.into());
+        assert!(!no_data_if(MISSING)(denied()).is_no_data());
+        assert!(no_data_if(MISSING_OR_DENIED)(denied()).is_no_data());
+        let parse = CollectError::parse(Path::new("/x"), ParseError::new("bad"));
+        assert!(!no_data_if(MISSING_OR_DENIED)(parse).is_no_data());
     }
 }

@@ -10,43 +10,17 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nodex_collectors::expfmt::{render, Format, MetricSink};
-use nodex_collectors::{registry, Options, Roots, Settings};
+use nodex_collectors::registry::scrape_text;
+use nodex_collectors::{Options, Roots, Settings};
+use nodex_test_support::{have, is_root, run_ok};
 
-/// Owns the temporary directory and the mount made in it.
-struct Guard {
-    dir: PathBuf,
-    mounted: Option<PathBuf>,
-}
+/// Unmounts the test's filesystem when dropped (before its temporary directory goes).
+struct Unmount(PathBuf);
 
-impl Drop for Guard {
+impl Drop for Unmount {
     fn drop(&mut self) {
-        if let Some(mnt) = self.mounted.take() {
-            let _ = Command::new("umount").arg(&mnt).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = Command::new("umount").arg(&self.0).status();
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("run command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A roots tree whose procfs is this process's own view (so the test's mount is listed as
@@ -71,12 +45,11 @@ fn reports_device_errors_of_a_loop_mounted_btrfs() {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("nodex-btrfs-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let mut guard = Guard {
-        dir: dir.clone(),
-        mounted: None,
-    };
+    let temp = tempfile::Builder::new()
+        .prefix("nodex-btrfs-")
+        .tempdir()
+        .expect("tempdir");
+    let dir = temp.path();
     // A fresh UUID from the clock and pid, so that no other filesystem has it.
     let fs_uuid = format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
@@ -92,9 +65,12 @@ fn reports_device_errors_of_a_loop_mounted_btrfs() {
     let file = std::fs::File::create(&image).expect("create image");
     file.set_len(128 << 20).expect("size image");
     drop(file);
-    run(Command::new("mkfs.btrfs")
-        .args(["-q", "-L", "nodex-live", "-U", &fs_uuid])
-        .arg(&image));
+    run_ok(
+        Command::new("mkfs.btrfs")
+            .args(["-q", "-L", "nodex-live", "-U", &fs_uuid])
+            .arg(&image),
+        "mkfs.btrfs",
+    );
     let mount = Command::new("mount")
         .args(["-o", "loop"])
         .arg(&image)
@@ -108,21 +84,13 @@ fn reports_device_errors_of_a_loop_mounted_btrfs() {
         );
         return;
     }
-    guard.mounted = Some(mnt.clone());
+    let _unmount = Unmount(mnt.clone());
 
     let settings = Arc::new(Settings::new(
         live_roots(&dir.join("roots")),
         Options::default(),
     ));
-    let info = registry::find("btrfs").expect("registered");
-    let collector = (info.build)(&settings).expect("builds");
-    let mut sink = MetricSink::new();
-    collector
-        .collect(&mut sink)
-        .expect("btrfs collector succeeds");
-    let mut out = Vec::new();
-    render(&[&sink], Format::Text, &mut out).expect("render");
-    let text = String::from_utf8(out).expect("UTF-8");
+    let text = scrape_text(&settings, &["btrfs"]).expect("btrfs collector succeeds");
     let ours: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(&format!("uuid=\"{fs_uuid}\"")))

@@ -8,11 +8,13 @@
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use nodex_collectors::container::walk::{discover, Ctrl, Hierarchies};
 use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::registry::scrape_text;
 use nodex_collectors::{registry, Options, Roots, Settings};
+use nodex_test_support::{is_root, skip_unless_ci, unique_tag};
 
 const LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -48,35 +50,16 @@ impl Drop for Guard {
     }
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn scrape(settings: &Arc<Settings>, names: &[&str]) -> String {
-    let mut sinks = Vec::new();
-    for name in names {
-        let info = registry::find(name).expect("registered");
-        let collector = (info.build)(settings).expect("builds");
-        let mut sink = MetricSink::new();
-        collector.collect(&mut sink).expect("collects");
-        sinks.push(sink);
-    }
-    let refs: Vec<&MetricSink> = sinks.iter().collect();
-    let mut out = Vec::new();
-    render(&refs, Format::Text, &mut out).expect("render");
-    String::from_utf8(out).expect("UTF-8")
+    scrape_text(settings, names).expect("container collectors scrape")
 }
 
+/// The value of the series of `family` for cgroup `id`.
 fn value(text: &str, family: &str, id: &str) -> Option<f64> {
-    let needle = format!("id=\"{id}\"");
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(&needle))
-        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+    nodex_test_support::value(text, family, &[&format!("id=\"{id}\"")])
 }
 
-/// Roots, the host's cgroup hierarchies and a cgroup path unique to this run (`/<prefix>-<pid>-
-/// <nanos>`), or `None` (skipped outside CI) without root or a cgroup file system.
+/// Roots, the host's cgroup hierarchies and a cgroup path unique to this run (`/<prefix>-<unique tag>`), or `None` (skipped outside CI) without root or a cgroup file system.
 fn live_cgroup_setup(prefix: &str) -> Option<(Roots, Hierarchies, String)> {
     if !is_root() {
         skip_unless_ci("needs root to create cgroups");
@@ -87,15 +70,7 @@ fn live_cgroup_setup(prefix: &str) -> Option<(Roots, Hierarchies, String)> {
         skip_unless_ci("no cgroup file system");
         return None;
     };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    Some((
-        roots,
-        hier,
-        format!("/{prefix}-{}-{nanos}", std::process::id()),
-    ))
+    Some((roots, hier, format!("/{prefix}-{}", unique_tag())))
 }
 
 #[test]
@@ -199,16 +174,6 @@ fn regex_escape(s: &str) -> String {
                 .chain(std::iter::once(c))
         })
         .collect()
-}
-
-/// Outside CI a missing prerequisite (root, a cgroup mount, Docker) skips the test with a note;
-/// in CI (`CI` set) it fails, so the suite cannot pass without having run it.
-fn skip_unless_ci(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "prerequisite missing in CI: {why}"
-    );
-    eprintln!("skipped: {why}");
 }
 
 /// Descriptors of the process whose target lies below `needle` (a cgroup path fragment).

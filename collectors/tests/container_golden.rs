@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::{registry, Options, Roots, Settings};
+use nodex_test_support::{copy_tree, golden};
 
 const TREES: &[&str] = &["cgroup-v1", "cgroup-v1-systemd", "cgroup-v2"];
 const LIVE_FAMILIES: &[&str] = &[
@@ -85,7 +86,6 @@ fn run(name: &str, settings: &Arc<Settings>) -> String {
 
 #[test]
 fn container_groups_match_goldens() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for tree in TREES {
         let settings = settings(tree, Options::default());
@@ -95,17 +95,7 @@ fn container_groups_match_goldens() {
                 .join("tests/golden")
                 .join(tree)
                 .join(format!("{name}.prom"));
-            if update {
-                std::fs::write(&path, &got).expect("write golden");
-                continue;
-            }
-            match std::fs::read_to_string(&path) {
-                Ok(want) if want == got => {}
-                Ok(want) => failures.push(format!(
-                    "{tree}/{name} differs:\n--- want\n{want}\n--- got\n{got}"
-                )),
-                Err(_) => failures.push(format!("{tree}/{name}: no golden {}", path.display())),
-            }
+            failures.extend(golden::compare(&path, &got));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -171,10 +161,10 @@ fn one_walk_is_shared_by_the_groups() {
     // Two groups built from the same settings share their walk within one scrape: both see the
     // same snapshot even when the tree changes between the two collects. The next scrape walks
     // again and sees the change.
-    let dir = std::env::temp_dir().join(format!("nodex-walk-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_tree(&repo_root().join("tests/fixtures/cgroup-v2"), &dir);
-    let settings = Arc::new(Settings::new(Roots::fixture(&dir), Options::default()));
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = temp.path();
+    copy_tree(&repo_root().join("tests/fixtures/cgroup-v2"), dir);
+    let settings = Arc::new(Settings::new(Roots::fixture(dir), Options::default()));
     let spec = (registry::find("container_spec").expect("spec").build)(&settings).expect("spec");
     let oom = (registry::find("container_oom").expect("oom").build)(&settings).expect("oom");
     settings.begin_scrape();
@@ -201,24 +191,6 @@ fn one_walk_is_shared_by_the_groups() {
         text.contains("late.service"),
         "the next scrape must walk again"
     );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().expect("file type");
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            let link = std::fs::read_link(entry.path()).expect("readlink");
-            std::os::unix::fs::symlink(link, &target).expect("symlink");
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// Without any runtime state (as a user that may not read it), the kubelet's log layout names
@@ -231,7 +203,8 @@ fn kubelet_logs_name_containers_without_runtime_state() {
     let uid = "1b2c3d4e-0000-4000-8000-123456789abc";
     let app = "c".repeat(64);
     let sandbox = "b".repeat(64);
-    let rootfs = std::env::temp_dir().join(format!("nodex-kubelet-logs-{}", std::process::id()));
+    let temp = tempfile::tempdir().expect("tempdir");
+    let rootfs = temp.path().to_path_buf();
     let pod_dir = rootfs.join(format!("var/log/pods/shop_web-0_{uid}/app"));
     std::fs::create_dir_all(&pod_dir).expect("pod log dir");
     std::fs::create_dir_all(rootfs.join("var/log/containers")).expect("container log dir");
@@ -247,7 +220,6 @@ fn kubelet_logs_name_containers_without_runtime_state() {
     let cpu = run("container_cpu", &settings);
     let net = run("container_network", &settings);
     let spec = run("container_spec", &settings);
-    let _ = std::fs::remove_dir_all(&rootfs);
     let pod = format!("/kubepods/burstable/pod{uid}");
     let find = |text: &str, family: &str, id: &str| {
         text.lines()

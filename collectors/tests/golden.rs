@@ -11,6 +11,7 @@ use std::sync::Arc;
 use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::testing::mask_live_values;
 use nodex_collectors::{registry, Options, Roots, Settings};
+use nodex_test_support::golden;
 
 /// Collectors with no golden yet, each with the reason. Kept empty when all are covered.
 const NO_GOLDEN: &[(&str, &str)] = &[
@@ -97,7 +98,6 @@ fn run_collector(name: &str, settings: &Arc<Settings>) -> String {
 #[test]
 fn every_collector_matches_its_golden() {
     let settings = golden_settings();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for info in registry::all() {
         if NO_GOLDEN.iter().any(|(n, _)| *n == info.name) {
@@ -107,43 +107,13 @@ fn every_collector_matches_its_golden() {
         let path = repo_root()
             .join("tests/golden")
             .join(format!("{}.prom", info.name));
-        if update {
-            std::fs::write(&path, &got).expect("write golden");
-            continue;
-        }
-        match std::fs::read_to_string(&path) {
-            Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{}: output differs from {}\n{}",
-                info.name,
-                path.display(),
-                diff(&want, &got)
-            )),
-            Err(_) => failures.push(format!("{}: no golden file {}", info.name, path.display())),
-        }
+        failures.extend(golden::compare(&path, &got));
     }
     assert!(
         failures.is_empty(),
         "golden mismatches:\n{}",
         failures.join("\n")
     );
-}
-
-fn diff(want: &str, got: &str) -> String {
-    let w: Vec<&str> = want.lines().collect();
-    let g: Vec<&str> = got.lines().collect();
-    let mut out = String::new();
-    for line in &w {
-        if !g.contains(line) {
-            out.push_str(&format!("  - {line}\n"));
-        }
-    }
-    for line in &g {
-        if !w.contains(line) {
-            out.push_str(&format!("  + {line}\n"));
-        }
-    }
-    out
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use nodex_collectors::collector::Collector;
 use nodex_collectors::container::logs;
-use nodex_collectors::expfmt::{render, Format, MetricSink};
+use nodex_collectors::testing::collect_text;
 use nodex_collectors::{registry, FlagSpec, Options, Roots, Settings};
 
 const UID: &str = "1b2c3d4e-0000-4000-8000-123456789abc";
@@ -27,21 +27,19 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A temporary `--path.rootfs`, removed on drop.
+/// A temporary `--path.rootfs` (removed with `_temp`) and the pod's log directory in it.
 struct Tree {
+    _temp: tempfile::TempDir,
     rootfs: PathBuf,
     dir: PathBuf,
 }
 
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.rootfs);
-    }
-}
-
 fn tree(tag: &str) -> Tree {
-    let rootfs = std::env::temp_dir().join(format!("nodex-logs-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&rootfs);
+    let temp = tempfile::Builder::new()
+        .prefix(&format!("nodex-logs-{tag}-"))
+        .tempdir()
+        .expect("tempdir");
+    let rootfs = temp.path().to_path_buf();
     let dir = rootfs.join(format!("k/pods/shop_web-0_{UID}/app"));
     std::fs::create_dir_all(&dir).expect("pod log dir");
     std::fs::create_dir_all(rootfs.join("k/containers")).expect("container log dir");
@@ -53,7 +51,11 @@ fn tree(tag: &str) -> Tree {
         )),
     )
     .expect("symlink");
-    Tree { rootfs, dir }
+    Tree {
+        _temp: temp,
+        rootfs,
+        dir,
+    }
 }
 
 fn collector(t: &Tree) -> Box<dyn Collector> {
@@ -86,17 +88,11 @@ fn scrape(c: &Arc<Box<dyn Collector>>) -> String {
     let (tx, rx) = mpsc::channel();
     let c = Arc::clone(c);
     std::thread::spawn(move || {
-        let mut sink = MetricSink::new();
-        let r = c.collect(&mut sink);
-        let mut out = Vec::new();
-        render(&[&sink], Format::Text, &mut out).expect("render");
-        let _ = tx.send((r.is_ok(), String::from_utf8(out).expect("UTF-8")));
+        let _ = tx.send(collect_text(c.as_ref().as_ref()));
     });
-    let (ok, text) = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("scrape did not finish within 20 s");
-    assert!(ok, "scrape failed");
-    text
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("scrape did not finish within 20 s")
+        .unwrap_or_else(|e| panic!("scrape failed: {e}"))
 }
 
 fn value(text: &str, family: &str) -> Option<f64> {
@@ -104,11 +100,7 @@ fn value(text: &str, family: &str) -> Option<f64> {
 }
 
 fn value_with(text: &str, family: &str, must: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| {
-            l.starts_with(&format!("{family}{{")) && l.contains("pod=\"web-0\"") && l.contains(must)
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    nodex_test_support::value(text, family, &["pod=\"web-0\"", must])
 }
 
 /// Lines and bytes per stream from a scrape.
@@ -501,26 +493,11 @@ fn shipper_lag_is_written_minus_position() {
     assert_eq!(lags(&scrape(&c)), vec![None; 3]);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from)
-        .expect("read_dir")
-        .filter_map(Result::ok)
-    {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn read_budget_is_shared_round_robin() {
     let t = tree("fair");
     // The fixture's Docker state below the flag's docker-root names its Docker containers.
-    copy_dir(
+    nodex_test_support::copy_tree(
         &repo_root().join("tests/fixtures/cgroup-v1/root/var/lib/docker"),
         &t.rootfs.join("k/docker"),
     );

@@ -9,65 +9,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use nodex_collectors::collector::Collector;
-use nodex_collectors::expfmt::{render, Format, MetricSink};
-use nodex_collectors::{registry, Options, Roots, Settings};
+use nodex_collectors::registry;
+use nodex_collectors::testing::collect_text;
+use nodex_collectors::{Options, Roots, Settings};
+use nodex_test_support::containers::docker_ready;
+use nodex_test_support::{docker, skip_unless_ci, BusyboxImage, Cleanup};
 
 const LINES: usize = 2000;
 
-struct Guard {
-    names: Vec<String>,
-    image: String,
-    context: PathBuf,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for n in &self.names {
-            let _ = docker(&["rm", "-f", n]);
-        }
-        let _ = docker(&["rmi", "-f", &self.image]);
-        let _ = std::fs::remove_dir_all(&self.context);
-    }
-}
-
-fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn scrape(collector: &dyn Collector) -> String {
-    let mut sink = MetricSink::new();
-    collector.collect(&mut sink).expect("collects");
-    let mut out = Vec::new();
-    render(&[&sink], Format::Text, &mut out).expect("render");
-    String::from_utf8(out).expect("UTF-8")
-}
-
-fn value(text: &str, family: &str, must: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(&format!("{family}{{")) && l.contains(must))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
-fn skip_unless_ci(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "prerequisite missing in CI: {why}"
-    );
-    eprintln!("skipped: {why}");
+/// The value of the series of `family` whose labels contain `id`.
+fn value(text: &str, family: &str, id: &str) -> Option<f64> {
+    nodex_test_support::value(text, family, &[id])
 }
 
 /// The container's log files as Docker names them.
@@ -105,26 +59,11 @@ fn du_b(files: &[PathBuf]) -> f64 {
 
 #[test]
 fn docker_json_file_rotation_is_counted() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() == 0 };
-    let busybox = PathBuf::from("/bin/busybox");
     let json_file = docker(&["info", "-f", "{{.LoggingDriver}}"]).is_ok_and(|d| d == "json-file");
-    if !root || !busybox.exists() || !json_file {
+    if !docker_ready() || !json_file {
         skip_unless_ci("needs root, /bin/busybox and a Docker daemon logging to json-file");
         return;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tag = format!("{}-{nanos}", std::process::id());
-    let mut guard = Guard {
-        names: vec![],
-        image: format!("nodex-test-logs:{tag}"),
-        context: std::env::temp_dir().join(format!("nodex-logs-{tag}")),
-    };
-    std::fs::create_dir_all(&guard.context).expect("build context");
-    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
     // 25 bursts of 80 lines of 199 digits + newline, 0.1 s apart, then END and idle (the
     // cgroup, hence the container's series, must stay).
     let script = format!(
@@ -134,22 +73,20 @@ fn docker_json_file_rotation_is_counted() {
          echo END; exec /bin/busybox sleep 3600",
         LINES / 80
     );
-    std::fs::write(
-        guard.context.join("Dockerfile"),
-        format!(
-            "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", {script:?}]\n"
-        ),
-    )
-    .expect("Dockerfile");
-    let context = guard.context.to_string_lossy().into_owned();
-    docker(&["build", "-q", "-t", &guard.image, &context]).expect("docker build");
+    let image = BusyboxImage::build(
+        "nodex-test-logs",
+        &["/bin/busybox", "sh", "-c", &script],
+        &[],
+    );
+    let tag = nodex_test_support::unique_tag();
+    let mut cleanup = Cleanup::default();
 
     let mut ids = Vec::new();
     // The third container waits for /go, created once the collector has seen it, so line
     // counting (which starts at first sight) sees every line.
     for (suffix, max_file) in [("keep", "20"), ("drop", "2"), ("lines", "20")] {
         let name = format!("nodex-test-logs-{suffix}-{tag}");
-        guard.names.push(name.clone());
+        cleanup.docker_containers.push(name.clone());
         let id = docker(&[
             "run",
             "-d",
@@ -163,7 +100,7 @@ fn docker_json_file_rotation_is_counted() {
             &format!("max-file={max_file}"),
             "-e",
             if suffix == "lines" { "WAIT=1" } else { "WAIT=" },
-            &guard.image,
+            &image.name,
         ])
         .expect("docker run");
         ids.push(id);
@@ -185,7 +122,7 @@ fn docker_json_file_rotation_is_counted() {
     let mut first_files: [Option<f64>; 3] = [None; 3];
     let mut go = false;
     let text = loop {
-        let text = scrape(collector.as_ref());
+        let text = collect_text(collector.as_ref()).expect("container_logs collects");
         for (i, id) in ids.iter().enumerate() {
             if let Some(w) = value(&text, "container_log_written_bytes_total", id) {
                 assert!(w >= last[i], "counter went down: {} -> {w}", last[i]);
@@ -203,7 +140,7 @@ fn docker_json_file_rotation_is_counted() {
             .iter()
             .all(|id| docker(&["logs", "--tail", "1", id]).is_ok_and(|t| t == "END"));
         if done {
-            break scrape(collector.as_ref());
+            break collect_text(collector.as_ref()).expect("container_logs collects");
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -284,13 +221,7 @@ fn docker_json_file_rotation_is_counted() {
     let files = log_files(&ids[2]);
     let du = du_b(&files);
     let stream = |family: &str, s: &str| {
-        text.lines()
-            .find(|l| {
-                l.starts_with(&format!("{family}{{"))
-                    && l.contains(&ids[2])
-                    && l.contains(&format!("stream=\"{s}\""))
-            })
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        nodex_test_support::value(&text, family, &[&ids[2], &format!("stream=\"{s}\"")])
     };
     assert_eq!(
         stream("container_log_lines_total", "stdout"),

@@ -15,16 +15,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use nodex_collectors::container::{flags, storage};
-use nodex_collectors::expfmt::{render, Format, MetricSink};
-use nodex_collectors::{registry, Options, Roots, Settings};
-
-fn skip_unless_ci(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "prerequisite missing in CI: {why}"
-    );
-    eprintln!("skipped: {why}");
-}
+use nodex_collectors::registry::scrape_text;
+use nodex_collectors::{Options, Roots, Settings};
+use nodex_test_support::{is_root, run, skip_unless_ci, value};
 
 /// Whether the running kernel was built with `option` (`=y` or `=m`), from `/proc/config.gz`;
 /// `None` when the kernel does not publish its configuration.
@@ -38,26 +31,6 @@ fn kernel_option(option: &str) -> Option<bool> {
         l.strip_prefix(option)
             .is_some_and(|v| v == "=y" || v == "=m")
     }))
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "{cmd} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 fn du(path: &Path, inodes: bool) -> u64 {
@@ -101,25 +74,6 @@ fn repquota(mnt: &Path, id: u32) -> Option<(u64, u64)> {
     let f: Vec<&str> = line.split_whitespace().collect();
     // #id, flags, used, soft, hard, grace (-p prints it numerically), files, ...
     Some((f.get(2)?.parse().ok()?, f.get(6)?.parse().ok()?))
-}
-
-fn scrape(settings: &Arc<Settings>) -> String {
-    let info = registry::find("container_disk").expect("container_disk is registered");
-    let collector = (info.build)(settings).expect("builds");
-    let mut sink = MetricSink::new();
-    collector.collect(&mut sink).expect("collects");
-    let mut out = Vec::new();
-    render(&[&sink], Format::Text, &mut out).expect("render");
-    String::from_utf8(out).expect("UTF-8")
-}
-
-fn value(text: &str, family: &str, must: &[&str]) -> Option<f64> {
-    text.lines()
-        .find(|l| {
-            (l.starts_with(&format!("{family}{{")) || l.starts_with(&format!("{family} ")))
-                && must.iter().all(|m| l.contains(m))
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 #[test]
@@ -237,7 +191,7 @@ fn emptydir_usage_comes_from_its_project_quota() {
     );
     options.set(&storage::DISK_BUDGET, "30s");
     let settings = Arc::new(Settings::new(Roots::default(), options));
-    let text = scrape(&settings);
+    let text = scrape_text(&settings, &["container_disk"]).expect("scrape");
     let labels = [
         format!("namespace=\"{ns}\""),
         format!("pod=\"{pod}\""),

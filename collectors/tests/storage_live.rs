@@ -9,44 +9,17 @@
 //! container, the image, the tmpfs mount and the temporary trees even on failure.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nodex_collectors::expfmt::{render, Format, MetricSink};
-use nodex_collectors::{registry, Options, Roots, Settings};
-
-fn skip_unless_ci(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "prerequisite missing in CI: {why}"
-    );
-    eprintln!("skipped: {why}");
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "{cmd} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn docker(args: &[&str]) -> Result<String, String> {
-    run("docker", args)
-}
+use nodex_collectors::registry::scrape_text;
+use nodex_collectors::{Options, Roots, Settings};
+use nodex_test_support::containers::{
+    cgroup_mounts, containerd_ready, docker_ready, CriPod, CONTAINERD_STATE,
+};
+use nodex_test_support::{
+    docker, eventually, is_root, run, skip_unless_ci, unique_tag, value, BusyboxImage, Cleanup,
+};
 
 /// `du -s` of `dir` in bytes (`-B1`: allocated blocks) or inodes (`--inodes`).
 fn du(dir: &Path, inodes: bool) -> u64 {
@@ -58,56 +31,8 @@ fn du(dir: &Path, inodes: bool) -> u64 {
         .unwrap_or_else(|| panic!("du output {out:?}"))
 }
 
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
-}
-
 fn scrape(settings: &Arc<Settings>) -> String {
-    let info = registry::find("container_disk").expect("container_disk is registered");
-    let collector = (info.build)(settings).expect("builds");
-    let mut sink = MetricSink::new();
-    collector.collect(&mut sink).expect("collects");
-    let mut out = Vec::new();
-    render(&[&sink], Format::Text, &mut out).expect("render");
-    String::from_utf8(out).expect("UTF-8")
-}
-
-fn value(text: &str, family: &str, must: &[&str]) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(&format!("{family}{{")) && must.iter().all(|m| l.contains(m)))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
-fn eventually<T>(mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "condition not met within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct DockerGuard {
-    name: String,
-    image: String,
-    context: PathBuf,
-}
-
-impl Drop for DockerGuard {
-    fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.name]);
-        let _ = docker(&["rmi", "-f", &self.image]);
-        let _ = std::fs::remove_dir_all(&self.context);
-    }
+    scrape_text(settings, &["container_disk"]).expect("container_disk scrapes")
 }
 
 /// What the container writes: 3 files of 1, 2 and 3 MB, 500 files of 100 bytes in 5
@@ -123,52 +48,30 @@ exec /bin/busybox sleep 100000";
 
 #[test]
 fn docker_writable_layer_matches_du_and_docker() {
-    let busybox = PathBuf::from("/bin/busybox");
-    if !is_root() || !busybox.exists() || docker(&["info"]).is_err() {
+    if !docker_ready() {
         skip_unless_ci("needs root, /bin/busybox and a Docker daemon");
         return;
     }
-    let tag = unique();
-    let guard = DockerGuard {
-        name: format!("nodex-test-disk-{tag}"),
-        image: format!("nodex-test-disk:{tag}"),
-        context: std::env::temp_dir().join(format!("nodex-disk-{tag}")),
-    };
-    std::fs::create_dir_all(guard.context.join("etc")).expect("build context");
-    std::fs::copy(&busybox, guard.context.join("busybox")).expect("copy busybox");
-    std::fs::write(guard.context.join("etc/gone"), b"from the image").expect("etc/gone");
-    std::fs::write(
-        guard.context.join("Dockerfile"),
-        format!(
-            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY etc/gone /etc/gone\n\
-             CMD [\"/bin/busybox\", \"sh\", \"-c\", {:?}]\n",
-            WRITES
-        ),
-    )
-    .expect("Dockerfile");
-    docker(&[
-        "build",
-        "-q",
-        "-t",
-        &guard.image,
-        &guard.context.to_string_lossy(),
-    ])
-    .expect("docker build");
-    let id = docker(&["run", "-d", "--name", &guard.name, &guard.image]).expect("docker run");
-    eventually(|| docker(&["exec", &guard.name, "/bin/busybox", "test", "-e", "/ready"]).ok());
+    let image = BusyboxImage::build(
+        "nodex-test-disk",
+        &["/bin/busybox", "sh", "-c", WRITES],
+        &[("/etc/gone", b"from the image")],
+    );
+    let name = format!("nodex-test-disk-{}", unique_tag());
+    let mut cleanup = Cleanup::default();
+    cleanup.docker_containers.push(name.clone());
+    let id = docker(&["run", "-d", "--name", &name, &image.name]).expect("docker run");
+    eventually(Duration::from_secs(30), "the writes are done", || {
+        docker(&["exec", &name, "/bin/busybox", "test", "-e", "/ready"]).ok()
+    });
 
     // The upper directory as Docker reports it, and Docker's own size of the writable layer.
     let upper = PathBuf::from(
-        docker(&[
-            "inspect",
-            "-f",
-            "{{.GraphDriver.Data.UpperDir}}",
-            &guard.name,
-        ])
-        .expect("inspect UpperDir"),
+        docker(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", &name])
+            .expect("inspect UpperDir"),
     );
     assert!(upper.is_dir(), "{upper:?}");
-    let size_rw: f64 = docker(&["inspect", "-s", "-f", "{{.SizeRw}}", &guard.name])
+    let size_rw: f64 = docker(&["inspect", "-s", "-f", "{{.SizeRw}}", &name])
         .expect("inspect SizeRw")
         .parse()
         .expect("SizeRw");
@@ -261,7 +164,7 @@ fn docker_writable_layer_matches_du_and_docker() {
     );
 
     // Gone from the runtime: no series any more.
-    docker(&["rm", "-f", &guard.name]).expect("docker rm");
+    docker(&["rm", "-f", &name]).expect("docker rm");
     let after = scrape(&settings);
     assert!(
         value(&after, "container_fs_usage_bytes", &[&id_label]).is_none(),
@@ -274,14 +177,6 @@ struct Unmount(PathBuf);
 impl Drop for Unmount {
     fn drop(&mut self) {
         let _ = run("umount", &[&self.0.to_string_lossy()]);
-    }
-}
-
-struct RemoveDir(PathBuf);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -298,8 +193,11 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
         skip_unless_ci("needs root (a tmpfs mount for the memory-backed emptyDir)");
         return;
     }
-    let base = std::env::temp_dir().join(format!("nodex-pod-{}", unique()));
-    let _remove = RemoveDir(base.clone());
+    let dir = tempfile::Builder::new()
+        .prefix("nodex-pod-")
+        .tempdir()
+        .expect("tempdir");
+    let base = dir.path();
     let uid = "5f0f1c2e-6b7a-4d2b-9c1e-0123456789ab";
     let (ns, pod) = ("shop", "cart-7d9f");
     // kubelet pkg/kubelet/kuberuntime/kuberuntime_container.go: <ns>_<pod>_<uid>/<container>/<n>.log,
@@ -426,67 +324,6 @@ fn pod_ephemeral_storage_follows_the_kubelet_rules() {
     );
 }
 
-const CTR_ADDRESS: &str = "/run/docker/containerd/containerd.sock";
-const CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
-
-fn ctr(args: &[&str]) -> Result<String, String> {
-    let mut all = vec!["-n", "k8s.io", "--address", CTR_ADDRESS];
-    all.extend_from_slice(args);
-    run("ctr", &all)
-}
-
-/// Removes the ctr containers, images and cgroups (deepest first) and the build context.
-#[derive(Default)]
-struct CtrGuard {
-    containers: Vec<String>,
-    ctr_images: Vec<String>,
-    docker_images: Vec<String>,
-    cgroups: Vec<PathBuf>,
-    dirs: Vec<PathBuf>,
-}
-
-impl Drop for CtrGuard {
-    fn drop(&mut self) {
-        for c in self.containers.iter().rev() {
-            let _ = ctr(&["tasks", "delete", "-f", c]);
-            let _ = ctr(&["containers", "delete", c]);
-        }
-        for i in &self.ctr_images {
-            let _ = ctr(&["images", "rm", i]);
-        }
-        for i in &self.docker_images {
-            let _ = docker(&["rmi", "-f", i]);
-        }
-        for d in &self.cgroups {
-            let _ = std::fs::remove_dir(d);
-        }
-        for d in &self.dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-fn hex64(seed: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", &format!("echo {seed} | sha256sum")])
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)[..64].to_string()
-}
-
-fn cgroup_mounts() -> Vec<PathBuf> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            let point = pre.split_whitespace().nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(point))
-        })
-        .collect()
-}
-
 /// The `upperdir` of the overlay mounted on `mount_point`, read from the mount table here.
 fn upperdir_of(mount_point: &str) -> Option<PathBuf> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -500,100 +337,51 @@ fn upperdir_of(mount_point: &str) -> Option<PathBuf> {
 
 #[test]
 fn containerd_overlayfs_layer_matches_du_with_pod_labels() {
-    let have_ctr = Command::new("ctr").arg("--version").output().is_ok();
-    if !is_root()
-        || !have_ctr
-        || !Path::new(CTR_ADDRESS).exists()
-        || !Path::new("/bin/busybox").exists()
-        || docker(&["info"]).is_err()
-    {
+    if !containerd_ready() {
         skip_unless_ci("needs root, Docker, ctr, /bin/busybox and Docker's containerd");
         return;
     }
-    let tag = unique();
-    let mut guard = CtrGuard::default();
-    let context = std::env::temp_dir().join(format!("nodex-disk-ctr-{tag}"));
-    guard.dirs.push(context.clone());
-    std::fs::create_dir_all(&context).expect("context");
-    std::fs::copy("/bin/busybox", context.join("busybox")).expect("copy busybox");
-    std::fs::write(
-        context.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\n",
-    )
-    .expect("Dockerfile");
-    let image = format!("nodex-test-disk-ctr:{tag}");
-    guard.docker_images.push(image.clone());
-    docker(&["build", "-q", "-t", &image, &context.to_string_lossy()]).expect("docker build");
-    let tar = context.join("image.tar");
-    docker(&["save", "-o", &tar.to_string_lossy(), &image]).expect("docker save");
-    let ctr_image = format!("docker.io/library/{image}");
-    guard.ctr_images.push(ctr_image.clone());
-    ctr(&[
-        "images",
-        "import",
-        "--snapshotter",
-        "overlayfs",
-        &tar.to_string_lossy(),
-    ])
-    .expect("ctr images import");
-
-    let h = hex64(&format!("uid-{tag}"));
-    let uid = format!(
-        "{}-{}-4{}-8{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    );
+    let tag = unique_tag();
+    let image = BusyboxImage::build("nodex-test-disk-ctr", &[], &[]);
+    let mut cleanup = Cleanup::default();
+    let ctr_image = image.import_into_containerd(&mut cleanup);
     let top = format!("nodex-disk-{tag}");
-    let pod_cgroup = format!("/{top}/pod{uid}");
+    let (ns, pod_name, container) = ("disk-ns", "disk-pod", "writer");
+    let pod = CriPod::new(
+        &tag,
+        ns,
+        pod_name,
+        &format!("/{top}"),
+        &ctr_image,
+        &["--snapshotter", "overlayfs"],
+    );
+    let pod_cgroup = pod.cgroup.clone();
     for root in cgroup_mounts() {
-        guard.cgroups.push(root.join(&pod_cgroup[1..]));
-        guard.cgroups.push(root.join(&top));
+        cleanup.cgroups.push(root.join(&pod_cgroup[1..]));
+        cleanup.cgroups.push(root.join(&top));
     }
-    let sandbox = hex64(&format!("sandbox-{tag}"));
-    let app = hex64(&format!("app-{tag}"));
-    let (ns, pod, container) = ("disk-ns", "disk-pod", "writer");
-    let run_ctr = |guard: &mut CtrGuard, id: &str, ann: &[String], cmd: &[&str]| {
-        guard.containers.push(id.to_string());
-        let cgroup = format!("{pod_cgroup}/{id}");
-        let mut args: Vec<String> = ["run", "-d", "--snapshotter", "overlayfs", "--cgroup"]
-            .map(String::from)
-            .to_vec();
-        args.push(cgroup);
-        let common = [
-            format!("io.kubernetes.cri.sandbox-id={sandbox}"),
-            format!("io.kubernetes.cri.sandbox-name={pod}"),
-            format!("io.kubernetes.cri.sandbox-namespace={ns}"),
-            format!("io.kubernetes.cri.sandbox-uid={uid}"),
-        ];
-        for a in common.iter().chain(ann) {
-            args.push("--annotation".into());
-            args.push(a.clone());
-        }
-        args.extend([ctr_image.clone(), id.to_string()]);
-        args.extend(cmd.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        ctr(&refs).unwrap_or_else(|e| panic!("ctr run {id}: {e}"));
-    };
-    run_ctr(
-        &mut guard,
-        &sandbox,
+    let app = pod.container_id("app");
+    pod.run(
+        &mut cleanup,
+        &pod.sandbox,
         &["io.kubernetes.cri.container-type=sandbox".into()],
+        &[],
         &["/bin/busybox", "sleep", "100000"],
     );
-    run_ctr(
-        &mut guard,
+    pod.run(
+        &mut cleanup,
         &app,
         &[
             "io.kubernetes.cri.container-type=container".into(),
             format!("io.kubernetes.cri.container-name={container}"),
         ],
+        &[],
         &["/bin/busybox", "sh", "-c", WRITES_CTR],
     );
     let rootfs = format!("{CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/{app}/rootfs");
-    let upper = eventually(|| upperdir_of(&rootfs).filter(|u| u.join("ready").exists()));
+    let upper = eventually(Duration::from_secs(30), "the ctr writes are done", || {
+        upperdir_of(&rootfs).filter(|u| u.join("ready").exists())
+    });
 
     let mut options = Options::default();
     options.set(
@@ -622,7 +410,7 @@ fn containerd_overlayfs_layer_matches_du_with_pod_labels() {
     let labels = [
         id_label.as_str(),
         &format!("namespace=\"{ns}\""),
-        &format!("pod=\"{pod}\""),
+        &format!("pod=\"{pod_name}\""),
         &format!("container=\"{container}\""),
     ];
     assert_eq!(
@@ -633,7 +421,7 @@ fn containerd_overlayfs_layer_matches_du_with_pod_labels() {
     // The pod's rootfs source is the app's layer; the sandbox has none.
     let rootfs_series = [
         format!("namespace=\"{ns}\""),
-        format!("pod=\"{pod}\""),
+        format!("pod=\"{pod_name}\""),
         "source=\"rootfs\"".to_string(),
     ];
     let refs: Vec<&str> = rootfs_series.iter().map(String::as_str).collect();
@@ -670,8 +458,11 @@ fn the_walk_does_not_enter_other_mounts() {
         skip_unless_ci("needs root (a tmpfs mount inside the tree)");
         return;
     }
-    let base = std::env::temp_dir().join(format!("nodex-xdev-{}", unique()));
-    let _remove = RemoveDir(base.clone());
+    let dir = tempfile::Builder::new()
+        .prefix("nodex-xdev-")
+        .tempdir()
+        .expect("tempdir");
+    let base = dir.path();
     write(&base.join("layer/kept"), 5_000);
     let inner = base.join("layer/mnt");
     std::fs::create_dir_all(&inner).expect("mount point");

@@ -138,7 +138,7 @@ impl HeldFs {
     /// Mounts a fresh instance; `Err` says which prerequisite is missing (not root, no
     /// /dev/fuse, mount refused), for the caller to skip on.
     pub fn mount() -> Result<HeldFs, String> {
-        if !super::is_root() {
+        if !nodex_test_support::is_root() {
             return Err("needs root to mount a FUSE file system".into());
         }
         let dev = std::fs::OpenOptions::new()

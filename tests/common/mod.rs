@@ -499,24 +499,6 @@ pub fn tree_args(base: &Path) -> Vec<String> {
 /// their output cannot come from a fixture tree: tests/netlink_live.rs covers them.
 pub const LIVE_ONLY: &[&str] = &["ethtool", "network_route", "perf"];
 
-/// Copies a directory tree, symlinks as symlinks.
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("entry");
-        let kind = entry.file_type().expect("file type");
-        let dest = to.join(entry.file_name());
-        if kind.is_symlink() {
-            let target = std::fs::read_link(entry.path()).expect("readlink");
-            std::os::unix::fs::symlink(target, &dest).expect("symlink");
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-}
-
 /// A field of `/proc/<pid>/status` (`Threads`, `VmRSS` in kB, ...).
 pub fn proc_status(pid: u32, field: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
@@ -566,60 +548,6 @@ pub fn open_fifo_writer_if_read(path: &Path) -> Option<std::fs::File> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .ok()
-}
-
-/// True when the tests run as root.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Outside CI a missing prerequisite (root, /dev/fuse, a cgroup mount, Docker) skips the test
-/// with a note; in CI (`CI` set) it fails, so the suite cannot pass without having run it.
-pub fn skip_unless_ci(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "prerequisite missing in CI: {why}"
-    );
-    eprintln!("skipped: {why}");
-}
-
-/// Polls `check` every 20 ms until it gives a value, or panics with `what` after `limit`.
-pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Runs `cmd` to completion and panics, with `what` and its stderr, unless it succeeded.
-pub fn run_ok(cmd: &mut Command, what: &str) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Runs `docker` with `args`: its trimmed stdout, or its stderr as the error.
-pub fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
 }
 
 #[cfg(test)]

@@ -121,18 +121,9 @@ mod tests {
 
     /// A sysfs cpu tree of an arm64 host with two clusters whose `core_id`s restart at 0 and
     /// one CPU offline, removed when dropped.
-    struct SysTree(std::path::PathBuf);
-
-    impl Drop for SysTree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn sys_tree() -> SysTree {
-        let root = std::env::temp_dir().join(format!("nodex-machine-{}", std::process::id()));
-        let tree = SysTree(root);
-        let cpu = tree.0.join("sys/devices/system/cpu");
+    fn sys_tree() -> tempfile::TempDir {
+        let tree = tempfile::tempdir().expect("tempdir");
+        let cpu = tree.path().join("sys/devices/system/cpu");
         for (n, core, package) in [(0, 0, 0), (1, 1, 0), (2, 0, 1), (3, 1, 1), (4, 2, 1)] {
             let topology = cpu.join(format!("cpu{n}/topology"));
             std::fs::create_dir_all(&topology).expect("mkdir");
@@ -148,13 +139,13 @@ mod tests {
     #[test]
     fn sysfs_fallback_counts_core_and_package_pairs_of_online_cpus() {
         let tree = sys_tree();
-        let roots = Roots::fixture(&tree.0);
+        let roots = Roots::fixture(tree.path());
         // cpu4 is offline; (core_id, package) pairs 0_0, 1_0, 0_1, 1_1.
         assert_eq!(sysfs_unique_cpu_property(&roots, "core_id"), 4);
         assert_eq!(sysfs_unique_cpu_property(&roots, "physical_package_id"), 2);
-        std::fs::remove_file(tree.0.join("sys/devices/system/cpu/online")).expect("rm");
+        std::fs::remove_file(tree.path().join("sys/devices/system/cpu/online")).expect("rm");
         assert_eq!(sysfs_unique_cpu_property(&roots, "core_id"), 5);
-        let empty = Roots::fixture(&tree.0.join("nowhere"));
+        let empty = Roots::fixture(&tree.path().join("nowhere"));
         assert_eq!(sysfs_unique_cpu_property(&empty, "core_id"), 0);
     }
 }

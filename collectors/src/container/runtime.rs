@@ -724,7 +724,8 @@ mod tests {
         let uid = "4c3e0000-1111-4222-8333-444455556666";
         let logs = ContainerLogs::from_names([format!("web-1_shop_app-{CID}.log").as_str()]);
         let pods = HashMap::from([(uid.to_string(), ("shop".to_string(), "web-1".to_string()))]);
-        let base = std::env::temp_dir().join(format!("nodex-logmeta-{}", std::process::id()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let k8s = base.join("k8s.io");
         let app = meta_from_logs(&logs, &pods, CID, Some(uid), &k8s).unwrap();
         assert_eq!(
@@ -753,12 +754,12 @@ mod tests {
         );
         assert!(meta_from_logs(&logs, &pods, &sandbox_id, None, &k8s).is_none());
         assert!(meta_from_logs(&logs, &pods, &sandbox_id, Some("other"), &k8s).is_none());
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
     fn runtime_state_access() {
-        let base = std::env::temp_dir().join(format!("nodex-access-{}", std::process::id()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let dirs = StateDirs {
             docker: base.join("docker"),
             containerd: base.join("containerd"),
@@ -777,7 +778,6 @@ mod tests {
         );
         std::fs::write(base.join("crio"), b"").unwrap();
         assert_eq!(state_access(&dirs).len(), 2, "a file is not a state dir");
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

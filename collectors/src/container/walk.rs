@@ -897,7 +897,8 @@ mod tests {
     #[test]
     fn hierarchies_from_mounts() {
         let mounts = |text: &str| parse::cgroup_mounts(text.as_bytes()).expect("mountinfo");
-        let base = std::env::temp_dir().join(format!("nodex-hier-{}", std::process::id()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         for d in [
             "sys/fs/cgroup/cpu,cpuacct",
             "sys/fs/cgroup/memory",
@@ -932,7 +933,6 @@ mod tests {
         assert!(h.v2);
         assert_eq!(path(h.dir(Ctrl::Memory, "/a")), Some(cg.join("unified/a")));
         assert!(hierarchies(&roots, &[]).is_none());
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

@@ -346,8 +346,8 @@ mod tests {
 
     #[test]
     fn missing_socket_is_a_transport_error() {
-        let dir = std::env::temp_dir().join(format!("nodex-dbus-missing-{}", std::process::id()));
-        let address = Address::Path(dir.join("no_socket"));
+        let dir = tempdir();
+        let address = Address::Path(dir.path().join("no_socket"));
         let deadline = Instant::now() + Duration::from_secs(5);
         match Connection::open(&address, deadline, true) {
             Err(DbusError::Transport(msg)) => assert!(msg.contains("no_socket"), "{msg}"),
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn silent_server_times_out_by_the_deadline() {
         let dir = tempdir();
-        let path = dir.0.join("silent");
+        let path = dir.path().join("silent");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let started = Instant::now();
         let deadline = started + Duration::from_millis(300);
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn bus_that_stops_answering_after_auth_times_out() {
         let dir = tempdir();
-        let path = dir.0.join("bus");
+        let path = dir.path().join("bus");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let server = std::thread::spawn(move || {
@@ -417,7 +417,7 @@ mod tests {
             (&b"OK 1234\r\n"[..], "closed"),
         ] {
             let dir = tempdir();
-            let path = dir.0.join("bus");
+            let path = dir.path().join("bus");
             let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
             let server = std::thread::spawn(move || {
                 let (mut peer, _) = listener.accept().unwrap();
@@ -438,24 +438,7 @@ mod tests {
         }
     }
 
-    /// A temporary directory removed on drop.
-    struct TempDir(PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn tempdir() -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "nodex-dbus-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+    fn tempdir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
     }
 }

@@ -517,26 +517,15 @@ mod tests {
     /// (`DirEntry.IsDir`). Old code: the first filesystem's series were emitted before the error.
     #[test]
     fn one_bad_device_fails_every_filesystem() {
-        struct Guard(std::path::PathBuf);
-        impl Drop for Guard {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let base = Guard(
-            std::env::temp_dir().join(format!("nodex-bcachefs-{}-{nanos}", std::process::id())),
-        );
-        let fs = base.0.join("sys/fs/bcachefs");
+        let base = tempfile::tempdir().unwrap();
+        let fs = base.path().join("sys/fs/bcachefs");
         for (uuid, nbuckets) in [("a", "10\n"), ("b", "x\n")] {
             let dev = fs.join(uuid).join("dev-0");
             std::fs::create_dir_all(&dev).unwrap();
             std::fs::write(dev.join("nbuckets"), nbuckets).unwrap();
         }
         let settings = Settings::new(
-            crate::roots::Roots::fixture(&base.0),
+            crate::roots::Roots::fixture(base.path()),
             crate::options::Options::default(),
         );
         let mut sink = MetricSink::new();

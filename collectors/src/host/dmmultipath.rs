@@ -9,7 +9,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::stateless_collector;
-use crate::util::{list_dir, lossy, missing_as_no_data, parse_u64, read, read_trimmed};
+use crate::util::{list_dir, lossy, no_data_if, parse_u64, read, read_trimmed, MISSING};
 
 stateless_collector!("dmmultipath", true, "/sys/block/dm-*", collect);
 
@@ -38,7 +38,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     // procfs scans every map before node_exporter emits; a missing or unreadable file on the
     // way is ErrNoData.
     let devices = read_devices(&block)
-        .map_err(missing_as_no_data)
+        .map_err(no_data_if(MISSING))
         .map_err(denied_as_no_data)?;
     for device in &devices {
         emit(device, sink);

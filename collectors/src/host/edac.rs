@@ -190,7 +190,8 @@ mod tests {
 
     #[test]
     fn bad_counter_fails_but_keeps_earlier_samples() {
-        let base = std::env::temp_dir().join(format!("nodex-edac-{}", std::process::id()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let mc = base.join("sys/devices/system/edac/mc/mc0");
         std::fs::create_dir_all(&mc).unwrap();
         std::fs::write(mc.join("ce_count"), "3\n").unwrap();
@@ -201,7 +202,6 @@ mod tests {
         );
         let mut sink = MetricSink::new();
         let err = collect(&settings, &mut sink).unwrap_err();
-        std::fs::remove_dir_all(&base).unwrap();
         assert!(!err.is_no_data());
         assert_eq!(sink.sample_count(), 1);
     }

@@ -8,11 +8,11 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::collector::Settings;
-use crate::error::{CollectError, ParseError};
+use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
 use crate::util::{
-    list_dir, lossy, missing_as_no_data, parse_file, parse_u64_prefixed, read, read_trimmed,
+    list_dir, lossy, no_data_if, parse_file, parse_u64_prefixed, read, read_trimmed, MISSING,
 };
 
 stateless_collector!(
@@ -199,7 +199,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     let class = settings.roots.sys("class/infiniband");
     // procfs reads every device before node_exporter emits anything; any missing file or
     // directory on the way is reported as "no InfiniBand" (ErrNoData).
-    let devices = read_devices(&class).map_err(missing_as_no_data)?;
+    let devices = read_devices(&class).map_err(no_data_if(MISSING))?;
     for device in &devices {
         emit_device(device, sink);
     }
@@ -215,8 +215,13 @@ fn read_devices(class: &Path) -> Result<Vec<Device>, CollectError> {
 
 fn read_device(dir: &Path, name: String) -> Result<Device, CollectError> {
     let firmware_version = read_trimmed(&dir.join("fw_ver"))?;
-    let board_id = optional_attribute(&dir.join("board_id"))?;
-    let hca_type = optional_attribute(&dir.join("hca_type"))?;
+    // Some drivers do not expose these: absent is empty, other errors fail.
+    let board_id = read_trimmed(&dir.join("board_id"))
+        .if_present()?
+        .unwrap_or_default();
+    let hca_type = read_trimmed(&dir.join("hca_type"))
+        .if_present()?
+        .unwrap_or_default();
     let ports_dir = dir.join("ports");
     let ports = list_dir(&ports_dir)?
         .into_iter()
@@ -229,14 +234,6 @@ fn read_device(dir: &Path, name: String) -> Result<Device, CollectError> {
         hca_type,
         ports,
     })
-}
-
-/// An attribute that some drivers do not expose: absent is empty, other errors fail.
-fn optional_attribute(path: &Path) -> Result<String, CollectError> {
-    match read_trimmed(path) {
-        Err(e) if e.is_not_found() => Ok(String::new()),
-        other => other,
-    }
 }
 
 fn read_port(dir: &Path, number: &str) -> Result<Port, CollectError> {
@@ -410,8 +407,8 @@ mod tests {
     }
 
     fn run_on(files: &[(&str, &str)]) -> Result<MetricSink, CollectError> {
-        let base =
-            std::env::temp_dir().join(format!("nodex-ib-{}-{}", std::process::id(), files.len()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         for (rel, content) in files {
             let path = base.join("sys/class/infiniband").join(rel);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -422,9 +419,7 @@ mod tests {
             crate::options::Options::default(),
         );
         let mut sink = MetricSink::new();
-        let result = collect(&settings, &mut sink).map(|()| sink);
-        std::fs::remove_dir_all(&base).unwrap();
-        result
+        collect(&settings, &mut sink).map(|()| sink)
     }
 
     #[test]

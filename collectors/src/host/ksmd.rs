@@ -2,10 +2,10 @@
 //! not have (e.g. `general_profit` before 6.7, `merge_across_nodes` without NUMA) are skipped.
 
 use crate::collector::Settings;
-use crate::error::{CollectError, ParseError};
+use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::stateless_collector;
-use crate::util::{lossy, parse_file_if_present, parse_u64};
+use crate::util::{lossy, parse_file, parse_u64};
 
 stateless_collector!("ksmd", false, "/sys/kernel/mm/ksm/*", collect);
 
@@ -104,9 +104,11 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     for (file, name, help, kind, divisor) in FILES {
         let path = dir.join(file);
         let value = if *file == "general_profit" {
-            parse_file_if_present(&path, parse_signed)?.map(|v| v as f64)
+            parse_file(&path, parse_signed)
+                .if_present()?
+                .map(|v| v as f64)
         } else {
-            parse_file_if_present(&path, parse)?.map(|v| v as f64)
+            parse_file(&path, parse).if_present()?.map(|v| v as f64)
         };
         let Some(value) = value else {
             continue;

@@ -406,15 +406,6 @@ unused devices: <none>
         );
     }
 
-    /// A temporary `block` directory removed when dropped, even when the test fails.
-    struct TempBlock(std::path::PathBuf);
-
-    impl Drop for TempBlock {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn write_array(block: &Path, name: &str, files: &[(&str, &str)]) {
         let dir = block.join(name).join("md");
         for (file, text) in files {
@@ -429,13 +420,7 @@ unused devices: <none>
     /// among the required files.
     #[test]
     fn mdraids_all_or_nothing() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let tmp = TempBlock(
-            std::env::temp_dir().join(format!("nodex-mdadm-{}-{nanos}", std::process::id())),
-        );
+        let tmp = tempfile::tempdir().unwrap();
         let raid1 = [
             ("level", "raid1\n"),
             ("array_state", "clean\n"),
@@ -447,18 +432,18 @@ unused devices: <none>
             ("sync_action", "idle\n"),
             ("sync_completed", "none\n"),
         ];
-        write_array(&tmp.0, "md0", &raid1);
-        let arrays = read_mdraids(&tmp.0).unwrap();
+        write_array(tmp.path(), "md0", &raid1);
+        let arrays = read_mdraids(tmp.path()).unwrap();
         assert_eq!(arrays.len(), 1, "no component_size needed");
         assert_eq!((arrays[0].disks, arrays[0].degraded), (2, 0));
-        write_array(&tmp.0, "md1", &raid1[..4]);
+        write_array(tmp.path(), "md1", &raid1[..4]);
         assert!(
-            read_mdraids(&tmp.0).unwrap_err().is_no_data(),
+            read_mdraids(tmp.path()).unwrap_err().is_no_data(),
             "md1 without uuid fails every array, as no data"
         );
-        write_array(&tmp.0, "md1", &raid1[4..]);
-        std::fs::write(tmp.0.join("md1/md/sync_completed"), "delayed\n").unwrap();
-        let err = read_mdraids(&tmp.0).unwrap_err();
+        write_array(tmp.path(), "md1", &raid1[4..]);
+        std::fs::write(tmp.path().join("md1/md/sync_completed"), "delayed\n").unwrap();
+        let err = read_mdraids(tmp.path()).unwrap_err();
         assert!(
             !err.is_no_data(),
             "an unparsable sync_completed is an error: {err}"

@@ -165,11 +165,11 @@ mod tests {
     /// file, so listing it fails with ENOTDIR, and node_exporter succeeds with no nodes.
     #[test]
     fn unlistable_directory_is_empty_as_go_glob() {
-        let root = crate::testing::TempRoot::new("numa-glob").unwrap();
-        let path = root.0.join("sys/devices/system/node");
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("sys/devices/system/node");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "").unwrap();
-        let (sink, result) = crate::testing::collect_on_root(INFO, &root.0).unwrap();
+        let (sink, result) = crate::testing::collect_on_root(INFO, root.path()).unwrap();
         assert!(result.is_ok(), "{result:?}");
         assert!(!crate::testing::render_text(&sink).contains("node_memory_numa"));
     }

@@ -9,7 +9,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::stateless_collector;
-use crate::util::{list_dir, lossy, missing_as_no_data, parse_u64, read, read_trimmed};
+use crate::util::{list_dir, lossy, no_data_if, parse_u64, read, read_trimmed, MISSING};
 
 stateless_collector!("nvme", true, "/sys/class/nvme", collect);
 
@@ -54,7 +54,7 @@ struct Controller {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let class = settings.roots.sys("class/nvme");
-    let controllers = read_controllers(&class).map_err(missing_as_no_data)?;
+    let controllers = read_controllers(&class).map_err(no_data_if(MISSING))?;
     for controller in &controllers {
         emit(controller, sink);
     }

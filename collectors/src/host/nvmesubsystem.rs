@@ -7,7 +7,7 @@ use crate::collector::Settings;
 use crate::error::CollectError;
 use crate::expfmt::MetricSink;
 use crate::stateless_collector;
-use crate::util::read_trimmed;
+use crate::util::{no_data_if, read_trimmed, MISSING_OR_DENIED};
 
 stateless_collector!("nvmesubsystem", false, "/sys/class/nvme-subsystem", collect);
 
@@ -90,27 +90,14 @@ fn read_subsystem(dir: &Path, name: &str) -> Result<Subsystem, CollectError> {
     Ok(subsystem)
 }
 
-/// Missing or unreadable sysfs files mean "no data", as node_exporter's `ErrNoData`.
-fn absent_is_no_data(err: CollectError) -> CollectError {
-    match err {
-        CollectError::Io { ref source, .. }
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            CollectError::NoData(err.to_string())
-        }
-        other => other,
-    }
-}
-
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let class = settings.roots.sys("class/nvme-subsystem");
     let mut subsystems = Vec::new();
-    for name in crate::util::list_dir(&class).map_err(absent_is_no_data)? {
+    for name in crate::util::list_dir(&class).map_err(no_data_if(MISSING_OR_DENIED))? {
         if name.starts_with("nvme-subsys") {
-            subsystems.push(read_subsystem(&class.join(&name), &name).map_err(absent_is_no_data)?);
+            subsystems.push(
+                read_subsystem(&class.join(&name), &name).map_err(no_data_if(MISSING_OR_DENIED))?,
+            );
         }
     }
     sink.gauge(
@@ -214,18 +201,11 @@ mod tests {
 
     #[test]
     fn missing_attribute_is_no_data_and_emits_nothing() {
-        let dir = std::env::temp_dir().join(format!("nodex-nvmesubsys-{}", std::process::id()));
-        struct Cleanup(std::path::PathBuf);
-        impl Drop for Cleanup {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let _cleanup = Cleanup(dir.clone());
-        let subsys = dir.join("sys/class/nvme-subsystem/nvme-subsys0");
+        let dir = tempfile::tempdir().unwrap();
+        let subsys = dir.path().join("sys/class/nvme-subsystem/nvme-subsys0");
         std::fs::create_dir_all(&subsys).unwrap();
         std::fs::write(subsys.join("subsysnqn"), "nqn.x\n").unwrap();
-        let settings = Settings::new(crate::Roots::fixture(&dir), Default::default());
+        let settings = Settings::new(crate::Roots::fixture(dir.path()), Default::default());
         let mut sink = MetricSink::new();
         let result = collect(&settings, &mut sink);
         assert!(result.is_err_and(|e| e.is_no_data()));

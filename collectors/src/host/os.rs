@@ -357,7 +357,8 @@ HOME_URL="https://www.debian.org/"
     /// The file is parsed again when it changes, even within the same second and size.
     #[test]
     fn a_changed_file_is_read_again() {
-        let dir = std::env::temp_dir().join(format!("nodex-os-{}", std::process::id()));
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("root/etc")).unwrap();
         let file = dir.join("root/etc/os-release");
         let settings = Arc::new(Settings::new(
@@ -379,6 +380,5 @@ HOME_URL="https://www.debian.org/"
         let text = render();
         assert!(text.contains("id=\"two\""), "{text}");
         assert!(text.contains("node_os_version{id=\"two\""));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

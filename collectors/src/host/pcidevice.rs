@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
-use crate::error::{CollectError, ParseError};
+use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::Flag;
 
@@ -175,11 +175,10 @@ pub struct Device {
 
 /// Reads an optional attribute: absent is `None`, other errors fail.
 fn optional(path: &Path) -> Result<Option<String>, CollectError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).trim().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CollectError::io(path, e)),
-    }
+    let text = std::fs::read(path).map_err(|e| CollectError::io(path, e));
+    Ok(text
+        .if_present()?
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string()))
 }
 
 fn read_device(devices: &Path, name: &str) -> Result<Device, CollectError> {

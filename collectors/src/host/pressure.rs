@@ -173,12 +173,12 @@ mod tests {
         assert_eq!(parse(&[0xff, 0xfe, 0x00]).unwrap(), Psi::default());
     }
 
-    fn collect_tree(name: &str, files: &[(&str, &str)]) -> (Result<(), CollectError>, String) {
+    fn collect_tree(files: &[(&str, &str)]) -> (Result<(), CollectError>, String) {
         use crate::options::Options;
         use crate::roots::Roots;
 
-        let base =
-            std::env::temp_dir().join(format!("nodex-pressure-{name}-{}", std::process::id()));
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let dir = base.join("proc/pressure");
         std::fs::create_dir_all(&dir).unwrap();
         for (file, content) in files {
@@ -189,7 +189,6 @@ mod tests {
         let result = collect(&settings, &mut sink);
         let mut out = Vec::new();
         crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
-        std::fs::remove_dir_all(&base).unwrap();
         (result, String::from_utf8(out).unwrap())
     }
 
@@ -197,8 +196,7 @@ mod tests {
     fn old_kernel_without_irq_or_cpu_full() {
         let some = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n";
         let both = format!("{some}full avg10=0.00 avg60=0.00 avg300=0.00 total=500000\n");
-        let (result, text) =
-            collect_tree("old", &[("cpu", some), ("io", &both), ("memory", &both)]);
+        let (result, text) = collect_tree(&[("cpu", some), ("io", &both), ("memory", &both)]);
         assert!(result.is_ok());
         assert!(text.contains("node_pressure_cpu_waiting_seconds_total 1\n"));
         assert!(text.contains("node_pressure_memory_stalled_seconds_total 0.5\n"));
@@ -208,10 +206,10 @@ mod tests {
     #[test]
     fn missing_lines_and_files_are_no_data() {
         let some = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n";
-        let (result, text) = collect_tree("partial", &[("cpu", some), ("io", some)]);
+        let (result, text) = collect_tree(&[("cpu", some), ("io", some)]);
         assert!(result.unwrap_err().is_no_data());
         assert!(text.contains("node_pressure_cpu_waiting_seconds_total 1\n"));
-        let (result, _) = collect_tree("none", &[]);
+        let (result, _) = collect_tree(&[]);
         assert!(result.unwrap_err().is_no_data());
     }
 }

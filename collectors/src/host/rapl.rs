@@ -11,7 +11,10 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::Flag;
-use crate::util::{list_dir, lossy, parse_file, parse_u64, read, sanitize_metric_name};
+use crate::util::{
+    list_dir, lossy, no_data_if, parse_file, parse_u64, read, sanitize_metric_name,
+    MISSING_OR_DENIED,
+};
 
 /// `--collector.rapl.enable-zone-label`.
 pub const ZONE_LABEL: Flag<bool> = Flag::new(
@@ -72,10 +75,12 @@ struct Rapl {
 impl Collector for Rapl {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let dir = self.settings.roots.sys("class/powercap");
-        let zones = zones(&dir).map_err(absent_or_denied)?;
+        let zones = zones(&dir).map_err(no_data_if(MISSING_OR_DENIED))?;
         for zone in &zones {
             let path = Path::new(&zone.path).join("energy_uj");
-            let microjoules = parse_file(&path, parse_microjoules).map_err(denied)?;
+            // `energy_uj` is root-only since Linux 5.10: node_exporter's ErrNoData.
+            let microjoules = parse_file(&path, parse_microjoules)
+                .map_err(no_data_if(&[ErrorKind::PermissionDenied]))?;
             self.emit(zone, microjoules as f64 / 1_000_000.0, sink);
         }
         Ok(())
@@ -128,26 +133,6 @@ fn zones(dir: &Path) -> Result<Vec<Zone>, CollectError> {
         });
     }
     Ok(zones)
-}
-
-/// node_exporter treats a missing or unreadable powercap tree as "no RAPL here".
-fn absent_or_denied(err: CollectError) -> CollectError {
-    match err {
-        CollectError::Io { ref source, .. } if source.kind() == ErrorKind::NotFound => {
-            CollectError::NoData(err.to_string())
-        }
-        other => denied(other),
-    }
-}
-
-/// `energy_uj` is root-only since Linux 5.10: permission errors are ErrNoData.
-fn denied(err: CollectError) -> CollectError {
-    match err {
-        CollectError::Io { ref source, .. } if source.kind() == ErrorKind::PermissionDenied => {
-            CollectError::NoData(err.to_string())
-        }
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::collector::{Collector, CollectorInfo, Settings};
-use crate::error::{CollectError, ParseError};
+use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::MetricSink;
-use crate::util::{parse_file_if_present, parse_i64, FieldNames};
+use crate::util::{parse_file, parse_i64, FieldNames};
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -151,7 +151,7 @@ impl Collector for SockstatCollector {
         let mut files = Vec::with_capacity(2);
         for (file, ipv6) in [("net/sockstat", false), ("net/sockstat6", true)] {
             // IPv4 or IPv6 disabled on this kernel: that file is absent and skipped.
-            if let Some(stat) = parse_file_if_present(&self.settings.roots.proc(file), parse)? {
+            if let Some(stat) = parse_file(&self.settings.roots.proc(file), parse).if_present()? {
                 files.push((stat, ipv6));
             }
         }

@@ -744,16 +744,8 @@ mod tests {
 
     #[test]
     fn serves_over_a_unix_socket() {
-        let dir = std::env::temp_dir().join(format!("nodex-supervisord-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        struct Cleanup(std::path::PathBuf);
-        impl Drop for Cleanup {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let _cleanup = Cleanup(dir.clone());
-        let socket = dir.join("supervisor.sock");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("supervisor.sock");
         let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();

@@ -1065,13 +1065,8 @@ go_gc_duration_seconds_count 12
     }
 
     fn collect_dir(files: &[(&str, &str)]) -> String {
-        // One directory per call: tests run in parallel in one process.
-        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("nodex-textfile-{}-{call}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         for (name, content) in files {
             std::fs::write(dir.join(name), content).unwrap();
         }
@@ -1080,7 +1075,6 @@ go_gc_duration_seconds_count 12
         collector.collect(&mut sink).unwrap();
         let mut out = Vec::new();
         crate::expfmt::render(&[&sink], crate::expfmt::Format::Text, &mut out).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
         String::from_utf8(out)
             .unwrap()
             .replace(&*dir.to_string_lossy(), "DIR")

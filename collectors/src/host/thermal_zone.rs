@@ -190,29 +190,13 @@ mod tests {
         assert!(parse_temp("\u{fffd}").is_err());
     }
 
-    /// A zone directory under the system temp dir, removed on drop.
-    struct Zone(std::path::PathBuf);
-
-    impl Zone {
-        fn new(tag: &str, files: &[(&str, &str)]) -> Zone {
-            let dir = std::env::temp_dir().join(format!(
-                "nodex-thermal-{tag}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            for (name, text) in files {
-                std::fs::write(dir.join(name), text).unwrap();
-            }
-            Zone(dir)
+    /// A zone (or cooling device) directory holding `files`, removed on drop.
+    fn zone_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
         }
-    }
-
-    impl Drop for Zone {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        dir
     }
 
     const ZONE: [(&str, &str); 3] = [
@@ -224,18 +208,21 @@ mod tests {
     #[test]
     fn passive_is_checked_as_procfs_does() {
         // Absent: the zone is read.
-        let zone = Zone::new("absent", &ZONE);
-        assert_eq!(read_zone(&zone.0).unwrap(), Some(("acpitz".into(), 27.8)));
+        let zone = zone_dir(&ZONE);
+        assert_eq!(
+            read_zone(zone.path()).unwrap(),
+            Some(("acpitz".into(), 27.8))
+        );
         // A valid trip point (millidegrees): read and not exported.
-        let zone = Zone::new("valid", &[ZONE[0], ZONE[1], ZONE[2], ("passive", "0\n")]);
-        assert!(read_zone(&zone.0).unwrap().is_some());
+        let zone = zone_dir(&[ZONE[0], ZONE[1], ZONE[2], ("passive", "0\n")]);
+        assert!(read_zone(zone.path()).unwrap().is_some());
         // Not an unsigned integer: procfs' SysReadUintFromFile error fails the collector.
-        let zone = Zone::new("bad", &[ZONE[0], ZONE[1], ZONE[2], ("passive", "-1\n")]);
-        assert!(read_zone(&zone.0).is_err());
+        let zone = zone_dir(&[ZONE[0], ZONE[1], ZONE[2], ("passive", "-1\n")]);
+        assert!(read_zone(zone.path()).is_err());
         // Unreadable for another reason (here EISDIR): the zone is skipped.
-        let zone = Zone::new("dir", &ZONE);
-        std::fs::create_dir(zone.0.join("passive")).unwrap();
-        assert_eq!(read_zone(&zone.0).unwrap(), None);
+        let zone = zone_dir(&ZONE);
+        std::fs::create_dir(zone.path().join("passive")).unwrap();
+        assert_eq!(read_zone(zone.path()).unwrap(), None);
     }
 
     #[test]
@@ -245,18 +232,18 @@ mod tests {
             ("max_state", "3\n"),
             ("cur_state", "-1\n"),
         ];
-        let dev = Zone::new("cool", &files);
+        let dev = zone_dir(&files);
         assert_eq!(
-            read_cooling_device(&dev.0).unwrap(),
+            read_cooling_device(dev.path()).unwrap(),
             Some(("Processor".into(), -1.0, 3.0))
         );
         // Absent attribute: canIgnoreError, the device is skipped.
-        let dev = Zone::new("cool-absent", &files[..2]);
-        assert_eq!(read_cooling_device(&dev.0).unwrap(), None);
+        let dev = zone_dir(&files[..2]);
+        assert_eq!(read_cooling_device(dev.path()).unwrap(), None);
         // A read error outside canIgnoreError (here EISDIR) fails the collector.
-        let dev = Zone::new("cool-dir", &files[..2]);
-        std::fs::create_dir(dev.0.join("cur_state")).unwrap();
-        assert!(read_cooling_device(&dev.0).is_err());
+        let dev = zone_dir(&files[..2]);
+        std::fs::create_dir(dev.path().join("cur_state")).unwrap();
+        assert!(read_cooling_device(dev.path()).is_err());
     }
 
     #[test]
@@ -283,11 +270,11 @@ mod tests {
     /// file, so listing it fails with ENOTDIR, and node_exporter succeeds with no zones.
     #[test]
     fn unlistable_directory_is_empty_as_go_glob() {
-        let root = crate::testing::TempRoot::new("thermal-glob").unwrap();
-        let path = root.0.join("sys/class/thermal");
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("sys/class/thermal");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "").unwrap();
-        let (sink, result) = crate::testing::collect_on_root(INFO, &root.0).unwrap();
+        let (sink, result) = crate::testing::collect_on_root(INFO, root.path()).unwrap();
         assert!(result.is_ok(), "{result:?}");
         assert!(!crate::testing::render_text(&sink).contains("node_thermal_zone_temp"));
     }

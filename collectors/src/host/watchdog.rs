@@ -2,14 +2,13 @@
 //! `watchdog.go` over procfs' `class_watchdog.go`): the numeric attributes as gauges and the
 //! textual ones as `node_watchdog_info`.
 
-use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::stateless_collector;
-use crate::util::{list_dir, lossy, parse_i64_prefixed, read};
+use crate::util::{list_dir, lossy, no_data_if, parse_i64_prefixed, read, MISSING_OR_DENIED};
 
 stateless_collector!("watchdog", true, "/sys/class/watchdog", collect);
 
@@ -46,7 +45,7 @@ struct Watchdog {
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let class = settings.roots.sys("class/watchdog");
-    let watchdogs = read_watchdogs(&class).map_err(absent_or_denied)?;
+    let watchdogs = read_watchdogs(&class).map_err(no_data_if(MISSING_OR_DENIED))?;
     for wd in &watchdogs {
         emit(wd, sink);
     }
@@ -87,21 +86,6 @@ fn read_watchdog(dir: &Path, name: String) -> Result<Watchdog, CollectError> {
         numbers,
         texts,
     })
-}
-
-/// node_exporter reports a missing or unreadable watchdog class as ErrNoData.
-fn absent_or_denied(err: CollectError) -> CollectError {
-    match err {
-        CollectError::Io { ref source, .. }
-            if matches!(
-                source.kind(),
-                ErrorKind::NotFound | ErrorKind::PermissionDenied
-            ) =>
-        {
-            CollectError::NoData(err.to_string())
-        }
-        other => other,
-    }
 }
 
 fn emit(wd: &Watchdog, sink: &mut MetricSink) {

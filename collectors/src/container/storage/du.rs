@@ -415,20 +415,14 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::time::Duration;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("nodex-du-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("tmp dir");
-        dir
-    }
-
     fn far() -> Instant {
         Instant::now() + Duration::from_secs(60)
     }
 
     #[test]
     fn counts_files_dirs_and_hard_links_once() {
-        let d = tmp("count");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("a/b")).expect("dirs");
         std::fs::write(d.join("a/f"), vec![1u8; 10_000]).expect("f");
         std::fs::write(d.join("a/b/g"), b"x").expect("g");
@@ -440,13 +434,14 @@ mod tests {
         let st = |p: &str| rustix::fs::stat(d.join(p)).expect("stat").st_blocks as u64 * 512;
         let expect = st("") + st("a") + st("a/b") + st("a/f") + st("a/b/g");
         assert_eq!(w.usage().bytes, expect);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn never_follows_links_out_or_in_loops() {
-        let d = tmp("links");
-        let outside = tmp("outside");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
+        let outside_tmp = tempfile::tempdir().expect("tmp dir");
+        let outside = outside_tmp.path().to_path_buf();
         std::fs::write(outside.join("big"), vec![1u8; 100_000]).expect("big");
         std::fs::create_dir_all(d.join("x")).expect("x");
         symlink(&outside, d.join("x/out")).expect("link out");
@@ -460,13 +455,12 @@ mod tests {
         // A root that is itself a symlink is refused.
         let mut via = Walk::new(d.join("self"));
         assert_eq!(via.step(far(), u64::MAX), Progress::Failed);
-        let _ = std::fs::remove_dir_all(&d);
-        let _ = std::fs::remove_dir_all(&outside);
     }
 
     #[test]
     fn cap_and_deadline_bound_the_work() {
-        let d = tmp("cap");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         for i in 0..50 {
             let sub = d.join(format!("d{i}"));
             std::fs::create_dir_all(&sub).expect("sub");
@@ -490,12 +484,12 @@ mod tests {
         }
         assert!(steps > 1, "one step did everything");
         assert_eq!(w.usage().inodes, 1 + 50 + 50 * 20);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn vanished_root_and_removed_dirs_are_not_errors() {
-        let d = tmp("gone");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("a/b")).expect("dirs");
         let mut w = Walk::new(d.clone());
         // Deadline already past: pauses with `a` pending, then `a` vanishes.
@@ -508,8 +502,10 @@ mod tests {
 
     #[test]
     fn a_pending_dir_swapped_for_a_link_is_not_followed() {
-        let d = tmp("swap");
-        let outside = tmp("swap-outside");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
+        let outside_tmp = tempfile::tempdir().expect("tmp dir");
+        let outside = outside_tmp.path().to_path_buf();
         for i in 0..30 {
             std::fs::write(outside.join(format!("f{i}")), b"x").expect("outside file");
         }
@@ -522,8 +518,6 @@ mod tests {
         assert_eq!(w.step(far(), u64::MAX), Progress::Done);
         // Only the root and the original `a` (counted when listed); nothing of `outside`.
         assert_eq!(w.usage().inodes, 2);
-        let _ = std::fs::remove_dir_all(&d);
-        let _ = std::fs::remove_dir_all(&outside);
     }
 
     fn ctime(p: &Path) -> (i64, i64) {
@@ -554,7 +548,8 @@ mod tests {
 
     #[test]
     fn reused_listings_follow_every_change() {
-        let d = tmp("reuse");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("a/b")).expect("dirs");
         std::fs::write(d.join("a/f1"), b"x").expect("f1");
         std::fs::write(d.join("a/b/g"), b"x").expect("g");
@@ -594,24 +589,24 @@ mod tests {
         let w3 = walk(w2.into_listings());
         assert_eq!(w3.reused(), 1, "only the root is unchanged");
         assert_eq!(w3.usage(), fresh(&d));
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn fresh_directories_are_not_kept() {
         // Created just now: their ctime is not SETTLED old, so a change within the same clock
         // tick could leave their times unchanged; their listings are not kept.
-        let d = tmp("fresh");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("a")).expect("dirs");
         let mut w = Walk::new(d.clone());
         assert_eq!(w.step(far(), u64::MAX), Progress::Done);
         assert!(w.into_listings().is_empty());
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     fn files_directly_in_a_directory_each_on_its_own() {
-        let d = tmp("files");
+        let d_tmp = tempfile::tempdir().expect("tmp dir");
+        let d = d_tmp.path().to_path_buf();
         std::fs::write(d.join("f"), vec![1u8; 20_000]).expect("f");
         std::fs::hard_link(d.join("f"), d.join("h")).expect("h");
         symlink(d.join("s"), d.join("l")).expect("l");
@@ -656,6 +651,5 @@ mod tests {
             )
         );
         assert_eq!(file(d.join("missing")).0, Progress::Failed);
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

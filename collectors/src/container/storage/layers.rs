@@ -228,8 +228,8 @@ mod tests {
 
     #[test]
     fn docker_and_crio_records_on_disk() {
-        let base = std::env::temp_dir().join(format!("nodex-layers-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let id = "a".repeat(64);
         let record = base
             .join("docker/image/fuse-overlayfs/layerdb/mounts")
@@ -252,6 +252,5 @@ mod tests {
         .expect("containers.json");
         assert_eq!(crio_layers(&crio)[&id], crio.join("overlay/l9/diff"));
         assert!(crio_layers(&base.join("absent")).is_empty());
-        let _ = std::fs::remove_dir_all(&base);
     }
 }

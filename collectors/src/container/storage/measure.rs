@@ -218,8 +218,8 @@ mod tests {
 
     #[test]
     fn budget_spreads_over_scrapes_and_forgets_unwanted_trees() {
-        let base = std::env::temp_dir().join(format!("nodex-measure-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base_tmp = tempfile::tempdir().expect("tempdir");
+        let base = base_tmp.path().to_path_buf();
         let trees: Vec<Target> = (0..3)
             .map(|i| Target::tree(base.join(format!("t{i}"))))
             .collect();
@@ -246,6 +246,5 @@ mod tests {
         }
         let one = m.run(&trees[..1], Duration::from_secs(5), u64::MAX, true);
         assert_eq!(one.len(), 1);
-        let _ = std::fs::remove_dir_all(&base);
     }
 }

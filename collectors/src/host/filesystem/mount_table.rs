@@ -116,7 +116,8 @@ mod tests {
 
     #[test]
     fn a_fixture_table_is_read_on_every_use() {
-        let dir = std::env::temp_dir().join(format!("nodex-mount-table-{}", std::process::id()));
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("proc/1")).unwrap();
         let file = dir.join("proc/1/mountinfo");
         std::fs::write(&file, "27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n").unwrap();
@@ -134,7 +135,6 @@ mod tests {
         assert_ne!(first.generation, second.generation);
         std::fs::write(&file, "garbage\n").unwrap();
         assert!(table.snapshot(&roots).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
