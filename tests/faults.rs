@@ -18,7 +18,7 @@ use common::{
     assert_no_duplicate_series, collector_success, docker, eventually, get, parse_exposition,
     proc_status, skip_unless_ci, start_nodex, start_nodex_via, Family,
 };
-use nodex_collectors::container::walk::discover;
+use nodex_collectors::container::cgroup::discover;
 use nodex_collectors::Roots;
 
 /// node_exporter's default mount point exclusion plus the held FUSE mounts of this binary.

@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::hint::black_box;
 
-use nodex_collectors::container::{layout, logs, network, parse as cg, runtime, spec, storage};
+use nodex_collectors::container::cgroup::{self, parse as cg};
+use nodex_collectors::container::{layout, logs, network, runtime, storage};
 use nodex_collectors::expfmt::{render, Format};
 use nodex_collectors::host::textfile::{self, Value};
 use nodex_collectors::host::*;
@@ -500,7 +501,7 @@ pub static PARSERS: &[Parser] = &[
     parser!("container.cgroup_mounts", ["proc/1/mountinfo"], |d| {
         cg::cgroup_mounts(d)
     }),
-    parser!("container.net_dev", ["proc/net/dev"], |d| cg::net_dev(d)),
+    parser!("container.net_dev", ["proc/net/dev"], |d| network::net_dev(d)),
     parser!("container.meminfo", ["proc/meminfo"], |d| cg::meminfo(d)),
     parser!("container.cpuinfo", ["proc/cpuinfo"], |d| cg::cpuinfo(d)),
     parser!("container.pids", ["cgroup.procs"], |d| cg::pids(d)),
@@ -523,7 +524,7 @@ pub static PARSERS: &[Parser] = &[
         c.result(&layout::pod_uid(&t));
         c.result(&layout::parse(&t));
         c.result(&network::interface_reported(&t));
-        c.result(&spec::weight_to_shares(t.len() as u64 * 97));
+        c.result(&cgroup::weight_to_shares(t.len() as u64 * 97));
     }),
     parser!("util.numbers", [], |d, c| {
         let t = text(d);

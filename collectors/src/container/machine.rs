@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use super::cgroup::parse::{cpu_list, cpuinfo, meminfo};
 use super::container_group;
-use super::parse::{cpu_list, cpuinfo, meminfo};
 use super::walk::Snapshot;
 use crate::collector::Settings;
 use crate::error::CollectError;

@@ -9,15 +9,17 @@
 //! the kubelet's `/metrics/cadvisor` (`id, name, image, pod, namespace, container`) by default,
 //! with names taken from the runtimes' state on disk ([`runtime`]).
 
+pub mod cgroup;
+pub mod config;
 pub mod cpu;
 pub mod diskio;
+pub mod identity;
 pub mod layout;
 pub mod logs;
 pub mod machine;
 pub mod memory;
 pub mod network;
 pub mod oom;
-pub mod parse;
 pub mod pressure;
 pub mod process;
 pub mod runtime;

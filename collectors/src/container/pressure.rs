@@ -4,8 +4,8 @@
 //! sandbox cgroups are skipped unless `--collector.container.pressure-pod-level`
 //! (kubernetes#136642: most PSI series cost came from them).
 
-use super::parse::pressure;
-use super::walk::{read, Container, Dir, Kind, Snapshot};
+use super::cgroup::{read_pressure, CgroupError, Dir, Pressure, PRESSURE_FILES};
+use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -21,7 +21,7 @@ container_group!(
 const RESOURCES: [(&str, &str); 3] = [("cpu", "CPU"), ("memory", "memory"), ("io", "IO")];
 
 fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
-    if snap.hier.unified.is_none() {
+    if !snap.hier.has_unified() {
         return Err(CollectError::NoData("no cgroup2 hierarchy".into()));
     }
     let pod_level = snap.config.pressure_pod_level;
@@ -34,11 +34,10 @@ fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), Coll
         .filter(wanted)
         .filter_map(|c| Some((c, snap.hier.unified_dir(&c.id)?)))
         .collect();
-    for (res, what) in RESOURCES {
-        let file = format!("{res}.pressure");
-        let stats: Vec<(&Container, super::parse::Pressure)> = dirs
+    for ((res, what), file) in RESOURCES.into_iter().zip(PRESSURE_FILES) {
+        let stats: Vec<(&Container, Pressure)> = dirs
             .iter()
-            .filter_map(|(c, dir)| Some((*c, pressure(&read(dir, &file)?).ok()?)))
+            .filter_map(|(c, dir)| Some((*c, CgroupError::log(read_pressure(dir, file))?)))
             .collect();
         family(
             sink,

@@ -290,37 +290,6 @@ pub fn cgroup_mounts(bytes: &[u8]) -> Result<Vec<CgroupMount>, ParseError> {
     Ok(out)
 }
 
-/// Counters of one interface from `/proc/<pid>/net/dev`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NetDev {
-    /// Interface name.
-    pub name: String,
-    /// Receive: bytes, packets, errors, dropped.
-    pub rx: [u64; 4],
-    /// Transmit: bytes, packets, errors, dropped.
-    pub tx: [u64; 4],
-}
-
-/// Parses `/proc/<pid>/net/dev` (`procfs::net_dev`) after checking its two header lines, as
-/// cAdvisor's `scanInterfaceStats`; lines need 17 fields (name + 16 counters).
-pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
-    let text = text(bytes)?;
-    let mut lines = text.lines();
-    let header_ok = lines.next().is_some_and(|l| l.contains('|'))
-        && lines.next().is_some_and(|l| l.contains('|'));
-    if !header_ok {
-        return Err(ParseError::new("missing net/dev header"));
-    }
-    Ok(crate::procfs::net_dev::parse(bytes)?
-        .into_iter()
-        .map(|d| NetDev {
-            name: d.name,
-            rx: [d.rx[0], d.rx[1], d.rx[2], d.rx[3]],
-            tx: [d.tx[0], d.tx[1], d.tx[2], d.tx[3]],
-        })
-        .collect())
-}
-
 /// The `/proc/meminfo` values the machine group needs, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemInfo {
@@ -646,19 +615,6 @@ Max open files            20000                1048576              files     \n
         assert!(cgroup_mounts(b"32 31 0:29 / /x rw - cgroup").is_err());
         assert!(cgroup_mounts(b"garbage line here\n").is_err());
         assert!(cgroup_mounts(GARBAGE).is_err());
-    }
-
-    #[test]
-    fn net_dev_lines() {
-        let s = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  eth0: 2155 25 1 2 0 0 0 0 1286 15 3 4 0 0 0 0\n";
-        let v = net_dev(s).unwrap();
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[1].name, "eth0");
-        assert_eq!(v[1].rx, [2155, 25, 1, 2]);
-        assert_eq!(v[1].tx, [1286, 15, 3, 4]);
-        assert!(net_dev(b"").is_err());
-        assert!(net_dev(&s[..s.len() - 20]).is_err());
-        assert!(net_dev(GARBAGE).is_err());
     }
 
     #[test]
