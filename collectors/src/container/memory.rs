@@ -1,8 +1,8 @@
 //! container_memory: usage, working set, rss, cache, swap, mapped file, max usage, failcnt,
 //! failures and kernel usage, with cAdvisor's v1 / v2 / v2-root rules (cadvisor.md §3).
 
-use super::cgroup::parse::meminfo;
 use super::cgroup::{CgroupError, MemStats};
+use super::machine::meminfo;
 use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
