@@ -10,15 +10,23 @@ use std::path::{Path, PathBuf};
 /// Container modules that are not collectors.
 const CONTAINER_HELPERS: &[(&str, &str)] = &[
     (
+        "cgroup",
+        "the cgroup reader: mount discovery, the walk, typed stats from cgroup files and their parsers",
+    ),
+    ("config", "the collector.container.* flags"),
+    (
+        "identity",
+        "container kinds and labels from runtime metadata and the kubelet's log directories",
+    ),
+    (
         "layout",
         "cgroup path layouts (docker, containerd, crio, systemd slices)",
     ),
-    ("parse", "the cgroup and procfs parsers the families share"),
     (
         "runtime",
         "container runtime metadata (docker, OCI, pod logs)",
     ),
-    ("walk", "the cgroup walk and mount discovery"),
+    ("walk", "the per-scrape snapshot shared by the groups"),
 ];
 
 /// Host collectors with no fuzzed parser, each with the reason.
@@ -137,13 +145,13 @@ fn every_collector_module_is_registered_fuzzed_and_golden() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Every `pub fn` of `container/parse.rs` that takes file bytes is fuzzed (`cg::<fn>(` in the
+/// Every `pub fn` of `container/cgroup/parse.rs` that takes file bytes is fuzzed (`cg::<fn>(` in the
 /// fuzz table): the container families share these parsers, so they carry no fuzz entry of
 /// their own.
 #[test]
 fn every_container_parser_is_fuzzed() {
-    let parse = std::fs::read_to_string(root().join("collectors/src/container/parse.rs"))
-        .expect("container/parse.rs");
+    let parse = std::fs::read_to_string(root().join("collectors/src/container/cgroup/parse.rs"))
+        .expect("container/cgroup/parse.rs");
     let fuzz = std::fs::read_to_string(root().join("fuzz/src/lib.rs")).expect("fuzz/src/lib.rs");
     // flat_keyed is fuzzed through flat_keyed_lookup, its only caller besides the families.
     let covered_by_caller = ["flat_keyed"];

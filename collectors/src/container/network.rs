@@ -80,8 +80,16 @@ fn interfaces(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<Vec<NetDe
         }
         Kind::Pod | Kind::Raw => return None,
     };
-    let bytes = std::fs::read(roots.proc(format!("{pid}/net/dev"))).ok()?;
-    let mut devs = net_dev(&bytes).ok()?;
+    // A process that exited since the walk has no file: skipped silently, as a gone cgroup.
+    let path = roots.proc(format!("{pid}/net/dev"));
+    let bytes = std::fs::read(&path).ok()?;
+    let mut devs = match net_dev(&bytes) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!("{}: {e}", path.display());
+            return None;
+        }
+    };
     devs.retain(|d| interface_reported(&d.name));
     Some(devs)
 }

@@ -132,7 +132,7 @@ impl<'a> Dir<'a> {
         }
     }
 
-    /// Reads `file` whole ([`read_fd`]).
+    /// Reads `file` whole: open relative to the directory, read to the end, close.
     pub fn read(&self, file: &'static str) -> CgResult<Vec<u8>> {
         let dir = self.fd().ok_or(CgroupError::Missing(file))?;
         let fd = openat(dir, file, FILE_FLAGS, Mode::empty())

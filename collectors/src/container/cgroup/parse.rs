@@ -1,7 +1,11 @@
-//! Pure parsers for cgroup (v1 and v2) and procfs files the container groups read.
+//! Pure parsers for the cgroup (v1 and v2) files the reader reads, and the few procfs and
+//! sysfs files only the container side reads (`cgroup.procs`, `/proc/<pid>/limits`, CPU lists).
 //!
 //! Every parser takes the bytes of one file and returns typed values or a [`ParseError`];
 //! none does I/O. Values are kept as `u64` in the file's own unit; callers scale them.
+//!
+//! Over 500 lines on purpose: about 340 of parsers, each following runc's reading of its file,
+//! and their unit tests beside them; the fuzz table and `tests/layout.rs` check this one file.
 
 use crate::error::ParseError;
 use crate::procfs::mountinfo;
