@@ -150,12 +150,13 @@ mod tests {
     #[test]
     fn parses_lines_as_procfs() {
         let l = parse_line(
-            b"32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu",
+            b"32 31 0:29 /a /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgsrc rw,cpu",
         )
         .unwrap();
         assert_eq!((l.mount_id, l.parent_id, l.major, l.minor), (32, 31, 0, 29));
         assert_eq!(l.mount_point, b"/sys/fs/cgroup/cpu,cpuacct");
-        assert_eq!((l.fs_type, l.source), (&b"cgroup"[..], &b"cgroup"[..]));
+        assert_eq!((l.fs_type, l.source), (&b"cgroup"[..], &b"cgsrc"[..]));
+        assert_eq!(l.root, b"/a");
         assert_eq!(l.super_options, b"rw,cpu");
         assert_eq!(l.mount_options, b"rw,relatime");
         assert!(parse_line(b"32 31 0:29 / /x rw - cgroup").is_err());
