@@ -167,3 +167,48 @@ fn every_container_parser_is_fuzzed() {
         "container parsers not in fuzz/src/lib.rs: {missing:?}"
     );
 }
+
+/// The cgroup reader (`container/cgroup/`) is the only code that opens cgroup files or asks
+/// whether the host is v1 or v2: no other container module names a controller, a cgroup
+/// directory handle or the hierarchy kind (before the reader, five families branched on
+/// `hier.v2` and each read its own files).
+#[test]
+fn only_the_cgroup_reader_touches_cgroup_files() {
+    let forbidden = [
+        "Ctrl::",
+        "unified_dir(",
+        "is_v2()",
+        "hier.dir(",
+        "cgroup::Dir",
+    ];
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("collectors/src/container")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("container module").flatten() {
+            let path = entry.path();
+            if path.ends_with("cgroup") {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "found only {files:?}");
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("source");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for f in forbidden.iter().filter(|f| code.contains(**f)) {
+                problems.push(format!("{}:{}: {f}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -4,7 +4,7 @@
 //! sandbox cgroups are skipped unless `--collector.container.pressure-pod-level`
 //! (kubernetes#136642: most PSI series cost came from them).
 
-use super::cgroup::{read_pressure, CgroupError, Dir, Pressure, PRESSURE_FILES};
+use super::cgroup::{CgroupError, Pressure};
 use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
@@ -26,19 +26,15 @@ fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), Coll
     }
     let pod_level = snap.config.pressure_pod_level;
     let wanted = |c: &&Container| pod_level || !matches!(c.kind, Kind::Pod | Kind::Sandbox);
-    // One handle per container for the three files (on a hybrid host the walk keeps no
-    // descriptors in the cgroup2 tree, so each handle opens its directory once).
-    let dirs: Vec<(&Container, Dir<'_>)> = snap
+    let all: Vec<(&Container, [Option<Pressure>; 3])> = snap
         .containers
         .iter()
         .filter(wanted)
-        .filter_map(|c| Some((c, snap.hier.unified_dir(&c.id)?)))
+        .filter_map(|c| Some((c, snap.hier.pressure(&c.id)?.map(CgroupError::log))))
         .collect();
-    for ((res, what), file) in RESOURCES.into_iter().zip(PRESSURE_FILES) {
-        let stats: Vec<(&Container, Pressure)> = dirs
-            .iter()
-            .filter_map(|(c, dir)| Some((*c, CgroupError::log(read_pressure(dir, file))?)))
-            .collect();
+    for (i, (res, what)) in RESOURCES.into_iter().enumerate() {
+        let stats: Vec<(&Container, Pressure)> =
+            all.iter().filter_map(|(c, p)| Some((*c, p[i]?))).collect();
         family(
             sink,
             snap,

@@ -24,7 +24,7 @@ pub use io::{io_stat_tables, DiskIo};
 pub use limits::{cpu_max_spec, weight_to_shares, CpuSpec, MemorySpec};
 pub use memory::{working_set, MemStats};
 pub use parse::{BlkioEntry, Pressure};
-pub use procs::{read_pressure, Threads, PRESSURE_FILES};
+pub use procs::Threads;
 pub use times::CgroupTimes;
 
 use crate::error::CollectError;

@@ -2,7 +2,7 @@
 //! counters, which are one file each.
 
 use super::parse::{pids, pressure, Pressure};
-use super::{CgResult, CgroupError, Ctrl, Dir, Hierarchies};
+use super::{CgResult, CgroupError, Ctrl, Hierarchies};
 
 /// The processes and thread counts of one container.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,8 +26,8 @@ fn threads_without_pids_controller(v2: bool, procs: usize) -> u64 {
     }
 }
 
-/// The PSI files of a cgroup2 directory, per resource.
-pub const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pressure"];
+/// The PSI files of a cgroup2 directory: cpu, memory, io.
+const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pressure"];
 
 impl Hierarchies {
     /// The processes of container `id` (its pids hierarchy, else its cpu one) and its threads.
@@ -62,6 +62,15 @@ impl Hierarchies {
             })
     }
 
+    /// The PSI counters of container `id` (cpu, memory, io), from its directory in the
+    /// cgroup2 hierarchy (pure v2, or hybrid's `unified`); `None` without one. One handle for
+    /// the three files (on a hybrid host the walk keeps no descriptors in the cgroup2 tree, so
+    /// the handle opens its directory once).
+    pub fn pressure(&self, id: &str) -> Option<[CgResult<Pressure>; 3]> {
+        let dir = self.unified_dir(id)?;
+        Some(PRESSURE_FILES.map(|file| dir.parse(file, pressure)))
+    }
+
     /// The OOM kills counted for container `id`'s own cgroup: v1 `memory.oom_control`, v2
     /// `memory.events.local` (kernel ≥ 5.2) or else `memory.events`; `None` (in `Ok`) when the
     /// file has no `oom_kill` (kernel < 4.13).
@@ -81,11 +90,6 @@ impl Hierarchies {
         };
         Ok(kills)
     }
-}
-
-/// The PSI counters of `file` (one of [`PRESSURE_FILES`]) in a cgroup2 directory.
-pub fn read_pressure(dir: &Dir<'_>, file: &'static str) -> CgResult<Pressure> {
-    dir.parse(file, pressure)
 }
 
 #[cfg(test)]
