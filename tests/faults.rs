@@ -18,7 +18,7 @@ use common::{
     assert_no_duplicate_series, collector_success, get, parse_exposition, proc_status, start_nodex,
     start_nodex_via, Family,
 };
-use nodex_collectors::container::walk::discover;
+use nodex_collectors::container::cgroup::discover;
 use nodex_collectors::Roots;
 use nodex_test_support::{docker, eventually, skip_unless_ci};
 

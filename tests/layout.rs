@@ -10,6 +10,15 @@ use std::path::{Path, PathBuf};
 /// Container modules that are not collectors.
 const CONTAINER_HELPERS: &[(&str, &str)] = &[
     (
+        "cgroup",
+        "the cgroup reader: mount discovery, the walk, typed stats from cgroup files and their parsers",
+    ),
+    ("config", "the collector.container.* flags"),
+    (
+        "identity",
+        "container kinds and labels from runtime metadata and the kubelet's log directories",
+    ),
+    (
         "flags",
         "the --collector.container.* flags the groups share",
     ),
@@ -17,12 +26,11 @@ const CONTAINER_HELPERS: &[(&str, &str)] = &[
         "layout",
         "cgroup path layouts (docker, containerd, crio, systemd slices)",
     ),
-    ("parse", "the cgroup and procfs parsers the families share"),
     (
         "runtime",
         "container runtime metadata (docker, OCI, pod logs)",
     ),
-    ("walk", "the cgroup walk and mount discovery"),
+    ("walk", "the per-scrape snapshot shared by the groups"),
 ];
 
 /// Host collectors with no fuzzed parser, each with the reason.
@@ -141,13 +149,13 @@ fn every_collector_module_is_registered_fuzzed_and_golden() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Every `pub fn` of `container/parse.rs` that takes file bytes is fuzzed (`cg::<fn>(` in the
+/// Every `pub fn` of `container/cgroup/parse.rs` that takes file bytes is fuzzed (`cg::<fn>(` in the
 /// fuzz table): the container families share these parsers, so they carry no fuzz entry of
 /// their own.
 #[test]
 fn every_container_parser_is_fuzzed() {
-    let parse = std::fs::read_to_string(root().join("collectors/src/container/parse.rs"))
-        .expect("container/parse.rs");
+    let parse = std::fs::read_to_string(root().join("collectors/src/container/cgroup/parse.rs"))
+        .expect("container/cgroup/parse.rs");
     let fuzz = std::fs::read_to_string(root().join("fuzz/src/lib.rs")).expect("fuzz/src/lib.rs");
     // flat_keyed is fuzzed through flat_keyed_lookup, its only caller besides the families.
     let covered_by_caller = ["flat_keyed"];
@@ -162,4 +170,49 @@ fn every_container_parser_is_fuzzed() {
         missing.is_empty(),
         "container parsers not in fuzz/src/lib.rs: {missing:?}"
     );
+}
+
+/// The cgroup reader (`container/cgroup/`) is the only code that opens cgroup files or asks
+/// whether the host is v1 or v2: no other container module names a controller, a cgroup
+/// directory handle or the hierarchy kind (before the reader, five families branched on
+/// `hier.v2` and each read its own files).
+#[test]
+fn only_the_cgroup_reader_touches_cgroup_files() {
+    let forbidden = [
+        "Ctrl::",
+        "unified_dir(",
+        "is_v2()",
+        "hier.dir(",
+        "cgroup::Dir",
+    ];
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("collectors/src/container")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("container module").flatten() {
+            let path = entry.path();
+            if path.ends_with("cgroup") {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "found only {files:?}");
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("source");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for f in forbidden.iter().filter(|f| code.contains(**f)) {
+                problems.push(format!("{}:{}: {f}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nodex_collectors::container::walk::{discover, Ctrl, Hierarchies};
+use nodex_collectors::container::cgroup::{discover, Ctrl, Hierarchies};
 use nodex_collectors::expfmt::{render, Format, MetricSink};
 use nodex_collectors::registry::scrape_text;
 use nodex_collectors::{registry, Options, Roots, Settings};
@@ -93,14 +93,14 @@ fn live_cgroups_are_seen_and_forgotten() {
             return;
         }
         guard.dirs.push(p.clone());
-        if hier.v2 {
+        if hier.is_v2() {
             let _ = std::fs::write(p.join("cgroup.subtree_control"), "+cpu +memory +pids +io");
         }
         std::fs::create_dir(&c).expect("create child cgroup");
         guard.dirs.push(c);
     }
     let mem = hier.dir(Ctrl::Memory, &child_id).expect("memory hierarchy");
-    let limit_file = if hier.v2 {
+    let limit_file = if hier.is_v2() {
         "memory.max"
     } else {
         "memory.limit_in_bytes"

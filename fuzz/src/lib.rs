@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::hint::black_box;
 
-use nodex_collectors::container::{layout, logs, network, parse as cg, runtime, spec, storage};
+use nodex_collectors::container::cgroup::{self, parse as cg};
+use nodex_collectors::container::{layout, logs, machine, network, runtime, storage};
+use nodex_collectors::procfs;
 use nodex_collectors::expfmt::{render, Format};
 use nodex_collectors::host::textfile::{self, Value};
 use nodex_collectors::host::*;
@@ -262,7 +264,9 @@ pub static PARSERS: &[Parser] = &[
     parser!("cpu.cpu_list", ["thread_siblings_list"], |d| {
         cpu::parse_cpu_list(&text(d))
     }),
-    parser!("cpu.cpuinfo", ["proc/cpuinfo"], |d| cpu::parse_cpuinfo(d)),
+    parser!("procfs.cpuinfo", ["proc/cpuinfo"], |d| {
+        procfs::cpuinfo::parse_cpuinfo(d)
+    }),
     parser!("cpu_vulnerabilities", ["vulnerabilities/spectre_v2"], |d| {
         cpu_vulnerabilities::parse(d)
     }),
@@ -500,9 +504,11 @@ pub static PARSERS: &[Parser] = &[
     parser!("container.cgroup_mounts", ["proc/1/mountinfo"], |d| {
         cg::cgroup_mounts(d)
     }),
-    parser!("container.net_dev", ["proc/net/dev"], |d| cg::net_dev(d)),
-    parser!("container.meminfo", ["proc/meminfo"], |d| cg::meminfo(d)),
-    parser!("container.cpuinfo", ["proc/cpuinfo"], |d| cg::cpuinfo(d)),
+    parser!("container.net_dev", ["proc/net/dev"], |d| network::net_dev(d)),
+    parser!("container.meminfo", ["proc/meminfo"], |d| machine::meminfo(d)),
+    parser!("container.cpuinfo", ["proc/cpuinfo"], |d| {
+        procfs::cpuinfo::parse_cpuinfo(d).and_then(|c| machine::cpu_topology(&c))
+    }),
     parser!("container.pids", ["cgroup.procs"], |d| cg::pids(d)),
     parser!("container.docker", ["config.v2.json"], |d| {
         let (config, host) = two(d);
@@ -523,7 +529,7 @@ pub static PARSERS: &[Parser] = &[
         c.result(&layout::pod_uid(&t));
         c.result(&layout::parse(&t));
         c.result(&network::interface_reported(&t));
-        c.result(&spec::weight_to_shares(t.len() as u64 * 97));
+        c.result(&cgroup::weight_to_shares(t.len() as u64 * 97));
     }),
     parser!("util.numbers", [], |d, c| {
         let t = text(d);
@@ -794,7 +800,7 @@ pub static PARSERS: &[Parser] = &[
         mdadm::parse_sync_completed(&text(d))
     }),
     parser!("cpu.cpuinfo_arm", ["proc/cpuinfo"], |d| {
-        cpu::parse_cpuinfo_arm(d)
+        procfs::cpuinfo::parse_cpuinfo_arm(d)
     }),
     parser!("sysctl.strings", [], |d| sysctl::parse_strings(d)),
     parser!("sysctl.ints", [], |d| sysctl::parse_ints(d)),
@@ -803,10 +809,10 @@ pub static PARSERS: &[Parser] = &[
     }),
     parser!("container.cpu_list", [], |d| cg::cpu_list(d)),
     parser!("procfs.psi", ["proc/pressure/io", "cpu.pressure"], |d| {
-        nodex_collectors::procfs::psi::parse(d)
+        procfs::psi::parse(d)
     }),
     parser!("procfs.unescape_octal", [], |d| {
-        nodex_collectors::procfs::mountinfo::unescape_octal(d)
+        procfs::mountinfo::unescape_octal(d)
     }),
     parser!("container.storage_layer_records", [], |d, c| {
         let t = text(d);

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::parse::{blkio, io_stat, BlkioEntry, IoStat};
-use super::walk::{read, Container, Ctrl, Kind, Snapshot};
+use super::cgroup::{BlkioEntry, CgroupError, DiskIo};
+use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -18,87 +18,6 @@ container_group!(
     emit,
     &[]
 );
-
-/// Per-device I/O of one container: (bytes, operations) entries.
-type DiskIo = (Vec<BlkioEntry>, Vec<BlkioEntry>);
-
-/// The v1 files runc's `BlkioGroup.GetStats` (libcontainer/cgroups/fs/blkio.go) tries, in its
-/// order: (the group's first file, its `io_serviced`, its `io_service_bytes`). The first group
-/// whose first file has an entry supplies both tables: BFQ (with or without its debug files),
-/// CFQ, then blk-throttle's recursive and plain files. A kernel with BFQ built in has the
-/// `blkio.bfq.*` files everywhere but fills them only for devices BFQ schedules.
-const V1_GROUPS: [[&str; 3]; 5] = [
-    [
-        "blkio.bfq.sectors_recursive",
-        "blkio.bfq.io_serviced_recursive",
-        "blkio.bfq.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.bfq.io_serviced_recursive",
-        "blkio.bfq.io_serviced_recursive",
-        "blkio.bfq.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.sectors_recursive",
-        "blkio.io_serviced_recursive",
-        "blkio.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.throttle.io_serviced_recursive",
-        "blkio.throttle.io_serviced_recursive",
-        "blkio.throttle.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.throttle.io_serviced",
-        "blkio.throttle.io_serviced",
-        "blkio.throttle.io_service_bytes",
-    ],
-];
-
-/// The (operation, counter) pairs of one `io.stat` line that go to one v1 table.
-type OpCounters = [(&'static str, Option<u64>); 2];
-
-/// v2 `io.stat` lines as runc maps them to v1's tables: `rbytes`/`wbytes` to service bytes
-/// `Read`/`Write`, `rios`/`wios` to serviced; a counter the line lacks has no entry.
-pub fn io_stat_tables(stats: &[IoStat]) -> DiskIo {
-    let entries = |pick: fn(&IoStat) -> OpCounters| {
-        stats
-            .iter()
-            .flat_map(|s| {
-                pick(s).into_iter().filter_map(|(op, v)| {
-                    v.map(|value| BlkioEntry {
-                        major: s.major,
-                        minor: s.minor,
-                        op: op.to_string(),
-                        value,
-                    })
-                })
-            })
-            .collect()
-    };
-    (
-        entries(|s| [("Read", s.rbytes), ("Write", s.wbytes)]),
-        entries(|s| [("Read", s.rios), ("Write", s.wios)]),
-    )
-}
-
-fn read_io(snap: &Snapshot, id: &str) -> Option<DiskIo> {
-    let dir = snap.hier.dir(Ctrl::Blkio, id)?;
-    if snap.hier.v2 {
-        return Some(io_stat_tables(&io_stat(&read(&dir, "io.stat")?).ok()?));
-    }
-    let table = |file: &str| match read(&dir, file) {
-        Some(b) => blkio(&b),
-        None => Ok(Vec::new()),
-    };
-    for [first, serviced, bytes] in V1_GROUPS {
-        if table(first).map_or(true, |t| t.is_empty()) {
-            continue;
-        }
-        return Some((table(bytes).ok()?, table(serviced).ok()?));
-    }
-    Some((Vec::new(), Vec::new()))
-}
 
 /// `/dev/<name>` of a block device number, from the `<sysfs>/dev/block/M:m` link; `""` if unknown.
 fn device_name(roots: &Roots, major: u32, minor: u32) -> String {
@@ -116,7 +35,7 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         .containers
         .iter()
         .filter(|c| c.kind != Kind::Sandbox)
-        .filter_map(|c| read_io(snap, &c.id).map(|s| (c, s)))
+        .filter_map(|c| CgroupError::log(snap.hier.io(&c.id)).map(|s| (c, s)))
         .collect();
     // (device, major, minor) label values per device number.
     let mut names: HashMap<(u32, u32), [String; 3]> = HashMap::new();

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use super::cgroup::parse::cpu_list;
 use super::container_group;
-use super::parse::{cpu_list, cpuinfo, meminfo};
 use super::walk::Snapshot;
 use crate::collector::Settings;
-use crate::error::CollectError;
+use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
+use crate::procfs::cpuinfo::{parse_cpuinfo, CpuInfo};
 use crate::roots::Roots;
 use crate::util::{parse_file, read_optional};
 
@@ -52,6 +53,69 @@ pub fn sysfs_unique_cpu_property(roots: &Roots, property: &str) -> u64 {
     uniques.len() as u64
 }
 
+/// The `/proc/meminfo` values cAdvisor's machine info reads, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    /// `MemTotal`.
+    pub mem_total: u64,
+    /// `SwapTotal`.
+    pub swap_total: u64,
+    /// `SwapFree`.
+    pub swap_free: u64,
+}
+
+/// `MemTotal` (required), `SwapTotal` and `SwapFree` of `/proc/meminfo`
+/// ([`crate::procfs::meminfo::parse`]).
+pub fn meminfo(bytes: &[u8]) -> Result<MemInfo, ParseError> {
+    let mut m = MemInfo::default();
+    let mut found = false;
+    crate::procfs::meminfo::parse(bytes, |key, v| match key {
+        "MemTotal" => {
+            m.mem_total = v.bytes;
+            found = true;
+        }
+        "SwapTotal" => m.swap_total = v.bytes,
+        "SwapFree" => m.swap_free = v.bytes,
+        _ => {}
+    })?;
+    if !found {
+        return Err(ParseError::new("no MemTotal"));
+    }
+    Ok(m)
+}
+
+/// CPU topology counts of `/proc/cpuinfo`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTopology {
+    /// Logical CPUs (`processor` entries).
+    pub cores: u64,
+    /// Distinct `core id` values; 0 if the file has none (arm64).
+    pub physical_cores: u64,
+    /// Distinct `physical id` values; 0 if the file has none (arm64).
+    pub sockets: u64,
+}
+
+/// Counts logical CPUs, physical cores and sockets of parsed `/proc/cpuinfo` entries
+/// ([`parse_cpuinfo`]). Physical cores are the distinct `core id` values, as cAdvisor's
+/// `GetPhysicalCores` counts them (machine/machine.go `getUniqueMatchesCount`): core ids
+/// repeat on every socket, so a two-socket host reports one socket's cores, as the kubelet's
+/// `machine_cpu_physical_cores`. Without `core id`/`physical id` lines the count is 0 and the
+/// caller asks sysfs, as cAdvisor.
+pub fn cpu_topology(cpus: &[CpuInfo]) -> Result<CpuTopology, ParseError> {
+    if cpus.is_empty() {
+        return Err(ParseError::new("no processor entries"));
+    }
+    let distinct = |field: fn(&CpuInfo) -> &str| {
+        let values: BTreeSet<&str> = cpus.iter().map(field).filter(|v| !v.is_empty()).collect();
+        values.len() as u64
+    };
+    Ok(CpuTopology {
+        cores: cpus.len() as u64,
+        physical_cores: distinct(|c| c.core_id.as_str()),
+        sockets: distinct(|c| c.physical_id.as_str()),
+    })
+}
+
 container_group!(
     "machine",
     "/proc/cpuinfo, /proc/meminfo, /proc/sys/kernel/random/boot_id, /etc/machine-id, /sys/class/dmi/id/product_uuid, /sys/devices/system/cpu (without core ids)",
@@ -61,7 +125,7 @@ container_group!(
 
 fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
     let roots = &settings.roots;
-    let cpu = parse_file(&roots.proc("cpuinfo"), cpuinfo)?;
+    let cpu = parse_file(&roots.proc("cpuinfo"), |b| cpu_topology(&parse_cpuinfo(b)?))?;
     let physical_cores = match cpu.physical_cores {
         0 => sysfs_unique_cpu_property(roots, "core_id"),
         n => n,
@@ -118,6 +182,33 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GARBAGE: &[u8] = &[0xff, 0xfe, 0x00, 0x12];
+
+    fn topology(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
+        cpu_topology(&crate::procfs::cpuinfo::parse_cpuinfo_x86(bytes)?)
+    }
+
+    #[test]
+    fn meminfo_and_cpuinfo() {
+        let m = meminfo(b"MemTotal:        4013668 kB\nMemFree: 1 kB\nSwapTotal:       1048572 kB\nSwapFree:        1048572 kB\n").unwrap();
+        assert_eq!(m.mem_total, 4013668 * 1024);
+        assert_eq!(m.swap_total, 1048572 * 1024);
+        assert!(meminfo(b"").is_err());
+        assert!(meminfo(b"MemTotal: x kB").is_err());
+        assert!(meminfo(GARBAGE).is_err());
+        let c = topology(b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n").unwrap();
+        assert_eq!((c.cores, c.physical_cores, c.sockets), (3, 2, 1));
+        // Two sockets of two cores each, core ids repeating per socket (x86 cpuinfo layout):
+        // cAdvisor counts distinct core ids.
+        let two_sockets = b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 1\ncore id\t\t: 0\n\nprocessor\t: 3\nphysical id\t: 1\ncore id\t\t: 1\n";
+        let c = topology(two_sockets).unwrap();
+        assert_eq!((c.cores, c.physical_cores, c.sockets), (4, 2, 2));
+        let arm = topology(b"processor : 0\nBogoMIPS : 50\n\nprocessor : 1\n").unwrap();
+        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 0, 0));
+        assert!(topology(b"").is_err());
+        assert!(topology(GARBAGE).is_err());
+    }
 
     /// A sysfs cpu tree of an arm64 host with two clusters whose `core_id`s restart at 0 and
     /// one CPU offline, removed when dropped.

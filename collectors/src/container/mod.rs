@@ -3,22 +3,25 @@
 //!
 //! Every cgroup is a container whose `id` is its path relative to the hierarchy root. One walk
 //! of the cgroup trees per scrape ([`walk::Snapshot`]) is shared by all group collectors through
-//! `Settings::shared`; each group then reads only its own files (open, read, close), relative
-//! to the cgroup directory descriptors the walk opened and keeps until the scrape's groups are
-//! done ([`walk::Dir`]). A cgroup that vanishes mid-scrape is skipped silently. Labels follow
+//! `Settings::shared`; each group then asks the cgroup reader ([`cgroup`]) for typed stats of
+//! its containers, which reads only the files those need (open, read, close), relative to the
+//! cgroup directory descriptors the walk opened and keeps until the scrape's groups are done
+//! ([`cgroup::Dir`]). A cgroup that vanishes mid-scrape is skipped silently. Labels follow
 //! the kubelet's `/metrics/cadvisor` (`id, name, image, pod, namespace, container`) by default,
-//! with names taken from the runtimes' state on disk ([`runtime`]).
+//! with names taken from the runtimes' state on disk ([`runtime`], joined in [`identity`]).
 
+pub mod cgroup;
+pub mod config;
 pub mod cpu;
 pub mod diskio;
 pub mod flags;
+pub mod identity;
 pub mod layout;
 pub mod logs;
 pub mod machine;
 pub mod memory;
 pub mod network;
 pub mod oom;
-pub mod parse;
 pub mod pressure;
 pub mod process;
 pub mod runtime;

@@ -4,11 +4,10 @@
 //! sandboxes). A container in the host's network namespace (same `ns/net` as pid 1, or the
 //! runtime says so) gets no series: host NICs are never attributed to a container.
 
-use super::parse::{net_dev, pids, NetDev};
-use super::walk::{read, Container, Ctrl, Kind, Snapshot};
+use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
-use crate::error::CollectError;
+use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
 use crate::roots::Roots;
 
@@ -29,11 +28,35 @@ pub fn interface_reported(name: &str) -> bool {
     !SKIPPED_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-fn first_pid(snap: &Snapshot, id: &str) -> Option<u32> {
-    [Ctrl::Pids, Ctrl::Cpu, Ctrl::Memory]
-        .iter()
-        .filter_map(|c| snap.hier.dir(*c, id))
-        .find_map(|d| pids(&read(&d, "cgroup.procs")?).ok()?.first().copied())
+/// Counters of one interface from `/proc/<pid>/net/dev`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetDev {
+    /// Interface name.
+    pub name: String,
+    /// Receive: bytes, packets, errors, dropped.
+    pub rx: [u64; 4],
+    /// Transmit: bytes, packets, errors, dropped.
+    pub tx: [u64; 4],
+}
+
+/// Parses `/proc/<pid>/net/dev` (`procfs::net_dev`) after checking its two header lines, as
+/// cAdvisor's `scanInterfaceStats`; lines need 17 fields (name + 16 counters).
+pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
+    let mut lines = text.lines();
+    let header_ok = lines.next().is_some_and(|l| l.contains('|'))
+        && lines.next().is_some_and(|l| l.contains('|'));
+    if !header_ok {
+        return Err(ParseError::new("missing net/dev header"));
+    }
+    Ok(crate::procfs::net_dev::parse(bytes)?
+        .into_iter()
+        .map(|d| NetDev {
+            name: d.name,
+            rx: [d.rx[0], d.rx[1], d.rx[2], d.rx[3]],
+            tx: [d.tx[0], d.tx[1], d.tx[2], d.tx[3]],
+        })
+        .collect())
 }
 
 fn netns(roots: &Roots, pid: &str) -> Option<std::path::PathBuf> {
@@ -48,7 +71,7 @@ fn interfaces(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<Vec<NetDe
             if !m.netns_owner || m.host_network {
                 return None;
             }
-            let pid = first_pid(snap, &c.id).or(m.pid)?.to_string();
+            let pid = snap.hier.first_pid(&c.id).or(m.pid)?.to_string();
             let own = netns(roots, &pid)?;
             if netns(roots, "1").is_some_and(|host| host == own) {
                 return None;
@@ -57,8 +80,16 @@ fn interfaces(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<Vec<NetDe
         }
         Kind::Pod | Kind::Raw => return None,
     };
-    let bytes = std::fs::read(roots.proc(format!("{pid}/net/dev"))).ok()?;
-    let mut devs = net_dev(&bytes).ok()?;
+    // A process that exited since the walk has no file: skipped silently, as a gone cgroup.
+    let path = roots.proc(format!("{pid}/net/dev"));
+    let bytes = std::fs::read(&path).ok()?;
+    let mut devs = match net_dev(&bytes) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!("{}: {e}", path.display());
+            return None;
+        }
+    };
     devs.retain(|d| interface_reported(&d.name));
     Some(devs)
 }
@@ -122,6 +153,21 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GARBAGE: &[u8] = &[0xff, 0xfe, 0x00, 0x12];
+
+    #[test]
+    fn net_dev_lines() {
+        let s = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  eth0: 2155 25 1 2 0 0 0 0 1286 15 3 4 0 0 0 0\n";
+        let v = net_dev(s).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].name, "eth0");
+        assert_eq!(v[1].rx, [2155, 25, 1, 2]);
+        assert_eq!(v[1].tx, [1286, 15, 3, 4]);
+        assert!(net_dev(b"").is_err());
+        assert!(net_dev(&s[..s.len() - 20]).is_err());
+        assert!(net_dev(GARBAGE).is_err());
+    }
 
     #[test]
     fn skips_virtual_interfaces() {

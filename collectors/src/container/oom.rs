@@ -5,8 +5,8 @@
 //! is that local count, v2's `memory.events` sums the subtree, so v2 reads the local file
 //! (kernel ≥ 5.2) and falls back to `memory.events` before it.
 
-use super::parse::flat_keyed_lookup;
-use super::walk::{read, Ctrl, Kind, Snapshot};
+use super::cgroup::CgroupError;
+use super::walk::{Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -18,17 +18,6 @@ container_group!(
     emit,
     &[]
 );
-
-fn oom_kills(snap: &Snapshot, id: &str) -> Option<u64> {
-    let dir = snap.hier.dir(Ctrl::Memory, id)?;
-    let bytes = if snap.hier.v2 {
-        read(&dir, "memory.events.local").or_else(|| read(&dir, "memory.events"))?
-    } else {
-        read(&dir, "memory.oom_control")?
-    };
-    let [kills] = flat_keyed_lookup(&bytes, ["oom_kill"]).ok()?;
-    kills
-}
 
 fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
     family(
@@ -42,7 +31,10 @@ fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), Coll
         snap.containers
             .iter()
             .filter(|c| c.kind != Kind::Sandbox)
-            .filter_map(|c| oom_kills(snap, &c.id).map(|v| (c, vec![], v as f64))),
+            .filter_map(|c| {
+                let kills = CgroupError::log(snap.hier.oom_kills(&c.id))??;
+                Some((c, vec![], kills as f64))
+            }),
     );
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! sandbox cgroups are skipped unless `--collector.container.pressure-pod-level`
 //! (kubernetes#136642: most PSI series cost came from them).
 
-use super::parse::pressure;
-use super::walk::{read, Container, Dir, Kind, Snapshot};
+use super::cgroup::{CgroupError, Pressure};
+use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -21,25 +21,20 @@ container_group!(
 const RESOURCES: [(&str, &str); 3] = [("cpu", "CPU"), ("memory", "memory"), ("io", "IO")];
 
 fn emit(_: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
-    if snap.hier.unified.is_none() {
+    if !snap.hier.has_unified() {
         return Err(CollectError::NoData("no cgroup2 hierarchy".into()));
     }
     let pod_level = snap.config.pressure_pod_level;
     let wanted = |c: &&Container| pod_level || !matches!(c.kind, Kind::Pod | Kind::Sandbox);
-    // One handle per container for the three files (on a hybrid host the walk keeps no
-    // descriptors in the cgroup2 tree, so each handle opens its directory once).
-    let dirs: Vec<(&Container, Dir<'_>)> = snap
+    let all: Vec<(&Container, [Option<Pressure>; 3])> = snap
         .containers
         .iter()
         .filter(wanted)
-        .filter_map(|c| Some((c, snap.hier.unified_dir(&c.id)?)))
+        .filter_map(|c| Some((c, snap.hier.pressure(&c.id)?.map(CgroupError::log))))
         .collect();
-    for (res, what) in RESOURCES {
-        let file = format!("{res}.pressure");
-        let stats: Vec<(&Container, super::parse::Pressure)> = dirs
-            .iter()
-            .filter_map(|(c, dir)| Some((*c, pressure(&read(dir, &file)?).ok()?)))
-            .collect();
+    for (i, (res, what)) in RESOURCES.into_iter().enumerate() {
+        let stats: Vec<(&Container, Pressure)> =
+            all.iter().filter_map(|(c, p)| Some((*c, p[i]?))).collect();
         family(
             sink,
             snap,

@@ -3,8 +3,9 @@
 //! `/proc/<pid>/fd` of the container's processes) and `container_ulimits_soft` (the
 //! `/proc/<pid>/limits` of the runtime's init process, or pid 1 for `/`, as cAdvisor's root pid).
 
-use super::parse::{limit, max_open_files_soft, pids};
-use super::walk::{read, read_u64, Container, Ctrl, Kind, Snapshot};
+use super::cgroup::parse::max_open_files_soft;
+use super::cgroup::CgroupError;
+use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -77,47 +78,18 @@ fn root_pid(c: &Container) -> Option<u32> {
     }
 }
 
-/// `container_threads` where the cgroup has no `pids.current` (the root, or the pids
-/// controller not enabled for it): runc's v2 `statPids` falls back to counting the lines of
-/// `cgroup.procs` (libcontainer/cgroups/fs2/pids.go `statPidsFromCgroupProcs`); v1 reports 0.
-pub fn threads_without_pids_controller(v2: bool, procs: usize) -> u64 {
-    if v2 {
-        procs as u64
-    } else {
-        0
-    }
-}
-
 fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats> {
-    let id = &c.id;
-    let dir = snap
-        .hier
-        .dir(Ctrl::Pids, id)
-        .filter(|d| d.is_dir())
-        .or_else(|| snap.hier.dir(Ctrl::Cpu, id))?;
-    let procs = pids(&read(&dir, "cgroup.procs")?).ok()?;
-    let (threads, threads_max) = match read_u64(&dir, "pids.current") {
-        Some(current) => (
-            current,
-            read(&dir, "pids.max")
-                .and_then(|b| limit(&b).ok().flatten())
-                .unwrap_or(0),
-        ),
-        None => (
-            threads_without_pids_controller(snap.hier.v2, procs.len()),
-            0,
-        ),
-    };
+    let t = CgroupError::log(snap.hier.threads(&c.id))?;
     let mut s = ProcStats {
-        processes: procs.len() as u64,
-        threads,
-        threads_max,
+        processes: t.procs.len() as u64,
+        threads: t.current,
+        threads_max: t.max,
         max_open_files: root_pid(c)
             .and_then(|pid| std::fs::read(roots.proc(format!("{pid}/limits"))).ok())
             .and_then(|b| max_open_files_soft(&b).ok()),
         ..ProcStats::default()
     };
-    for pid in procs {
+    for pid in t.procs {
         let (fds, sockets) = count_fds(roots, pid);
         s.fds += fds;
         s.sockets += sockets;
@@ -184,15 +156,4 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
         }),
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn v2_threads_fall_back_to_cgroup_procs() {
-        assert_eq!(threads_without_pids_controller(true, 3), 3);
-        assert_eq!(threads_without_pids_controller(false, 3), 0);
-    }
 }

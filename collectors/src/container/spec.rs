@@ -6,9 +6,9 @@
 //! The start time is Docker's `State.StartedAt` where Docker knows the container, else the
 //! cgroup time (cAdvisor's raw and containerd handlers).
 
-use super::parse::limit;
+use super::cgroup::CgroupError;
 use super::runtime::Meta;
-use super::walk::{read, read_u64, Container, Ctrl, Dir, Kind, Snapshot};
+use super::walk::{Container, Kind, Snapshot};
 use super::{container_group, family};
 use crate::collector::Settings;
 use crate::error::CollectError;
@@ -37,70 +37,11 @@ pub struct Spec {
     pub created: Option<f64>,
 }
 
-/// cAdvisor's v2 `cpu.weight` → shares conversion (`convertCPUWeightToCPULimit`, integer
-/// arithmetic); a weight outside the kernel's 1..=10000 is 0.
-pub fn weight_to_shares(weight: u64) -> u64 {
-    if !(1..=10000).contains(&weight) {
-        return 0;
-    }
-    2 + (weight - 1) * 262142 / 9999
-}
-
-/// v2 `cpu.max` as cAdvisor's `getSpecInternal` reads it for the spec: (quota, period), `max`
-/// or an unparsable field is 0, and a file without two fields is (0, 0).
-pub fn cpu_max_spec(bytes: &[u8]) -> (u64, u64) {
-    let text = String::from_utf8_lossy(bytes);
-    let Some((quota, period)) = text.trim().split_once(' ') else {
-        return (0, 0);
-    };
-    let field = |v: &str| v.parse::<u64>().unwrap_or(0);
-    (field(quota), field(period))
-}
-
 fn memory_value(v: Option<u64>) -> u64 {
     match v {
         Some(v) if v <= MAX_MEMORY => v,
         _ => 0,
     }
-}
-
-fn read_limit(dir: &Dir<'_>, file: &str) -> Option<Option<u64>> {
-    read(dir, file).and_then(|b| limit(&b).ok())
-}
-
-fn cpu_spec(snap: &Snapshot, id: &str) -> Option<[u64; 3]> {
-    let dir = snap.hier.dir(Ctrl::Cpu, id)?;
-    if snap.hier.v2 {
-        // cAdvisor has a cpu spec for every v2 cgroup, with 0 for what is missing: the root
-        // and cgroups without the cpu controller have no cpu.weight or cpu.max.
-        let shares = read_u64(&dir, "cpu.weight").map_or(0, weight_to_shares);
-        let (quota, period) = read(&dir, "cpu.max").map_or((0, 0), |b| cpu_max_spec(&b));
-        Some([shares, period, quota])
-    } else {
-        let shares = read_u64(&dir, "cpu.shares")?;
-        let period = read_u64(&dir, "cpu.cfs_period_us").unwrap_or(0);
-        let quota = read_limit(&dir, "cpu.cfs_quota_us").flatten().unwrap_or(0);
-        Some([shares, period, quota])
-    }
-}
-
-fn memory_spec(snap: &Snapshot, id: &str) -> Option<[u64; 3]> {
-    let dir = snap.hier.dir(Ctrl::Memory, id)?;
-    let files = if snap.hier.v2 {
-        ["memory.max", "memory.min", "memory.swap.max"]
-    } else {
-        [
-            "memory.limit_in_bytes",
-            "memory.soft_limit_in_bytes",
-            "memory.memsw.limit_in_bytes",
-        ]
-    };
-    let limit = read_limit(&dir, files[0])?;
-    Some([
-        memory_value(limit),
-        memory_value(read_limit(&dir, files[1]).flatten()),
-        memory_value(read_limit(&dir, files[2]).flatten()),
-    ])
 }
 
 /// The cgroup time ([`Snapshot::cgroup_time`]), not earlier than boot time.
@@ -127,8 +68,8 @@ fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(
             let cgroup_time = start_time(snap, &c.id, boot);
             let runtime = |f: fn(&Meta) -> Option<f64>| c.meta.as_deref().and_then(f);
             let spec = Spec {
-                cpu: cpu_spec(snap, &c.id),
-                memory: memory_spec(snap, &c.id),
+                cpu: CgroupError::log(snap.hier.cpu_spec(&c.id)),
+                memory: CgroupError::log(snap.hier.memory_spec(&c.id)).map(|m| m.map(memory_value)),
                 start: runtime(|m| m.started).map(f64::floor).or(cgroup_time),
                 created: runtime(|m| m.created).map(f64::floor).or(cgroup_time),
             };
@@ -252,24 +193,6 @@ fn health_value(status: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_weight_conversion() {
-        assert_eq!(weight_to_shares(1), 2);
-        assert_eq!(weight_to_shares(50), 1286);
-        assert_eq!(weight_to_shares(100), 2597);
-        assert_eq!(weight_to_shares(10000), 262144);
-        assert_eq!(weight_to_shares(0), 0);
-        assert_eq!(weight_to_shares(10001), 0);
-    }
-
-    #[test]
-    fn cpu_max_spec_forms() {
-        assert_eq!(cpu_max_spec(b"max 100000\n"), (0, 100000));
-        assert_eq!(cpu_max_spec(b"50000 100000\n"), (50000, 100000));
-        assert_eq!(cpu_max_spec(b"50000\n"), (0, 0));
-        assert_eq!(cpu_max_spec(b""), (0, 0));
-    }
 
     #[test]
     fn health_values() {

@@ -5,8 +5,9 @@
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
+use crate::procfs::{self, meminfo::MemValue};
 use crate::stateless_collector;
-use crate::util::{lossy, parse_file, parse_u64_prefixed};
+use crate::util::parse_file;
 
 stateless_collector!("meminfo", true, "/proc/meminfo", collect);
 
@@ -86,15 +87,6 @@ const FIELDS: &[(&str, &str, &str, bool)] = &[
     field!("HugePages_Total", count),
 ];
 
-/// One `/proc/meminfo` value: the raw number and, for `kB` lines, the byte count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemValue {
-    /// The number as written.
-    pub raw: u64,
-    /// `raw × 1024` for `kB` lines, `raw` for unitless lines.
-    pub bytes: u64,
-}
-
 /// The exported fields of one `/proc/meminfo`, by their position in [`FIELDS`].
 #[derive(Debug)]
 pub struct Meminfo([Option<MemValue>; FIELDS.len()]);
@@ -113,35 +105,14 @@ impl Meminfo {
     }
 }
 
-/// Parses `/proc/meminfo` like procfs: every line must be `Key: N [kB]`. Fields node_exporter
-/// does not export are checked and dropped.
+/// Parses `/proc/meminfo` ([`procfs::meminfo::parse`]) and keeps node_exporter's fields.
 pub fn parse(bytes: &[u8]) -> Result<Meminfo, ParseError> {
-    let text = lossy(bytes);
     let mut values = Meminfo::default();
-    for line in crate::util::lines(&text) {
-        let mut fields = line.split_ascii_whitespace();
-        let Some(key) = fields.next() else {
-            continue;
-        };
-        let malformed = || ParseError::new(format!("malformed meminfo line {line:?}"));
-        let number = fields.next().ok_or_else(malformed)?;
-        let unit = fields.next();
-        if fields.next().is_some() {
-            return Err(malformed());
-        }
-        // procfs: strconv.ParseUint(fields[1], 0, 64), so a prefix or leading 0 picks the base.
-        let raw = parse_u64_prefixed(number)
-            .map_err(|_| ParseError::new(format!("invalid meminfo value {number:?}")))?;
-        let bytes = match unit {
-            None => raw,
-            Some("kB") => raw.saturating_mul(1024),
-            Some(other) => return Err(ParseError::new(format!("unsupported unit {other:?}"))),
-        };
-        let key = key.strip_suffix(':').unwrap_or(key);
+    procfs::meminfo::parse(bytes, |key, value| {
         if let Some(pos) = FIELDS.iter().position(|(f, ..)| *f == key) {
-            values.0[pos] = Some(MemValue { raw, bytes });
+            values.0[pos] = Some(value);
         }
-    }
+    })?;
     Ok(values)
 }
 
@@ -170,32 +141,5 @@ mod tests {
         assert_eq!(values.get("Active(anon)").unwrap().raw, 123);
         assert_eq!(values.get("HugePages_Total").unwrap().bytes, 0);
         assert_eq!(values.get("MemFree"), None);
-    }
-
-    #[test]
-    fn rejects_bad_input() {
-        assert_eq!(parse(b"").unwrap().get("MemTotal"), None);
-        assert!(parse(b"MemTotal:\n").is_err());
-        assert!(parse(b"MemTotal: x kB\n").is_err());
-        assert!(parse(b"MemTotal: 1 MB\n").is_err());
-        assert!(parse(b"MemTotal: 1 kB extra\n").is_err());
-        // Go's base-0 ParseUint, as procfs.
-        assert_eq!(
-            parse(b"MemFree: 010 kB\n")
-                .unwrap()
-                .get("MemFree")
-                .unwrap()
-                .raw,
-            8
-        );
-        assert_eq!(
-            parse(b"MemFree: 0x10\n")
-                .unwrap()
-                .get("MemFree")
-                .unwrap()
-                .raw,
-            16
-        );
-        assert!(parse(&[0xff, b':', b' ', 0xfe]).is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! The mount table (`/proc/<pid>/mountinfo`, proc(5)) as the filesystem collector needs it,
-//! decoded as node_exporter's `parseFilesystemLabels` does.
+//! decoded as node_exporter's `parseFilesystemLabels` does; the lines are split by the one
+//! mountinfo parser (`crate::procfs::mountinfo`).
 
 use crate::error::ParseError;
+use crate::procfs::mountinfo;
 
 /// One line of mountinfo, as the collector needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,66 +43,25 @@ impl Mount {
 /// `-` separator fourth from the end, numeric ids and a `major:minor` pair. Any malformed line
 /// fails the whole file.
 pub fn parse_mountinfo(bytes: &[u8]) -> Result<Vec<Mount>, ParseError> {
-    let mut mounts = Vec::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        if line.is_empty() {
-            continue;
-        }
-        mounts.push(parse_mountinfo_line(line)?);
-    }
-    Ok(mounts)
+    Ok(mountinfo::parse(bytes)?.iter().map(mount).collect())
 }
 
-fn parse_mountinfo_line(line: &[u8]) -> Result<Mount, ParseError> {
-    let text = || String::from_utf8_lossy(line).into_owned();
-    let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    let n = fields.len();
-    if n < 10 {
-        return Err(ParseError::new(format!(
-            "too few fields in mount string: {}",
-            text()
-        )));
-    }
-    let field = |i: usize| fields.get(i).copied().unwrap_or_default();
-    if field(n - 4) != b"-" {
-        return Err(ParseError::new(format!(
-            "couldn't find separator in expected field: {}",
-            text()
-        )));
-    }
-    for id in [field(0), field(1)] {
-        if std::str::from_utf8(id)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-            .is_none()
-        {
-            return Err(ParseError::new(format!("invalid mount id in: {}", text())));
-        }
-    }
-    let (major, minor) = std::str::from_utf8(field(2))
-        .ok()
-        .and_then(|s| s.split_once(':'))
-        .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
-        .ok_or_else(|| {
-            ParseError::new(format!(
-                "malformed mount point MajorMinorVer: {:?}",
-                String::from_utf8_lossy(field(2))
-            ))
-        })?;
+/// node_exporter's view of one mountinfo line.
+fn mount(line: &mountinfo::Line<'_>) -> Mount {
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Ok(Mount {
-        device: lossy(field(n - 2)),
+    Mount {
+        device: lossy(line.source),
         // The label as node_exporter writes it; statfs gets the path the kernel means, so a
         // mount point with a backslash or newline is measured (node_exporter's statfs of the
         // half-decoded path fails there).
-        mount_point: lossy(&unescape_space_and_tab(field(4))),
-        mount_point_raw: crate::procfs::mountinfo::unescape_octal(field(4)),
-        fs_type: lossy(field(n - 3)),
-        major: major.to_string(),
-        minor: minor.to_string(),
-        mount_options: lossy(field(5)),
-        super_options: lossy(field(n - 1)),
-    })
+        mount_point: lossy(&unescape_space_and_tab(line.mount_point)),
+        mount_point_raw: mountinfo::unescape_octal(line.mount_point),
+        fs_type: lossy(line.fs_type),
+        major: line.major.to_string(),
+        minor: line.minor.to_string(),
+        mount_options: lossy(line.mount_options),
+        super_options: lossy(line.super_options),
+    }
 }
 
 /// node_exporter's `parseFilesystemLabels` decodes only `\040` (space) and `\011` (tab) in

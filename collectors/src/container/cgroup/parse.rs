@@ -1,10 +1,14 @@
-//! Pure parsers for cgroup (v1 and v2) and procfs files the container groups read.
+//! Pure parsers for the cgroup (v1 and v2) files the reader reads, and the few procfs and
+//! sysfs files only the container side reads (`cgroup.procs`, `/proc/<pid>/limits`, CPU lists).
 //!
 //! Every parser takes the bytes of one file and returns typed values or a [`ParseError`];
 //! none does I/O. Values are kept as `u64` in the file's own unit; callers scale them.
+//!
+//! Over 500 lines on purpose: about 340 of parsers, each following runc's reading of its file,
+//! and their unit tests beside them; the fuzz table and `tests/layout.rs` check this one file.
 
 use crate::error::ParseError;
-use crate::procfs::mountinfo::unescape_octal;
+use crate::procfs::mountinfo;
 
 fn text(bytes: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))
@@ -247,159 +251,36 @@ pub struct CgroupMount {
     pub controllers: Vec<String>,
 }
 
-/// Parses mountinfo and returns its `cgroup` and `cgroup2` mounts in order.
+/// Parses mountinfo ([`mountinfo::parse`]) and returns its `cgroup` and `cgroup2` mounts in
+/// order. An empty file or one that is not UTF-8 is an error.
 pub fn cgroup_mounts(bytes: &[u8]) -> Result<Vec<CgroupMount>, ParseError> {
-    let text = text(bytes)?;
-    if text.trim().is_empty() {
+    if text(bytes)?.trim().is_empty() {
         return Err(ParseError::new("empty mountinfo"));
     }
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let sep = fields
-            .iter()
-            .position(|f| *f == "-")
-            .filter(|&p| p >= 6)
-            .ok_or_else(|| ParseError::new(format!("malformed mountinfo line {line:?}")))?;
-        let (Some(fstype), Some(super_opts)) = (fields.get(sep + 1), fields.get(sep + 3)) else {
-            return Err(ParseError::new(format!(
-                "truncated mountinfo line {line:?}"
-            )));
-        };
-        let v2 = match *fstype {
-            "cgroup2" => true,
-            "cgroup" => false,
+    for line in mountinfo::parse(bytes)? {
+        let v2 = match line.fs_type {
+            b"cgroup2" => true,
+            b"cgroup" => false,
             _ => continue,
         };
         let controllers = if v2 {
             Vec::new()
         } else {
-            super_opts
+            text(line.super_options)?
                 .split(',')
                 .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent="))
                 .map(str::to_string)
                 .collect()
         };
         out.push(CgroupMount {
-            mount_point: String::from_utf8_lossy(&unescape_octal(fields[4].as_bytes()))
+            mount_point: String::from_utf8_lossy(&mountinfo::unescape_octal(line.mount_point))
                 .into_owned(),
             v2,
             controllers,
         });
     }
     Ok(out)
-}
-
-/// Counters of one interface from `/proc/<pid>/net/dev`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NetDev {
-    /// Interface name.
-    pub name: String,
-    /// Receive: bytes, packets, errors, dropped.
-    pub rx: [u64; 4],
-    /// Transmit: bytes, packets, errors, dropped.
-    pub tx: [u64; 4],
-}
-
-/// Parses `/proc/<pid>/net/dev` (`procfs::net_dev`) after checking its two header lines, as
-/// cAdvisor's `scanInterfaceStats`; lines need 17 fields (name + 16 counters).
-pub fn net_dev(bytes: &[u8]) -> Result<Vec<NetDev>, ParseError> {
-    let text = text(bytes)?;
-    let mut lines = text.lines();
-    let header_ok = lines.next().is_some_and(|l| l.contains('|'))
-        && lines.next().is_some_and(|l| l.contains('|'));
-    if !header_ok {
-        return Err(ParseError::new("missing net/dev header"));
-    }
-    Ok(crate::procfs::net_dev::parse(bytes)?
-        .into_iter()
-        .map(|d| NetDev {
-            name: d.name,
-            rx: [d.rx[0], d.rx[1], d.rx[2], d.rx[3]],
-            tx: [d.tx[0], d.tx[1], d.tx[2], d.tx[3]],
-        })
-        .collect())
-}
-
-/// The `/proc/meminfo` values the machine group needs, in bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemInfo {
-    /// `MemTotal`.
-    pub mem_total: u64,
-    /// `SwapTotal`.
-    pub swap_total: u64,
-    /// `SwapFree`.
-    pub swap_free: u64,
-}
-
-/// Parses `/proc/meminfo` for MemTotal, SwapTotal and SwapFree (kB → bytes).
-pub fn meminfo(bytes: &[u8]) -> Result<MemInfo, ParseError> {
-    let mut m = MemInfo::default();
-    let mut found = false;
-    for line in text(bytes)?.lines() {
-        let Some((key, rest)) = line.split_once(':') else {
-            continue;
-        };
-        let slot = match key {
-            "MemTotal" => &mut m.mem_total,
-            "SwapTotal" => &mut m.swap_total,
-            "SwapFree" => &mut m.swap_free,
-            _ => continue,
-        };
-        let value = rest.split_ascii_whitespace().next().unwrap_or_default();
-        *slot = num(value)?.saturating_mul(1024);
-        found |= key == "MemTotal";
-    }
-    if !found {
-        return Err(ParseError::new("no MemTotal"));
-    }
-    Ok(m)
-}
-
-/// CPU topology counts from `/proc/cpuinfo`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuTopology {
-    /// Logical CPUs (`processor` entries).
-    pub cores: u64,
-    /// Distinct `core id` values; 0 if the file has none (arm64).
-    pub physical_cores: u64,
-    /// Distinct `physical id` values; 0 if the file has none (arm64).
-    pub sockets: u64,
-}
-
-/// Parses `/proc/cpuinfo` into logical CPU, physical core and socket counts. Physical cores
-/// are the distinct `core id` values, as cAdvisor's `GetPhysicalCores` counts them
-/// (machine/machine.go `getUniqueMatchesCount`): core ids repeat on every socket, so a
-/// two-socket host reports one socket's cores, as the kubelet's `machine_cpu_physical_cores`.
-/// Without `core id`/`physical id` lines the count is 0 and the caller asks sysfs, as cAdvisor.
-pub fn cpuinfo(bytes: &[u8]) -> Result<CpuTopology, ParseError> {
-    let mut cores = 0u64;
-    let mut sockets = std::collections::BTreeSet::new();
-    let mut core_ids = std::collections::BTreeSet::new();
-    for line in text(bytes)?.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        match key.trim() {
-            "processor" => cores += 1,
-            "physical id" => {
-                sockets.insert(value.to_string());
-            }
-            "core id" => {
-                core_ids.insert(value.to_string());
-            }
-            _ => {}
-        }
-    }
-    if cores == 0 {
-        return Err(ParseError::new("no processor entries"));
-    }
-    Ok(CpuTopology {
-        cores,
-        physical_cores: core_ids.len() as u64,
-        sockets: sockets.len() as u64,
-    })
 }
 
 /// Parses a kernel CPU list (`/sys/devices/system/cpu/online`: `0-3,5,7-8`) into CPU numbers.
@@ -646,40 +527,6 @@ Max open files            20000                1048576              files     \n
         assert!(cgroup_mounts(b"32 31 0:29 / /x rw - cgroup").is_err());
         assert!(cgroup_mounts(b"garbage line here\n").is_err());
         assert!(cgroup_mounts(GARBAGE).is_err());
-    }
-
-    #[test]
-    fn net_dev_lines() {
-        let s = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n  eth0: 2155 25 1 2 0 0 0 0 1286 15 3 4 0 0 0 0\n";
-        let v = net_dev(s).unwrap();
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[1].name, "eth0");
-        assert_eq!(v[1].rx, [2155, 25, 1, 2]);
-        assert_eq!(v[1].tx, [1286, 15, 3, 4]);
-        assert!(net_dev(b"").is_err());
-        assert!(net_dev(&s[..s.len() - 20]).is_err());
-        assert!(net_dev(GARBAGE).is_err());
-    }
-
-    #[test]
-    fn meminfo_and_cpuinfo() {
-        let m = meminfo(b"MemTotal:        4013668 kB\nMemFree: 1 kB\nSwapTotal:       1048572 kB\nSwapFree:        1048572 kB\n").unwrap();
-        assert_eq!(m.mem_total, 4013668 * 1024);
-        assert_eq!(m.swap_total, 1048572 * 1024);
-        assert!(meminfo(b"").is_err());
-        assert!(meminfo(b"MemTotal: x kB").is_err());
-        assert!(meminfo(GARBAGE).is_err());
-        let c = cpuinfo(b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n").unwrap();
-        assert_eq!((c.cores, c.physical_cores, c.sockets), (3, 2, 1));
-        // Two sockets of two cores each, core ids repeating per socket (x86 cpuinfo layout):
-        // cAdvisor counts distinct core ids.
-        let two_sockets = b"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 2\nphysical id\t: 1\ncore id\t\t: 0\n\nprocessor\t: 3\nphysical id\t: 1\ncore id\t\t: 1\n";
-        let c = cpuinfo(two_sockets).unwrap();
-        assert_eq!((c.cores, c.physical_cores, c.sockets), (4, 2, 2));
-        let arm = cpuinfo(b"processor : 0\nBogoMIPS : 50\n\nprocessor : 1\n").unwrap();
-        assert_eq!((arm.cores, arm.physical_cores, arm.sockets), (2, 0, 0));
-        assert!(cpuinfo(b"").is_err());
-        assert!(cpuinfo(GARBAGE).is_err());
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! The cgroup reader: finds the mounted hierarchies (v1, v2 or hybrid), walks them once per
+//! scrape keeping directory descriptors ([`tree`]), and reads each container's files into
+//! typed stats ([`CpuStats`], [`MemStats`], ...) with errors that name the file. It is the
+//! only code that opens cgroup files and the only code that asks whether the host is v1 or
+//! v2; the container groups map its stats to metrics.
+
+mod cpu;
+mod dir;
+mod io;
+mod limits;
+mod memory;
+pub mod parse;
+mod procs;
+mod times;
+pub mod tree;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use cpu::{v1_bandwidth, v2_stats, CpuStats};
+pub use dir::{CgResult, CgroupError, Dir};
+pub use io::{io_stat_tables, DiskIo};
+pub use limits::{cpu_max_spec, weight_to_shares, CpuSpec, MemorySpec};
+pub use memory::{working_set, MemStats};
+pub use parse::{BlkioEntry, Pressure};
+pub use procs::Threads;
+pub use times::CgroupTimes;
+
+use crate::error::CollectError;
+use crate::hash::FastMap;
+use crate::roots::Roots;
+
+/// The controllers whose files the groups read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ctrl {
+    /// `cpu` (v1 shares/quota/cfs stats; v2 everything cpu).
+    Cpu,
+    /// `cpuacct` (v1 usage).
+    Cpuacct,
+    /// `memory`.
+    Memory,
+    /// `pids`.
+    Pids,
+    /// `blkio` (v2 `io`).
+    Blkio,
+}
+
+const CTRLS: [(Ctrl, &str); 5] = [
+    (Ctrl::Cpu, "cpu"),
+    (Ctrl::Cpuacct, "cpuacct"),
+    (Ctrl::Memory, "memory"),
+    (Ctrl::Pids, "pids"),
+    (Ctrl::Blkio, "blkio"),
+];
+
+/// The mounted hierarchies, mapped below the configured roots.
+#[derive(Clone, Debug, Default)]
+pub struct Hierarchies {
+    /// True when the controllers live in a cgroup2 hierarchy (pure v2).
+    v2: bool,
+    v1: [Option<PathBuf>; 5],
+    /// The cgroup2 mount (pure v2, or `unified` on a hybrid host).
+    unified: Option<PathBuf>,
+    /// Directory descriptors the walk that found the cgroups opened, kept for its scrape.
+    kept: Arc<Kept>,
+}
+
+/// The cgroup directories a walk opened, per hierarchy root and container id. They live as
+/// long as the snapshot, which is dropped when the scrape's last group is done with it
+/// (`walk::Shared::finish`), so no descriptor outlives the scrape and pins a removed cgroup.
+#[derive(Default)]
+pub(crate) struct Kept {
+    roots: Vec<(PathBuf, FastMap<Box<str>, OwnedFd>)>,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n: usize = self.roots.iter().map(|(_, m)| m.len()).sum();
+        write!(f, "Kept({n} directories)")
+    }
+}
+
+impl Hierarchies {
+    /// True on a pure cgroup2 host (the controllers are not in v1 hierarchies).
+    pub fn is_v2(&self) -> bool {
+        self.v2
+    }
+
+    /// True when a cgroup2 hierarchy is mounted (pure v2, or hybrid's `unified`).
+    pub fn has_unified(&self) -> bool {
+        self.unified.is_some()
+    }
+
+    /// The directory of container `id` in controller `ctrl`'s hierarchy, if it is mounted.
+    pub fn dir(&self, ctrl: Ctrl, id: &str) -> Option<Dir<'_>> {
+        let base = if self.v2 {
+            self.unified.as_ref()
+        } else {
+            let i = CTRLS.iter().position(|(c, _)| *c == ctrl)?;
+            self.v1[i].as_ref()
+        }?;
+        Some(self.handle(base, id))
+    }
+
+    /// [`Hierarchies::dir`], or `Missing(file)` when the controller is not mounted.
+    fn need(&self, ctrl: Ctrl, id: &str, file: &'static str) -> CgResult<Dir<'_>> {
+        self.dir(ctrl, id).ok_or(CgroupError::Missing(file))
+    }
+
+    /// The container's directory in the cgroup2 hierarchy (pure v2 or hybrid).
+    pub fn unified_dir(&self, id: &str) -> Option<Dir<'_>> {
+        self.unified.as_ref().map(|b| self.handle(b, id))
+    }
+
+    fn handle(&self, base: &Path, id: &str) -> Dir<'_> {
+        let kept = self
+            .kept
+            .roots
+            .iter()
+            .find(|(root, _)| root.as_os_str() == base.as_os_str())
+            .and_then(|(_, m)| m.get(id))
+            .map(|fd| fd.as_fd());
+        Dir::with_kept(dir::join_id(base, id), kept)
+    }
+
+    /// Every directory of container `id`: one per mounted controller hierarchy and the cgroup2
+    /// one, without repeats (a cgroup exists once per hierarchy).
+    pub fn all_dirs(&self, id: &str) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = CTRLS
+            .iter()
+            .filter_map(|(c, _)| self.dir(*c, id))
+            .chain(self.unified_dir(id))
+            .map(|d| d.path().to_path_buf())
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// The hierarchy roots to walk, those whose directories the groups open most first (the
+    /// walk keeps directory descriptors in this order until its budget is spent): memory
+    /// (memory, oom, spec), cpu (cpu, spec), pids (process, spec), then cpuacct and blkio.
+    fn walk_roots(&self) -> Vec<PathBuf> {
+        if self.v2 {
+            return self.unified.iter().cloned().collect();
+        }
+        let mut roots: Vec<PathBuf> = Vec::new();
+        for ctrl in [
+            Ctrl::Memory,
+            Ctrl::Cpu,
+            Ctrl::Pids,
+            Ctrl::Cpuacct,
+            Ctrl::Blkio,
+        ] {
+            let i = CTRLS.iter().position(|(c, _)| *c == ctrl);
+            if let Some(root) = i.and_then(|i| self.v1[i].as_ref()) {
+                if !roots.contains(root) {
+                    roots.push(root.clone());
+                }
+            }
+        }
+        roots
+    }
+}
+
+/// Maps a mount point from mountinfo below the roots: `/sys/...` goes below `--path.sysfs`
+/// (a DaemonSet sees the host's `/sys/fs/cgroup` at `/host/sys/fs/cgroup`), a path already
+/// below the sysfs root is kept, anything else goes below `--path.rootfs`.
+pub fn map_mount_point(roots: &Roots, mount_point: &str) -> PathBuf {
+    let sysfs = roots.sysfs.to_string_lossy();
+    let sysfs = sysfs.trim_end_matches('/');
+    if !sysfs.is_empty() && sysfs != "/sys" && mount_point.starts_with(&format!("{sysfs}/")) {
+        return PathBuf::from(mount_point);
+    }
+    match mount_point.strip_prefix("/sys/") {
+        Some(rest) => roots.sys(rest),
+        None => roots.root(mount_point),
+    }
+}
+
+/// Builds the hierarchies from the cgroup mounts of mountinfo; `None` when none is usable.
+pub fn hierarchies(roots: &Roots, mounts: &[parse::CgroupMount]) -> Option<Hierarchies> {
+    let mut h = Hierarchies::default();
+    for m in mounts {
+        let dir = map_mount_point(roots, &m.mount_point);
+        if !dir.is_dir() {
+            continue;
+        }
+        if m.v2 {
+            h.unified.get_or_insert(dir);
+            continue;
+        }
+        for (i, (_, name)) in CTRLS.iter().enumerate() {
+            if m.controllers.iter().any(|c| c == name) && h.v1[i].is_none() {
+                h.v1[i] = Some(dir.clone());
+            }
+        }
+    }
+    if h.v1.iter().all(Option::is_none) {
+        h.unified.as_ref()?;
+        h.v2 = true;
+    }
+    Some(h)
+}
+
+/// Finds the cgroup mounts in `<procfs>/1/mountinfo` (the host's view with hostPID) or
+/// `<procfs>/self/mountinfo`. No usable mount is `NoData`.
+pub fn discover(roots: &Roots) -> Result<Hierarchies, CollectError> {
+    for who in ["1", "self"] {
+        let path = roots.proc(format!("{who}/mountinfo"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let mounts = match parse::cgroup_mounts(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("unparsable {}: {e}", path.display());
+                continue;
+            }
+        };
+        if let Some(h) = hierarchies(roots, &mounts) {
+            return Ok(h);
+        }
+    }
+    Err(CollectError::NoData("no cgroup file system mounted".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_mount_points_below_roots() {
+        let mut r = Roots::default();
+        assert_eq!(
+            map_mount_point(&r, "/sys/fs/cgroup/cpu,cpuacct"),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
+        r.sysfs = PathBuf::from("/host/sys");
+        r.rootfs = PathBuf::from("/host/root");
+        assert_eq!(
+            map_mount_point(&r, "/sys/fs/cgroup/memory"),
+            PathBuf::from("/host/sys/fs/cgroup/memory")
+        );
+        assert_eq!(
+            map_mount_point(&r, "/host/sys/fs/cgroup"),
+            PathBuf::from("/host/sys/fs/cgroup")
+        );
+        assert_eq!(
+            map_mount_point(&r, "/cgroup2"),
+            PathBuf::from("/host/root/cgroup2")
+        );
+    }
+
+    #[test]
+    fn hierarchies_from_mounts() {
+        let mounts = |text: &str| parse::cgroup_mounts(text.as_bytes()).expect("mountinfo");
+        let base = std::env::temp_dir().join(format!("nodex-hier-{}", std::process::id()));
+        for d in [
+            "sys/fs/cgroup/cpu,cpuacct",
+            "sys/fs/cgroup/memory",
+            "sys/fs/cgroup/unified",
+        ] {
+            std::fs::create_dir_all(base.join(d)).expect("mkdir");
+        }
+        let roots = Roots::fixture(&base);
+        let hybrid = mounts(
+            "1 0 0:1 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+             2 0 0:2 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+             4 0 0:4 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
+        );
+        let h = hierarchies(&roots, &hybrid).expect("hybrid");
+        assert!(!h.v2);
+        let cg = base.join("sys/fs/cgroup");
+        let path = |d: Option<Dir<'_>>| d.map(|d| d.path().to_path_buf());
+        assert_eq!(
+            path(h.dir(Ctrl::Cpuacct, "/a")),
+            Some(cg.join("cpu,cpuacct/a"))
+        );
+        assert_eq!(path(h.dir(Ctrl::Cpu, "/")), Some(cg.join("cpu,cpuacct")));
+        assert_eq!(
+            path(h.dir(Ctrl::Pids, "/a")),
+            None,
+            "unmounted dir is ignored"
+        );
+        assert_eq!(path(h.unified_dir("/a")), Some(cg.join("unified/a")));
+        let pure = mounts("3 0 0:3 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+        let h = hierarchies(&roots, &pure).expect("v2");
+        assert!(h.v2);
+        assert_eq!(path(h.dir(Ctrl::Memory, "/a")), Some(cg.join("unified/a")));
+        assert!(hierarchies(&roots, &[]).is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
