@@ -24,7 +24,7 @@ import time
 from benchlib import fetch, free_port
 
 HOST_ONLY = [f"--no-collector.{c}" for c in (
-    "container_cpu", "container_diskio", "container_memory", "container_network", "container_oom",
+    "container_cpu", "container_disk", "container_diskio", "container_logs", "container_memory", "container_network", "container_oom",
     "container_pressure", "container_process", "container_spec", "machine")]
 
 

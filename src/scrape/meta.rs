@@ -8,13 +8,14 @@ use nodex_collectors::expfmt::MetricSink;
 use super::Scraper;
 use crate::selfmetrics;
 
-/// `node_scrape_collector_success` and `node_scrape_collector_duration_seconds`, one block per
-/// family (the renderer sorts blocks), not one per collector.
+/// `node_scrape_collector_success` and `node_scrape_collector_duration_seconds` written into
+/// the empty sink `meta`, one block per family (the renderer sorts blocks), not one per
+/// collector.
 pub(super) fn collector_meta(
+    mut meta: MetricSink,
     successes: &[(&'static str, bool)],
     durations: &[(&'static str, Duration)],
 ) -> MetricSink {
-    let mut meta = MetricSink::new();
     meta.gauge(
         "node_scrape_collector_success",
         "node_exporter: Whether a collector succeeded.",
@@ -64,9 +65,9 @@ fn build_info(sink: &mut MetricSink) {
 }
 
 impl Scraper {
-    /// The exporter's own metrics: build info always, process and handler metrics when enabled.
-    pub(super) fn exporter_sink(&self) -> MetricSink {
-        let mut sink = MetricSink::new();
+    /// The exporter's own metrics written into the empty `sink`: build info always, process and
+    /// handler metrics when enabled.
+    pub(super) fn exporter_sink(&self, mut sink: MetricSink) -> MetricSink {
         build_info(&mut sink);
         if !self.exporter_metrics {
             return sink;

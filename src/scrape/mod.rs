@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nodex_collectors::expfmt::{render, Format, MetricSink, RenderStats};
+use nodex_collectors::expfmt::{render_with, BlockOrder, Format, MetricSink, RenderStats};
 use nodex_collectors::Collector;
 
 use coalesce::{InFlight, ScrapeKey};
@@ -33,6 +33,10 @@ struct Entry {
     collector: Arc<dyn Collector>,
     stuck: Arc<AtomicUsize>,
     last_error: Mutex<Option<String>>,
+    /// The collector's sink of its last rendered scrape, emptied: reusing it spares the
+    /// collector the allocations of growing fresh buffers, and being its own it already has
+    /// the sizes this collector needs.
+    spare_sink: Mutex<Option<MetricSink>>,
 }
 
 /// Why a collector run did not succeed, classified once from its [`CollectError`].
@@ -69,9 +73,10 @@ pub struct Scraper {
     handler: Option<Arc<dyn HandlerMetrics>>,
     /// Scrapes being collected, by what they collect and how they are encoded.
     in_flight: Mutex<HashMap<ScrapeKey, InFlight>>,
-    /// Rendered scrapes' sinks, emptied: reusing their buffers spares each collector the
-    /// dozen allocations of growing fresh ones.
-    spare_sinks: Mutex<Vec<MetricSink>>,
+    /// The emptied sinks of the scrape's own metrics (collector meta, exporter metrics).
+    spare_sinks: Mutex<[Option<MetricSink>; 2]>,
+    /// The block order of the last rendered scrape, which the next one starts from.
+    block_order: Mutex<BlockOrder>,
 }
 
 /// A sink holding more than this after a scrape (thousands of containers) is freed rather
@@ -103,13 +108,15 @@ impl Scraper {
                     collector: Arc::from(collector),
                     stuck: Arc::new(AtomicUsize::new(0)),
                     last_error: Mutex::new(None),
+                    spare_sink: Mutex::new(None),
                 })
                 .collect(),
             settings,
             exporter_metrics,
             handler: None,
             in_flight: Mutex::new(HashMap::new()),
-            spare_sinks: Mutex::new(Vec::new()),
+            spare_sinks: Mutex::default(),
+            block_order: Mutex::default(),
         }
     }
 
@@ -138,13 +145,14 @@ impl Scraper {
             runnable
                 .iter()
                 .map(|&i| {
+                    let entry = &self.entries[i];
                     (
-                        Arc::clone(&self.entries[i].collector),
-                        Arc::clone(&self.entries[i].stuck),
+                        Arc::clone(&entry.collector),
+                        Arc::clone(&entry.stuck),
+                        lock(&entry.spare_sink).take(),
                     )
                 })
                 .collect(),
-            std::mem::take(&mut *self.spare_sinks.lock().unwrap_or_else(|p| p.into_inner())),
         ));
         if !runnable.is_empty() {
             job.run(deadline).await;
@@ -159,6 +167,8 @@ impl Scraper {
         let mut results: Vec<Option<RunOutput>> = job.take_results();
 
         let mut sinks = Vec::with_capacity(selected.len() + 2);
+        // The entry each of `sinks` came from, for recycling.
+        let mut owners = Vec::with_capacity(selected.len());
         let mut durations = Vec::with_capacity(selected.len());
         let mut successes = Vec::with_capacity(selected.len());
         for &i in selected {
@@ -171,6 +181,7 @@ impl Scraper {
                     Ok(()) => match results[pos].take() {
                         Some((sink, result, elapsed)) => {
                             sinks.push(sink);
+                            owners.push(i);
                             durations.push((entry.name, elapsed));
                             result.map_err(|e| Failure::of(&e))
                         }
@@ -182,27 +193,38 @@ impl Scraper {
             if !durations.iter().any(|(n, _)| *n == entry.name) {
                 durations.push((entry.name, scrape_started.elapsed()));
             }
-            self.log_outcome(entry, &outcome);
             successes.push((entry.name, outcome.is_ok()));
+            self.log_outcome(entry, outcome);
         }
-        sinks.push(meta::collector_meta(&successes, &durations));
-        sinks.push(self.exporter_sink());
+        let [meta_sink, exporter_sink] = std::mem::take(&mut *lock(&self.spare_sinks));
+        sinks.push(meta::collector_meta(
+            meta_sink.unwrap_or_default(),
+            &successes,
+            &durations,
+        ));
+        sinks.push(self.exporter_sink(exporter_sink.unwrap_or_default()));
 
         let refs: Vec<&MetricSink> = sinks.iter().collect();
         let mut body = Vec::with_capacity(64 * 1024);
+        // Concurrent scrapes (other selections) do not wait for each other: one renders
+        // without the kept order and leaves the slot alone.
+        let mut kept = self.block_order.try_lock().ok();
+        let mut fresh = BlockOrder::default();
+        let order = kept.as_deref_mut().unwrap_or(&mut fresh);
         let stats = if gzip {
             let encoder = flate2::write::GzEncoder::new(&mut body, flate2::Compression::fast());
             // The renderer writes line by line, and flate2 zero-fills its 32 KiB output buffer's
             // spare room on every write: unbuffered, that memset was 8% of a 1000-container scrape.
             let mut writer = std::io::BufWriter::with_capacity(64 * 1024, encoder);
-            let stats = render(&refs, format, &mut writer)?;
+            let stats = render_with(&refs, format, &mut writer, order)?;
             writer.into_inner().map_err(|e| e.into_error())?.finish()?;
             stats
         } else {
-            render(&refs, format, &mut body)?
+            render_with(&refs, format, &mut body, order)?
         };
+        drop(kept);
         drop(refs);
-        self.recycle(sinks, &job);
+        self.recycle(sinks, &owners, &runnable, &job);
         if stats.duplicate_series > 0 || !stats.type_conflicts.is_empty() {
             if let Some(handler) = &self.handler {
                 handler.gathering_error();
@@ -219,17 +241,27 @@ impl Scraper {
         })
     }
 
-    /// Empties a rendered scrape's sinks (and those its job did not use) into the spare pool,
-    /// except large ones.
-    fn recycle(&self, sinks: Vec<MetricSink>, job: &Job) {
-        let unused =
-            std::mem::take(&mut *job.spare_sinks.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut spare = self.spare_sinks.lock().unwrap_or_else(|p| p.into_inner());
-        for mut sink in sinks.into_iter().chain(unused) {
-            if sink.capacity_bytes() <= MAX_SPARE_SINK_BYTES && spare.len() < self.entries.len() + 2
-            {
+    /// Empties a rendered scrape's sinks, collectors' sinks from entries `owners` followed
+    /// by the meta and exporter sinks, back to where they came from, except large ones; so are
+    /// the sinks of `job`'s collectors (entries `runnable`) that did not run.
+    fn recycle(&self, sinks: Vec<MetricSink>, owners: &[usize], runnable: &[usize], job: &Job) {
+        let keep = |mut sink: MetricSink| {
+            (sink.capacity_bytes() <= MAX_SPARE_SINK_BYTES).then(|| {
                 sink.clear();
-                spare.push(sink);
+                sink
+            })
+        };
+        let mut sinks = sinks.into_iter();
+        for (&i, sink) in owners.iter().zip(sinks.by_ref()) {
+            *lock(&self.entries[i].spare_sink) = keep(sink);
+        }
+        let mut own = lock(&self.spare_sinks);
+        for (slot, sink) in own.iter_mut().zip(sinks) {
+            *slot = keep(sink);
+        }
+        for (&i, unused) in runnable.iter().zip(&job.spare_sinks) {
+            if let Some(sink) = lock(unused).take() {
+                *lock(&self.entries[i].spare_sink) = keep(sink);
             }
         }
     }
@@ -237,7 +269,7 @@ impl Scraper {
     /// Logs a collector failure at error level when it first appears or changes, at debug level
     /// while it repeats (and absent subsystems always at debug), so a permanent problem such as
     /// a missing permission is said once rather than every scrape.
-    fn log_outcome(&self, entry: &Entry, outcome: &Result<(), Failure>) {
+    fn log_outcome(&self, entry: &Entry, outcome: Result<(), Failure>) {
         let mut last = entry.last_error.lock().unwrap_or_else(|p| p.into_inner());
         match outcome {
             Ok(()) => {
@@ -246,15 +278,23 @@ impl Scraper {
                 }
             }
             Err(Failure { msg, no_data }) => {
-                if *no_data || last.as_deref() == Some(msg.as_str()) {
+                let repeated = last.as_deref() == Some(msg.as_str());
+                if no_data || repeated {
                     tracing::debug!(collector = entry.name, err = %msg, "collector failed");
                 } else {
                     tracing::error!(collector = entry.name, err = %msg, "collector failed");
                 }
-                *last = Some(msg.clone());
+                if !repeated {
+                    *last = Some(msg);
+                }
             }
         }
     }
+}
+
+/// Locks `m`, taking the value over when a panicking holder poisoned it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A per-scrape deadline: the configured timeout, shortened to 95% of the scraper's own

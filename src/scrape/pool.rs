@@ -41,6 +41,10 @@ const RUNNING: u8 = 1;
 const FINISHED: u8 = 2;
 const ABANDONED: u8 = 3;
 
+/// One collector of a job: the collector, its stuck-run counter and its sink of an earlier
+/// scrape to write into again.
+pub(super) type JobEntry = (Arc<dyn Collector>, Arc<AtomicUsize>, Option<MetricSink>);
+
 /// What one collector run left: its sink, its result and how long it took.
 pub(super) type RunOutput = (MetricSink, Result<(), CollectError>, Duration);
 
@@ -49,8 +53,9 @@ pub(super) type RunOutput = (MetricSink, Result<(), CollectError>, Duration);
 /// abandoned (counted as stuck until they return).
 pub(super) struct Job {
     collectors: Vec<(Arc<dyn Collector>, Arc<AtomicUsize>)>,
-    /// Emptied sinks of earlier scrapes, whose buffers collectors write into again.
-    pub(super) spare_sinks: Mutex<Vec<MetricSink>>,
+    /// Per collector, its emptied sink of an earlier scrape, whose buffers it writes into
+    /// again: its own, so that every buffer already has the size its collector needs.
+    pub(super) spare_sinks: Vec<Mutex<Option<MetricSink>>>,
     states: Vec<AtomicU8>,
     results: Mutex<Vec<Option<RunOutput>>>,
     next: AtomicUsize,
@@ -59,15 +64,16 @@ pub(super) struct Job {
 }
 
 impl Job {
-    /// A job over `collectors` (each with its stuck-run counter), writing into `spare_sinks`.
-    pub(super) fn new(
-        collectors: Vec<(Arc<dyn Collector>, Arc<AtomicUsize>)>,
-        spare_sinks: Vec<MetricSink>,
-    ) -> Self {
+    /// A job over `collectors` (each with its stuck-run counter and the sink it may reuse).
+    pub(super) fn new(collectors: Vec<JobEntry>) -> Self {
         let n = collectors.len();
+        let (collectors, spare_sinks) = collectors
+            .into_iter()
+            .map(|(collector, stuck, sink)| ((collector, stuck), Mutex::new(sink)))
+            .unzip();
         Job {
             collectors,
-            spare_sinks: Mutex::new(spare_sinks),
+            spare_sinks,
             states: (0..n).map(|_| AtomicU8::new(WAITING)).collect(),
             results: Mutex::new((0..n).map(|_| None).collect()),
             next: AtomicUsize::new(0),
@@ -90,11 +96,10 @@ impl Job {
                 return; // closed at the deadline
             }
             let started = Instant::now();
-            let mut sink = self
-                .spare_sinks
+            let mut sink = self.spare_sinks[pos]
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .pop()
+                .take()
                 .unwrap_or_default();
             // A bug must cost one collector's series, not the exporter.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

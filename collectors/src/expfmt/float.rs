@@ -39,44 +39,17 @@ const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 fn write_go_g(out: &mut Vec<u8>, value: f64) {
     let magnitude = value.abs();
     // Most sample values are counters and byte counts: integers, formatted without the
-    // float-to-decimal machinery.
-    if value.fract() == 0.0 && magnitude < EXACT_INTEGERS {
+    // float-to-decimal machinery. (A truncating cast, not `fract`, which is a libm call on
+    // x86-64's baseline.)
+    if magnitude < EXACT_INTEGERS && (magnitude as u64) as f64 == magnitude {
         write_go_g_integer(out, value);
         return;
     }
-    if (1e-4..1e6).contains(&magnitude) {
-        // Go lays these out without an exponent, with the same shortest digits Rust prints.
-        let _ = write!(out, "{value}");
-        return;
-    }
-    let mut sci = [0u8; 40];
-    let len = {
-        let mut cursor = std::io::Cursor::new(&mut sci[..]);
-        // A finite f64 in `{:e}` form is at most ~25 bytes; the buffer cannot overflow.
-        let _ = write!(cursor, "{:e}", value);
-        cursor.position() as usize
-    };
-    let sci = &sci[..len];
-    let (negative, sci) = match sci.first() {
-        Some(b'-') => (true, &sci[1..]),
-        _ => (false, sci),
-    };
-    let e_pos = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let mantissa = &sci[..e_pos];
-    let exponent: i32 = std::str::from_utf8(sci.get(e_pos + 1..).unwrap_or(b"0"))
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 32];
-    let mut nd = 0;
-    for &b in mantissa {
-        if b.is_ascii_digit() && nd < digits.len() {
-            digits[nd] = b;
-            nd += 1;
-        }
-    }
-    let digits = &digits[..nd];
-    if negative {
+    let mut buf = ryu::Buffer::new();
+    let mut digits = [0u8; 24];
+    let (len, exponent) = shortest_digits(buf.format_finite(magnitude).as_bytes(), &mut digits);
+    let digits = &digits[..len.max(1)];
+    if value < 0.0 {
         out.push(b'-');
     }
     if !(-4..6).contains(&exponent) {
@@ -111,6 +84,43 @@ fn write_go_g(out: &mut Vec<u8>, value: f64) {
             out.extend_from_slice(&digits[int_len..]);
         }
     }
+}
+
+/// The significant digits (no leading or trailing zeros) of a positive number as Ryu writes it
+/// (`123.45`, `0.0012`, `1e-7`, `1.5e300`), put in `digits`; returns their count and the
+/// decimal exponent of the first. Ryu finds the shortest digits that round-trip, the closest
+/// when several do, as Go's `strconv` does (it uses Ryu for shortest formatting since Go
+/// 1.17), several times faster than `core::fmt`'s `{:e}`, which finds the same digits.
+fn shortest_digits(text: &[u8], digits: &mut [u8; 24]) -> (usize, i32) {
+    let (mantissa, exp) = match text.iter().position(|&b| b == b'e') {
+        Some(e) => {
+            let exp = std::str::from_utf8(&text[e + 1..])
+                .ok()
+                .and_then(|s| s.parse::<i32>().ok())
+                .unwrap_or(0);
+            (&text[..e], exp)
+        }
+        None => (text, 0),
+    };
+    let mut len = 0;
+    let mut point = None;
+    // Zeros between the point and the first significant digit.
+    let mut skipped = 0;
+    for &b in mantissa {
+        if b == b'.' {
+            point = Some(len as i32);
+        } else if (b != b'0' || len > 0) && len < digits.len() {
+            digits[len] = b;
+            len += 1;
+        } else if point.is_some() {
+            skipped += 1;
+        }
+    }
+    let point = point.unwrap_or(len as i32) - skipped;
+    while len > 1 && digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    (len, point + exp - 1)
 }
 
 /// `%g` of an integral `value` with magnitude below 2^53: plain digits below 10^6, else the
@@ -161,6 +171,16 @@ pub fn openmetrics_value(token: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    /// Pseudo-random 64-bit words (xorshift64) from `seed`.
+    fn xorshift(mut x: u64) -> impl Iterator<Item = u64> {
+        std::iter::repeat_with(move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+    }
+
     /// The integer fast path writes what the general `%g` layout writes.
     #[test]
     fn integers_match_the_general_layout() {
@@ -207,11 +227,7 @@ mod tests {
             EXACT_INTEGERS - 1.0,
             1e10,
         ]);
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..10_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+        for x in xorshift(0x9e37_79b9_7f4a_7c15).take(10_000) {
             values.push((x >> (11 + x % 50)) as f64);
         }
         for v in values {
@@ -224,6 +240,85 @@ mod tests {
                 assert_eq!(String::from_utf8(fast).unwrap(), general(v), "{v}");
             }
         }
+    }
+
+    /// Go's `%g` layout of the shortest digits as `core::fmt`'s `{:e}` finds them: the
+    /// reference the Ryu path is checked against.
+    fn via_core_fmt(v: f64) -> String {
+        let sci = format!("{:e}", v.abs());
+        let (mantissa, exp) = sci.split_once('e').unwrap();
+        let exp: i32 = exp.parse().unwrap();
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let sign = if v < 0.0 { "-" } else { "" };
+        let body = if !(-4..6).contains(&exp) {
+            let rest = if digits.len() > 1 {
+                format!(".{}", &digits[1..])
+            } else {
+                String::new()
+            };
+            let e_sign = if exp < 0 { '-' } else { '+' };
+            format!("{}{rest}e{e_sign}{:02}", &digits[..1], exp.abs())
+        } else if exp < 0 {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        } else if digits.len() <= exp as usize + 1 {
+            format!("{digits:0<width$}", width = exp as usize + 1)
+        } else {
+            let (int, frac) = digits.split_at(exp as usize + 1);
+            format!("{int}.{frac}")
+        };
+        format!("{sign}{body}")
+    }
+
+    /// Ryu's digits laid out match `{:e}`'s on random finite values of every magnitude, and on
+    /// the shapes Ryu writes differently (`0.00ddd`, `ddd.0`, `de-7`, `d.ddde300`).
+    #[test]
+    fn ryu_path_matches_core_fmt() {
+        let mut values = vec![
+            0.1 + 0.2,
+            111.13,
+            0.0012,
+            1e-7,
+            1.5e300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            9_007_199_254_740_992.0,
+            1e17,
+            123_456_789_012_345_680.0,
+            0.000_099_999,
+            999_999.999_9,
+            1e22,
+        ];
+        for x in xorshift(0x2545_f491_4f6c_dd1d).take(100_000) {
+            let v = f64::from_bits(x);
+            if v.is_finite() {
+                values.push(v);
+            }
+            // Values near the layout boundaries and with few digits, as samples have.
+            values.push((x % 10_000_000) as f64 / 10f64.powi((x >> 60) as i32));
+        }
+        let mut ties = 0;
+        for v in values {
+            for v in [v, -v] {
+                if v == 0.0 || v.abs() == 1.0 {
+                    continue;
+                }
+                let (ours, reference) = (format_float(v), via_core_fmt(v));
+                if ours != reference {
+                    // An exact tie between two shortest digit strings: Go's Ryu (and ours)
+                    // round half to even (`ryuDigits32` in Go's strconv/ftoaryu.go), core::fmt
+                    // rounds up. Both must still read back as `v`.
+                    let mantissa = |s: &str| s.split('e').next().unwrap().replace(['.', '-'], "");
+                    let (m, r) = (mantissa(&ours), mantissa(&reference));
+                    assert_eq!(m.len(), r.len(), "{v:e}: {ours} vs {reference}");
+                    assert_eq!(ours.parse::<f64>().unwrap(), v, "{ours}");
+                    assert_eq!(reference.parse::<f64>().unwrap(), v, "{reference}");
+                    assert_eq!((m.as_bytes()[m.len() - 1] - b'0') % 2, 0, "{v:e}: {ours}");
+                    ties += 1;
+                }
+            }
+        }
+        assert!(ties < 100, "{ties} ties");
     }
 
     #[test]
@@ -260,6 +355,10 @@ mod tests {
             (1e-4, "0.0001"),
             (0.1 + 0.2, "0.30000000000000004"),
             (190.92000000000002, "190.92000000000002"),
+            // 1149636667324797.25: exactly between the 17-digit candidates ...972 and ...973.
+            // Go rounds the tie to even (strconv/ftoaryu.go, `ryuDigits32`); core::fmt's
+            // `{:e}`, which nodex used before Ryu, wrote ...973.
+            (1_149_636_667_324_797.0 + 0.25, "1.1496366673247972e+15"),
         ];
         for (value, want) in cases {
             assert_eq!(format_float(*value), *want, "formatting {value:?}");

@@ -6,5 +6,5 @@ mod render;
 mod sink;
 
 pub use float::{format_float, write_float};
-pub use render::{render, Format, RenderStats};
+pub use render::{render, render_with, BlockOrder, Format, RenderStats};
 pub use sink::{escape_label_value, LabelSets, MetricSink, MetricType};

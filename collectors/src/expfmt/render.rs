@@ -77,6 +77,24 @@ pub fn render<W: Write>(
     format: Format,
     out: &mut W,
 ) -> io::Result<RenderStats> {
+    render_with(sinks, format, out, &mut BlockOrder::default())
+}
+
+/// The order the renderer put the family blocks of one scrape in, kept for the next: a host's
+/// collectors write the same families in the same order every scrape, and checking that last
+/// scrape's order still sorts the blocks is a few hundred name comparisons, where sorting
+/// them again was 5% of a host scrape.
+#[derive(Debug, Default)]
+pub struct BlockOrder(Vec<u32>);
+
+/// [`render`], starting from `order`, the block order of an earlier call, and leaving this
+/// call's order there.
+pub fn render_with<W: Write>(
+    sinks: &[&MetricSink],
+    format: Format,
+    out: &mut W,
+    order: &mut BlockOrder,
+) -> io::Result<RenderStats> {
     let blocks: Vec<BlockRef<'_>> = sinks
         .iter()
         .flat_map(|sink| {
@@ -86,39 +104,11 @@ pub fn render<W: Write>(
         })
         .filter(|b| !b.block.lines.is_empty())
         .collect();
-    // The blocks' order by name, position breaking ties so that blocks of one family keep
-    // their order as with a stable sort. Sorted are (name head, position) integers, the head
-    // being the name's first 32 bytes: plain integer comparisons, and a triple moves cheaper
-    // than a block. Names that share their first 32 bytes are then put in order by the whole
-    // name, run by run. Unstable: no scratch allocation for the few hundred blocks of a scrape.
-    let mut order: Vec<(u128, u128, u32)> = blocks
-        .iter()
-        .zip(0..)
-        .map(|(b, position)| {
-            let (hi, lo) = name_head(b.name());
-            (hi, lo, position)
-        })
-        .collect();
-    order.sort_unstable();
-    let mut run = 0;
-    while run < order.len() {
-        let head = (order[run].0, order[run].1);
-        let end = run
-            + order[run..]
-                .iter()
-                .take_while(|(hi, lo, _)| (*hi, *lo) == head)
-                .count();
-        if end - run > 1 {
-            order[run..end].sort_unstable_by(|(.., i), (.., j)| {
-                blocks[*i as usize]
-                    .name()
-                    .cmp(blocks[*j as usize].name())
-                    .then(i.cmp(j))
-            });
-        }
-        run = end;
+    let order = &mut order.0;
+    if !sorts(&blocks, order) {
+        sort_blocks(&blocks, order);
     }
-    let blocks: Vec<&BlockRef<'_>> = order.iter().map(|(.., i)| &blocks[*i as usize]).collect();
+    let blocks: Vec<&BlockRef<'_>> = order.iter().map(|&i| &blocks[i as usize]).collect();
 
     let mut stats = RenderStats::default();
     let mut scratch = Vec::with_capacity(256);
@@ -210,6 +200,62 @@ pub fn render<W: Write>(
         out.write_all(b"# EOF\n")?;
     }
     Ok(stats)
+}
+
+/// Whether `order` lists every block once, by name and, for equal names, by position: as many
+/// indices as blocks, all in range, their (name, index) pairs strictly increasing (so no index
+/// twice).
+fn sorts(blocks: &[BlockRef<'_>], order: &[u32]) -> bool {
+    order.len() == blocks.len()
+        && order.first().is_none_or(|&i| (i as usize) < blocks.len())
+        && order.windows(2).all(|w| {
+            let (Some(a), Some(b)) = (blocks.get(w[0] as usize), blocks.get(w[1] as usize)) else {
+                return false;
+            };
+            match a.name().cmp(b.name()) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Equal => w[0] < w[1],
+                std::cmp::Ordering::Greater => false,
+            }
+        })
+}
+
+/// Puts the blocks' indices in `order` by name, position breaking ties so that blocks of one
+/// family keep their order as with a stable sort.
+fn sort_blocks(blocks: &[BlockRef<'_>], order: &mut Vec<u32>) {
+    // Sorted are (name head, position) integers, the head being the name's first 32 bytes:
+    // plain integer comparisons, and a triple moves cheaper than a block. Names that share
+    // their first 32 bytes are then put in order by the whole name, run by run. Unstable: no
+    // scratch allocation for the few hundred blocks of a scrape.
+    let mut heads: Vec<(u128, u128, u32)> = blocks
+        .iter()
+        .zip(0..)
+        .map(|(b, position)| {
+            let (hi, lo) = name_head(b.name());
+            (hi, lo, position)
+        })
+        .collect();
+    heads.sort_unstable();
+    let mut run = 0;
+    while run < heads.len() {
+        let head = (heads[run].0, heads[run].1);
+        let end = run
+            + heads[run..]
+                .iter()
+                .take_while(|(hi, lo, _)| (*hi, *lo) == head)
+                .count();
+        if end - run > 1 {
+            heads[run..end].sort_unstable_by(|(.., i), (.., j)| {
+                blocks[*i as usize]
+                    .name()
+                    .cmp(blocks[*j as usize].name())
+                    .then(i.cmp(j))
+            });
+        }
+        run = end;
+    }
+    order.clear();
+    order.extend(heads.iter().map(|(.., i)| *i));
 }
 
 /// A line picked for a family: its sink, the line, whether its key lives in the family's
@@ -396,6 +442,41 @@ mod tests {
         let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
         sorted.sort_unstable();
         assert_eq!(order, sorted);
+    }
+
+    /// An order kept from an earlier render is used only while it still sorts the blocks: with
+    /// other names, or the same number of blocks in another order, the output is a fresh
+    /// render's.
+    #[test]
+    fn kept_block_order_is_checked() {
+        let sinks = |names: &[&str]| -> Vec<MetricSink> {
+            names
+                .iter()
+                .zip(0..)
+                .map(|(name, i)| {
+                    let mut sink = MetricSink::new();
+                    sink.gauge(name, "h").sample(&[("i", "x")], f64::from(i));
+                    sink
+                })
+                .collect()
+        };
+        let scrapes: [&[&str]; 5] = [
+            &["b", "a", "c", "a"],
+            &["b", "a", "c", "a"],
+            &["c", "a", "b", "a"],
+            &["a", "b", "c", "d"],
+            &["a", "b", "c"],
+        ];
+        let mut order = BlockOrder::default();
+        for names in scrapes {
+            let owned = sinks(names);
+            let refs: Vec<&MetricSink> = owned.iter().collect();
+            let mut kept = Vec::new();
+            let kept_stats = render_with(&refs, Format::Text, &mut kept, &mut order).unwrap();
+            let (fresh, fresh_stats) = text(&refs, Format::Text);
+            assert_eq!(String::from_utf8(kept).unwrap(), fresh, "{names:?}");
+            assert_eq!(kept_stats, fresh_stats);
+        }
     }
 
     #[test]

@@ -215,13 +215,14 @@ const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
 
 /// sysfs' `%pM`-style address: lower-case hex bytes joined by colons (empty for no bytes).
 fn hex_address(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(':');
         }
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
 }
@@ -365,7 +366,7 @@ fn list_devices(class_net: &Path) -> Result<Vec<String>, CollectError> {
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
         .filter(|e| !e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|e| crate::util::file_name(&e))
         .collect();
     names.sort();
     Ok(names)
@@ -544,6 +545,17 @@ mod tests {
         assert_eq!(parse_int("up"), None);
         assert_eq!(parse_int("--1"), None);
         assert_eq!(parse_int("\u{fffd}"), None);
+    }
+
+    /// As the kernel's `%pM`/`sysfs_format_mac`: two lower-case hex digits per byte, colons.
+    #[test]
+    fn hex_addresses() {
+        assert_eq!(hex_address(&[]), "");
+        assert_eq!(hex_address(&[0x0a]), "0a");
+        assert_eq!(
+            hex_address(&[0x02, 0x42, 0xac, 0x11, 0x00, 0xff]),
+            "02:42:ac:11:00:ff"
+        );
     }
 
     #[test]

@@ -96,7 +96,6 @@ const KNOWN_FIELDS: &[&str] = &["inuse", "orphan", "tw", "alloc", "mem", "memory
 impl SockstatCollector {
     fn emit(&self, sink: &mut MetricSink, files: &[(Sockstat, bool)], page: f64) {
         let mut names = self.names.lock();
-        let mut key = String::with_capacity(32);
         let mut position = 0;
         for (stat, ipv6) in files {
             if let (false, Some(used)) = (ipv6, stat.used) {
@@ -119,13 +118,9 @@ impl SockstatCollector {
                     }
                 }
                 for (field, value) in pairs {
-                    key.clear();
-                    key.push_str(&proto.name);
-                    key.push('_');
-                    key.push_str(field);
-                    names.with(
+                    names.with_parts(
                         position,
-                        &key,
+                        &[&proto.name, "_", field],
                         |_| {
                             let name = crate::util::sanitize_metric_name(&format!(
                                 "node_sockstat_{}_{}",

@@ -46,7 +46,9 @@ struct VmstatCollector {
 pub fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ParseError::new("/proc/vmstat is not UTF-8"))?;
-    let mut fields = Vec::new();
+    // About one field per 20 bytes (`nr_free_pages 139434`): sized once rather than grown
+    // eight times.
+    let mut fields = Vec::with_capacity(bytes.len() / 16);
     for line in crate::util::lines(text) {
         let mut parts = line.split_ascii_whitespace();
         let Some(name) = parts.next() else {
