@@ -53,7 +53,8 @@ V1_FILES = {
     "blkio": ["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
 }
 V2_FILES = ["cpu.stat", "cpu.max", "cpu.weight", "memory.stat", "memory.current", "memory.swap.current",
-            "memory.events", "memory.peak", "memory.max", "memory.min", "memory.swap.max", "io.stat",
+            "memory.events", "memory.events.local", "memory.peak", "memory.max", "memory.min", "memory.swap.max",
+            "io.stat",
             "cgroup.procs+fd", "pids.current", "pids.max", ".", "stat:cgroup.events"]
 PRESSURE = ["cpu.pressure", "memory.pressure", "io.pressure"]
 
@@ -326,7 +327,13 @@ def main():
                         help="also scrape with only the container groups enabled")
     parser.add_argument("--docker", type=int, default=0, help="also run with this many Docker containers")
     parser.add_argument("--no-gzip", action="store_true")
+    parser.add_argument("--print-floor-args", metavar="ROOT",
+                        help="print the floor's argument for a pure cgroup v2 mount at ROOT and exit "
+                             "(benches/cgroup_v2_vm.rs runs the floor inside an emulated v2 kernel)")
     args = parser.parse_args()
+    if args.print_floor_args:
+        print(floor_args([], [args.print_floor_args])[0])
+        return
 
     v1, v2 = mounts()
     if not v1 and not v2:

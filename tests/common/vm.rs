@@ -52,6 +52,11 @@ impl Prerequisites {
     }
 
     fn find_uncached() -> Result<Self, String> {
+        Self::with_nodex(static_nodex()?)
+    }
+
+    /// Everything but nodex, which the caller built (a benchmark boots a release build).
+    pub fn with_nodex(nodex: PathBuf) -> Result<Self, String> {
         let qemu = which("qemu-system-x86_64")
             .ok_or("qemu-system-x86_64 not found (Debian package qemu-system-x86)")?;
         let busybox = ["/bin/busybox", "/usr/bin/busybox"]
@@ -67,7 +72,6 @@ impl Prerequisites {
             .filter_map(|m| m.rsplit('/').next())
             .map(|name| kernel.join(name))
             .collect();
-        let nodex = static_nodex()?;
         Ok(Prerequisites {
             qemu,
             vmlinuz: kernel.join("vmlinuz"),
@@ -131,29 +135,39 @@ pub fn kernel_dir() -> Result<PathBuf, String> {
 /// the debug profile to keep CI short, under `target/<host triple>/debug` (apart from the normal
 /// build), and returns a stripped copy (the debug symbols would be ~100 MB of initramfs).
 pub fn static_nodex() -> Result<PathBuf, String> {
+    static_binary(false, &["--bin", "nodex"], "nodex")
+}
+
+/// Builds `what` (cargo arguments naming one binary or example) statically, as
+/// [`static_nodex`] does, in the release profile if `release`, and returns a stripped copy of
+/// `artifact` (its path below `target/<host triple>/<profile>/`).
+pub fn static_binary(release: bool, what: &[&str], artifact: &str) -> Result<PathBuf, String> {
     let repo = super::repo();
     let triple = host_triple()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let profile = if release { "release" } else { "debug" };
     let out = Command::new(cargo)
         .current_dir(&repo)
-        .args(["build", "--locked", "--bin", "nodex", "--target", &triple])
+        .args(["build", "--locked", "--target", &triple])
+        .args(release.then_some("--release"))
+        .args(what)
         .env(
             "RUSTFLAGS",
             "-C target-feature=+crt-static -C relocation-model=static",
         )
         .output()
-        .map_err(|e| format!("cargo build (static nodex): {e}"))?;
+        .map_err(|e| format!("cargo build (static {artifact}): {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "cargo build (static nodex): {}",
+            "cargo build (static {artifact}): {}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join("target"));
-    let built = target.join(format!("{triple}/debug/nodex"));
-    let stripped = target.join(format!("{triple}/debug/nodex.vm"));
+    let built = target.join(format!("{triple}/{profile}/{artifact}"));
+    let stripped = target.join(format!("{triple}/{profile}/{artifact}.vm"));
     let out = Command::new("strip")
         .arg("-o")
         .arg(&stripped)
