@@ -15,6 +15,7 @@
 //!
 //! Needs what `tests/vm_cgroup_v2.rs` needs (qemu-system-x86, busybox-static, binutils, the
 //! kernel from `scripts/vm-kernel.sh` or `NODEX_VM_KERNEL`), and python3 for the file list.
+//! `NODEX_VM_CONSOLE=<file>` keeps the VM's console output.
 
 #[allow(dead_code)]
 #[path = "../tests/common/vm.rs"]
@@ -107,6 +108,9 @@ fn run() -> Result<(), String> {
         .and_then(|()| vm::boot(&p, &initrd, 2048, vm::timeout(Duration::from_secs(3600))));
     let _ = std::fs::remove_dir_all(&dir);
     let console = console?;
+    if let Some(path) = std::env::var_os("NODEX_VM_CONSOLE") {
+        std::fs::write(&path, &console).map_err(|e| format!("NODEX_VM_CONSOLE: {e}"))?;
+    }
     let sections = vm::sections(&console);
     if let Some(err) = sections.get("error") {
         return Err(format!("the VM script failed: {err}"));

@@ -41,21 +41,21 @@ NODEX=$(pidof nodex) || vm_fail "nodex is not running"
 URL=http://127.0.0.1:9100/metrics
 
 parent $CG/bench
-for n in $SIZES; do
+for size in $SIZES; do
   # This size's tree.
-  B=$CG/bench/n$n
+  B=$CG/bench/n$size
   parent "$B"
   parent "$B/kubepods"
   parent "$B/kubepods/besteffort"
   parent "$B/kubepods/burstable"
   c=0
   p=0
-  while [ $c -lt "$n" ]; do
+  while [ $c -lt "$size" ]; do
     if [ $((p % 4)) = 3 ]; then qos=burstable; else qos=besteffort; fi
     pod=$B/kubepods/$qos/pod$(cat /proc/sys/kernel/random/uuid)
     parent "$pod"
     for k in 1 2; do
-      [ $c -lt "$n" ] || break
+      [ $c -lt "$size" ] || break
       leaf=$pod/$(hex64)
       mkdir "$leaf" || vm_fail "mkdir $leaf"
       if [ $((c % SHARE)) = 0 ]; then
@@ -67,9 +67,9 @@ for n in $SIZES; do
     p=$((p + 1))
   done
   # Every holder has moved itself and filled its 1 MiB once no subshell is still reading.
-  vm_wait "the holders of size $n" sh -c "! pidof head >/dev/null && ! pidof tr >/dev/null"
+  vm_wait "the holders of size $size" sh -c "! pidof head >/dev/null && ! pidof tr >/dev/null"
   wget -q -O /dev/null --header 'Accept-Encoding: gzip' $URL || vm_fail "warm-up scrape"
-  vm_section "cgroups $n" sh -c "find $CG -type d | wc -l"
+  vm_section "cgroups $size" sh -c "find $CG -type d | wc -l"
   r=0
   while [ $r -lt "$ROUNDS" ]; do
     t0=$(ticks "$NODEX")
@@ -79,15 +79,15 @@ for n in $SIZES; do
       wget -q -O /dev/null --header 'Accept-Encoding: gzip' $URL || vm_fail "scrape failed"
       s=$((s + 1))
     done
-    vm_section "nodex $n $r" echo "$(($(ticks "$NODEX") - t0)) $(($(centis) - w0)) $SCRAPES"
-    vm_section "orc $n $r" /bin/cgroup_floor orc "$SCRAPES" "$FLOOR_ARGS"
-    vm_section "pread $n $r" /bin/cgroup_floor pread "$SCRAPES" "$FLOOR_ARGS"
+    vm_section "nodex $size $r" echo "$(($(ticks "$NODEX") - t0)) $(($(centis) - w0)) $SCRAPES"
+    vm_section "orc $size $r" /bin/cgroup_floor orc "$SCRAPES" "$FLOOR_ARGS"
+    vm_section "pread $size $r" /bin/cgroup_floor pread "$SCRAPES" "$FLOOR_ARGS"
     r=$((r + 1))
   done
-  vm_section "rss $n" sed -n 's/^VmHWM: *//p' /proc/"$NODEX"/status
+  vm_section "rss $size" sed -n 's/^VmHWM: *//p' /proc/"$NODEX"/status
   # Remove this size's tree (its processes first) before the next one.
   echo 1 > "$B/cgroup.kill" || vm_fail "cgroup.kill"
-  vm_wait "the holders of size $n to exit" grep -q '^populated 0' "$B/cgroup.events"
+  vm_wait "the holders of size $size to exit" grep -q '^populated 0' "$B/cgroup.events"
   find "$B" -depth -type d -exec rmdir {} + || vm_fail "rmdir $B"
 done
 vm_file "nodex log" /tmp/nodex.log
