@@ -1,7 +1,7 @@
 //! CPU counters: v1 `cpuacct.usage`, `cpuacct.stat`, `cpu.cfs_quota_us`, `cpu.stat`; v2
 //! `cpu.stat`, `cpu.max`.
 
-use super::parse::{cpu_max, flat_keyed_lookup};
+use super::parse::{cpu_max, flat_keyed_lookup, limit};
 use super::{CgResult, Ctrl, Hierarchies};
 use crate::error::ParseError;
 
@@ -30,7 +30,11 @@ impl Hierarchies {
     pub fn cpu(&self, id: &str) -> CgResult<CpuStats> {
         if self.v2 {
             let dir = self.need(Ctrl::Cpu, id, "cpu.stat")?;
-            let quota = dir.parse("cpu.max", cpu_max).ok().and_then(|(q, _)| q);
+            let quota = self
+                .cpu_quota_file(&dir, id)
+                .ok()
+                .and_then(|b| cpu_max(&b).ok())
+                .and_then(|(q, _)| q);
             return dir.parse("cpu.stat", |b| v2_stats(b, quota));
         }
         let acct = self.need(Ctrl::Cpuacct, id, "cpuacct.usage")?;
@@ -45,7 +49,11 @@ impl Hierarchies {
             ..CpuStats::default()
         };
         if let Some(cpu) = self.dir(Ctrl::Cpu, id) {
-            let quota = cpu.limit("cpu.cfs_quota_us").ok().flatten();
+            let quota = self
+                .cpu_quota_file(&cpu, id)
+                .ok()
+                .and_then(|b| limit(&b).ok())
+                .flatten();
             if quota.is_some_and(|q| q > 0) {
                 let (cfs, burst) = cpu.parse("cpu.stat", v1_bandwidth).unwrap_or_default();
                 s.cfs = Some(cfs);

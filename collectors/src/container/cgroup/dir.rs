@@ -75,7 +75,59 @@ pub type CgResult<T> = Result<T, CgroupError>;
 pub struct Dir<'a> {
     path: PathBuf,
     kept: Option<BorrowedFd<'a>>,
+    /// Which of [`OPTIONAL`] the walk saw in this directory's listing ([`Listed::ALL`] when it
+    /// did not list it).
+    listed: Listed,
     opened: OnceCell<Option<OwnedFd>>,
+}
+
+/// Files a kernel may not have in a cgroup, by build options (BFQ's debug statistics, CFQ,
+/// swap accounting, PSI) and kernel version (`memory.peak`, `memory.events.local`). The walk
+/// notes which of them a directory's listing holds, so reading one that is not there costs no
+/// failed `openat` (two per cgroup and scrape on a v1 kernel with BFQ, from runc's blkio order).
+pub const OPTIONAL: [&str; 16] = [
+    "blkio.bfq.sectors_recursive",
+    "blkio.bfq.io_serviced_recursive",
+    "blkio.bfq.io_service_bytes_recursive",
+    "blkio.sectors_recursive",
+    "blkio.io_serviced_recursive",
+    "blkio.io_service_bytes_recursive",
+    "blkio.throttle.io_serviced_recursive",
+    "blkio.throttle.io_service_bytes_recursive",
+    "memory.events.local",
+    "memory.peak",
+    "memory.swap.current",
+    "memory.swap.max",
+    "memory.memsw.limit_in_bytes",
+    "cpu.pressure",
+    "memory.pressure",
+    "io.pressure",
+];
+
+/// A set of [`OPTIONAL`] files, one bit each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listed(u32);
+
+impl Listed {
+    /// Every optional file assumed present (the directory was not listed).
+    pub const ALL: Listed = Listed(u32::MAX);
+    /// None seen yet.
+    pub const NONE: Listed = Listed(0);
+
+    /// Notes a directory entry.
+    pub fn see(&mut self, name: &[u8]) {
+        if let Some(i) = OPTIONAL.iter().position(|f| f.as_bytes() == name) {
+            self.0 |= 1 << i;
+        }
+    }
+
+    /// False only for an optional file the listing did not hold.
+    pub fn may_hold(self, file: &str) -> bool {
+        OPTIONAL
+            .iter()
+            .position(|f| *f == file)
+            .is_none_or(|i| self.0 & (1 << i) != 0)
+    }
 }
 
 /// Opening a directory by path follows symlinks (a fixture's or a host's `cpu` -> `cpu,cpuacct`).
@@ -91,14 +143,16 @@ impl<'a> Dir<'a> {
         Dir {
             path,
             kept: None,
+            listed: Listed::ALL,
             opened: OnceCell::new(),
         }
     }
 
-    pub(super) fn with_kept(path: PathBuf, kept: Option<BorrowedFd<'a>>) -> Self {
+    pub(super) fn with_kept(path: PathBuf, kept: Option<(BorrowedFd<'a>, Listed)>) -> Self {
         Dir {
             path,
-            kept,
+            kept: kept.map(|(fd, _)| fd),
+            listed: kept.map_or(Listed::ALL, |(_, listed)| listed),
             opened: OnceCell::new(),
         }
     }
@@ -134,6 +188,9 @@ impl<'a> Dir<'a> {
 
     /// Reads `file` whole: open relative to the directory, read to the end, close.
     pub fn read(&self, file: &'static str) -> CgResult<Vec<u8>> {
+        if !self.listed.may_hold(file) {
+            return Err(CgroupError::Missing(file));
+        }
         let dir = self.fd().ok_or(CgroupError::Missing(file))?;
         let fd = openat(dir, file, FILE_FLAGS, Mode::empty())
             .map_err(|errno| self.open_error(file, errno))?;
@@ -240,6 +297,29 @@ mod tests {
         let b = Path::new("/x");
         assert_eq!(join_id(b, "/"), PathBuf::from("/x"));
         assert_eq!(join_id(b, "/a/b"), PathBuf::from("/x/a/b"));
+    }
+
+    /// An optional file the walk's listing did not hold is `Missing` without an `openat` (here
+    /// it exists, so only the listing can make it missing); listed and non-optional files are
+    /// read; an unlisted directory reads everything.
+    #[test]
+    fn optional_files_follow_the_listing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for f in ["memory.peak", "memory.events.local", "memory.stat"] {
+            std::fs::write(tmp.path().join(f), b"1\n").expect("write");
+        }
+        let fd = openat(CWD, tmp.path(), DIR_FLAGS, Mode::empty()).expect("open");
+        let mut listed = Listed::NONE;
+        listed.see(b"memory.peak");
+        listed.see(b"memory.stat");
+        let dir = Dir::with_kept(tmp.path().to_path_buf(), Some((fd.as_fd(), listed)));
+        assert_eq!(dir.u64("memory.peak").ok(), Some(1));
+        assert!(dir
+            .read("memory.events.local")
+            .is_err_and(|e| e.is_missing()));
+        assert_eq!(dir.u64("memory.stat").ok(), Some(1));
+        let unlisted = Dir::with_kept(tmp.path().to_path_buf(), Some((fd.as_fd(), Listed::ALL)));
+        assert_eq!(unlisted.u64("memory.events.local").ok(), Some(1));
     }
 
     /// A missing file is `Missing` (skipped silently); a malformed one names its path.

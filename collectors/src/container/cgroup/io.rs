@@ -39,6 +39,9 @@ const V1_GROUPS: [[&str; 3]; 5] = [
     ],
 ];
 
+/// The first file of blk-throttle's recursive group in [`V1_GROUPS`].
+const THROTTLE_RECURSIVE: &str = "blkio.throttle.io_serviced_recursive";
+
 /// The (operation, counter) pairs of one `io.stat` line that go to one v1 table.
 type OpCounters = [(&'static str, Option<u64>); 2];
 
@@ -74,18 +77,28 @@ impl Hierarchies {
         if self.v2 {
             return dir.parse("io.stat", |b| Ok(io_stat_tables(&io_stat(b)?)));
         }
+        // `None`: the file is not there (or unreadable), as runc's error on a group's first file.
         let table = |file: &'static str| match dir.read(file) {
-            Ok(b) => blkio(&b).map_err(|error| CgroupError::Parse {
+            Ok(b) => blkio(&b).map(Some).map_err(|error| CgroupError::Parse {
                 path: dir.path().join(file),
                 error,
             }),
-            Err(_) => Ok(Vec::new()),
+            Err(_) => Ok(None),
         };
         for [first, serviced, bytes] in V1_GROUPS {
-            if table(first).map_or(true, |t| t.is_empty()) {
-                continue;
+            match table(first) {
+                Ok(Some(t)) if !t.is_empty() => {
+                    return Ok((
+                        table(bytes)?.unwrap_or_default(),
+                        table(serviced)?.unwrap_or_default(),
+                    ))
+                }
+                // blk-throttle's recursive counts include the cgroup's own (blkg_rwstat_recursive_sum
+                // walks the cgroup and its descendants): when the recursive file is there and
+                // empty the plain one is empty too, so runc's last group is not read.
+                Ok(Some(_)) if first == THROTTLE_RECURSIVE => break,
+                _ => continue,
             }
-            return Ok((table(bytes)?, table(serviced)?));
         }
         Ok((Vec::new(), Vec::new()))
     }

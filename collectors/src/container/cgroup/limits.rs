@@ -1,7 +1,7 @@
 //! Resource limits (the container spec): v1 `cpu.shares`, `cpu.cfs_{period,quota}_us`,
 //! `memory.{,soft_,memsw.}limit_in_bytes`; v2 `cpu.weight`, `cpu.max`, `memory.{max,min,swap.max}`.
 
-use super::{CgResult, Ctrl, Hierarchies};
+use super::{parse, CgResult, Ctrl, Hierarchies};
 
 /// CPU shares, period and quota (0 = none) of a container.
 pub type CpuSpec = [u64; 3];
@@ -37,12 +37,19 @@ impl Hierarchies {
         let dir = self.need(Ctrl::Cpu, id, "cpu.shares")?;
         if self.v2 {
             let shares = dir.u64("cpu.weight").map_or(0, weight_to_shares);
-            let (quota, period) = dir.read("cpu.max").map_or((0, 0), |b| cpu_max_spec(&b));
+            let (quota, period) = self
+                .cpu_quota_file(&dir, id)
+                .map_or((0, 0), |b| cpu_max_spec(&b));
             return Ok([shares, period, quota]);
         }
         let shares = dir.u64("cpu.shares")?;
         let period = dir.u64("cpu.cfs_period_us").unwrap_or(0);
-        let quota = dir.limit("cpu.cfs_quota_us").ok().flatten().unwrap_or(0);
+        let quota = self
+            .cpu_quota_file(&dir, id)
+            .ok()
+            .and_then(|b| parse::limit(&b).ok())
+            .flatten()
+            .unwrap_or(0);
         Ok([shares, period, quota])
     }
 

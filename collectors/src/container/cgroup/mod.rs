@@ -30,6 +30,7 @@ pub use times::CgroupTimes;
 use crate::error::CollectError;
 use crate::hash::FastMap;
 use crate::roots::Roots;
+use dir::Listed;
 
 /// The controllers whose files the groups read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,12 +67,18 @@ pub struct Hierarchies {
     kept: Arc<Kept>,
 }
 
+/// One hierarchy's kept directories by container id, with the optional files each listing held.
+pub(crate) type KeptDirs = FastMap<Box<str>, (OwnedFd, Listed)>;
+
 /// The cgroup directories a walk opened, per hierarchy root and container id. They live as
 /// long as the snapshot, which is dropped when the scrape's last group is done with it
 /// (`walk::Shared::finish`), so no descriptor outlives the scrape and pins a removed cgroup.
 #[derive(Default)]
 pub(crate) struct Kept {
-    roots: Vec<(PathBuf, FastMap<Box<str>, OwnedFd>)>,
+    roots: Vec<(PathBuf, KeptDirs)>,
+    /// The CPU quota file of each container read so far this scrape (container_cpu and
+    /// container_spec both need it; the second reads it from here).
+    cpu_quota: std::sync::Mutex<FastMap<Box<str>, Arc<[u8]>>>,
 }
 
 impl std::fmt::Debug for Kept {
@@ -120,8 +127,30 @@ impl Hierarchies {
             .iter()
             .find(|(root, _)| root.as_os_str() == base.as_os_str())
             .and_then(|(_, m)| m.get(id))
-            .map(|fd| fd.as_fd());
+            .map(|(fd, listed)| (fd.as_fd(), *listed));
         Dir::with_kept(dir::join_id(base, id), kept)
+    }
+
+    /// The CPU quota file (v1 `cpu.cfs_quota_us`, v2 `cpu.max`) of container `id` in `dir`,
+    /// read once per scrape: container_cpu and container_spec both need it.
+    fn cpu_quota_file(&self, dir: &Dir<'_>, id: &str) -> CgResult<Arc<[u8]>> {
+        let file = if self.v2 {
+            "cpu.max"
+        } else {
+            "cpu.cfs_quota_us"
+        };
+        let memo = || {
+            self.kept
+                .cpu_quota
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if let Some(bytes) = memo().get(id) {
+            return Ok(Arc::clone(bytes));
+        }
+        let bytes: Arc<[u8]> = dir.read(file)?.into();
+        memo().insert(id.into(), Arc::clone(&bytes));
+        Ok(bytes)
     }
 
     /// Every directory of container `id`: one per mounted controller hierarchy and the cgroup2

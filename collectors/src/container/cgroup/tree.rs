@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use rustix::fs::{openat, statat, AtFlags, FileType, Mode, RawDir, CWD};
 
-use super::dir::DIR_FLAGS;
-use super::{Hierarchies, Kept};
+use super::dir::{Listed, DIR_FLAGS};
+use super::{Hierarchies, Kept, KeptDirs};
 use crate::hash::FastMap;
 
 /// A child found by the walk is a real directory, never a symlink (as `read_dir`'s file type).
@@ -68,15 +68,11 @@ struct Walker<'c> {
 }
 
 impl Walker<'_> {
-    fn dir(
-        &mut self,
-        fd: OwnedFd,
-        id: String,
-        depth: usize,
-        kept: &mut FastMap<Box<str>, OwnedFd>,
-    ) {
+    fn dir(&mut self, fd: OwnedFd, id: String, depth: usize, kept: &mut KeptDirs) {
         let mut children: Vec<CString> = Vec::new();
+        let mut listed = Listed::ALL;
         if self.max_depth == 0 || depth < self.max_depth {
+            listed = Listed::NONE;
             let mut entries = RawDir::new(fd.as_fd(), &mut self.dents);
             while let Some(Ok(e)) = entries.next() {
                 let name = e.file_name();
@@ -91,6 +87,8 @@ impl Walker<'_> {
                 };
                 if is_dir {
                     children.push(name.to_owned());
+                } else {
+                    listed.see(name.to_bytes());
                 }
             }
         }
@@ -109,7 +107,7 @@ impl Walker<'_> {
         }
         if self.budget > 0 && (self.wanted)(&key) {
             self.budget -= 1;
-            kept.insert(key.clone().into_boxed_str(), fd);
+            kept.insert(key.clone().into_boxed_str(), (fd, listed));
         }
         self.ids.push(key);
     }
