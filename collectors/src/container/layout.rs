@@ -1,5 +1,7 @@
-//! What a cgroup path (a container `id`) says by itself: the runtime container id and runtime
-//! hint in its last component, and the Kubernetes pod uid (cadvisor.md §5 layouts).
+//! What a cgroup path (a container `id`) says by itself: the runtime container id and runtime hint
+//! in its last component, and the Kubernetes pod uid (the layouts of cAdvisor's
+//! `container/{docker,containerd,crio}/handler.go` name parsing and the kubelet's
+//! `pkg/kubelet/cm/cgroup_manager_linux.go`).
 
 /// The runtime a cgroup name points to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! container_memory: usage, working set, rss, cache, swap, mapped file, max usage, failcnt,
-//! failures and kernel usage, with cAdvisor's v1 / v2 / v2-root rules (cadvisor.md §3).
+//! failures and kernel usage, with cAdvisor's v1 / v2 / v2-root rules (google/cadvisor
+//! `container/libcontainer/handler.go` `setMemoryStats`).
 
 use super::cgroup::{CgroupError, MemStats};
 use super::machine::meminfo;

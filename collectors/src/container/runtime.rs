@@ -1,6 +1,11 @@
 //! Container metadata from the runtimes' state on disk (read-only, no API calls): Docker's
-//! `config.v2.json`/`hostconfig.json`, containerd's task bundle `config.json` (OCI spec with
-//! CRI annotations) and CRI-O's `userdata/config.json` (best effort, see cadvisor.md §6).
+//! `config.v2.json`/`hostconfig.json`, containerd's task bundle `config.json` (OCI spec with CRI
+//! annotations) and CRI-O's `userdata/config.json` (best effort: cAdvisor's CRI-O handler asks
+//! CRI-O's API instead, `container/crio/client.go`).
+//!
+//! Over 500 lines (582 of code, the rest its tests): the three runtimes' formats, the metadata
+//! cache and the kubelet log-name fallback all build the one `Meta` type; one module per runtime
+//! is the next split (README, Known gaps).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

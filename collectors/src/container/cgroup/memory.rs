@@ -1,7 +1,8 @@
-//! Memory values with cAdvisor's v1 / v2 / v2-root rules (cadvisor.md §3): v1
-//! `memory.usage_in_bytes`, `memory.max_usage_in_bytes`, `memory.failcnt`, `memory.stat`,
-//! `memory.kmem.usage_in_bytes`, `memory.use_hierarchy`; v2 `memory.current`, `memory.peak`,
-//! `memory.stat`, `memory.swap.current`, `memory.events`.
+//! Memory values with cAdvisor's v1 / v2 / v2-root rules (google/cadvisor
+//! `container/libcontainer/handler.go` `setMemoryStats`): v1 `memory.usage_in_bytes`,
+//! `memory.max_usage_in_bytes`, `memory.failcnt`, `memory.stat`, `memory.kmem.usage_in_bytes`,
+//! `memory.use_hierarchy`; v2 `memory.current`, `memory.peak`, `memory.stat`,
+//! `memory.swap.current`, `memory.events`.
 
 use super::parse::{flat_keyed, single};
 use super::{CgResult, CgroupError, Ctrl, Dir, Hierarchies};

@@ -13,6 +13,9 @@
 //! other runtime container its Docker json-file directory `<docker-root>/containers/<id>/`.
 //! Directories that do not exist are skipped silently (containerd without Kubernetes keeps none).
 //! Symlinks, FIFOs and other non-regular files in a log directory are never opened or followed.
+//!
+//! Over 500 lines: the group's flags, its state across scrapes and the emission of its eleven
+//! families share one state type; the work itself is in the submodules.
 
 pub mod files;
 pub mod lines;

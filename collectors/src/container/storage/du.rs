@@ -20,6 +20,8 @@
 //!
 //! A tree whose root heads a project quota of its own is not walked at all: the file system's
 //! count is read ([`super::quota`]).
+//!
+//! Over 500 lines only with its unit tests (411 lines of code before them).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, OsStr, OsString};
