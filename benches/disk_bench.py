@@ -25,6 +25,7 @@ directories whose listing it reused.
 """
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -221,11 +222,7 @@ def main():
           "| budget 0: CPU, wall | nodex CPU per cycle | `du -s` CPU (wall) | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-            base = os.path.join(tmp, "tree")
-            build_tree(base, size)
-            layers, files, containers = add_layers(base, args.heavy_share)
-            subprocess.run(["sync"], check=False)
+        with bench_tree(size, args.heavy_share) as (base, layers, files, containers):
             du_cpu, du_wall = du_floor(layers)
             base_cpu, base_wall = baseline(args.nodex, base)
             cold, cycle, _, cpu, wall, wall_max = measure(args.nodex, base, containers, args.budget)
@@ -237,17 +234,25 @@ def main():
                   f"| {ratio:.2f} |")
 
 
+@contextlib.contextmanager
+def bench_tree(size, heavy_share):
+    """A kubelet-shaped tree of `size` containers with their layers, in a temporary directory
+    (below $BENCH_TMP if set) removed afterwards: (base, layers, files, containers)."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        base = os.path.join(tmp, "tree")
+        build_tree(base, size)
+        layers, files, containers = add_layers(base, heavy_share)
+        subprocess.run(["sync"], check=False)
+        yield base, layers, files, containers
+
+
 def main_ab(args):
     print(f"A/B, budget {args.budget}, {args.heavy_share:.0%} of layers with 10,000 files, others 20, "
           f"{os.cpu_count()} CPUs, both arms at once, scraped alternately, {args.cycles} steady cycles\n")
     print("| containers | files | arm | CPU per full cycle | scrapes per cycle | listings reused per cycle |")
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-            base = os.path.join(tmp, "tree")
-            build_tree(base, size)
-            layers, files, containers = add_layers(base, args.heavy_share)
-            subprocess.run(["sync"], check=False)
+        with bench_tree(size, args.heavy_share) as (base, layers, files, containers):
             time.sleep(2.5)  # directories settled: their listings may be kept from the first walk
             for arm, (cpu, scrapes, reused) in ab(args.nodex, base, containers, args.budget,
                                                   args.cycles).items():
