@@ -123,10 +123,12 @@ impl Listed {
 
     /// False only for an optional file the listing did not hold.
     pub fn may_hold(self, file: &str) -> bool {
-        OPTIONAL
-            .iter()
-            .position(|f| *f == file)
-            .is_none_or(|i| self.0 & (1 << i) != 0)
+        // An unlisted directory (no kept descriptor) skips the table search on every read.
+        self == Listed::ALL
+            || OPTIONAL
+                .iter()
+                .position(|f| *f == file)
+                .is_none_or(|i| self.0 & (1 << i) != 0)
     }
 }
 
