@@ -279,3 +279,80 @@ fn descriptors_do_not_outlive_the_scrape() {
     assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
     drop(guard);
 }
+
+/// Set in the child process of [`own_container_does_not_count_the_walks_descriptors`].
+const OWN_FDS_CHILD: &str = "NODEX_TEST_OWN_FDS_PARENT";
+
+/// nodex's own container: the walk's directory descriptors, held only during the scrape, are
+/// not its open files. A child process of this test binary (only it is moved, so no other test
+/// runs in a cgroup it did not expect) joins its own cgroup below a parent with 40 sibling
+/// cgroups, scrapes `container_process` and checks its own `container_file_descriptors` is
+/// below the number of cgroups the walk kept (it counted all of them, about 41 per hierarchy,
+/// before they were left out).
+#[test]
+fn own_container_does_not_count_the_walks_descriptors() {
+    let Some((_, hier, parent)) = live_cgroup_setup("nodex-own-fds") else {
+        return;
+    };
+    let mut guard = Guard {
+        child: None,
+        dirs: Vec::new(),
+    };
+    let ids: Vec<String> = std::iter::once(parent.clone())
+        .chain((0..41).map(|i| format!("{parent}/c{i}")))
+        .collect();
+    for id in &ids {
+        for dir in hier.all_dirs(id) {
+            if std::fs::create_dir(&dir).is_err() {
+                skip_unless_ci(&format!("cannot create {}", dir.display()));
+                return;
+            }
+            guard.dirs.push(dir);
+        }
+    }
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "own_fds_child", "--ignored", "--nocapture"])
+        .env(OWN_FDS_CHILD, &parent)
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(guard);
+}
+
+/// The child of [`own_container_does_not_count_the_walks_descriptors`]; it moves its own
+/// process into a cgroup, so it runs only there, alone in its process.
+#[test]
+#[ignore = "run as a child process by own_container_does_not_count_the_walks_descriptors"]
+fn own_fds_child() {
+    let parent = std::env::var(OWN_FDS_CHILD).expect("run by the parent test");
+    let roots = Roots::default();
+    let hier = discover(&roots).expect("cgroup hierarchies");
+    let own = format!("{parent}/c0");
+    for dir in hier.all_dirs(&own) {
+        std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
+            .expect("join the cgroup");
+    }
+    let mut options = Options::default();
+    options.set(
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
+        format!("^{}(/|$)", regex_escape(&parent)),
+    );
+    let settings = Arc::new(Settings::new(roots, options));
+    settings.begin_scrape();
+    let text = scrape(&settings, &["container_process"]);
+    let fds = value(&text, "container_file_descriptors", &own).expect("own fd count");
+    let open_now = std::fs::read_dir("/proc/self/fd").expect("fds").count() as f64;
+    assert!(
+        fds >= 3.0,
+        "stdin, stdout and stderr at least: {fds}\n{text}"
+    );
+    assert!(
+        fds <= open_now + 4.0,
+        "{fds} descriptors counted, {open_now} open after the scrape\n{text}"
+    );
+}

@@ -36,10 +36,11 @@ pub struct ProcStats {
     pub max_open_files: Option<i64>,
 }
 
-/// Counts the fds and socket fds of a process; a process that exited counts nothing.
-/// Links are read relative to the open `fd` directory: a whole-path `readlink` per descriptor
-/// walked `/proc/<pid>/fd/` again each time and was most of this group's cost.
-fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
+/// Counts the fds and socket fds of a process, leaving out those `skip` names; a process that
+/// exited counts nothing. Links are read relative to the open `fd` directory: a whole-path
+/// `readlink` per descriptor walked `/proc/<pid>/fd/` again each time and was most of this
+/// group's cost.
+fn count_fds(roots: &Roots, pid: u32, skip: &dyn Fn(i32) -> bool) -> (u64, u64) {
     use rustix::fs::{openat, readlinkat, Dir, Mode, OFlags, CWD};
     let dir = roots.proc(format!("{pid}/fd"));
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
@@ -55,6 +56,12 @@ fn count_fds(roots: &Roots, pid: u32) -> (u64, u64) {
     while let Some(Ok(entry)) = entries.read() {
         let name = entry.file_name();
         if name.to_bytes().starts_with(b".") {
+            continue;
+        }
+        let number = std::str::from_utf8(name.to_bytes())
+            .ok()
+            .and_then(|n| n.parse().ok());
+        if number.is_some_and(skip) {
             continue;
         }
         fds += 1;
@@ -78,7 +85,22 @@ fn root_pid(c: &Container) -> Option<u32> {
     }
 }
 
-fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats> {
+/// This process's pid as the procfs below `roots` numbers it (its `self` link), which differs
+/// from `getpid` when nodex runs in a pid namespace of its own and reads the host's procfs.
+fn own_pid(roots: &Roots) -> Option<u32> {
+    std::fs::read_link(roots.proc("self"))
+        .ok()?
+        .to_str()?
+        .parse()
+        .ok()
+}
+
+fn read_stats(
+    roots: &Roots,
+    snap: &Snapshot,
+    c: &Container,
+    own: Option<u32>,
+) -> Option<ProcStats> {
     let t = CgroupError::log(snap.hier.threads(&c.id))?;
     let mut s = ProcStats {
         processes: t.procs.len() as u64,
@@ -89,8 +111,14 @@ fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats
             .and_then(|b| max_open_files_soft(&b).ok()),
         ..ProcStats::default()
     };
+    // nodex's own container: the walk's directory descriptors are the scrape's, held only
+    // until it ends; counted, they would scale its count with the node's containers (and cost
+    // a `readlink` each).
+    let walk_fd = |fd: i32| snap.hier.holds_fd(fd);
+    let none = |_: i32| false;
     for pid in t.procs {
-        let (fds, sockets) = count_fds(roots, pid);
+        let skip: &dyn Fn(i32) -> bool = if Some(pid) == own { &walk_fd } else { &none };
+        let (fds, sockets) = count_fds(roots, pid, skip);
         s.fds += fds;
         s.sockets += sockets;
     }
@@ -101,11 +129,12 @@ fn read_stats(roots: &Roots, snap: &Snapshot, c: &Container) -> Option<ProcStats
 type Gauge = (&'static str, &'static str, fn(&ProcStats) -> u64);
 
 fn emit(settings: &Settings, snap: &Snapshot, sink: &mut MetricSink) -> Result<(), CollectError> {
+    let own = own_pid(&settings.roots);
     let stats: Vec<(&Container, ProcStats)> = snap
         .containers
         .iter()
         .filter(|c| c.kind != Kind::Sandbox)
-        .filter_map(|c| read_stats(&settings.roots, snap, c).map(|s| (c, s)))
+        .filter_map(|c| read_stats(&settings.roots, snap, c, own).map(|s| (c, s)))
         .collect();
     let families: [Gauge; 5] = [
         (

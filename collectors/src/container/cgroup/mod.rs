@@ -79,6 +79,8 @@ pub(crate) struct Kept {
     /// The CPU quota file of each container read so far this scrape (container_cpu and
     /// container_spec both need it; the second reads it from here).
     cpu_quota: std::sync::Mutex<FastMap<Box<str>, Arc<[u8]>>>,
+    /// The numbers of the kept descriptors, sorted ([`Hierarchies::holds_fd`]).
+    fds: Vec<std::os::fd::RawFd>,
 }
 
 impl std::fmt::Debug for Kept {
@@ -97,6 +99,12 @@ impl Hierarchies {
     /// True when a cgroup2 hierarchy is mounted (pure v2, or hybrid's `unified`).
     pub fn has_unified(&self) -> bool {
         self.unified.is_some()
+    }
+
+    /// True when descriptor `fd` of this process is one of the walk's kept directories: they
+    /// live only for the scrape and are not counted as nodex's own open files.
+    pub fn holds_fd(&self, fd: std::os::fd::RawFd) -> bool {
+        self.kept.fds.binary_search(&fd).is_ok()
     }
 
     /// The directory of container `id` in controller `ctrl`'s hierarchy, if it is mounted.

@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use rustix::fs::{openat, statat, AtFlags, FileType, Mode, RawDir, CWD};
@@ -52,6 +52,12 @@ pub fn walk(
         }
         kept.roots.push((root, fds));
     }
+    kept.fds = kept
+        .roots
+        .iter()
+        .flat_map(|(_, dirs)| dirs.values().map(|(fd, _)| fd.as_raw_fd()))
+        .collect();
+    kept.fds.sort_unstable();
     hier.kept = Arc::new(kept);
     let mut ids = walker.ids;
     ids.sort();
