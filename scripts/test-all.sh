@@ -2,7 +2,7 @@
 # Installs what the tests need on a Debian machine (as root) and runs the whole suite:
 # formatting, lints, unit tests, fixture goldens, the live node_exporter comparison, the
 # Prometheus end-to-end and TLS tests, the deployment files, the cgroup, Docker and image tests,
-# the cgroup v2 and hybrid kernels under qemu,
+# the cgroup v2 and hybrid kernels and an ext4 project quota under qemu,
 # and the fault tests (FUSE mount, cgroup/Docker churn, user nobody); then a bounded fuzz run of
 # every parser (scripts/fuzz.sh, about 75 s plus the nightly build).
 set -euo pipefail
@@ -13,7 +13,8 @@ for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:p
             busybox:busybox-static curl:curl openssl:openssl systemd-analyze:systemd kubectl:kubectl \
             readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux \
             fusermount3:fuse3 setpriv:util-linux lintian:lintian debootstrap:debootstrap \
-            qemu-system-x86_64:qemu-system-x86 cpio:cpio strip:binutils dpkg-deb:dpkg tmux:tmux; do
+            qemu-system-x86_64:qemu-system-x86 cpio:cpio strip:binutils dpkg-deb:dpkg tmux:tmux \
+            debugfs:e2fsprogs; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The fake systemd and logind services of tests/dbus.rs run on Debian's python3.
@@ -25,7 +26,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# The cgroup v2 and hybrid VM tests (tests/vm_cgroup_v2.rs) boot Debian's kernel, fetched once
+# The VM tests (tests/vm_cgroup_v2.rs, tests/vm_quota.rs) boot Debian's kernel, fetched once
 # into target/vm-kernel (apt-get download, unpacked with dpkg-deb; not installed).
 if ! NODEX_VM_KERNEL="$(scripts/vm-kernel.sh)"; then
   apt-get update -qq

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the kernel of Debian's linux-image-amd64 (the versioned package it depends on) into
-# target/vm-kernel/<package>/ without installing it: vmlinuz, the brd (RAM disk) module and ext4
-# with its dependencies (crc16, crc32c, mbcache, jbd2), which the cgroup VM tests (tests/common/vm.rs)
-# boot under qemu. Prints that directory. Idempotent: a fetched kernel is reused. Needs apt-get
+# target/vm-kernel/<package>/ without installing it: vmlinuz, the brd (RAM disk) module, ext4
+# with its dependencies (crc16, crc32c, mbcache, jbd2) and the v2 quota format (quota_tree,
+# quota_v2: ext4's hidden quota files; the kernel has CONFIG_QUOTA=y, CONFIG_QFMT_V2=m), which
+# the VM tests (tests/common/vm.rs) boot under qemu. Prints that directory. Idempotent: a fetched kernel is reused. Needs apt-get
 # and dpkg-deb (any Debian machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +14,9 @@ if [ -z "$pkg" ]; then
   exit 1
 fi
 dir="target/vm-kernel/$pkg"
-# In load order: a module's dependencies come before it.
+# In load order: a module's dependencies come before it (modules.dep: quota_v2 needs quota_tree).
 modules="drivers/block/brd.ko lib/crc16.ko crypto/crc32c_generic.ko fs/mbcache.ko fs/jbd2/jbd2.ko
-  fs/ext4/ext4.ko"
+  fs/ext4/ext4.ko fs/quota/quota_tree.ko fs/quota/quota_v2.ko"
 if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules" ] && [ "$(cat "$dir/modules")" = "$modules" ]; then
   echo "$PWD/$dir"
   exit 0

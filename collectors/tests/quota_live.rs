@@ -8,7 +8,9 @@
 //! package) for `cache` plus a walk of `scratch`, and differ from a walk of both by exactly the
 //! outside file. Needs root, loop devices, e2fsprogs and a kernel with ext4 quota support
 //! (`CONFIG_QUOTA`, `CONFIG_QFMT_V2`); skipped with the reason otherwise, failed under CI. The
-//! guard unmounts and removes everything even on failure.
+//! guard unmounts and removes everything even on failure. On a kernel without
+//! `CONFIG_QFMT_V2` (the development VM's), `tests/vm_quota.rs` runs the same check in a
+//! qemu VM with Debian's kernel.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

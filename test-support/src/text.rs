@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
-/// The first sample line of `family` that contains every string of `must` (label pairs such
-/// as `id="/docker/..."`).
+/// The first sample line of `family` (labelled or not) that contains every string of `must`
+/// (label pairs such as `id="/docker/..."`).
 pub fn line<'a>(text: &'a str, family: &str, must: &[&str]) -> Option<&'a str> {
-    let prefix = format!("{family}{{");
-    text.lines()
-        .find(|l| l.starts_with(&prefix) && must.iter().all(|m| l.contains(m)))
+    text.lines().find(|l| {
+        let name = l.split(['{', ' ']).next();
+        name == Some(family) && must.iter().all(|m| l.contains(m))
+    })
 }
 
 /// The value of [`line`].
@@ -39,7 +40,7 @@ mod tests {
     use super::*;
 
     const TEXT: &str =
-        "# TYPE a gauge\na{id=\"/x\",k=\"1\"} 2\na{id=\"/y\",k=\"1\"} 3\nab{id=\"/y\"} 9\n";
+        "# TYPE a gauge\na{id=\"/x\",k=\"1\"} 2\na{id=\"/y\",k=\"1\"} 3\nab{id=\"/y\"} 9\nb 4\n";
 
     #[test]
     fn finds_the_sample_with_all_labels() {
@@ -47,6 +48,8 @@ mod tests {
         assert_eq!(value(TEXT, "a", &["k=\"1\""]), Some(2.0));
         assert_eq!(value(TEXT, "a", &["id=\"/z\""]), None);
         assert_eq!(value(TEXT, "ab", &[]), Some(9.0));
+        assert_eq!(value(TEXT, "b", &[]), Some(4.0), "a sample without labels");
+        assert_eq!(value(TEXT, "b", &["k=\"1\""]), None);
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! A real Linux kernel under qemu for tests that need a cgroup layout this host does not have
-//! (pure cgroup v2, hybrid): Debian's `linux-image-amd64` kernel (fetched into `target/vm-kernel`
-//! by `scripts/vm-kernel.sh`), booted with `-accel tcg` from an initramfs this module writes:
-//! static busybox, a static nodex, the `brd` RAM-disk and ext4 modules and a test's own `/init`
-//! script.
+//! A real Linux kernel under qemu for tests that need what this host's kernel does not have (a
+//! pure cgroup v2 or hybrid layout, ext4 project quotas): Debian's `linux-image-amd64` kernel
+//! (fetched into `target/vm-kernel` by `scripts/vm-kernel.sh`), booted with `-accel tcg` from an
+//! initramfs this module writes: static busybox, a static nodex, the `brd` RAM-disk, ext4 and
+//! quota-format modules and a test's own `/init` script.
 //! The script prints what the test compares between markers on the serial console
 //! ([`MARK_BEGIN`] `name` / [`MARK_END`] `name`) and ends with [`MARK_DONE`].
 //!
@@ -33,7 +33,7 @@ pub struct Prerequisites {
     pub qemu: PathBuf,
     /// The kernel image.
     pub vmlinuz: PathBuf,
-    /// Modules for that kernel in load order (`brd`, then ext4 and its dependencies).
+    /// Modules for that kernel in load order (`brd`, ext4 and its dependencies, `quota_v2`).
     pub modules: Vec<PathBuf>,
     /// A statically linked busybox.
     pub busybox: PathBuf,

@@ -68,12 +68,13 @@ mount -t tmpfs tmpfs /tmp
 ip link set lo up
 for m in $(cat /lib/modules/order); do
   case $m in
-  brd.ko) insmod /lib/modules/$m rd_nr=2 rd_size=32768 ;;
+  brd.ko) insmod /lib/modules/$m rd_nr=3 rd_size=32768 ;;
   *) insmod /lib/modules/$m ;;
   esac
 done
 # /dev/ram0 (32 MiB) is written raw; /dev/ram1 holds an ext2 file system on /mnt whose files
-# are page cache (active_file/inactive_file) charged to the cgroup that reads or writes them.
+# are page cache (active_file/inactive_file) charged to the cgroup that reads or writes them;
+# /dev/ram2 takes a file system image a test brings (tests/vm/quota.sh).
 # devtmpfs creates the nodes asynchronously.
 vm_wait "/dev/ram1" test -b /dev/ram1
 mke2fs -q /dev/ram1 >/dev/null || vm_fail "mke2fs /dev/ram1"
