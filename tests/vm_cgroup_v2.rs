@@ -854,11 +854,11 @@ fn cpio_archive_unpacks_with_gnu_cpio() {
 /// Issue 12's safety rule for kept descriptors, on a real cgroup v2 kernel: containers created
 /// and removed while nodex is scraped leave no dying cgroup behind (`nr_dying_descendants` in
 /// `cgroup.stat`, the kernel's count of removed cgroups something still holds, falls to 0) and
-/// nodex holds no descriptor below `kubepods` between scrapes (a control shows the count sees a
-/// held one). The script also reports whether a descriptor held on a removed cgroup (its
+/// nodex holds no descriptor on a removed pod after the next scrape (a control shows the count
+/// sees a held one). The script also reports whether a descriptor held on a removed cgroup (its
 /// directory, `memory.stat`, a half-read `cgroup.procs`) keeps it dying: on Debian's 6.1 kernel
 /// none does (kernfs open files pin the node, not the cgroup), so the descriptor count, not the
-/// dying count, is what fails if nodex kept descriptors past a scrape.
+/// dying count, is what fails if nodex kept a removed cgroup's descriptor past the next walk.
 #[test]
 fn churned_cgroups_do_not_linger_as_dying_on_cgroup_v2() {
     let Some(sections) = run_vm("churn", include_str!("vm/cgroup-v2-churn.sh")) else {
@@ -881,7 +881,7 @@ fn churned_cgroups_do_not_linger_as_dying_on_cgroup_v2() {
     }
     assert!(
         value("control descriptors") >= 1,
-        "the descriptor count does not see a descriptor held below kubepods"
+        "the descriptor count does not see a descriptor held on a removed pod"
     );
     let made = value("made");
     assert!(made >= 5, "the churn loop made only {made} pods");
@@ -902,7 +902,7 @@ fn churned_cgroups_do_not_linger_as_dying_on_cgroup_v2() {
     assert_eq!(
         value("nodex descriptors"),
         0,
-        "nodex holds descriptors below kubepods between scrapes"
+        "nodex holds descriptors on removed pods after the next scrape"
     );
     eprintln!(
         "{made} pods churned under 40 scrapes, {churned} churned-container series in the last"

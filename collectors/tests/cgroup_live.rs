@@ -176,21 +176,26 @@ fn regex_escape(s: &str) -> String {
         .collect()
 }
 
-/// Descriptors of the process whose target lies below `needle` (a cgroup path fragment).
-fn fds_below(needle: &str) -> usize {
+/// Descriptors of the process whose target contains `needle` (a cgroup path fragment) or
+/// ends with `end`.
+fn fds_below(needle: &str, end: &str) -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("list /proc/self/fd")
         .filter_map(Result::ok)
         .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter(|target| target.to_string_lossy().contains(needle))
+        .filter(|target| {
+            let t = target.to_string_lossy();
+            let t = t.trim_end_matches(" (deleted)");
+            t.contains(needle) || t.ends_with(end)
+        })
         .count()
 }
 
-/// The walk keeps its cgroup directory descriptors while a scrape's groups read, and closes
-/// them once the last group is done: no descriptor outlives the scrape, so none keeps a
-/// removed cgroup alive (as a dying cgroup) and their number does not grow with churn.
+/// The walk keeps its cgroup directory descriptors for the scrape's groups and for the next
+/// walk, which reuses those it finds again and closes the rest: a removed cgroup's descriptor
+/// does not outlive the first walk after its removal, so their number does not grow with churn.
 #[test]
-fn descriptors_do_not_outlive_the_scrape() {
+fn descriptors_of_removed_cgroups_close_at_the_next_walk() {
     let Some((roots, hier, parent)) = live_cgroup_setup("nodex-fds") else {
         return;
     };
@@ -238,45 +243,68 @@ fn descriptors_do_not_outlive_the_scrape() {
         String::from_utf8(out).expect("UTF-8")
     };
 
-    // Mid-scrape (one group still to run) the walk's descriptors are open ...
+    let removed =
+        |ids: &[String]| -> usize { ids.iter().map(|id| fds_below(&format!("{id}/"), id)).sum() };
+    // Mid-scrape (one group still to run) the walk's descriptors are open, one per directory,
+    // and they stay open for the next walk.
     settings.begin_scrape();
     run(0..collectors.len() - 1);
-    let during = fds_below(needle);
-    assert!(
-        during > children.len(),
-        "the walk kept {during} descriptors"
+    let during = fds_below(needle, needle);
+    // One per walked hierarchy (a hybrid host's unified one is not walked).
+    let per_cgroup = during / (children.len() + 1);
+    assert!(per_cgroup > 0, "the walk kept {during} descriptors");
+    assert_eq!(
+        during,
+        (children.len() + 1) * per_cgroup,
+        "one per directory"
     );
-    // ... and the last group's end closes them.
     run(collectors.len() - 1..collectors.len());
-    assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
+    assert_eq!(fds_below(needle, needle), during, "kept for the next walk");
+    settings.begin_scrape();
+    run(0..collectors.len());
+    assert_eq!(
+        fds_below(needle, needle),
+        during,
+        "reused, not opened again"
+    );
 
-    // Churn: half the children go, the rest stay; every scrape ends with none open.
+    // Churn: half the children go, the rest stay; every walk closes the removed ones'.
     for id in &children[..4] {
         for dir in hier.all_dirs(id) {
             std::fs::remove_dir(&dir).expect("remove child cgroup");
         }
     }
+    assert!(
+        removed(&children[..4]) > 0,
+        "the count sees removed cgroups' descriptors"
+    );
     for _ in 0..3 {
         settings.begin_scrape();
         let text = run(0..collectors.len());
         assert!(!text.contains(&format!("{}\"", children[0])), "{text}");
         assert!(text.contains(&format!("{}\"", children[7])), "{text}");
-        assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
+        assert_eq!(
+            removed(&children[..4]),
+            0,
+            "removed cgroups' descriptors outlive the walk"
+        );
+        assert_eq!(fds_below(needle, needle), 5 * per_cgroup);
     }
-    // A scrape that runs only some groups leaves its snapshot to the next one, which drops it
-    // (and its descriptors, also those of cgroups removed in between) before walking.
-    settings.begin_scrape();
-    run(0..1);
-    assert!(fds_below(needle) > 0);
+    // A scrape that runs only some groups walks too, and closes what it no longer finds.
     for id in &children[4..] {
         for dir in hier.all_dirs(id) {
             std::fs::remove_dir(&dir).expect("remove child cgroup");
         }
     }
     settings.begin_scrape();
-    let text = run(0..collectors.len());
+    let text = run(0..1);
     assert!(!text.contains(&children[7]), "{text}");
-    assert_eq!(fds_below(needle), 0, "descriptors outlive the scrape");
+    assert_eq!(
+        removed(&children),
+        0,
+        "removed cgroups' descriptors outlive the walk"
+    );
+    assert_eq!(fds_below(needle, needle), per_cgroup);
     drop(guard);
 }
 
@@ -355,4 +383,66 @@ fn own_fds_child() {
         fds <= open_now + 4.0,
         "{fds} descriptors counted, {open_now} open after the scrape\n{text}"
     );
+}
+
+/// The next walk reuses a directory's descriptor only for the same directory: a cgroup
+/// removed and made again under the same name (a restarted container) is read through a new
+/// descriptor, and a subdirectory made in a cgroup that had none is found, though the walk does
+/// not list such a cgroup again while its link count says it has no subdirectory.
+#[test]
+fn reused_descriptors_follow_recreated_and_grown_cgroups() {
+    let Some((roots, hier, parent)) = live_cgroup_setup("nodex-reuse") else {
+        return;
+    };
+    let mut guard = Guard {
+        child: None,
+        dirs: Vec::new(),
+    };
+    let leaf = format!("{parent}/c");
+    let grown = format!("{leaf}/sub");
+    for id in [&parent, &leaf] {
+        for dir in hier.all_dirs(id) {
+            if std::fs::create_dir(&dir).is_err() {
+                skip_unless_ci(&format!("cannot create {}", dir.display()));
+                return;
+            }
+            guard.dirs.push(dir);
+        }
+    }
+    let mut options = Options::default();
+    options.set(
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
+        format!("^{}(/|$)", regex_escape(&parent)),
+    );
+    let settings = Arc::new(Settings::new(roots, options));
+    let groups = ["container_cpu", "container_memory"];
+    let usage = |text: &str, id: &str| value(text, "container_memory_usage_bytes", id);
+    settings.begin_scrape();
+    let first = scrape(&settings, &groups);
+    assert!(usage(&first, &leaf).is_some(), "{first}");
+
+    // Made again under the same name: the old descriptor would read nothing.
+    for dir in hier.all_dirs(&leaf) {
+        std::fs::remove_dir(&dir).expect("remove leaf");
+        std::fs::create_dir(&dir).expect("make leaf again");
+    }
+    settings.begin_scrape();
+    let again = scrape(&settings, &groups);
+    assert!(
+        usage(&again, &leaf).is_some(),
+        "recreated cgroup unread:\n{again}"
+    );
+
+    // A subdirectory in a cgroup the last walk found without one.
+    for dir in hier.all_dirs(&grown) {
+        std::fs::create_dir(&dir).expect("make sub");
+        guard.dirs.push(dir);
+    }
+    settings.begin_scrape();
+    let grew = scrape(&settings, &groups);
+    assert!(
+        usage(&grew, &grown).is_some(),
+        "new sub-cgroup missed:\n{grew}"
+    );
+    drop(guard);
 }

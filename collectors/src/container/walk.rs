@@ -56,6 +56,8 @@ pub struct Shared {
     /// Groups built on this state: when that many are done with a snapshot, its scrape is over.
     groups: AtomicUsize,
     times: Arc<CgroupTimes>,
+    /// The last walk's directories, which the next walk reuses.
+    dirs: Mutex<Option<Arc<cgroup::Kept>>>,
 }
 
 impl Shared {
@@ -68,6 +70,7 @@ impl Shared {
             last: Mutex::new(None),
             groups: AtomicUsize::new(0),
             times: Arc::default(),
+            dirs: Mutex::new(None),
         }
     }
 
@@ -112,7 +115,17 @@ impl Shared {
     fn walk(&self, roots: &Roots) -> Result<Snapshot, CollectError> {
         let mut hier = cgroup::discover(roots)?;
         let cfg = &self.config;
-        let mut ids = cgroup::tree::walk(&mut hier, cfg.max_depth, &|id| cfg.wanted(id));
+        let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ids = cgroup::tree::walk(
+            &mut hier,
+            cfg.max_depth,
+            &|id| cfg.wanted(id),
+            dirs.as_deref(),
+        );
+        // The previous walk's descriptors that this one did not find again close here (those
+        // a snapshot still in use holds, when it is dropped).
+        *dirs = Some(hier.kept());
+        drop(dirs);
         ids.retain(|id| cfg.wanted(id));
         self.times.retain(&ids);
         let (containers, label_sets, runtimes) =

@@ -63,16 +63,29 @@ pub struct Hierarchies {
     v1: [Option<PathBuf>; 5],
     /// The cgroup2 mount (pure v2, or `unified` on a hybrid host).
     unified: Option<PathBuf>,
-    /// Directory descriptors the walk that found the cgroups opened, kept for its scrape.
+    /// Directory descriptors the walk that found the cgroups opened or reused ([`tree`]).
     kept: Arc<Kept>,
 }
 
-/// One hierarchy's kept directories by container id, with the optional files each listing held.
-pub(crate) type KeptDirs = FastMap<Box<str>, (OwnedFd, Listed)>;
+/// One hierarchy's kept directories by cgroup id.
+pub(crate) type KeptDirs = FastMap<Box<str>, KeptDir>;
 
-/// The cgroup directories a walk opened, per hierarchy root and container id. They live as
-/// long as the snapshot, which is dropped when the scrape's last group is done with it
-/// (`walk::Shared::finish`), so no descriptor outlives the scrape and pins a removed cgroup.
+/// A directory descriptor a walk kept, for its scrape's reads and the next walk.
+pub(crate) struct KeptDir {
+    /// Shared with the next walk's entry when that walk finds the directory again.
+    fd: Arc<OwnedFd>,
+    /// Its inode number: a cgroup removed and made again under the same name is a new
+    /// directory, opened anew.
+    ino: u64,
+    /// The optional files its listing held.
+    listed: Listed,
+    /// When a listing found no subdirectory in it (`None`: it had some, or was not listed).
+    leaf_listed_at: Option<std::time::Instant>,
+}
+
+/// The cgroup directories a walk opened or reused, per hierarchy root and cgroup id. They live
+/// as long as the snapshot and the next walk: that walk reuses those it finds again and drops
+/// the rest, so a removed cgroup's descriptor is closed by the first walk that does not find it.
 #[derive(Default)]
 pub(crate) struct Kept {
     roots: Vec<(PathBuf, KeptDirs)>,
@@ -99,6 +112,11 @@ impl Hierarchies {
     /// True when a cgroup2 hierarchy is mounted (pure v2, or hybrid's `unified`).
     pub fn has_unified(&self) -> bool {
         self.unified.is_some()
+    }
+
+    /// The directories the walk kept, for the next walk ([`tree::walk`]'s `prev`).
+    pub(crate) fn kept(&self) -> Arc<Kept> {
+        Arc::clone(&self.kept)
     }
 
     /// True when descriptor `fd` of this process is one of the walk's kept directories: they
@@ -135,7 +153,7 @@ impl Hierarchies {
             .iter()
             .find(|(root, _)| root.as_os_str() == base.as_os_str())
             .and_then(|(_, m)| m.get(id))
-            .map(|(fd, listed)| (fd.as_fd(), *listed));
+            .map(|d| (d.fd.as_fd(), d.listed));
         Dir::with_kept(dir::join_id(base, id), kept)
     }
 

@@ -1,16 +1,25 @@
 //! The per-scrape walk of the cgroup trees: every directory is opened relative to its
 //! parent's descriptor and listed with `getdents64` into one buffer, so no path is looked up
-//! twice, and the descriptors of wanted cgroups are kept for the scrape's reads.
+//! twice. The descriptors are kept for the scrape's reads and for the next walk, which reuses
+//! the descriptor of every directory it finds again (same name, same inode) instead of opening
+//! it anew, and on a cgroup file system does not list again a directory that had no
+//! subdirectory and still has none (its link count, which kernfs keeps at two plus its
+//! subdirectories, says so).
+//!
+//! Held descriptors do not keep a removed cgroup in the kernel as a dying one (checked on the
+//! churn VM, tests/vm_cgroup_v2.rs), and the walk drops the descriptor of every directory it
+//! no longer finds, so none outlives the next walk after its cgroup is removed.
 
 use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use rustix::fs::{openat, statat, AtFlags, FileType, Mode, RawDir, CWD};
+use rustix::fs::{fstat, fstatfs, openat, statat, AtFlags, FileType, Mode, RawDir, CWD};
 
 use super::dir::{Listed, DIR_FLAGS};
-use super::{Hierarchies, Kept, KeptDirs};
+use super::{Hierarchies, Kept, KeptDir, KeptDirs};
 use crate::hash::FastMap;
 
 /// A child found by the walk is a real directory, never a symlink (as `read_dir`'s file type).
@@ -18,6 +27,15 @@ const CHILD_FLAGS: rustix::fs::OFlags = DIR_FLAGS.union(rustix::fs::OFlags::NOFO
 
 /// The most directory descriptors one walk keeps, whatever the descriptor limit.
 const MAX_KEPT: u64 = 1 << 16;
+
+/// How long the listing of a directory without subdirectories is reused. The link count shows
+/// a new subdirectory at once, but not a file that appears (on cgroup v2, a controller enabled
+/// in the parent's `cgroup.subtree_control` adds its files to the children): such a file is
+/// read from the next listing, at most this much later.
+pub const RELIST_AFTER: Duration = Duration::from_secs(60);
+
+/// `statfs` magic of cgroup v1 and cgroup2 file systems (linux/magic.h).
+const CGROUP_MAGICS: [i64; 2] = [0x0027_e0eb, 0x6367_7270];
 
 /// How many directory descriptors a walk may keep: half of what the soft descriptor limit
 /// leaves after the descriptors kept for procfs/sysfs files and some headroom for sockets,
@@ -31,11 +49,13 @@ fn kept_budget() -> usize {
 
 /// Walks every hierarchy root of `hier` down to `max_depth` levels (0: no limit) and returns
 /// the cgroup ids found (`/` for a root; sorted, without repeats). The descriptors of the
-/// cgroups `wanted` accepts are kept in `hier` until it is dropped, within the budget.
-pub fn walk(
+/// cgroups `wanted` accepts are kept, within the budget, in `hier` (the groups read through
+/// them) and for the next walk, which reuses those of `prev` it finds again.
+pub(crate) fn walk(
     hier: &mut Hierarchies,
     max_depth: usize,
     wanted: &dyn Fn(&str) -> bool,
+    prev: Option<&Kept>,
 ) -> Vec<String> {
     let mut walker = Walker {
         max_depth,
@@ -43,19 +63,29 @@ pub fn walk(
         budget: kept_budget(),
         ids: Vec::new(),
         dents: vec![MaybeUninit::uninit(); 16 * 1024],
+        now: Instant::now(),
+        cgroupfs: false,
     };
     let mut kept = Kept::default();
     for root in hier.walk_roots() {
-        let mut fds = FastMap::default();
+        let mut dirs = FastMap::default();
         if let Ok(fd) = openat(CWD, &root, DIR_FLAGS, Mode::empty()) {
-            walker.dir(fd, String::new(), 0, &mut fds);
+            walker.cgroupfs =
+                fstatfs(&fd).is_ok_and(|s| CGROUP_MAGICS.contains(&(s.f_type as i64)));
+            let old = prev.and_then(|k| k.roots.iter().find(|(r, _)| *r == root));
+            let found = Found {
+                fd: Arc::new(fd),
+                ino: 0,
+                reused: None,
+            };
+            walker.dir(found, String::new(), 0, old.map(|(_, m)| m), &mut dirs);
         }
-        kept.roots.push((root, fds));
+        kept.roots.push((root, dirs));
     }
     kept.fds = kept
         .roots
         .iter()
-        .flat_map(|(_, dirs)| dirs.values().map(|(fd, _)| fd.as_raw_fd()))
+        .flat_map(|(_, dirs)| dirs.values().map(|d| d.fd.as_raw_fd()))
         .collect();
     kept.fds.sort_unstable();
     hier.kept = Arc::new(kept);
@@ -71,31 +101,48 @@ struct Walker<'c> {
     budget: usize,
     ids: Vec<String>,
     dents: Vec<MaybeUninit<u8>>,
+    now: Instant,
+    /// The hierarchy being walked is a cgroup file system (kernfs link counts).
+    cgroupfs: bool,
+}
+
+/// A directory the walk is about to visit.
+struct Found<'p> {
+    fd: Arc<OwnedFd>,
+    /// Its inode number (from its parent's listing; 0 for a root).
+    ino: u64,
+    /// The previous walk's entry when its descriptor is reused.
+    reused: Option<&'p KeptDir>,
 }
 
 impl Walker<'_> {
-    fn dir(&mut self, fd: OwnedFd, id: String, depth: usize, kept: &mut KeptDirs) {
-        let mut children: Vec<CString> = Vec::new();
+    /// Whether `found`'s previous listing still holds: it had no subdirectory, is recent, and
+    /// the link count shows none now.
+    fn listing_holds(&self, found: &Found<'_>) -> Option<Listed> {
+        let prev = found.reused?;
+        let at = prev.leaf_listed_at?;
+        let fresh = self.cgroupfs && self.now.saturating_duration_since(at) < RELIST_AFTER;
+        (fresh && fstat(found.fd.as_fd()).is_ok_and(|st| st.st_nlink == 2)).then_some(prev.listed)
+    }
+
+    fn dir(
+        &mut self,
+        found: Found<'_>,
+        id: String,
+        depth: usize,
+        old: Option<&KeptDirs>,
+        kept: &mut KeptDirs,
+    ) {
+        let mut children: Vec<(CString, u64)> = Vec::new();
         let mut listed = Listed::ALL;
+        let mut leaf_listed_at = None;
         if self.max_depth == 0 || depth < self.max_depth {
-            listed = Listed::NONE;
-            let mut entries = RawDir::new(fd.as_fd(), &mut self.dents);
-            while let Some(Ok(e)) = entries.next() {
-                let name = e.file_name();
-                if matches!(name.to_bytes(), b"." | b"..") {
-                    continue;
-                }
-                let is_dir = match e.file_type() {
-                    FileType::Directory => true,
-                    FileType::Unknown => statat(fd.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
-                        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
-                    _ => false,
-                };
-                if is_dir {
-                    children.push(name.to_owned());
-                } else {
-                    listed.see(name.to_bytes());
-                }
+            if let Some(prev) = self.listing_holds(&found) {
+                listed = prev;
+                leaf_listed_at = found.reused.and_then(|p| p.leaf_listed_at);
+            } else {
+                listed = self.list(&found.fd, &mut children);
+                leaf_listed_at = children.is_empty().then_some(self.now);
             }
         }
         let key = if id.is_empty() {
@@ -103,18 +150,66 @@ impl Walker<'_> {
         } else {
             id.clone()
         };
-        for name in children {
+        for (name, ino) in children {
             let Ok(name_str) = name.to_str() else {
                 continue;
             };
-            if let Ok(child) = openat(fd.as_fd(), name.as_c_str(), CHILD_FLAGS, Mode::empty()) {
-                self.dir(child, format!("{id}/{name_str}"), depth + 1, kept);
-            }
+            let child_id = format!("{id}/{name_str}");
+            let reused = old
+                .and_then(|m| m.get(child_id.as_str()))
+                .filter(|d| d.ino == ino && ino != 0);
+            let fd = match reused {
+                Some(d) => Arc::clone(&d.fd),
+                None => match openat(
+                    found.fd.as_fd(),
+                    name.as_c_str(),
+                    CHILD_FLAGS,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => Arc::new(fd),
+                    Err(_) => continue,
+                },
+            };
+            self.dir(Found { fd, ino, reused }, child_id, depth + 1, old, kept);
         }
         if self.budget > 0 && (self.wanted)(&key) {
             self.budget -= 1;
-            kept.insert(key.clone().into_boxed_str(), (fd, listed));
+            let entry = KeptDir {
+                fd: found.fd,
+                ino: found.ino,
+                listed,
+                leaf_listed_at,
+            };
+            kept.insert(key.clone().into_boxed_str(), entry);
         }
         self.ids.push(key);
+    }
+
+    /// Lists `fd`: its subdirectories (name, inode) into `children`, the optional files it holds.
+    fn list(&mut self, fd: &OwnedFd, children: &mut Vec<(CString, u64)>) -> Listed {
+        let mut listed = Listed::NONE;
+        // A descriptor reused from the previous walk was read to its end then.
+        if rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(0)).is_err() {
+            return Listed::ALL;
+        }
+        let mut entries = RawDir::new(fd.as_fd(), &mut self.dents);
+        while let Some(Ok(e)) = entries.next() {
+            let name = e.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let is_dir = match e.file_type() {
+                FileType::Directory => true,
+                FileType::Unknown => statat(fd.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+                _ => false,
+            };
+            if is_dir {
+                children.push((name.to_owned(), e.ino()));
+            } else {
+                listed.see(name.to_bytes());
+            }
+        }
+        listed
     }
 }
