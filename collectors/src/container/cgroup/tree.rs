@@ -70,8 +70,7 @@ pub(crate) fn walk(
     for root in hier.walk_roots() {
         let mut dirs = FastMap::default();
         if let Ok(fd) = openat(CWD, &root, DIR_FLAGS, Mode::empty()) {
-            walker.cgroupfs =
-                fstatfs(&fd).is_ok_and(|s| CGROUP_MAGICS.contains(&(s.f_type as i64)));
+            walker.cgroupfs = fstatfs(&fd).is_ok_and(|s| CGROUP_MAGICS.contains(&{ s.f_type }));
             let old = prev.and_then(|k| k.roots.iter().find(|(r, _)| *r == root));
             let found = Found {
                 fd: Arc::new(fd),
