@@ -1,6 +1,7 @@
 //! The per-scrape snapshot shared by the container groups: one walk of the cgroup trees
 //! ([`cgroup::tree`]) joined with the containers' identity ([`identity`]), taken by the first
-//! group of a scrape and dropped, with the directory descriptors it keeps, after the last.
+//! group of a scrape and dropped after the last; the directory descriptors it kept go on to the
+//! next walk, which reuses those it finds again ([`cgroup::tree`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
