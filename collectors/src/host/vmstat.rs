@@ -9,7 +9,7 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::Flag;
-use crate::util::{parse_f64, read, sanitize_metric_name, FieldNames};
+use crate::util::{check_f64, parse_f64, read, sanitize_metric_name, FieldNames};
 
 /// `--collector.vmstat.fields`.
 pub const FIELDS: Flag<Option<Regex>> = Flag::new(
@@ -41,14 +41,14 @@ struct VmstatCollector {
     names: FieldNames,
 }
 
-/// Parses `/proc/vmstat` into (field, value) pairs. Every value must be a number, as
-/// node_exporter parses each one before filtering.
-pub fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
+/// Walks `/proc/vmstat`, calling `field(name, value)` for each `name value` line; an error from
+/// `field` (a bad value) fails the walk.
+pub fn walk<'a>(
+    bytes: &'a [u8],
+    mut field: impl FnMut(&'a str, &'a str) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ParseError::new("/proc/vmstat is not UTF-8"))?;
-    // About one field per 20 bytes (`nr_free_pages 139434`): sized once rather than grown
-    // eight times.
-    let mut fields = Vec::with_capacity(bytes.len() / 16);
     for line in crate::util::lines(text) {
         let mut parts = line.split_ascii_whitespace();
         let Some(name) = parts.next() else {
@@ -57,9 +57,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
         let value = parts
             .next()
             .ok_or_else(|| ParseError::new(format!("vmstat field {name:?} has no value")))?;
-        fields.push((name, parse_f64(value)?));
+        field(name, value)?;
     }
-    Ok(fields)
+    Ok(())
 }
 
 impl Collector for VmstatCollector {
@@ -67,19 +67,28 @@ impl Collector for VmstatCollector {
         let path = self.settings.roots.proc("vmstat");
         let bytes = read(&path)?;
         let mut names = self.names.lock();
-        let fields = parse(&bytes).map_err(|e| CollectError::parse(&path, e))?;
-        for (position, (name, value)) in fields.into_iter().enumerate() {
-            names.with(
-                position,
-                name,
-                |name| {
-                    let metric = format!("node_vmstat_{}", sanitize_metric_name(name));
-                    (metric, format!("/proc/vmstat information field {name}."))
-                },
-                |metric, help| {
-                    sink.untyped(metric, help).sample(&[], value);
-                },
-            );
+        // Every value must be a number, as node_exporter parses each one before filtering:
+        // kept ones are converted, the rest checked, and kept ones emitted once all passed.
+        let mut kept: Vec<(usize, f64)> = Vec::with_capacity(32);
+        let mut position = 0;
+        walk(&bytes, |name, value| {
+            let at = position;
+            position += 1;
+            let index = names.kept_parts(at, &[name], |name| {
+                let metric = format!("node_vmstat_{}", sanitize_metric_name(name));
+                (metric, format!("/proc/vmstat information field {name}."))
+            });
+            match index {
+                Some(index) => kept.push((index, parse_f64(value)?)),
+                None => check_f64(value)?,
+            }
+            Ok(())
+        })
+        .map_err(|e| CollectError::parse(&path, e))?;
+        for (index, value) in kept {
+            if let Some((metric, help)) = names.named(index) {
+                sink.untyped(metric, help).sample(&[], value);
+            }
         }
         Ok(())
     }
@@ -88,6 +97,36 @@ impl Collector for VmstatCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every field of a walk, its value parsed.
+    fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
+        let mut fields = Vec::new();
+        walk(bytes, |name, value| {
+            fields.push((name, parse_f64(value)?));
+            Ok(())
+        })?;
+        Ok(fields)
+    }
+
+    /// A dropped field is not emitted, but a bad value in it still fails the scrape, with
+    /// nothing emitted.
+    #[test]
+    fn dropped_fields_are_checked_not_emitted() {
+        let run = |vmstat: &str| {
+            let base = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(base.path().join("proc")).unwrap();
+            std::fs::write(base.path().join("proc/vmstat"), vmstat).unwrap();
+            crate::testing::collect_on_root(INFO, base.path()).unwrap()
+        };
+        let (sink, result) = run("nr_free_pages 139434\npgfault 8\n");
+        result.unwrap();
+        let text = crate::testing::render_text(&sink);
+        assert!(text.contains("node_vmstat_pgfault 8\n"), "{text}");
+        assert!(!text.contains("nr_free_pages"), "{text}");
+        let (sink, result) = run("nr_free_pages x\npgfault 8\n");
+        assert!(result.unwrap_err().to_string().contains("invalid number"));
+        assert!(sink.is_empty());
+    }
 
     #[test]
     fn parses_real_sample() {
