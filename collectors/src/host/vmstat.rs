@@ -1,7 +1,7 @@
 //! vmstat: `node_vmstat_<field>` (untyped) from `/proc/vmstat`, for the fields matching
 //! `--collector.vmstat.fields`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
@@ -32,6 +32,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
     Ok(Box::new(VmstatCollector {
         settings: Arc::clone(settings),
         names: FieldNames::new(fields),
+        known: Mutex::default(),
     }))
 }
 
@@ -39,52 +40,80 @@ struct VmstatCollector {
     settings: Arc<Settings>,
     /// The field filter and the names kept fields are exported under.
     names: FieldNames,
+    /// The fields of the last read.
+    known: Mutex<Known>,
 }
 
-/// Walks `/proc/vmstat`, calling `field(name, value)` for each `name value` line; an error from
-/// `field` (a bad value) fails the walk.
-pub fn walk<'a>(
-    bytes: &'a [u8],
-    mut field: impl FnMut(&'a str, &'a str) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| ParseError::new("/proc/vmstat is not UTF-8"))?;
-    for line in crate::util::lines(text) {
-        let mut parts = line.split_ascii_whitespace();
-        let Some(name) = parts.next() else {
-            continue;
-        };
-        let value = parts
-            .next()
-            .ok_or_else(|| ParseError::new(format!("vmstat field {name:?} has no value")))?;
-        field(name, value)?;
-    }
-    Ok(())
+/// Splits a `/proc/vmstat` line into field name and value; `None` for a blank line.
+pub fn split_line(line: &str) -> Result<Option<(&str, &str)>, ParseError> {
+    let mut parts = line.split_ascii_whitespace();
+    let Some(name) = parts.next() else {
+        return Ok(None);
+    };
+    let value = parts
+        .next()
+        .ok_or_else(|| ParseError::new(format!("vmstat field {name:?} has no value")))?;
+    Ok(Some((name, value)))
 }
+
+/// The field at each position of the last read and its name-cache index when kept. The kernel
+/// prints the same fields every read, so a line that starts with last read's name at its
+/// position, then whitespace, is not split into a name again.
+type Known = Vec<(String, Option<usize>)>;
 
 impl Collector for VmstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
         let path = self.settings.roots.proc("vmstat");
         let bytes = read(&path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            CollectError::parse(&path, ParseError::new("/proc/vmstat is not UTF-8"))
+        })?;
         let mut names = self.names.lock();
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         // Every value must be a number, as node_exporter parses each one before filtering:
         // kept ones are converted, the rest checked, and kept ones emitted once all passed.
         let mut kept: Vec<(usize, f64)> = Vec::with_capacity(32);
         let mut position = 0;
-        walk(&bytes, |name, value| {
-            let at = position;
+        for line in crate::util::lines(text) {
+            let (index, value) = match known.get(position) {
+                Some((name, index))
+                    if line
+                        .as_bytes()
+                        .get(name.len())
+                        .is_some_and(u8::is_ascii_whitespace)
+                        && line.starts_with(name.as_str()) =>
+                {
+                    let value = line[name.len()..].split_ascii_whitespace().next();
+                    let value = value.ok_or_else(|| {
+                        let e = ParseError::new(format!("vmstat field {name:?} has no value"));
+                        CollectError::parse(&path, e)
+                    })?;
+                    (*index, value)
+                }
+                _ => {
+                    let Some((name, value)) =
+                        split_line(line).map_err(|e| CollectError::parse(&path, e))?
+                    else {
+                        continue;
+                    };
+                    let index = names.kept_parts(position, &[name], |name| {
+                        let metric = format!("node_vmstat_{}", sanitize_metric_name(name));
+                        (metric, format!("/proc/vmstat information field {name}."))
+                    });
+                    known.truncate(position);
+                    known.push((name.to_string(), index));
+                    (index, value)
+                }
+            };
             position += 1;
-            let index = names.kept_parts(at, &[name], |name| {
-                let metric = format!("node_vmstat_{}", sanitize_metric_name(name));
-                (metric, format!("/proc/vmstat information field {name}."))
-            });
             match index {
-                Some(index) => kept.push((index, parse_f64(value)?)),
-                None => check_f64(value)?,
+                Some(index) => kept.push((
+                    index,
+                    parse_f64(value).map_err(|e| CollectError::parse(&path, e))?,
+                )),
+                None => check_f64(value).map_err(|e| CollectError::parse(&path, e))?,
             }
-            Ok(())
-        })
-        .map_err(|e| CollectError::parse(&path, e))?;
+        }
         for (index, value) in kept {
             if let Some((metric, help)) = names.named(index) {
                 sink.untyped(metric, help).sample(&[], value);
@@ -100,11 +129,13 @@ mod tests {
 
     /// Every field of a walk, its value parsed.
     fn parse(bytes: &[u8]) -> Result<Vec<(&str, f64)>, ParseError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
         let mut fields = Vec::new();
-        walk(bytes, |name, value| {
-            fields.push((name, parse_f64(value)?));
-            Ok(())
-        })?;
+        for line in crate::util::lines(text) {
+            if let Some((name, value)) = split_line(line)? {
+                fields.push((name, parse_f64(value)?));
+            }
+        }
         Ok(fields)
     }
 
@@ -126,6 +157,42 @@ mod tests {
         let (sink, result) = run("nr_free_pages x\npgfault 8\n");
         assert!(result.unwrap_err().to_string().contains("invalid number"));
         assert!(sink.is_empty());
+    }
+
+    /// A field known from the last read is not split into a name again: each read gives what
+    /// a fresh collector gives, errors included, whatever changed since the last.
+    #[test]
+    fn known_fields_give_what_fresh_reads_give() {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(base.path().join("proc")).unwrap();
+        let settings = Arc::new(Settings::new(
+            crate::roots::Roots::fixture(base.path()),
+            crate::options::Options::default(),
+        ));
+        let warm = (INFO.build)(&settings).unwrap();
+        let outcome = |result: Result<(), CollectError>, sink: &MetricSink| match result {
+            Ok(()) => crate::testing::render_text(sink),
+            Err(e) => e.to_string(),
+        };
+        let reads = [
+            "nr_free 1\npgfault 8\noom_kill 0\n",
+            "nr_free x\npgfault 8\noom_kill 0\n",
+            "nr_free 1\npgfault\noom_kill 0\n",
+            "nr_free 1\npgfault 9 extra\n\noom_kill 0\n",
+            "nr_free 1\npgfaults 9\noom_kill 0\n",
+            " nr_free 1\npgfault\t10\noom_kill 0\n",
+            "pgfault 11\n",
+        ];
+        let mut errors = 0;
+        for vmstat in reads {
+            std::fs::write(base.path().join("proc/vmstat"), vmstat).unwrap();
+            let mut sink = MetricSink::new();
+            let got = outcome(warm.collect(&mut sink), &sink);
+            let (fresh_sink, fresh) = crate::testing::collect_on_root(INFO, base.path()).unwrap();
+            assert_eq!(got, outcome(fresh, &fresh_sink), "{vmstat:?}");
+            errors += usize::from(!got.starts_with("# HELP"));
+        }
+        assert_eq!(errors, 2);
     }
 
     #[test]
