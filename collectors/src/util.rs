@@ -410,6 +410,34 @@ impl FieldNamesLock<'_> {
     }
 }
 
+/// The field name at each position of a `name value` file's last read (`/proc/vmstat`,
+/// `/proc/net/snmp6`) and what a collector decided for it (its name-cache index when kept).
+/// The kernel prints the same fields every read, so a line that starts with last read's name
+/// at its position, then ASCII whitespace, is that field, and its name need not be split out.
+#[derive(Default)]
+pub struct KnownLines(Vec<(String, Option<usize>)>);
+
+impl KnownLines {
+    /// When `line` starts with the name read at `position` last time, then ASCII whitespace:
+    /// that name, its decision and the rest of the line (its value columns).
+    pub fn get<'a, 'l>(
+        &'a self,
+        position: usize,
+        line: &'l str,
+    ) -> Option<(&'a str, Option<usize>, &'l str)> {
+        let (name, index) = self.0.get(position)?;
+        let follows = line.as_bytes().get(name.len())?;
+        (follows.is_ascii_whitespace() && line.starts_with(name.as_str()))
+            .then(|| (name.as_str(), *index, &line[name.len()..]))
+    }
+
+    /// Records `name` and its decision at `position`, forgetting the positions after it.
+    pub fn set(&mut self, position: usize, name: &str, index: Option<usize>) {
+        self.0.truncate(position);
+        self.0.push((name.to_string(), index));
+    }
+}
+
 /// Whether `key` is `parts` joined.
 fn is_joined(key: &str, parts: &[&str]) -> bool {
     let mut rest = key.as_bytes();

@@ -9,7 +9,9 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::Flag;
-use crate::util::{check_f64, parse_f64, read, sanitize_metric_name, FieldNames, FieldNamesLock};
+use crate::util::{
+    check_f64, parse_f64, read, sanitize_metric_name, FieldNames, FieldNamesLock, KnownLines,
+};
 
 /// node_exporter 1.12's default for `--collector.netstat.fields`.
 const DEFAULT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -36,6 +38,7 @@ fn build(settings: &Arc<Settings>) -> Result<Box<dyn Collector>, String> {
         settings: Arc::clone(settings),
         names: FieldNames::new(fields),
         headers: Mutex::default(),
+        snmp6: Mutex::default(),
     }))
 }
 
@@ -46,6 +49,8 @@ struct NetstatCollector {
     names: FieldNames,
     /// The header lines of the last read.
     headers: Mutex<Headers>,
+    /// The `/proc/net/snmp6` fields of the last read.
+    snmp6: Mutex<KnownLines>,
 }
 
 /// The line pairs of `/proc/net/netstat` or `/proc/net/snmp`: a `Proto: Name Name...` header
@@ -128,13 +133,6 @@ impl NetstatCollector {
             let mut fields = names_line.split_ascii_whitespace();
             let proto_colon = fields.next().unwrap_or_default();
             let proto = proto_colon.trim_end_matches(':');
-            let keep = |kept: &mut Vec<(usize, f64)>, index: Option<usize>, value: &str| {
-                match index {
-                    Some(index) => kept.push((index, parse_f64(value)?)),
-                    None => check_f64(value)?,
-                }
-                Ok(())
-            };
             match headers.0.get(*header) {
                 Some((line, known)) if line == names_line => {
                     let count = std::iter::repeat_n("", known.len());
@@ -176,22 +174,24 @@ impl NetstatCollector {
     }
 }
 
-/// Walks `/proc/net/snmp6`: `Ip6InReceives  123` lines, split after the first `6` into
-/// protocol and field; lines without a `6` or with fewer than two columns are skipped.
-pub fn walk_snmp6<'a>(
-    bytes: &'a [u8],
-    mut field: impl FnMut(&'a str, &'a str, &'a str) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
-    for line in crate::util::lines(text) {
-        let mut cols = line.split_ascii_whitespace();
-        let (Some(key), Some(value)) = (cols.next(), cols.next()) else {
-            continue;
-        };
-        if let Some(six) = key.find('6') {
-            let (proto, name) = key.split_at(six + 1);
-            field(proto, name, value)?;
-        }
+/// Splits a `/proc/net/snmp6` line (`Ip6InReceives  123`) into key and value; `None` for
+/// lines with fewer than two columns or without a `6` in the key, which node_exporter skips.
+pub fn split_snmp6(line: &str) -> Option<(&str, &str)> {
+    let mut cols = line.split_ascii_whitespace();
+    let (key, value) = (cols.next()?, cols.next()?);
+    key.contains('6').then_some((key, value))
+}
+
+/// A key split after its first `6` into protocol and field (`Ip6`, `InReceives`).
+fn split_key(key: &str) -> (&str, &str) {
+    key.split_at(key.find('6').map_or(0, |six| six + 1))
+}
+
+/// Converts a kept field's value into `kept`, checks a dropped one's.
+fn keep(kept: &mut Vec<(usize, f64)>, index: Option<usize>, value: &str) -> Result<(), ParseError> {
+    match index {
+        Some(index) => kept.push((index, parse_f64(value)?)),
+        None => check_f64(value)?,
     }
     Ok(())
 }
@@ -223,20 +223,33 @@ impl Collector for NetstatCollector {
             self.walk_paired(bytes, &mut names, &mut headers, counters, &mut kept)
                 .map_err(|e| CollectError::parse(path, e))?;
         }
-        walk_snmp6(&snmp6_bytes, |proto, name, value| {
-            let at = position;
+        let snmp6 = std::str::from_utf8(&snmp6_bytes)
+            .map_err(|_| CollectError::parse(&snmp6_path, ParseError::new("not UTF-8")))?;
+        let mut known = self.snmp6.lock().unwrap_or_else(|p| p.into_inner());
+        let mut field = 0;
+        for line in crate::util::lines(snmp6) {
+            let hit = known
+                .get(field, line)
+                .and_then(|(_, index, rest)| Some((index, rest.split_ascii_whitespace().next()?)));
+            let (index, value) = match hit {
+                Some(hit) => hit,
+                None => {
+                    let Some((key, value)) = split_snmp6(line) else {
+                        continue;
+                    };
+                    let (proto, name) = split_key(key);
+                    let index = names.kept_parts(position, &[proto, "_", name], |key| {
+                        let metric = sanitize_metric_name(&format!("node_netstat_{key}"));
+                        (metric, format!("Statistic {proto}{name}."))
+                    });
+                    known.set(field, key, index);
+                    (index, value)
+                }
+            };
             position += 1;
-            let index = names.kept_parts(at, &[proto, "_", name], |key| {
-                let metric = sanitize_metric_name(&format!("node_netstat_{key}"));
-                (metric, format!("Statistic {proto}{name}."))
-            });
-            match index {
-                Some(index) => kept.push((index, parse_f64(value)?)),
-                None => check_f64(value)?,
-            }
-            Ok(())
-        })
-        .map_err(|e| CollectError::parse(&snmp6_path, e))?;
+            field += 1;
+            keep(&mut kept, index, value).map_err(|e| CollectError::parse(&snmp6_path, e))?;
+        }
         for (index, value) in kept {
             if let Some((metric, help)) = names.named(index) {
                 sink.untyped(metric, help).sample(&[], value);
@@ -272,11 +285,12 @@ mod tests {
     }
 
     fn parse_snmp6(bytes: &[u8]) -> Result<Vec<Stat<'_>>, ParseError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ParseError::new("not UTF-8"))?;
         let mut stats = Vec::new();
-        walk_snmp6(bytes, |proto, name, value| {
+        for (key, value) in crate::util::lines(text).filter_map(split_snmp6) {
+            let (proto, name) = split_key(key);
             stats.push((proto, name, parse_f64(value)?));
-            Ok(())
-        })?;
+        }
         Ok(stats)
     }
 
@@ -380,16 +394,30 @@ TcpExt: 0 1 2\nIpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 136179753 734389\n
             format!("{header}IpExt: 1 2\n"),
             "TcpExt: SyncookiesSent SyncookiesRecv\nTcpExt: 1 2\n".to_string(),
         ];
+        let good = "TcpExt: SyncookiesSent\nTcpExt: 1\n".to_string();
+        let snmp6s = [
+            "Ip6InReceives 1\nIcmp6InErrors 2\nUdp6NoPorts 3\n",
+            "Ip6InReceives 1\nIcmp6InErrors 2 9\nUdp6NoPorts 3\n",
+            "Ip6InReceives x\nIcmp6InErrors 2\nUdp6NoPorts 3\n",
+            "Ip6InReceives 1\nIcmp6InErrors\nUdp6NoPorts y\n",
+            "Ip6InReceives 1\nnosix 5\nIcmp6InErrors 4 9\n Udp6NoPorts\t5\n",
+            "Ip6InReceives 1\nIcmp6InErrorsX 2\nUdp6NoPorts 3\n",
+        ];
+        let reads = netstats
+            .iter()
+            .map(|n| (n, snmp6s[0]))
+            .chain(snmp6s.iter().map(|s| (&good, *s)));
         let mut errors = 0;
-        for netstat in netstats {
-            std::fs::write(net.join("netstat"), &netstat).unwrap();
+        for (netstat, snmp6) in reads {
+            std::fs::write(net.join("netstat"), netstat).unwrap();
+            std::fs::write(net.join("snmp6"), snmp6).unwrap();
             let mut sink = MetricSink::new();
             let got = outcome(warm.collect(&mut sink), &sink);
             let (fresh_sink, fresh) = crate::testing::collect_on_root(INFO, base.path()).unwrap();
-            assert_eq!(got, outcome(fresh, &fresh_sink), "{netstat:?}");
+            assert_eq!(got, outcome(fresh, &fresh_sink), "{netstat:?} {snmp6:?}");
             errors += usize::from(!got.starts_with("# HELP"));
         }
-        assert_eq!(errors, 5);
+        assert_eq!(errors, 7);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::options::Flag;
-use crate::util::{check_f64, parse_f64, read, sanitize_metric_name, FieldNames};
+use crate::util::{check_f64, parse_f64, read, sanitize_metric_name, FieldNames, KnownLines};
 
 /// `--collector.vmstat.fields`.
 pub const FIELDS: Flag<Option<Regex>> = Flag::new(
@@ -41,7 +41,7 @@ struct VmstatCollector {
     /// The field filter and the names kept fields are exported under.
     names: FieldNames,
     /// The fields of the last read.
-    known: Mutex<Known>,
+    known: Mutex<KnownLines>,
 }
 
 /// Splits a `/proc/vmstat` line into field name and value; `None` for a blank line.
@@ -55,11 +55,6 @@ pub fn split_line(line: &str) -> Result<Option<(&str, &str)>, ParseError> {
         .ok_or_else(|| ParseError::new(format!("vmstat field {name:?} has no value")))?;
     Ok(Some((name, value)))
 }
-
-/// The field at each position of the last read and its name-cache index when kept. The kernel
-/// prints the same fields every read, so a line that starts with last read's name at its
-/// position, then whitespace, is not split into a name again.
-type Known = Vec<(String, Option<usize>)>;
 
 impl Collector for VmstatCollector {
     fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
@@ -75,20 +70,14 @@ impl Collector for VmstatCollector {
         let mut kept: Vec<(usize, f64)> = Vec::with_capacity(32);
         let mut position = 0;
         for line in crate::util::lines(text) {
-            let (index, value) = match known.get(position) {
-                Some((name, index))
-                    if line
-                        .as_bytes()
-                        .get(name.len())
-                        .is_some_and(u8::is_ascii_whitespace)
-                        && line.starts_with(name.as_str()) =>
-                {
-                    let value = line[name.len()..].split_ascii_whitespace().next();
+            let (index, value) = match known.get(position, line) {
+                Some((name, index, rest)) => {
+                    let value = rest.split_ascii_whitespace().next();
                     let value = value.ok_or_else(|| {
                         let e = ParseError::new(format!("vmstat field {name:?} has no value"));
                         CollectError::parse(&path, e)
                     })?;
-                    (*index, value)
+                    (index, value)
                 }
                 _ => {
                     let Some((name, value)) =
@@ -100,8 +89,7 @@ impl Collector for VmstatCollector {
                         let metric = format!("node_vmstat_{}", sanitize_metric_name(name));
                         (metric, format!("/proc/vmstat information field {name}."))
                     });
-                    known.truncate(position);
-                    known.push((name.to_string(), index));
+                    known.set(position, name, index);
                     (index, value)
                 }
             };
