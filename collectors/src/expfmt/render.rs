@@ -92,6 +92,76 @@ pub struct BlockOrder {
     /// Per family, by its place in the scrape: the positions of its lines in sorted order,
     /// empty when they came sorted.
     lines: Vec<Vec<u32>>,
+    /// The families' `# HELP` and `# TYPE` lines as written.
+    headers: Headers,
+}
+
+/// The header lines of each family of a scrape, by its place in the scrape, with the name,
+/// help and type they were written from: a family written from the same ones again is given
+/// the same lines in one copy (building them was some 200 instructions a family).
+#[derive(Debug, Default)]
+struct Headers {
+    /// Per family its name, help and header lines, one after the other.
+    text: Vec<u8>,
+    entries: Vec<Header>,
+}
+
+#[derive(Debug)]
+struct Header {
+    /// Where the entry starts in `text`.
+    start: usize,
+    name_len: usize,
+    help_len: usize,
+    lines_len: usize,
+    kind: MetricType,
+    format: Format,
+}
+
+impl Headers {
+    /// Writes the header lines of family number `family`, cached or built (in `scratch`).
+    fn write<W: Write>(
+        &mut self,
+        family: usize,
+        format: Format,
+        (name, help, kind): (&[u8], &[u8], MetricType),
+        out: &mut W,
+        scratch: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        if let Some(e) = self.entries.get(family) {
+            let same_shape = e.kind == kind
+                && e.format == format
+                && e.name_len == name.len()
+                && e.help_len == help.len();
+            let (name_at, help_at) = (e.start, e.start + e.name_len);
+            let lines_at = help_at + e.help_len;
+            if same_shape
+                && self.text[name_at..help_at] == *name
+                && self.text[help_at..lines_at] == *help
+            {
+                return out.write_all(&self.text[lines_at..lines_at + e.lines_len]);
+            }
+        }
+        // Families from this one on are entered afresh.
+        self.entries.truncate(family);
+        let start = self
+            .entries
+            .last()
+            .map_or(0, |e| e.start + e.name_len + e.help_len + e.lines_len);
+        self.text.truncate(start);
+        write_family_header(format, name, help, kind, scratch);
+        self.text.extend_from_slice(name);
+        self.text.extend_from_slice(help);
+        self.text.extend_from_slice(scratch);
+        self.entries.push(Header {
+            start,
+            name_len: name.len(),
+            help_len: help.len(),
+            lines_len: scratch.len(),
+            kind,
+            format,
+        });
+        out.write_all(scratch)
+    }
 }
 
 /// [`render`], starting from `order`, the block order of an earlier call, and leaving this
@@ -114,6 +184,7 @@ pub fn render_with<W: Write>(
     let BlockOrder {
         blocks: block_order,
         lines: line_orders,
+        headers,
     } = order;
     if !sorts(&blocks, block_order) {
         sort_blocks(&blocks, block_order);
@@ -215,7 +286,13 @@ pub fn render_with<W: Write>(
         }
         stats.duplicate_series += before - picked.len();
 
-        write_family_header(out, format, name, first.help(), kind, &mut scratch)?;
+        headers.write(
+            family,
+            format,
+            (name, first.help(), kind),
+            out,
+            &mut scratch,
+        )?;
         for p in &picked {
             write_line(
                 out,
@@ -318,14 +395,14 @@ fn openmetrics_family_name(name: &[u8], kind: MetricType) -> &[u8] {
     }
 }
 
-fn write_family_header<W: Write>(
-    out: &mut W,
+/// Writes a family's `# HELP` and `# TYPE` lines into `scratch`.
+fn write_family_header(
     format: Format,
     name: &[u8],
     help: &[u8],
     kind: MetricType,
     scratch: &mut Vec<u8>,
-) -> io::Result<()> {
+) {
     scratch.clear();
     let (name, type_name) = match format {
         Format::Text => (name, kind.text_name()),
@@ -355,7 +432,6 @@ fn write_family_header<W: Write>(
     scratch.push(b' ');
     scratch.extend_from_slice(type_name.as_bytes());
     scratch.push(b'\n');
-    out.write_all(scratch)
 }
 
 fn write_line<W: Write>(
@@ -551,6 +627,81 @@ mod tests {
                 usize::from(kept_before == order.lines[0] && !kept_before.is_empty());
         }
         assert!(sorted_by_kept_order >= 1, "the kept order was used");
+    }
+
+    /// Header lines kept from an earlier render are used only for the same name, help, type and
+    /// format: any change gives a fresh render's output.
+    #[test]
+    fn kept_headers_are_checked() {
+        type Family<'a> = (&'a str, &'a str, MetricType);
+        let scrapes: [(&[Family<'_>], Format); 8] = [
+            (
+                &[
+                    ("a", "h", MetricType::Gauge),
+                    ("b_total", "x\\y", MetricType::Counter),
+                ],
+                Format::Text,
+            ),
+            (
+                &[
+                    ("a", "h", MetricType::Gauge),
+                    ("b_total", "x\\y", MetricType::Counter),
+                ],
+                Format::Text,
+            ),
+            (
+                &[
+                    ("a", "h", MetricType::Gauge),
+                    ("b_total", "x\\y", MetricType::Counter),
+                ],
+                Format::OpenMetrics,
+            ),
+            (
+                &[
+                    ("a", "H", MetricType::Gauge),
+                    ("b_total", "x\\y", MetricType::Counter),
+                ],
+                Format::OpenMetrics,
+            ),
+            (
+                &[
+                    ("a", "H", MetricType::Untyped),
+                    ("b_total", "x\\y", MetricType::Counter),
+                ],
+                Format::Text,
+            ),
+            (
+                &[
+                    ("a", "H", MetricType::Untyped),
+                    ("b_totalx", "x\\y", MetricType::Counter),
+                ],
+                Format::Text,
+            ),
+            (
+                &[
+                    ("a", "H", MetricType::Untyped),
+                    ("b_totalx", "x\\yz", MetricType::Counter),
+                ],
+                Format::Text,
+            ),
+            (&[("a", "H", MetricType::Untyped)], Format::OpenMetrics),
+        ];
+        let mut order = BlockOrder::default();
+        for (families, format) in scrapes {
+            let mut sink = MetricSink::new();
+            for (name, help, kind) in families {
+                sink.family(name, help, *kind).sample(&[], 1.0);
+            }
+            let refs = [&sink];
+            let mut kept = Vec::new();
+            render_with(&refs, format, &mut kept, &mut order).unwrap();
+            let (fresh, _) = text(&refs, format);
+            assert_eq!(
+                String::from_utf8(kept).unwrap(),
+                fresh,
+                "{families:?} {format:?}"
+            );
+        }
     }
 
     #[test]
