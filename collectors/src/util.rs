@@ -1,5 +1,7 @@
 //! Small I/O and parsing helpers shared by collectors. I/O helpers attach the path to errors;
 //! parsing helpers are pure.
+//!
+//! Over 500 lines only with its unit tests (454 lines of code before them).
 
 use std::fs;
 use std::path::{Path, PathBuf};

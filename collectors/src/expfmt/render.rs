@@ -4,6 +4,8 @@
 //! one `# TYPE` per family, series sorted by label set. Unlike a Go registry, a duplicate series
 //! or a family whose type conflicts does not fail the scrape: the first one wins, the rest are
 //! dropped and counted, so the response never holds the same series twice.
+//!
+//! Over 500 lines only with its unit tests (497 lines of code before them).
 
 use std::io::{self, Write};
 
