@@ -1,5 +1,7 @@
 //! Small I/O and parsing helpers shared by collectors. I/O helpers attach the path to errors;
 //! parsing helpers are pure.
+//!
+//! Over 500 lines only with its unit tests (454 lines of code before them).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -162,6 +164,17 @@ pub fn parse_f64(s: &str) -> Result<f64, ParseError> {
         .ok()
         .filter(|_| !s.is_empty())
         .ok_or_else(|| ParseError::new(format!("invalid number {s:?}")))
+}
+
+/// Checks that `s` is a number as [`parse_f64`] reads it, without converting it: a field a
+/// collector drops is only validated (node_exporter parses every value before filtering), and
+/// up to 19 digits, what kernel counters are, always parse.
+pub fn check_f64(s: &str) -> Result<(), ParseError> {
+    let b = s.as_bytes();
+    if !b.is_empty() && b.len() <= 19 && b.iter().all(u8::is_ascii_digit) {
+        return Ok(());
+    }
+    parse_f64(s).map(|_| ())
 }
 
 /// Parses an unsigned 64-bit integer.
@@ -336,21 +349,10 @@ pub struct FieldNamesLock<'a> {
 }
 
 impl FieldNamesLock<'_> {
-    /// Calls `emit(metric, help)` when `key`, the file's field number `position`, passes the
-    /// filter; `name(key)` gives the metric name and help the first time `key` is seen.
-    pub fn with(
-        &mut self,
-        position: usize,
-        key: &str,
-        name: impl FnOnce(&str) -> (String, String),
-        emit: impl FnOnce(&str, &str),
-    ) {
-        self.with_parts(position, &[key], name, emit);
-    }
-
-    /// [`with`](Self::with) for the key that is `parts` joined (`["TcpExt", "_", "SyncookiesSent"]`):
-    /// the key is compared piece by piece with the field seen at `position` last time and
-    /// joined only when that differs.
+    /// Calls `emit(metric, help)` when the key that is `parts` joined (`["TcpExt", "_",
+    /// "SyncookiesSent"]`), the file's field number `position`, passes the filter; `name(key)`
+    /// gives the metric name and help the first time the key is seen. The key is compared piece
+    /// by piece with the field seen at `position` last time and joined only when that differs.
     pub fn with_parts(
         &mut self,
         position: usize,
@@ -358,6 +360,22 @@ impl FieldNamesLock<'_> {
         name: impl FnOnce(&str) -> (String, String),
         emit: impl FnOnce(&str, &str),
     ) {
+        if let Some((metric, help)) = self
+            .kept_parts(position, parts, name)
+            .and_then(|index| self.named(index))
+        {
+            emit(metric, help);
+        }
+    }
+
+    /// The table index of the field [`with_parts`](Self::with_parts) would emit, `None` when
+    /// the filter drops it: for collectors that check a whole file before emitting.
+    pub fn kept_parts(
+        &mut self,
+        position: usize,
+        parts: &[&str],
+        name: impl FnOnce(&str) -> (String, String),
+    ) -> Option<usize> {
         let table = &mut *self.table;
         let index = match table.by_position.get(position) {
             Some(&i) if is_joined(&table.fields[i].0, parts) => i,
@@ -381,9 +399,44 @@ impl FieldNamesLock<'_> {
                 i
             }
         };
-        if let Some((metric, help)) = &table.fields[index].1 {
-            emit(metric, help);
-        }
+        table.fields[index].1.is_some().then_some(index)
+    }
+
+    /// The metric name and help of kept field `index`, as [`kept_parts`](Self::kept_parts)
+    /// returned it.
+    pub fn named(&self, index: usize) -> Option<(&str, &str)> {
+        let (_, named) = self.table.fields.get(index)?;
+        named
+            .as_ref()
+            .map(|(metric, help)| (metric.as_str(), help.as_str()))
+    }
+}
+
+/// The field name at each position of a `name value` file's last read (`/proc/vmstat`,
+/// `/proc/net/snmp6`) and what a collector decided for it (its name-cache index when kept).
+/// The kernel prints the same fields every read, so a line that starts with last read's name
+/// at its position, then ASCII whitespace, is that field, and its name need not be split out.
+#[derive(Default)]
+pub struct KnownLines(Vec<(String, Option<usize>)>);
+
+impl KnownLines {
+    /// When `line` starts with the name read at `position` last time, then ASCII whitespace:
+    /// that name, its decision and the rest of the line (its value columns).
+    pub fn get<'a, 'l>(
+        &'a self,
+        position: usize,
+        line: &'l str,
+    ) -> Option<(&'a str, Option<usize>, &'l str)> {
+        let (name, index) = self.0.get(position)?;
+        let follows = line.as_bytes().get(name.len())?;
+        (follows.is_ascii_whitespace() && line.starts_with(name.as_str()))
+            .then(|| (name.as_str(), *index, &line[name.len()..]))
+    }
+
+    /// Records `name` and its decision at `position`, forgetting the positions after it.
+    pub fn set(&mut self, position: usize, name: &str, index: Option<usize>) {
+        self.0.truncate(position);
+        self.0.push((name.to_string(), index));
     }
 }
 
@@ -459,15 +512,13 @@ mod tests {
         for read in reads {
             let mut locked = names.lock();
             for (position, key) in read.iter().enumerate() {
-                locked.with(
-                    position,
-                    key,
-                    |k| {
-                        named += 1;
-                        (format!("m_{k}"), format!("h {k}"))
-                    },
-                    |m, h| out.push(format!("{m}|{h}")),
-                );
+                let index = locked.kept_parts(position, &[key], |k| {
+                    named += 1;
+                    (format!("m_{k}"), format!("h {k}"))
+                });
+                if let Some((m, h)) = index.and_then(|i| locked.named(i)) {
+                    out.push(format!("{m}|{h}"));
+                }
             }
         }
         let expected = [

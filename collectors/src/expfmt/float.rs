@@ -123,6 +123,18 @@ fn shortest_digits(text: &[u8], digits: &mut [u8; 24]) -> (usize, i32) {
     (len, point + exp - 1)
 }
 
+/// `00`, `01`, ... `99`.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
 /// `%g` of an integral `value` with magnitude below 2^53: plain digits below 10^6, else the
 /// digits without trailing zeros as `d.ddde+XX`.
 fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
@@ -132,13 +144,20 @@ fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
     let mut n = value.abs() as u64;
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
+    // Two digits a step, from the table of the hundred pairs.
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[start] = b'0' + n as u8;
     }
     let digits = &digits[start..];
     let exponent = digits.len() - 1;

@@ -387,11 +387,15 @@ fn write_labels<'a>(buf: &mut Vec<u8>, labels: impl Iterator<Item = &'a (&'a str
 /// Escapes a label value: backslash, double quote and newline.
 pub fn escape_label_value(buf: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
-    // A fold without early exit, which the compiler vectorises: values are read whole.
-    if !bytes
-        .iter()
-        .fold(false, |found, &b| found | matches!(b, b'\\' | b'"' | b'\n'))
-    {
+    let special = |b: &u8| matches!(b, b'\\' | b'"' | b'\n');
+    // Most values are a few bytes (a CPU number, a device name), checked by a plain loop; the
+    // set-up of the vectorised fold (no early exit) used for longer ones cost more than that.
+    let escapes = if bytes.len() < 16 {
+        bytes.iter().any(special)
+    } else {
+        bytes.iter().fold(false, |found, b| found | special(b))
+    };
+    if !escapes {
         buf.extend_from_slice(bytes);
         return;
     }
@@ -414,6 +418,29 @@ fn push_str(text: &mut Vec<u8>, s: &str) -> Range<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values are escaped whatever their length: the short ones' loop and the long ones' fold
+    /// find a special byte anywhere.
+    #[test]
+    fn label_values_are_escaped_short_and_long() {
+        let escaped = |value: &str| {
+            let mut buf = Vec::new();
+            escape_label_value(&mut buf, value);
+            String::from_utf8(buf).unwrap()
+        };
+        for len in [1, 2, 15, 16, 17, 40] {
+            for at in [0, len / 2, len - 1] {
+                for (special, expected) in [('"', "\\\""), ('\\', "\\\\"), ('\n', "\\n")] {
+                    let mut value: Vec<char> = vec!['a'; len];
+                    value[at] = special;
+                    let value: String = value.into_iter().collect();
+                    let want = format!("{}{expected}{}", "a".repeat(at), "a".repeat(len - at - 1));
+                    assert_eq!(escaped(&value), want, "{value:?}");
+                }
+            }
+            assert_eq!(escaped(&"a".repeat(len)), "a".repeat(len));
+        }
+    }
 
     /// Labels come out sorted by name whatever their order, equal names keeping theirs (a
     /// stable sort), on the stack path (up to 16) and past it.

@@ -191,7 +191,7 @@ pub struct DiskStat {
 /// Parses `/proc/diskstats` as procfs does: lines with fewer than 14 fields are skipped, a
 /// field that is not a number fails the whole file, fields beyond the 20th are ignored.
 pub fn parse_diskstats(bytes: &[u8]) -> Result<Vec<DiskStat>, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::util::lossy(bytes);
     let mut out = Vec::new();
     for line in crate::util::lines(&text) {
         let mut fields = line.split_ascii_whitespace();
@@ -223,8 +223,7 @@ fn parse_number<T: std::str::FromStr>(s: &str) -> Result<T, ParseError> {
 
 /// The `E:` properties of a udev database file (`E:ID_MODEL=...`).
 pub fn parse_udev(bytes: &[u8]) -> HashMap<String, String> {
-    String::from_utf8_lossy(bytes)
-        .lines()
+    crate::util::lines(&crate::util::lossy(bytes))
         .filter_map(|l| l.strip_prefix("E:"))
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -32,14 +32,20 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<DevStats>, ParseError> {
         let (name, rest) = line
             .rsplit_once(':')
             .ok_or_else(|| ParseError::new(format!("missing colon in {line:?}")))?;
-        let values = rest
-            .split_ascii_whitespace()
-            .map(parse_u64)
-            .collect::<Result<Vec<u64>, ParseError>>()?;
-        if values.len() != 16 {
+        // Into an array, not a vector per line: every column is parsed (a bad one fails the
+        // line) and counted, and a count other than 16 fails it.
+        let mut values = [0u64; 16];
+        let mut count = 0;
+        for column in rest.split_ascii_whitespace() {
+            let value = parse_u64(column)?;
+            if let Some(slot) = values.get_mut(count) {
+                *slot = value;
+            }
+            count += 1;
+        }
+        if count != 16 {
             return Err(ParseError::new(format!(
-                "expected 16 counters, got {} in {line:?}",
-                values.len()
+                "expected 16 counters, got {count} in {line:?}"
             )));
         }
         let (rx, tx) = values.split_at(8);
@@ -75,5 +81,10 @@ mod tests {
         assert_eq!(devs[1].tx, [9, 10, 11, 12, 13, 14, 15, 16]);
         assert!(parse(b"h\nh\neth0 1 2\n").is_err());
         assert!(parse(b"h\nh\neth0: 1 2\n").is_err());
+        let err = |text: &[u8]| parse(text).unwrap_err().to_string();
+        let sixteen = "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16";
+        assert!(err(format!("h\nh\neth0: {sixteen} 17\n").as_bytes()).contains("got 17"));
+        assert!(err(format!("h\nh\neth0: {sixteen} x\n").as_bytes()).contains("\"x\""));
+        assert!(err(b"h\nh\neth0: x 2\n").contains("\"x\""));
     }
 }
