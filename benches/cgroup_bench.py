@@ -12,6 +12,8 @@ same hierarchies: `orc` lists every hierarchy and opens, reads and closes each c
 reads relative to its cgroup's directory descriptor; `pread` re-reads descriptors kept open. It
 reports CPU and wall per scrape (median over rounds, with min-max), peak RSS, the ratio to the
 floor, and nodex's open descriptors after the scrapes (all, and those on the bench's cgroups).
+One exporter runs at a time (started for its turn in each round, warmed up, timed, stopped), so
+none reads another's descriptors and the floor reads none of theirs.
 Everything it made is removed at the end, also on SIGINT/SIGTERM/SIGHUP.
 
     cargo build --release && cargo build --release --example cgroup_floor -p nodex-collectors
@@ -250,24 +252,36 @@ def fmt(triple, unit=" ms"):
 
 
 def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
-    """Interleaves rounds of nodex scrapes (each binary) and floor passes; returns table rows."""
-    servers = []
-    for name, binary, extra in nodexes:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/metrics"
-        proc = start([binary, *extra, f"--web.listen-address=127.0.0.1:{port}"], url)
-        bench.procs.append(proc)
-        for _ in range(2):
-            fetch(url, gzip, timeout=120)
-        servers.append((name, proc, url, {"cpu": [], "wall": []}))
+    """Interleaves rounds of nodex scrapes (each binary) and floor passes; returns table rows.
+
+    Only one exporter runs at a time: each is started for its turn in a round, warmed up with
+    two scrapes (the first walk opens every directory, later ones reuse the kept descriptors),
+    timed, and stopped. Exporters running side by side would read each other's open
+    descriptors (`container_file_descriptors` of the cgroup they run in), and the floor would
+    read theirs: nodex keeps one descriptor per walked cgroup directory between scrapes."""
+    servers = [(name, binary, extra, {"cpu": [], "wall": [], "rss": 0, "fds": (0, 0)})
+               for name, binary, extra in nodexes]
     fl = {"orc": {"cpu": [], "wall": []}, "pread": {"cpu": [], "wall": []}}
     files, stat_count, links = {}, 0, 0
     for _ in range(rounds):
-        for name, proc, url, acc in servers:
-            cpu0 = cpu_seconds(proc.pid)
-            walls = [fetch(url, gzip, timeout=120)[0] for _ in range(per_round)]
-            acc["cpu"].append((cpu_seconds(proc.pid) - cpu0) / per_round * 1000)
-            acc["wall"].append(statistics.median(walls) * 1000)
+        for name, binary, extra, acc in servers:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}/metrics"
+            proc = start([binary, *extra, f"--web.listen-address=127.0.0.1:{port}"], url)
+            bench.procs.append(proc)
+            try:
+                for _ in range(2):
+                    fetch(url, gzip, timeout=120)
+                cpu0 = cpu_seconds(proc.pid)
+                walls = [fetch(url, gzip, timeout=120)[0] for _ in range(per_round)]
+                acc["cpu"].append((cpu_seconds(proc.pid) - cpu0) / per_round * 1000)
+                acc["wall"].append(statistics.median(walls) * 1000)
+                acc["rss"] = max(acc["rss"], peak_rss_bytes(proc.pid))
+                acc["fds"] = fds(proc.pid, TOP)
+            finally:
+                proc.kill()
+                proc.wait()
+                bench.procs.remove(proc)
         for mode, acc in fl.items():
             r = floor(floor_bin, mode, per_round, fargs)
             # pread keeps one descriptor per file and stops at the descriptor limit: scale its
@@ -280,21 +294,17 @@ def run_size(bench, label, nodexes, floor_bin, fargs, rounds, per_round, gzip):
                 stat_count, links = r["stats"], r["links"]
     orc = stats(fl["orc"]["cpu"])[0]
     rows = []
-    for name, proc, url, acc in servers:
+    for name, _, _, acc in servers:
         cpu = stats(acc["cpu"])
-        total, mine = fds(proc.pid, TOP)
+        total, mine = acc["fds"]
         rows.append(f"| {label} | {name} | {fmt(cpu)} | {fmt(stats(acc['wall']))} | "
-                    f"{peak_rss_bytes(proc.pid) / 2**20:.1f} MiB | {cpu[0] / orc:.2f} | {total} / {mine} |")
+                    f"{acc['rss'] / 2**20:.1f} MiB | {cpu[0] / orc:.2f} | {total} / {mine} |")
     what = {"orc": f"floor orc ({files['orc']} files, {stat_count} stats, {links} fd links)",
             "pread": f"floor pread (scaled from {files['pread']} files)" if files["pread"] < files["orc"]
             else f"floor pread ({files['pread']} files)"}
     for mode, acc in fl.items():
         rows.append(f"| {label} | {what[mode]} | {fmt(stats(acc['cpu']))} | "
                     f"{fmt(stats(acc['wall']))} | - | {stats(acc['cpu'])[0] / orc:.2f} | - |")
-    for _, proc, _, _ in servers:
-        proc.kill()
-        proc.wait()
-        bench.procs.remove(proc)
     return rows
 
 
