@@ -14,7 +14,7 @@ for pair in prometheus:prometheus promtool:prometheus prometheus-node-exporter:p
             readelf:binutils dbus-daemon:dbus-daemon ip:iproute2 tc:iproute2 unshare:util-linux \
             fusermount3:fuse3 setpriv:util-linux lintian:lintian debootstrap:debootstrap \
             qemu-system-x86_64:qemu-system-x86 cpio:cpio strip:binutils dpkg-deb:dpkg tmux:tmux \
-            debugfs:e2fsprogs; do
+            debugfs:e2fsprogs chattr:e2fsprogs repquota:quota; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The fake systemd and logind services of tests/dbus.rs run on Debian's python3.
