@@ -3,7 +3,8 @@
 //! (`tests/common/vm.rs`, `-accel tcg`, one CPU) with `tests/vm/cgroup-v2-bench.sh` as `/init`,
 //! which builds N containers in the kubelet's cgroupfs layout per size, puts a process holding
 //! 1 MiB in one in ten, and alternates rounds of nodex scrapes (the release build, static, the
-//! container groups and machine, gzip) with passes of `collectors/examples/cgroup_floor.rs`
+//! container groups and machine, gzip; each build runs only for its turn) with passes of
+//! `collectors/examples/cgroup_floor.rs`
 //! (`orc`: open, read, close each file nodex reads, relative to its cgroup's directory
 //! descriptor; `pread`: re-read descriptors kept open) on the same files, the list
 //! `benches/cgroup_bench.py --print-floor-args` gives. Under emulation absolute times mean
@@ -12,6 +13,10 @@
 //! ```text
 //! cargo bench --bench cgroup_v2_vm [-- SIZES ROUNDS SCRAPES]     # defaults: "100 1000" 3 2
 //! ```
+//!
+//! `NODEX_VM_BEFORE=<static nodex>` adds that build (e.g. main's, built with the flags
+//! `vm::static_binary` uses) to the same rounds, for a before/after in one boot: separate boots
+//! of the emulated kernel give floors that differ by 2x.
 //!
 //! Needs what `tests/vm_cgroup_v2.rs` needs (qemu-system-x86, busybox-static, binutils, the
 //! kernel from `scripts/vm-kernel.sh` or `NODEX_VM_KERNEL`), and python3 for the file list.
@@ -92,10 +97,22 @@ fn run() -> Result<(), String> {
     )?;
     let p = vm::Prerequisites::with_nodex(nodex)?;
     let mut cpio = vm::Initramfs::base(&p, include_str!("../tests/vm/cgroup-v2-bench.sh"))?;
-    let floor_bytes = std::fs::read(&floor).map_err(|e| format!("{}: {e}", floor.display()))?;
-    cpio.file("bin/cgroup_floor", 0o755, &floor_bytes);
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    cpio.file("bin/cgroup_floor", 0o755, &read(&floor)?);
+    let mut builds = vec!["nodex"];
+    if let Some(before) = std::env::var_os("NODEX_VM_BEFORE") {
+        cpio.file(
+            "bin/nodex-before",
+            0o755,
+            &read(std::path::Path::new(&before))?,
+        );
+        builds.push("nodex-before");
+    }
     let env = format!(
-        "SIZES='{sizes}'\nROUNDS={rounds}\nSCRAPES={scrapes}\nSHARE=10\nFLOOR_ARGS='{floor_args}'\n"
+        "SIZES='{sizes}'\nROUNDS={rounds}\nSCRAPES={scrapes}\nSHARE=10\nFLOOR_ARGS='{floor_args}'\nBUILDS='{}'\n",
+        builds.join(" ")
     );
     cpio.file("etc/vm.env", 0o644, env.as_bytes());
     let dir = std::env::temp_dir().join(format!("nodex-cgroup-v2-vm-{}", std::process::id()));
@@ -127,23 +144,13 @@ fn run() -> Result<(), String> {
          (and floor passes), one container in 10 holds a process, gzip; medians over rounds\n",
         started.elapsed().as_secs_f64()
     );
-    println!("| containers (cgroups) | nodex CPU per scrape | nodex wall per scrape | floor orc CPU | floor pread CPU | nodex / orc | nodex / pread | nodex peak RSS |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| containers (cgroups) | build | CPU per scrape | wall per scrape | peak RSS | / floor orc | / floor pread |");
+    println!("|---|---|---|---|---|---|---|");
     for n in sizes.split_whitespace() {
         let cgroups = section(&format!("cgroups {n}"))?;
-        let (mut cpu, mut wall, mut orc, mut pread) = (vec![], vec![], vec![], vec![]);
+        let cgroups = cgroups.trim();
+        let (mut orc, mut pread) = (vec![], vec![]);
         for r in 0..rounds {
-            let line = section(&format!("nodex {n} {r}"))?;
-            let f: Vec<f64> = line
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let [ticks, centis, count] = f[..] else {
-                return Err(format!("nodex {n} {r}: {line:?}"));
-            };
-            // USER_HZ is 100 on x86 Linux: a tick and a centisecond are both 10 ms.
-            cpu.push(ticks * 10.0 / count);
-            wall.push(centis * 10.0 / count);
             let o = section(&format!("orc {n} {r}"))?;
             orc.push(json_median(&o, "cpu_ms").ok_or(format!("orc {n} {r}: {o}"))?);
             let pr = section(&format!("pread {n} {r}"))?;
@@ -153,15 +160,33 @@ fn run() -> Result<(), String> {
                     .unwrap_or(1.0);
             pread.push(json_median(&pr, "cpu_ms").ok_or(format!("pread {n} {r}: {pr}"))? * scale);
         }
-        let (cpu, wall, orc, pread) = (median(cpu), median(wall), median(orc), median(pread));
-        let rss = section(&format!("rss {n}"))?;
-        println!(
-            "| {n} ({}) | {cpu:.0} ms | {wall:.0} ms | {orc:.0} ms | {pread:.0} ms | {:.2} | {:.2} | {} |",
-            cgroups.trim(),
-            cpu / orc,
-            cpu / pread,
-            rss.trim()
-        );
+        let (orc, pread) = (median(orc), median(pread));
+        for build in &builds {
+            let (mut cpu, mut wall, mut rss) = (vec![], vec![], 0u64);
+            for r in 0..rounds {
+                let line = section(&format!("{build} {n} {r}"))?;
+                let f: Vec<f64> = line
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let [ticks, centis, count] = f[..] else {
+                    return Err(format!("{build} {n} {r}: {line:?}"));
+                };
+                // USER_HZ is 100 on x86 Linux: a tick and a centisecond are both 10 ms.
+                cpu.push(ticks * 10.0 / count);
+                wall.push(centis * 10.0 / count);
+                let hwm = section(&format!("rss {build} {n} {r}"))?;
+                let kb = hwm.split_whitespace().next().and_then(|k| k.parse().ok());
+                rss = rss.max(kb.unwrap_or(0));
+            }
+            let (cpu, wall) = (median(cpu), median(wall));
+            println!(
+                "| {n} ({cgroups}) | {build} | {cpu:.0} ms | {wall:.0} ms | {rss} kB | {:.2} | {:.2} |",
+                cpu / orc,
+                cpu / pread,
+            );
+        }
+        println!("| {n} ({cgroups}) | floor orc / pread | {orc:.0} / {pread:.0} ms | | | 1.00 | |");
     }
     Ok(())
 }

@@ -2,11 +2,15 @@
 # PID 1 of the cgroup v2 benchmark VM (benches/cgroup_v2_vm.rs): for each size in $SIZES, N
 # containers in the kubelet's cgroupfs layout (kubepods/{besteffort,burstable}/pod<uid>/<64 hex>,
 # two per pod, a quarter of the pods burstable) with the four controllers enabled, a process
-# holding 1 MiB in every $SHARE-th container; then $ROUNDS rounds of $SCRAPES nodex scrapes
-# (gzip, as Prometheus asks) and $SCRAPES passes of the floor (cgroup_floor orc and pread on the
-# same files) each. Prints per round nodex's CPU ticks (utime + stime, USER_HZ) and wall time
-# (centiseconds from /proc/uptime) for the round, and the floor's JSON; the tree is removed
-# before the next size. Settings in /etc/vm.env.
+# holding 1 MiB in every $SHARE-th container; then $ROUNDS rounds of, for each build in $BUILDS
+# (/bin/nodex, and /bin/nodex-before when the benchmark is given one), $SCRAPES scrapes (gzip, as
+# Prometheus asks), and $SCRAPES passes of the floor (cgroup_floor orc and pread on the same
+# files). Each build runs only for its turn (started, warmed up with two scrapes, timed, stopped),
+# so neither it nor the floor reads another's open descriptors (nodex keeps one per walked
+# cgroup between scrapes, and the root cgroup's processes are read like a container's). Prints
+# per build and round its CPU ticks (utime + stime, USER_HZ), wall time (centiseconds from
+# /proc/uptime) and peak RSS, and the floor's JSON; the tree is removed before the next size.
+# Settings in /etc/vm.env.
 . /lib/vm.sh
 . /etc/vm.env
 
@@ -33,12 +37,34 @@ centis() {
   echo "${1%.*}${1#*.}"
 }
 
-vm_nodex --collector.disable-defaults --collector.container_cpu --collector.container_memory \
+FLAGS="--collector.disable-defaults --collector.container_cpu --collector.container_memory \
   --collector.container_diskio --collector.container_process --collector.container_spec \
   --collector.container_oom --collector.container_pressure --collector.container_network \
-  --collector.machine
-NODEX=$(pidof nodex) || vm_fail "nodex is not running"
+  --collector.machine"
 URL=http://127.0.0.1:9100/metrics
+scrape() {
+  wget -q -O /dev/null --header 'Accept-Encoding: gzip' $URL || vm_fail "$1: scrape failed"
+}
+# turn BUILD SIZE ROUND: one build's timed turn.
+turn() {
+  # shellcheck disable=SC2086
+  /bin/"$1" --web.listen-address=127.0.0.1:9100 $FLAGS 2>>/tmp/nodex.log &
+  pid=$!
+  vm_wait "$1 to listen" wget -q -O /dev/null http://127.0.0.1:9100/
+  scrape "$1"
+  scrape "$1"
+  t0=$(ticks "$pid")
+  w0=$(centis)
+  s=0
+  while [ $s -lt "$SCRAPES" ]; do
+    scrape "$1"
+    s=$((s + 1))
+  done
+  vm_section "$1 $2 $3" echo "$(($(ticks "$pid") - t0)) $(($(centis) - w0)) $SCRAPES"
+  vm_section "rss $1 $2 $3" sed -n 's/^VmHWM: *//p' /proc/"$pid"/status
+  kill "$pid"
+  wait "$pid" || true
+}
 
 parent $CG/bench
 for size in $SIZES; do
@@ -68,23 +94,16 @@ for size in $SIZES; do
   done
   # Every holder has moved itself and filled its 1 MiB once no subshell is still reading.
   vm_wait "the holders of size $size" sh -c "! pidof head >/dev/null && ! pidof tr >/dev/null"
-  wget -q -O /dev/null --header 'Accept-Encoding: gzip' $URL || vm_fail "warm-up scrape"
   vm_section "cgroups $size" sh -c "find $CG -type d | wc -l"
   r=0
   while [ $r -lt "$ROUNDS" ]; do
-    t0=$(ticks "$NODEX")
-    w0=$(centis)
-    s=0
-    while [ $s -lt "$SCRAPES" ]; do
-      wget -q -O /dev/null --header 'Accept-Encoding: gzip' $URL || vm_fail "scrape failed"
-      s=$((s + 1))
+    for b in $BUILDS; do
+      turn "$b" "$size" "$r"
     done
-    vm_section "nodex $size $r" echo "$(($(ticks "$NODEX") - t0)) $(($(centis) - w0)) $SCRAPES"
     vm_section "orc $size $r" /bin/cgroup_floor orc "$SCRAPES" "$FLOOR_ARGS"
     vm_section "pread $size $r" /bin/cgroup_floor pread "$SCRAPES" "$FLOOR_ARGS"
     r=$((r + 1))
   done
-  vm_section "rss $size" sed -n 's/^VmHWM: *//p' /proc/"$NODEX"/status
   # Remove this size's tree (its processes first) before the next one.
   echo 1 > "$B/cgroup.kill" || vm_fail "cgroup.kill"
   vm_wait "the holders of size $size to exit" grep -q '^populated 0' "$B/cgroup.events"
