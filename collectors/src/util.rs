@@ -88,15 +88,12 @@ pub fn read_optional_number(path: &Path) -> Option<f64> {
     read_optional(path).and_then(|s| parse_f64(&s).ok())
 }
 
-/// Sorted names of the entries of a directory. A missing directory is `NoData`.
+/// Sorted names of the entries of a directory. A missing directory is [`CollectError::Missing`].
 pub fn list_dir(path: &Path) -> Result<Vec<String>, CollectError> {
     let entries = match fs::read_dir(path) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(CollectError::NoData(format!(
-                "{} does not exist",
-                path.display()
-            )))
+            return Err(CollectError::Missing(path.to_path_buf()))
         }
         Err(e) => return Err(CollectError::io(path, e)),
     };
