@@ -36,6 +36,11 @@ pub enum CollectError {
     /// The subsystem is absent on this host (no bonding, no mdadm...): logged at debug level.
     #[error("no data: {0}")]
     NoData(String),
+    /// A directory that tells whether the subsystem exists is absent: the same "no data" as
+    /// [`CollectError::NoData`], with its message built only when printed (several such
+    /// directories are missing on every scrape of a typical host).
+    #[error("no data: {} does not exist", .0.display())]
+    Missing(PathBuf),
     /// Anything else, with its context in the message.
     #[error("{0}")]
     Other(String),
@@ -66,7 +71,7 @@ impl CollectError {
 
     /// True for errors that only mean "this host does not have that subsystem".
     pub fn is_no_data(&self) -> bool {
-        matches!(self, CollectError::NoData(_))
+        matches!(self, CollectError::NoData(_) | CollectError::Missing(_))
     }
 }
 
@@ -99,6 +104,9 @@ mod tests {
         assert!(io(std::io::ErrorKind::NotFound).is_not_found());
         assert!(!io(std::io::ErrorKind::PermissionDenied).is_not_found());
         assert!(!CollectError::NoData("x".into()).is_not_found());
+        let missing_dir = CollectError::Missing("/sys/x".into());
+        assert!(missing_dir.is_no_data() && !missing_dir.is_not_found());
+        assert_eq!(missing_dir.to_string(), "no data: /sys/x does not exist");
         let missing: Result<u8, _> = Err(io(std::io::ErrorKind::NotFound));
         assert!(matches!(missing.if_present(), Ok(None)));
         assert!(matches!(

@@ -45,6 +45,14 @@ pub fn read_bytes(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
 /// hand their whole value, at most a page, to the first read. A full page means there may be
 /// more, and the rest is read too.
 pub fn read_attribute(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    append_attribute(path, &mut text)?;
+    Ok(text)
+}
+
+/// Like [`read_attribute`], appending the text (invalid UTF-8 replaced) to `out`: readers of
+/// many attributes keep them in one buffer instead of one `String` each.
+pub fn append_attribute(path: &Path, out: &mut String) -> std::io::Result<()> {
     thread_local! {
         // One page per worker thread, reused: zeroing a fresh page per attribute showed up in
         // profiles as a tenth of the scrape's user time.
@@ -52,11 +60,13 @@ pub fn read_attribute(path: &Path) -> std::io::Result<String> {
     }
     PAGE.with(|page| {
         let mut buf = page.borrow_mut();
-        fdcache::read_into(path, &mut buf, true)?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
+        let read = fdcache::read_into(path, &mut buf, true);
+        if read.is_ok() {
+            out.push_str(&String::from_utf8_lossy(&buf));
+        }
         buf.truncate(0);
         buf.shrink_to(4096);
-        Ok(text)
+        read
     })
 }
 
@@ -88,15 +98,12 @@ pub fn read_optional_number(path: &Path) -> Option<f64> {
     read_optional(path).and_then(|s| parse_f64(&s).ok())
 }
 
-/// Sorted names of the entries of a directory. A missing directory is `NoData`.
+/// Sorted names of the entries of a directory. A missing directory is [`CollectError::Missing`].
 pub fn list_dir(path: &Path) -> Result<Vec<String>, CollectError> {
     let entries = match fs::read_dir(path) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(CollectError::NoData(format!(
-                "{} does not exist",
-                path.display()
-            )))
+            return Err(CollectError::Missing(path.to_path_buf()))
         }
         Err(e) => return Err(CollectError::io(path, e)),
     };

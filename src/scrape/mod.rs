@@ -50,10 +50,16 @@ struct Failure {
 
 impl Failure {
     fn of(e: &nodex_collectors::CollectError) -> Self {
-        Failure {
-            msg: e.to_string(),
-            no_data: e.is_no_data(),
-        }
+        let no_data = e.is_no_data();
+        // About fifteen collectors find no subsystem on every scrape of a typical host; their
+        // messages are only logged at debug level, so they are built only when that is on (an
+        // empty one still marks the collector as failed for the "recovered" line).
+        let msg = if no_data && !tracing::enabled!(tracing::Level::DEBUG) {
+            String::new()
+        } else {
+            e.to_string()
+        };
+        Failure { msg, no_data }
     }
 
     fn other(msg: String) -> Self {

@@ -6,8 +6,6 @@
 //! exponent from it and lay them out by Go's `%g` rule: scientific when the decimal exponent is
 //! below -4 or at least 6 (the precision Go uses for the shortest form).
 
-use std::io::Write;
-
 /// Appends `value` to `out` as the Go text encoder would (`writeFloat` in `expfmt`).
 pub fn write_float(out: &mut Vec<u8>, value: f64) {
     if value == 1.0 {
@@ -60,11 +58,13 @@ fn write_go_g(out: &mut Vec<u8>, value: f64) {
         }
         out.push(b'e');
         out.push(if exponent < 0 { b'-' } else { b'+' });
+        // At least two digits, as Go writes them; an f64's exponent has at most three.
         let abs = exponent.unsigned_abs();
-        if abs < 10 {
-            out.push(b'0');
+        if abs >= 100 {
+            out.push(b'0' + (abs / 100) as u8);
         }
-        let _ = write!(out, "{abs}");
+        out.push(b'0' + (abs / 10 % 10) as u8);
+        out.push(b'0' + (abs % 10) as u8);
     } else if exponent < 0 {
         out.extend_from_slice(b"0.");
         for _ in 0..(-exponent - 1) {

@@ -437,6 +437,9 @@ fn ioctl_stats(settings: &Settings) -> HashMap<String, Vec<IoctlDevice>> {
 fn list_dir_strict(path: &Path) -> Result<Vec<String>, CollectError> {
     list_dir(path).map_err(|e| match e {
         CollectError::NoData(msg) => CollectError::Other(msg),
+        CollectError::Missing(dir) => {
+            CollectError::Other(format!("{} does not exist", dir.display()))
+        }
         other => other,
     })
 }

@@ -200,10 +200,12 @@ pub fn parse_diskstats(bytes: &[u8]) -> Result<Vec<DiskStat>, ParseError> {
         let Some(minor) = fields.next() else { continue };
         let minor = parse_number::<u32>(minor)?;
         let Some(name) = fields.next() else { continue };
-        let values = fields
-            .take(COLUMNS.len())
-            .map(parse_number::<u64>)
-            .collect::<Result<Vec<_>, _>>()?;
+        // Sized up front: collecting through `Result` gives no size hint and grew the vector
+        // three times per device.
+        let mut values = Vec::with_capacity(COLUMNS.len());
+        for field in fields.take(COLUMNS.len()) {
+            values.push(parse_number::<u64>(field)?);
+        }
         if values.len() >= 11 {
             out.push(DiskStat {
                 major,

@@ -259,7 +259,7 @@ fn read_port(dir: &Path, number: &str) -> Result<Port, CollectError> {
             false,
             &mut counters,
         ) {
-            Err(CollectError::NoData(_)) => {}
+            Err(CollectError::NoData(_) | CollectError::Missing(_)) => {}
             other => other?,
         }
     }

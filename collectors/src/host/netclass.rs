@@ -71,22 +71,74 @@ struct NetclassCollector {
 }
 
 /// An interface's attribute files, trimmed, by their index in [`ATTRIBUTES`] (`None`: the
-/// device does not support it).
+/// device does not support it). The values share one buffer (about twenty per interface).
 #[derive(Debug, Default)]
-pub struct Attributes([Option<String>; ATTRIBUTES.len()]);
+pub struct Attributes {
+    text: String,
+    spans: [Option<(u32, u32)>; ATTRIBUTES.len()],
+}
 
 impl Attributes {
     /// The trimmed content of attribute `name`, if the device has it.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let pos = ATTRIBUTES.iter().position(|a| *a == name)?;
-        self.0[pos].as_deref()
+        self.by_index(ATTRIBUTES.iter().position(|a| *a == name)?)
     }
 
-    fn set(&mut self, name: &str, value: String) {
-        if let Some(pos) = ATTRIBUTES.iter().position(|a| *a == name) {
-            self.0[pos] = Some(value);
+    fn by_index(&self, pos: usize) -> Option<&str> {
+        let (start, end) = self.spans[pos]?;
+        self.text.get(start as usize..end as usize)
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.set_by(name, |text| text.push_str(value));
+    }
+
+    /// Sets attribute `name` to what `write` appends to the buffer.
+    fn set_by(&mut self, name: &str, write: impl FnOnce(&mut String)) {
+        let set = self.set_with(name, |text| {
+            write(text);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match set {
+            Ok(()) => {}
+            Err(never) => match never {},
         }
     }
+
+    /// Sets attribute `name` to what `write` appends to the buffer; an error of `write` leaves
+    /// the attribute as it was.
+    fn set_with<E>(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(pos) = ATTRIBUTES.iter().position(|a| *a == name) else {
+            return Ok(());
+        };
+        let start = self.text.len();
+        if let Err(e) = write(&mut self.text) {
+            self.text.truncate(start);
+            return Err(e);
+        }
+        self.spans[pos] = Some((start as u32, self.text.len() as u32));
+        Ok(())
+    }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_decimal(text: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// The attributes sysfs has and an `RTM_GETLINK` dump does not: `flags` is the device's own
@@ -147,44 +199,48 @@ pub fn parse_link_dump(replies: &[Vec<u8>]) -> Result<Vec<DumpedLink>, ParseErro
         let up = flags & IFF_UP != 0;
         let mut attrs = Attributes::default();
         let mut name = None;
-        let mut iflink = None;
-        attrs.set("ifindex", index.to_string());
-        attrs.set("type", kind.to_string());
-        attrs.set("ifalias", String::new());
+        attrs.set_by("ifindex", |t| push_decimal(t, index));
+        attrs.set_by("type", |t| push_decimal(t, u32::from(kind)));
+        attrs.set("ifalias", "");
         if up {
-            attrs.set("dormant", u8::from(flags & IFF_DORMANT != 0).to_string());
+            let dormant = u32::from(flags & IFF_DORMANT != 0);
+            attrs.set_by("dormant", |t| push_decimal(t, dormant));
         }
         for attr in parse_attrs(payload.get(IFINFOMSG_LEN..).unwrap_or(&[]))? {
             let v = attr.value;
-            let number = || -> Result<String, ParseError> {
-                Ok(match v.len() {
-                    1 => v[0].to_string(),
-                    _ => u32_at(v, 0)?.to_string(),
-                })
+            let number = |text: &mut String| -> Result<(), ParseError> {
+                let n = match v.len() {
+                    1 => u32::from(v[0]),
+                    _ => u32_at(v, 0)?,
+                };
+                push_decimal(text, n);
+                Ok(())
             };
             match attr.kind {
-                IFLA_ADDRESS => attrs.set("address", hex_address(v)),
-                IFLA_BROADCAST => attrs.set("broadcast", hex_address(v)),
+                IFLA_ADDRESS => attrs.set_by("address", |t| push_hex_address(t, v)),
+                IFLA_BROADCAST => attrs.set_by("broadcast", |t| push_hex_address(t, v)),
                 IFLA_IFNAME => name = Some(c_string(v)),
-                IFLA_MTU => attrs.set("mtu", number()?),
-                IFLA_LINK => iflink = Some(number()?),
-                IFLA_TXQLEN => attrs.set("tx_queue_len", number()?),
+                IFLA_MTU => attrs.set_with("mtu", number)?,
+                IFLA_LINK => attrs.set_with("iflink", number)?,
+                IFLA_TXQLEN => attrs.set_with("tx_queue_len", number)?,
                 IFLA_OPERSTATE => {
                     if let Some(state) = v.first().and_then(|&s| OPERSTATES.get(usize::from(s))) {
-                        attrs.set("operstate", (*state).to_string());
+                        attrs.set("operstate", state);
                     }
                 }
-                IFLA_LINKMODE => attrs.set("link_mode", number()?),
-                IFLA_IFALIAS => attrs.set("ifalias", c_string(v)),
-                IFLA_GROUP => attrs.set("netdev_group", number()?),
-                IFLA_CARRIER if up => attrs.set("carrier", number()?),
-                IFLA_CARRIER_CHANGES => attrs.set("carrier_changes", number()?),
-                IFLA_CARRIER_UP_COUNT => attrs.set("carrier_up_count", number()?),
-                IFLA_CARRIER_DOWN_COUNT => attrs.set("carrier_down_count", number()?),
+                IFLA_LINKMODE => attrs.set_with("link_mode", number)?,
+                IFLA_IFALIAS => attrs.set("ifalias", &c_string(v)),
+                IFLA_GROUP => attrs.set_with("netdev_group", number)?,
+                IFLA_CARRIER if up => attrs.set_with("carrier", number)?,
+                IFLA_CARRIER_CHANGES => attrs.set_with("carrier_changes", number)?,
+                IFLA_CARRIER_UP_COUNT => attrs.set_with("carrier_up_count", number)?,
+                IFLA_CARRIER_DOWN_COUNT => attrs.set_with("carrier_down_count", number)?,
                 _ => {}
             }
         }
-        attrs.set("iflink", iflink.unwrap_or_else(|| index.to_string()));
+        if attrs.get("iflink").is_none() {
+            attrs.set_by("iflink", |t| push_decimal(t, index));
+        }
         let name = name.ok_or_else(|| ParseError::new(format!("link {index} has no name")))?;
         links.push(DumpedLink {
             name,
@@ -213,10 +269,10 @@ const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
 /// `RTEXT_FILTER_SKIP_STATS`: leave the counters out of the dump (netclass has no use for them).
 const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
 
-/// sysfs' `%pM`-style address: lower-case hex bytes joined by colons (empty for no bytes).
-fn hex_address(bytes: &[u8]) -> String {
+/// Appends sysfs' `%pM`-style address: lower-case hex bytes joined by colons (nothing for no
+/// bytes).
+fn push_hex_address(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 3);
     for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(':');
@@ -224,7 +280,6 @@ fn hex_address(bytes: &[u8]) -> String {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    out
 }
 
 /// Parses an integer attribute as Go's `strconv.ParseInt(s, 0, 64)` (procfs' `PInt64`): decimal,
@@ -323,32 +378,25 @@ fn read_named<'a>(
     path.push(b'/');
     let dir_len = path.len();
     for name in names {
-        let Some(slot) = ATTRIBUTES
-            .iter()
-            .position(|a| a == name)
-            .map(|pos| &mut attrs.0[pos])
-        else {
-            continue;
-        };
         path.truncate(dir_len);
         path.extend_from_slice(name.as_bytes());
         let path = Path::new(std::ffi::OsStr::from_bytes(&path));
-        match crate::util::read_attribute(path) {
-            Ok(text) => *slot = Some(trimmed(text)),
+        let read_trimmed = |text: &mut String| {
+            let start = text.len();
+            crate::util::append_attribute(path, text)?;
+            let end = start + text[start..].trim_end().len();
+            text.truncate(end);
+            let lead = text[start..].len() - text[start..].trim_start().len();
+            text.drain(start..start + lead);
+            Ok::<(), std::io::Error>(())
+        };
+        match attrs.set_with(name, read_trimmed) {
+            Ok(()) => {}
             Err(e) if skippable(&e) || e.kind() == ErrorKind::IsADirectory => {}
             Err(e) => return Err(CollectError::io(path, e)),
         }
     }
     Ok(attrs)
-}
-
-/// `text` without surrounding white space, reusing its allocation.
-fn trimmed(mut text: String) -> String {
-    let end = text.trim_end().len();
-    text.truncate(end);
-    let start = text.len() - text.trim_start().len();
-    text.drain(..start);
-    text
 }
 
 /// Interface names below `class/net`: every entry that is not a regular file.
@@ -487,9 +535,9 @@ fn complete_from_sysfs(dir: &Path, link: DumpedLink) -> Result<Option<Attributes
     if sysfs.get("ifindex").and_then(parse_int) != Some(i64::from(link.index)) {
         return Ok(None);
     }
-    for (slot, value) in attrs.0.iter_mut().zip(sysfs.0) {
-        if value.is_some() {
-            *slot = value;
+    for (pos, name) in ATTRIBUTES.iter().enumerate() {
+        if let Some(value) = sysfs.by_index(pos) {
+            attrs.set(name, value);
         }
     }
     Ok(Some(attrs))
@@ -550,12 +598,26 @@ mod tests {
     /// As the kernel's `%pM`/`sysfs_format_mac`: two lower-case hex digits per byte, colons.
     #[test]
     fn hex_addresses() {
+        let hex_address = |bytes: &[u8]| {
+            let mut out = String::new();
+            push_hex_address(&mut out, bytes);
+            out
+        };
         assert_eq!(hex_address(&[]), "");
         assert_eq!(hex_address(&[0x0a]), "0a");
         assert_eq!(
             hex_address(&[0x02, 0x42, 0xac, 0x11, 0x00, 0xff]),
             "02:42:ac:11:00:ff"
         );
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 1500, u32::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn vanished(err: &CollectError) -> bool {
             source.kind() == std::io::ErrorKind::NotFound
                 || source.raw_os_error() == Some(libc::ESRCH)
         }
-        CollectError::NoData(_) => true,
+        CollectError::NoData(_) | CollectError::Missing(_) => true,
         _ => false,
     }
 }
