@@ -20,10 +20,10 @@ use std::hint::black_box;
 
 use nodex_collectors::container::cgroup::{self, parse as cg};
 use nodex_collectors::container::{layout, logs, machine, network, runtime, storage};
-use nodex_collectors::procfs;
 use nodex_collectors::expfmt::{render, Format};
 use nodex_collectors::host::textfile::{self, Value};
 use nodex_collectors::host::*;
+use nodex_collectors::procfs;
 use nodex_collectors::{dbus, netlink, options, util, MetricSink, MetricType};
 
 /// One fuzzed function.
@@ -191,6 +191,50 @@ fn textfile_roundtrip(families: &[textfile::Family]) {
             String::from_utf8_lossy(&text)
         );
     }
+}
+
+/// Text of a kernel file, or the error the collectors give for bytes that are not UTF-8.
+fn utf8(d: &[u8]) -> Result<&str, nodex_collectors::ParseError> {
+    std::str::from_utf8(d).map_err(|_| nodex_collectors::ParseError::new("not UTF-8"))
+}
+
+/// `/proc/net/netstat` or `/proc/net/snmp` whole, through the netstat collector's pure pieces
+/// (its caches aside): every field with its value parsed.
+fn netstat_paired(d: &[u8]) -> Result<Vec<(&str, &str, f64)>, nodex_collectors::ParseError> {
+    let mut fields = Vec::new();
+    for (names_line, values_line) in netstat::pairs(d)? {
+        let mut names = names_line.split_ascii_whitespace();
+        let Some(proto) = names.next() else {
+            continue;
+        };
+        netstat::walk_pair(names_line, proto, names, values_line, |_, name, value| {
+            fields.push((proto, name, util::parse_f64(value)?));
+            Ok(())
+        })?;
+    }
+    Ok(fields)
+}
+
+/// `/proc/net/snmp6` whole through [`netstat::split_snmp6`].
+fn snmp6(d: &[u8]) -> Result<Vec<(&str, f64)>, nodex_collectors::ParseError> {
+    let mut fields = Vec::new();
+    for line in util::lines(utf8(d)?) {
+        if let Some((key, value)) = netstat::split_snmp6(line) {
+            fields.push((key, util::parse_f64(value)?));
+        }
+    }
+    Ok(fields)
+}
+
+/// `/proc/vmstat` whole through [`vmstat::split_line`].
+fn vmstat_fields(d: &[u8]) -> Result<Vec<(&str, f64)>, nodex_collectors::ParseError> {
+    let mut fields = Vec::new();
+    for line in util::lines(utf8(d)?) {
+        if let Some((name, value)) = vmstat::split_line(line)? {
+            fields.push((name, util::parse_f64(value)?));
+        }
+    }
+    Ok(fields)
 }
 
 macro_rules! parser {
@@ -363,11 +407,9 @@ pub static PARSERS: &[Parser] = &[
     parser!(
         "netstat.paired",
         ["proc/net/netstat", "proc/net/snmp"],
-        |d| { netstat::parse_paired(d) }
+        |d| { netstat_paired(d) }
     ),
-    parser!("netstat.snmp6", ["proc/net/snmp6"], |d| {
-        netstat::parse_snmp6(d)
-    }),
+    parser!("netstat.snmp6", ["proc/net/snmp6"], |d| { snmp6(d) }),
     parser!("nfs", ["net/rpc/nfs"], |d, c| {
         c.result(&nfs::parse(d));
         if let Ok(lines) = nfs::split_lines(d) {
@@ -466,7 +508,7 @@ pub static PARSERS: &[Parser] = &[
     parser!("udp_queues", ["proc/net/udp", "proc/net/udp6"], |d| {
         udp_queues::parse(d)
     }),
-    parser!("vmstat", ["proc/vmstat"], |d| vmstat::parse(d)),
+    parser!("vmstat", ["proc/vmstat"], |d| vmstat_fields(d)),
     parser!("watchdog", [], |d| watchdog::parse_number(d)),
     parser!("xfs", ["xfs/stat", "stats/stats"], |d| xfs::parse(d)),
     parser!("zfs.kstat", ["zfs/arcstats", "zfs/zil"], |d| {
@@ -504,8 +546,12 @@ pub static PARSERS: &[Parser] = &[
     parser!("container.cgroup_mounts", ["proc/1/mountinfo"], |d| {
         cg::cgroup_mounts(d)
     }),
-    parser!("container.net_dev", ["proc/net/dev"], |d| network::net_dev(d)),
-    parser!("container.meminfo", ["proc/meminfo"], |d| machine::meminfo(d)),
+    parser!("container.net_dev", ["proc/net/dev"], |d| network::net_dev(
+        d
+    )),
+    parser!("container.meminfo", ["proc/meminfo"], |d| machine::meminfo(
+        d
+    )),
     parser!("container.cpuinfo", ["proc/cpuinfo"], |d| {
         procfs::cpuinfo::parse_cpuinfo(d).and_then(|c| machine::cpu_topology(&c))
     }),
@@ -818,7 +864,10 @@ pub static PARSERS: &[Parser] = &[
         let t = text(d);
         c.result(&storage::layers::parse_mount_id(d));
         c.result(&storage::layers::overlay_upperdir(&t));
-        c.result(&storage::layers::containerd_rootfs_id("/run/containerd", &t));
+        c.result(&storage::layers::containerd_rootfs_id(
+            "/run/containerd",
+            &t,
+        ));
         c.result(&storage::layers::parse_crio_containers(d));
     }),
     parser!("container.storage_mounts", ["proc/1/mountinfo"], |d, c| {
