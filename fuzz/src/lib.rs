@@ -137,12 +137,30 @@ fn valid_name(name: &str) {
     );
 }
 
+/// True for a family the textfile collector drops as colliding with a summary or histogram
+/// of the same file (`x_sum`/`x_count` beside a summary or histogram `x`, `x_bucket` beside a
+/// histogram `x`): a sample of such a name seen before `x`'s `# TYPE` line makes a family of
+/// its own, as in Go's parser, and rendered beside `x` it would name `x`'s own series.
+fn collides(f: &textfile::Family, all: &[textfile::Family]) -> bool {
+    [("_sum", false), ("_count", false), ("_bucket", true)]
+        .iter()
+        .any(|(suffix, histogram_only)| {
+            f.name.strip_suffix(suffix).is_some_and(|base| {
+                all.iter().any(|x| {
+                    x.name == base
+                        && (x.kind == MetricType::Histogram
+                            || (!histogram_only && x.kind == MetricType::Summary))
+                })
+            })
+        })
+}
+
 /// Rewrites parsed textfile families through the sink (as the collector's writer does: one
-/// family per name, bounds as labels, `_sum`/`_count` suffixes) and checks the result
-/// parses again.
+/// family per name, bounds as labels, `_sum`/`_count` suffixes, colliding names dropped) and
+/// checks the result parses again.
 fn textfile_roundtrip(families: &[textfile::Family]) {
     let mut sink = MetricSink::new();
-    for f in families {
+    for f in families.iter().filter(|f| !collides(f, families)) {
         sink.family(&f.name, f.help.as_deref().unwrap_or("from fuzz"), f.kind);
         for s in &f.series {
             let labels: Vec<(&str, &str)> = s
