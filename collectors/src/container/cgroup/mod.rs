@@ -195,12 +195,15 @@ impl Hierarchies {
 
     /// The hierarchy roots to walk, those whose directories the groups open most first (the
     /// walk keeps directory descriptors in this order until its budget is spent): memory
-    /// (memory, oom, spec), cpu (cpu, spec), pids (process, spec), then cpuacct and blkio.
-    fn walk_roots(&self) -> Vec<PathBuf> {
+    /// (memory, oom, spec), cpu (cpu, spec), pids (process, spec), then cpuacct and blkio;
+    /// with whether the walk takes the cgroups it finds there. On a hybrid host the `unified`
+    /// tree comes last, walked only for its descriptors (container_pressure reads the twins of
+    /// the containers there): the containers are those of the controller hierarchies.
+    fn walk_roots(&self) -> Vec<(PathBuf, bool)> {
         if self.v2 {
-            return self.unified.iter().cloned().collect();
+            return self.unified.iter().map(|u| (u.clone(), true)).collect();
         }
-        let mut roots: Vec<PathBuf> = Vec::new();
+        let mut roots: Vec<(PathBuf, bool)> = Vec::new();
         for ctrl in [
             Ctrl::Memory,
             Ctrl::Cpu,
@@ -210,9 +213,14 @@ impl Hierarchies {
         ] {
             let i = CTRLS.iter().position(|(c, _)| *c == ctrl);
             if let Some(root) = i.and_then(|i| self.v1[i].as_ref()) {
-                if !roots.contains(root) {
-                    roots.push(root.clone());
+                if !roots.iter().any(|(r, _)| r == root) {
+                    roots.push((root.clone(), true));
                 }
+            }
+        }
+        if let Some(unified) = &self.unified {
+            if !roots.is_empty() && !roots.iter().any(|(r, _)| r == unified) {
+                roots.push((unified.clone(), false));
             }
         }
         roots

@@ -63,9 +63,8 @@ impl Hierarchies {
     }
 
     /// The PSI counters of container `id` (cpu, memory, io), from its directory in the
-    /// cgroup2 hierarchy (pure v2, or hybrid's `unified`); `None` without one. One handle for
-    /// the three files (on a hybrid host the walk keeps no descriptors in the cgroup2 tree, so
-    /// the handle opens its directory once).
+    /// cgroup2 hierarchy (pure v2, or hybrid's `unified`, whose directories the walk keeps
+    /// too); `None` without one.
     pub fn pressure(&self, id: &str) -> Option<[CgResult<Pressure>; 3]> {
         let dir = self.unified_dir(id)?;
         Some(PRESSURE_FILES.map(|file| dir.parse(file, pressure)))

@@ -65,9 +65,11 @@ pub(crate) fn walk(
         dents: vec![MaybeUninit::uninit(); 16 * 1024],
         now: Instant::now(),
         cgroupfs: false,
+        takes_ids: true,
     };
     let mut kept = Kept::default();
-    for root in hier.walk_roots() {
+    for (root, takes_ids) in hier.walk_roots() {
+        walker.takes_ids = takes_ids;
         let mut dirs = FastMap::default();
         if let Ok(fd) = openat(CWD, &root, DIR_FLAGS, Mode::empty()) {
             walker.cgroupfs = fstatfs(&fd).is_ok_and(|s| CGROUP_MAGICS.contains(&{ s.f_type }));
@@ -103,6 +105,9 @@ struct Walker<'c> {
     now: Instant,
     /// The hierarchy being walked is a cgroup file system (kernfs link counts).
     cgroupfs: bool,
+    /// The cgroups of the hierarchy being walked are containers (not so for hybrid's
+    /// `unified`, walked for its descriptors only).
+    takes_ids: bool,
 }
 
 /// A directory the walk is about to visit.
@@ -181,7 +186,9 @@ impl Walker<'_> {
             };
             kept.insert(key.clone().into_boxed_str(), entry);
         }
-        self.ids.push(key);
+        if self.takes_ids {
+            self.ids.push(key);
+        }
     }
 
     /// Lists `fd`: its subdirectories (name, inode) into `children`, the optional files it holds.
