@@ -243,10 +243,16 @@ pub struct StateDirs {
     pub crio: Vec<PathBuf>,
 }
 
-struct Entry {
-    file: PathBuf,
-    mtime: Option<SystemTime>,
-    meta: Arc<Meta>,
+/// What the cache knows of a container id.
+enum Entry {
+    /// Its records, re-read when `file`'s mtime changes.
+    Found {
+        file: PathBuf,
+        mtime: Option<SystemTime>,
+        meta: Arc<Meta>,
+    },
+    /// No runtime had records for it when it was probed at this instant.
+    Missing(Instant),
 }
 
 /// How long a container id whose runtime records were not found is not looked for again.
@@ -261,7 +267,6 @@ pub const RETRY_MISSING: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct MetaCache {
     entries: Mutex<HashMap<String, Entry>>,
-    missing: Mutex<HashMap<String, Instant>>,
 }
 
 fn mtime(path: &Path) -> Option<SystemTime> {
@@ -290,27 +295,27 @@ impl MetaCache {
         now: Instant,
     ) -> Option<Arc<Meta>> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = entries.get(id) {
-            if mtime(&e.file) == e.mtime && e.mtime.is_some() {
-                return Some(Arc::clone(&e.meta));
+        match entries.get(id) {
+            Some(Entry::Found {
+                file,
+                mtime: seen,
+                meta,
+            }) if mtime(file) == *seen && seen.is_some() => {
+                return Some(Arc::clone(meta));
             }
-        }
-        let mut missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
-        if missing
-            .get(id)
-            .is_some_and(|at| now.saturating_duration_since(*at) < RETRY_MISSING)
-        {
-            return None;
+            Some(Entry::Missing(at)) if now.saturating_duration_since(*at) < RETRY_MISSING => {
+                return None;
+            }
+            _ => {}
         }
         let Some((file, meta)) = probe(dirs, containerd_ns, id, hint) else {
-            missing.insert(id.to_string(), now);
+            entries.insert(id.to_string(), Entry::Missing(now));
             return None;
         };
-        missing.remove(id);
         let meta = Arc::new(meta);
         entries.insert(
             id.to_string(),
-            Entry {
+            Entry::Found {
                 mtime: mtime(&file),
                 file,
                 meta: Arc::clone(&meta),
@@ -323,8 +328,6 @@ impl MetaCache {
     pub fn retain(&self, keep: impl Fn(&str) -> bool) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|id, _| keep(id));
-        let mut missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
-        missing.retain(|id, _| keep(id));
     }
 }
 
@@ -648,7 +651,7 @@ mod tests {
         assert_eq!(found.image, "nodex-busy:test");
         // A cgroup the walk no longer sees is forgotten, misses too.
         cache.retain(|_| false);
-        assert!(cache.missing.lock().unwrap().is_empty());
+        assert!(cache.entries.lock().unwrap().is_empty());
     }
 
     #[test]
