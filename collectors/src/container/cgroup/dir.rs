@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{fstat, openat, statat, AtFlags, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
-use super::parse;
+use super::{io, parse};
 use crate::error::ParseError;
 
 /// Why a cgroup file gave no value. Built only on failure: the success path allocates
@@ -86,14 +86,14 @@ pub struct Dir<'a> {
 /// notes which of them a directory's listing holds, so reading one that is not there costs no
 /// failed `openat` (two per cgroup and scrape on a v1 kernel with BFQ, from runc's blkio order).
 pub const OPTIONAL: [&str; 16] = [
-    "blkio.bfq.sectors_recursive",
-    "blkio.bfq.io_serviced_recursive",
-    "blkio.bfq.io_service_bytes_recursive",
-    "blkio.sectors_recursive",
-    "blkio.io_serviced_recursive",
-    "blkio.io_service_bytes_recursive",
-    "blkio.throttle.io_serviced_recursive",
-    "blkio.throttle.io_service_bytes_recursive",
+    io::BFQ_SECTORS,
+    io::BFQ_SERVICED,
+    io::BFQ_SERVICE_BYTES,
+    io::CFQ_SECTORS,
+    io::CFQ_SERVICED,
+    io::CFQ_SERVICE_BYTES,
+    io::THROTTLE_RECURSIVE,
+    io::THROTTLE_RECURSIVE_BYTES,
     "memory.events.local",
     "memory.peak",
     "memory.swap.current",

@@ -6,31 +6,32 @@ use super::{CgResult, CgroupError, Ctrl, Hierarchies};
 /// Per-device I/O of one container: (bytes, operations) entries.
 pub type DiskIo = (Vec<BlkioEntry>, Vec<BlkioEntry>);
 
+/// BFQ's recursive files (`sectors` only with its debug statistics). These, CFQ's and
+/// blk-throttle's recursive files are in [`super::dir::OPTIONAL`]: a kernel may lack them.
+pub(super) const BFQ_SECTORS: &str = "blkio.bfq.sectors_recursive";
+pub(super) const BFQ_SERVICED: &str = "blkio.bfq.io_serviced_recursive";
+pub(super) const BFQ_SERVICE_BYTES: &str = "blkio.bfq.io_service_bytes_recursive";
+/// CFQ's recursive files.
+pub(super) const CFQ_SECTORS: &str = "blkio.sectors_recursive";
+pub(super) const CFQ_SERVICED: &str = "blkio.io_serviced_recursive";
+pub(super) const CFQ_SERVICE_BYTES: &str = "blkio.io_service_bytes_recursive";
+/// blk-throttle's recursive files: [`V1_GROUPS`]' fourth group.
+pub(super) const THROTTLE_RECURSIVE: &str = "blkio.throttle.io_serviced_recursive";
+pub(super) const THROTTLE_RECURSIVE_BYTES: &str = "blkio.throttle.io_service_bytes_recursive";
+
 /// The v1 files runc's `BlkioGroup.GetStats` (libcontainer/cgroups/fs/blkio.go) tries, in its
 /// order: (the group's first file, its `io_serviced`, its `io_service_bytes`). The first group
 /// whose first file has an entry supplies both tables: BFQ (with or without its debug files),
 /// CFQ, then blk-throttle's recursive and plain files. A kernel with BFQ built in has the
 /// `blkio.bfq.*` files everywhere but fills them only for devices BFQ schedules.
 const V1_GROUPS: [[&str; 3]; 5] = [
+    [BFQ_SECTORS, BFQ_SERVICED, BFQ_SERVICE_BYTES],
+    [BFQ_SERVICED, BFQ_SERVICED, BFQ_SERVICE_BYTES],
+    [CFQ_SECTORS, CFQ_SERVICED, CFQ_SERVICE_BYTES],
     [
-        "blkio.bfq.sectors_recursive",
-        "blkio.bfq.io_serviced_recursive",
-        "blkio.bfq.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.bfq.io_serviced_recursive",
-        "blkio.bfq.io_serviced_recursive",
-        "blkio.bfq.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.sectors_recursive",
-        "blkio.io_serviced_recursive",
-        "blkio.io_service_bytes_recursive",
-    ],
-    [
-        "blkio.throttle.io_serviced_recursive",
-        "blkio.throttle.io_serviced_recursive",
-        "blkio.throttle.io_service_bytes_recursive",
+        THROTTLE_RECURSIVE,
+        THROTTLE_RECURSIVE,
+        THROTTLE_RECURSIVE_BYTES,
     ],
     [
         "blkio.throttle.io_serviced",
@@ -38,9 +39,6 @@ const V1_GROUPS: [[&str; 3]; 5] = [
         "blkio.throttle.io_service_bytes",
     ],
 ];
-
-/// The first file of blk-throttle's recursive group in [`V1_GROUPS`].
-const THROTTLE_RECURSIVE: &str = "blkio.throttle.io_serviced_recursive";
 
 /// The (operation, counter) pairs of one `io.stat` line that go to one v1 table.
 type OpCounters = [(&'static str, Option<u64>); 2];
