@@ -10,6 +10,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::error::ParseError;
+use crate::util::{array, u16_at, u32_at};
 
 /// `NETLINK_ROUTE`: links, routes, qdiscs.
 pub const NETLINK_ROUTE: i32 = 0;
@@ -128,33 +129,6 @@ pub fn parse_attrs(buf: &[u8]) -> Result<Vec<Attr<'_>>, ParseError> {
         rest = rest.get(align4(len)..).unwrap_or(&[]);
     }
     Ok(out)
-}
-
-/// A fixed-size array at `offset` of `buf`, or an error naming the shortfall.
-pub fn array<const N: usize>(buf: &[u8], offset: usize) -> Result<[u8; N], ParseError> {
-    buf.get(offset..offset + N)
-        .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| {
-            ParseError::new(format!(
-                "need {N} bytes at offset {offset}, have {}",
-                buf.len()
-            ))
-        })
-}
-
-/// A native-endian u16 at `offset`.
-pub fn u16_at(buf: &[u8], offset: usize) -> Result<u16, ParseError> {
-    array(buf, offset).map(u16::from_ne_bytes)
-}
-
-/// A native-endian u32 at `offset`.
-pub fn u32_at(buf: &[u8], offset: usize) -> Result<u32, ParseError> {
-    array(buf, offset).map(u32::from_ne_bytes)
-}
-
-/// A native-endian u64 at `offset`.
-pub fn u64_at(buf: &[u8], offset: usize) -> Result<u64, ParseError> {
-    array(buf, offset).map(u64::from_ne_bytes)
 }
 
 /// A NUL-terminated string attribute (bytes after the first NUL dropped; invalid UTF-8

@@ -20,8 +20,8 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::netlink::{u32_at, u64_at};
 use crate::options::{device_allowed, include_exclude, Flag};
+use crate::util::{u32_at, u64_at};
 
 /// `--collector.ethtool.device-include`.
 pub const DEVICE_INCLUDE: Flag<Option<Regex>> = Flag::new(

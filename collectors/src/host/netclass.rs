@@ -187,8 +187,9 @@ pub struct DumpedLink {
 /// lower-case hex bytes joined by colons.
 pub fn parse_link_dump(replies: &[Vec<u8>]) -> Result<Vec<DumpedLink>, ParseError> {
     use crate::netlink::{
-        c_string, parse_attrs, payloads_of, u16_at, u32_at, IFINFOMSG_LEN, IFLA_IFNAME, RTM_NEWLINK,
+        c_string, parse_attrs, payloads_of, IFINFOMSG_LEN, IFLA_IFNAME, RTM_NEWLINK,
     };
+    use crate::util::{u16_at, u32_at};
     const IFF_UP: u32 = 0x1;
     const IFF_DORMANT: u32 = 0x20000;
     let mut links = Vec::new();

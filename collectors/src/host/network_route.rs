@@ -9,8 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::netlink::{self, parse_attrs, u16_at, u32_at, Socket};
+use crate::netlink::{self, parse_attrs, Socket};
 use crate::stateless_collector;
+use crate::util::{u16_at, u32_at};
 
 stateless_collector!(
     "network_route",

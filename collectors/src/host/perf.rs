@@ -20,8 +20,8 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::netlink::u64_at;
 use crate::options::Flag;
+use crate::util::u64_at;
 
 /// `--collector.perf.cpus`.
 pub const CPUS: Flag<String> = Flag::new(

@@ -16,8 +16,9 @@ use regex::Regex;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::netlink::{self, c_string, parse_attrs, u32_at, u64_at, Socket};
+use crate::netlink::{self, c_string, parse_attrs, Socket};
 use crate::options::{device_allowed, Flag};
+use crate::util::{u32_at, u64_at};
 
 /// `--collector.qdisc.fixtures`.
 pub const FIXTURES: Flag<String> = Flag::new(

@@ -22,7 +22,7 @@ use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::fdcache::{path_kind, Kind};
 use crate::netlink::{self, KeptSocket};
-use crate::util::{lossy, parse_file};
+use crate::util::{array, lossy, parse_file, u32_at};
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -77,9 +77,9 @@ pub fn parse_diag(replies: &[Vec<u8>]) -> Result<Vec<DiagSocket>, ParseError> {
                 state: *msg
                     .get(STATE_OFFSET)
                     .ok_or_else(|| ParseError::new("truncated inet_diag_msg"))?,
-                sport: u16::from_be_bytes(netlink::array(msg, SPORT_OFFSET)?),
-                rqueue: netlink::u32_at(msg, RQUEUE_OFFSET)?,
-                wqueue: netlink::u32_at(msg, WQUEUE_OFFSET)?,
+                sport: u16::from_be_bytes(array(msg, SPORT_OFFSET)?),
+                rqueue: u32_at(msg, RQUEUE_OFFSET)?,
+                wqueue: u32_at(msg, WQUEUE_OFFSET)?,
             })
         })
         .collect()

@@ -17,7 +17,7 @@ use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::fdcache::{path_kind, Kind};
 use crate::netlink::{self, KeptSocket};
-use crate::util::parse_file;
+use crate::util::{parse_file, u32_at};
 
 /// Registration of this collector.
 pub const INFO: CollectorInfo = CollectorInfo {
@@ -83,8 +83,8 @@ fn diag_request(family: u8) -> [u8; 56] {
 pub fn parse_diag(replies: &[Vec<u8>]) -> Result<QueueSums, ParseError> {
     let mut sums = QueueSums::default();
     for msg in netlink::payloads_of(replies, SOCK_DIAG_BY_FAMILY)? {
-        sums.rx += u64::from(netlink::u32_at(msg, RQUEUE_OFFSET)?);
-        sums.tx += u64::from(netlink::u32_at(msg, WQUEUE_OFFSET)?);
+        sums.rx += u64::from(u32_at(msg, RQUEUE_OFFSET)?);
+        sums.tx += u64::from(u32_at(msg, WQUEUE_OFFSET)?);
     }
     Ok(sums)
 }

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use crate::collector::{Collector, CollectorInfo, Settings};
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
-use crate::netlink::{self, c_string, parse_attrs, u16_at, u32_at, u64_at, Attr, Socket};
+use crate::netlink::{self, c_string, parse_attrs, Attr, Socket};
 use crate::options::Flag;
+use crate::util::{u16_at, u32_at, u64_at};
 
 /// `--collector.wifi.fixtures`.
 pub const FIXTURES: Flag<String> = Flag::new(

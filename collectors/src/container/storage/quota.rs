@@ -16,6 +16,8 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use crate::util::{u32_at, u64_at};
+
 /// Bytes and inodes of a tree, as cAdvisor's `UsageInfo`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -55,14 +57,6 @@ impl ProjectAttr {
     }
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
 /// Parses a `struct fsxattr` as `FS_IOC_FSGETXATTR` fills it (native endian): `fsx_xflags` at
 /// 0, `fsx_projid` at 12. `None` when shorter than the struct.
 pub fn parse_fsxattr(b: &[u8]) -> Option<ProjectAttr> {
@@ -70,8 +64,8 @@ pub fn parse_fsxattr(b: &[u8]) -> Option<ProjectAttr> {
         return None;
     }
     Some(ProjectAttr {
-        xflags: u32_at(b, 0)?,
-        projid: u32_at(b, 12)?,
+        xflags: u32_at(b, 0).ok()?,
+        projid: u32_at(b, 12).ok()?,
     })
 }
 
@@ -82,13 +76,13 @@ pub fn parse_dqblk(b: &[u8]) -> Option<Usage> {
     if b.len() < DQBLK_LEN {
         return None;
     }
-    let valid = u32_at(b, 64)?;
+    let valid = u32_at(b, 64).ok()?;
     if valid & (QIF_SPACE | QIF_INODES) != QIF_SPACE | QIF_INODES {
         return None;
     }
     Some(Usage {
-        bytes: u64_at(b, 16)?,
-        inodes: u64_at(b, 40)?,
+        bytes: u64_at(b, 16).ok()?,
+        inodes: u64_at(b, 40).ok()?,
     })
 }
 
