@@ -97,6 +97,41 @@ pub fn collect_on_root(
     Ok((sink, result))
 }
 
+/// Checks that `info`'s collector, built once with every root below `base` and run again at
+/// each of `reads`, gives what a collector built afresh gives there: the same text exposition
+/// or the same error. `write` puts a read's files below `base` before both run. Returns how
+/// many of the reads failed.
+pub fn kept_matches_fresh<R: std::fmt::Debug>(
+    info: crate::collector::CollectorInfo,
+    base: &std::path::Path,
+    reads: impl IntoIterator<Item = R>,
+    mut write: impl FnMut(&R),
+) -> usize {
+    let settings = std::sync::Arc::new(crate::collector::Settings::new(
+        crate::roots::Roots::fixture(base),
+        crate::options::Options::default(),
+    ));
+    let kept = (info.build)(&settings).expect("collector builds");
+    let outcome = |sink: &crate::expfmt::MetricSink,
+                   result: Result<(), crate::error::CollectError>| {
+        match result {
+            Ok(()) => render_text(sink),
+            Err(e) => e.to_string(),
+        }
+    };
+    let mut errors = 0;
+    for read in reads {
+        write(&read);
+        let mut sink = crate::expfmt::MetricSink::new();
+        let result = kept.collect(&mut sink);
+        let got = outcome(&sink, result);
+        let (fresh_sink, fresh) = collect_on_root(info, base).expect("collector builds");
+        assert_eq!(got, outcome(&fresh_sink, fresh), "{read:?}");
+        errors += usize::from(!got.starts_with("# HELP"));
+    }
+    errors
+}
+
 /// Runs `collector` once and renders what it wrote as text; the collector's error otherwise.
 pub fn collect_text(collector: &dyn crate::collector::Collector) -> Result<String, String> {
     let mut sink = crate::expfmt::MetricSink::new();

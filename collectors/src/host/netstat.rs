@@ -374,15 +374,6 @@ TcpExt: 0 1 2\nIpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 136179753 734389\n
         let net = base.path().join("proc/net");
         std::fs::create_dir_all(&net).unwrap();
         std::fs::write(net.join("snmp"), "Udp: InDatagrams\nUdp: 7\n").unwrap();
-        let settings = Arc::new(Settings::new(
-            crate::roots::Roots::fixture(base.path()),
-            crate::options::Options::default(),
-        ));
-        let warm = (INFO.build)(&settings).unwrap();
-        let outcome = |result: Result<(), CollectError>, sink: &MetricSink| match result {
-            Ok(()) => crate::testing::render_text(sink),
-            Err(e) => e.to_string(),
-        };
         let header = "TcpExt: SyncookiesSent Unkept\n";
         let netstats = [
             format!("{header}TcpExt: 3 4\n"),
@@ -407,16 +398,11 @@ TcpExt: 0 1 2\nIpExt: InNoRoutes InOctets OutOctets\nIpExt: 0 136179753 734389\n
             .iter()
             .map(|n| (n, snmp6s[0]))
             .chain(snmp6s.iter().map(|s| (&good, *s)));
-        let mut errors = 0;
-        for (netstat, snmp6) in reads {
-            std::fs::write(net.join("netstat"), netstat).unwrap();
-            std::fs::write(net.join("snmp6"), snmp6).unwrap();
-            let mut sink = MetricSink::new();
-            let got = outcome(warm.collect(&mut sink), &sink);
-            let (fresh_sink, fresh) = crate::testing::collect_on_root(INFO, base.path()).unwrap();
-            assert_eq!(got, outcome(fresh, &fresh_sink), "{netstat:?} {snmp6:?}");
-            errors += usize::from(!got.starts_with("# HELP"));
-        }
+        let errors =
+            crate::testing::kept_matches_fresh(INFO, base.path(), reads, |(netstat, snmp6)| {
+                std::fs::write(net.join("netstat"), netstat).unwrap();
+                std::fs::write(net.join("snmp6"), snmp6).unwrap();
+            });
         assert_eq!(errors, 7);
     }
 

@@ -153,15 +153,6 @@ mod tests {
     fn known_fields_give_what_fresh_reads_give() {
         let base = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(base.path().join("proc")).unwrap();
-        let settings = Arc::new(Settings::new(
-            crate::roots::Roots::fixture(base.path()),
-            crate::options::Options::default(),
-        ));
-        let warm = (INFO.build)(&settings).unwrap();
-        let outcome = |result: Result<(), CollectError>, sink: &MetricSink| match result {
-            Ok(()) => crate::testing::render_text(sink),
-            Err(e) => e.to_string(),
-        };
         let reads = [
             "nr_free 1\npgfault 8\noom_kill 0\n",
             "nr_free x\npgfault 8\noom_kill 0\n",
@@ -171,15 +162,9 @@ mod tests {
             " nr_free 1\npgfault\t10\noom_kill 0\n",
             "pgfault 11\n",
         ];
-        let mut errors = 0;
-        for vmstat in reads {
+        let errors = crate::testing::kept_matches_fresh(INFO, base.path(), reads, |vmstat| {
             std::fs::write(base.path().join("proc/vmstat"), vmstat).unwrap();
-            let mut sink = MetricSink::new();
-            let got = outcome(warm.collect(&mut sink), &sink);
-            let (fresh_sink, fresh) = crate::testing::collect_on_root(INFO, base.path()).unwrap();
-            assert_eq!(got, outcome(fresh, &fresh_sink), "{vmstat:?}");
-            errors += usize::from(!got.starts_with("# HELP"));
-        }
+        });
         assert_eq!(errors, 2);
     }
 
