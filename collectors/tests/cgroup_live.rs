@@ -59,8 +59,23 @@ fn value(text: &str, family: &str, id: &str) -> Option<f64> {
     nodex_test_support::value(text, family, &[&format!("id=\"{id}\"")])
 }
 
-/// Roots, the host's cgroup hierarchies and a cgroup path unique to this run (`/<prefix>-<unique tag>`), or `None` (skipped outside CI) without root or a cgroup file system.
-fn live_cgroup_setup(prefix: &str) -> Option<(Roots, Hierarchies, String)> {
+/// The cgroups a test made with [`make_cgroups`], in every hierarchy.
+struct Made {
+    roots: Roots,
+    hier: Hierarchies,
+    /// `/<prefix>-<unique tag>`, unique to this run.
+    parent: String,
+    /// The ids of the children below it, in the order given.
+    children: Vec<String>,
+    /// Removes them (and the busy process, once there is one).
+    guard: Guard,
+}
+
+/// Makes a parent cgroup `/<prefix>-<unique tag>` and its `children` (names) in every mounted
+/// hierarchy, parents first; on cgroup v2, `controllers` (`+cpu +memory ...`) are enabled in the
+/// parent for the children. `None` (skipped outside CI) without root, a cgroup file system or
+/// the right to make the parent; a child that cannot be made below it fails the test.
+fn make_cgroups(prefix: &str, children: &[String], controllers: Option<&str>) -> Option<Made> {
     if !is_root() {
         skip_unless_ci("needs root to create cgroups");
         return None;
@@ -70,35 +85,55 @@ fn live_cgroup_setup(prefix: &str) -> Option<(Roots, Hierarchies, String)> {
         skip_unless_ci("no cgroup file system");
         return None;
     };
-    Some((roots, hier, format!("/{prefix}-{}", unique_tag())))
-}
-
-#[test]
-fn live_cgroups_are_seen_and_forgotten() {
-    let Some((roots, hier, parent)) = live_cgroup_setup("nodex-test") else {
-        return;
-    };
-    let child_id = format!("{parent}/busy");
+    let parent = format!("/{prefix}-{}", unique_tag());
     let mut guard = Guard {
         child: None,
         dirs: Vec::new(),
     };
-    for (p, c) in hier
-        .all_dirs(&parent)
-        .into_iter()
-        .zip(hier.all_dirs(&child_id))
-    {
-        if std::fs::create_dir(&p).is_err() {
-            skip_unless_ci(&format!("cannot create {}", p.display()));
-            return;
+    for dir in hier.all_dirs(&parent) {
+        if std::fs::create_dir(&dir).is_err() {
+            skip_unless_ci(&format!("cannot create {}", dir.display()));
+            return None;
         }
-        guard.dirs.push(p.clone());
-        if hier.is_v2() {
-            let _ = std::fs::write(p.join("cgroup.subtree_control"), "+cpu +memory +pids +io");
+        if let Some(controllers) = controllers.filter(|_| hier.is_v2()) {
+            let _ = std::fs::write(dir.join("cgroup.subtree_control"), controllers);
         }
-        std::fs::create_dir(&c).expect("create child cgroup");
-        guard.dirs.push(c);
+        guard.dirs.push(dir);
     }
+    let children: Vec<String> = children.iter().map(|c| format!("{parent}/{c}")).collect();
+    for id in &children {
+        for dir in hier.all_dirs(id) {
+            std::fs::create_dir(&dir)
+                .unwrap_or_else(|e| panic!("create child cgroup {}: {e}", dir.display()));
+            guard.dirs.push(dir);
+        }
+    }
+    Some(Made {
+        roots,
+        hier,
+        parent,
+        children,
+        guard,
+    })
+}
+
+/// Settings with `roots` whose containers are `parent` and the cgroups below it only.
+fn settings_below(roots: Roots, parent: &str) -> Arc<Settings> {
+    let mut options = Options::default();
+    options.set(
+        &nodex_collectors::container::flags::CGROUP_INCLUDE,
+        format!("^{}(/|$)", regex_escape(parent)),
+    );
+    Arc::new(Settings::new(roots, options))
+}
+
+#[test]
+fn live_cgroups_are_seen_and_forgotten() {
+    let controllers = Some("+cpu +memory +pids +io");
+    let Some(mut made) = make_cgroups("nodex-test", &["busy".to_string()], controllers) else {
+        return;
+    };
+    let (hier, parent, child_id) = (&made.hier, made.parent.clone(), made.children[0].clone());
     let mem = hier.dir(Ctrl::Memory, &child_id).expect("memory hierarchy");
     let limit_file = if hier.is_v2() {
         "memory.max"
@@ -119,18 +154,13 @@ fn live_cgroups_are_seen_and_forgotten() {
         .spawn()
         .expect("spawn busy loop");
     let pid = child.id();
-    guard.child = Some(child);
+    made.guard.child = Some(child);
     for dir in hier.all_dirs(&child_id) {
         std::fs::write(dir.join("cgroup.procs"), pid.to_string())
             .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
     }
 
-    let mut options = Options::default();
-    options.set(
-        &nodex_collectors::container::flags::CGROUP_INCLUDE,
-        format!("^{}(/|$)", regex_escape(&parent)),
-    );
-    let settings = Arc::new(Settings::new(roots, options));
+    let settings = settings_below(made.roots, &parent);
     let groups = [
         "container_cpu",
         "container_spec",
@@ -155,7 +185,7 @@ fn live_cgroups_are_seen_and_forgotten() {
     let cpu1 = value(&second, "container_cpu_usage_seconds_total", &child_id).expect("cpu again");
     assert!(cpu1 > cpu0, "cpu usage did not grow: {cpu0} -> {cpu1}");
 
-    guard.cleanup();
+    made.guard.cleanup();
     std::thread::sleep(Duration::from_millis(1200));
     let after = scrape(&settings, &groups);
     assert!(
@@ -196,36 +226,25 @@ fn fds_below(needle: &str, end: &str) -> usize {
 /// does not outlive the first walk after its removal, so their number does not grow with churn.
 #[test]
 fn descriptors_of_removed_cgroups_close_at_the_next_walk() {
-    let Some((roots, hier, parent)) = live_cgroup_setup("nodex-fds") else {
+    let names: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
+    let Some(Made {
+        roots,
+        hier,
+        parent,
+        children,
+        guard,
+    }) = make_cgroups("nodex-fds", &names, None)
+    else {
         return;
     };
-    let mut guard = Guard {
-        child: None,
-        dirs: Vec::new(),
-    };
-    let children: Vec<String> = (0..8).map(|i| format!("{parent}/c{i}")).collect();
-    for id in std::iter::once(&parent).chain(&children) {
-        for dir in hier.all_dirs(id) {
-            if std::fs::create_dir(&dir).is_err() {
-                skip_unless_ci(&format!("cannot create {}", dir.display()));
-                return;
-            }
-            guard.dirs.push(dir);
-        }
-    }
-    let mut options = Options::default();
-    options.set(
-        &nodex_collectors::container::flags::CGROUP_INCLUDE,
-        format!("^{}(/|$)", regex_escape(&parent)),
-    );
-    let settings = Arc::new(Settings::new(roots, options));
-    let names = [
+    let settings = settings_below(roots, &parent);
+    let groups = [
         "container_cpu",
         "container_memory",
         "container_spec",
         "container_process",
     ];
-    let collectors: Vec<_> = names
+    let collectors: Vec<_> = groups
         .iter()
         .map(|n| (registry::find(n).expect("registered").build)(&settings).expect("builds"))
         .collect();
@@ -319,25 +338,10 @@ const OWN_FDS_CHILD: &str = "NODEX_TEST_OWN_FDS_PARENT";
 /// before they were left out).
 #[test]
 fn own_container_does_not_count_the_walks_descriptors() {
-    let Some((_, hier, parent)) = live_cgroup_setup("nodex-own-fds") else {
+    let names: Vec<String> = (0..41).map(|i| format!("c{i}")).collect();
+    let Some(Made { parent, guard, .. }) = make_cgroups("nodex-own-fds", &names, None) else {
         return;
     };
-    let mut guard = Guard {
-        child: None,
-        dirs: Vec::new(),
-    };
-    let ids: Vec<String> = std::iter::once(parent.clone())
-        .chain((0..41).map(|i| format!("{parent}/c{i}")))
-        .collect();
-    for id in &ids {
-        for dir in hier.all_dirs(id) {
-            if std::fs::create_dir(&dir).is_err() {
-                skip_unless_ci(&format!("cannot create {}", dir.display()));
-                return;
-            }
-            guard.dirs.push(dir);
-        }
-    }
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", "own_fds_child", "--ignored", "--nocapture"])
         .env(OWN_FDS_CHILD, &parent)
@@ -365,12 +369,7 @@ fn own_fds_child() {
         std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
             .expect("join the cgroup");
     }
-    let mut options = Options::default();
-    options.set(
-        &nodex_collectors::container::flags::CGROUP_INCLUDE,
-        format!("^{}(/|$)", regex_escape(&parent)),
-    );
-    let settings = Arc::new(Settings::new(roots, options));
+    let settings = settings_below(roots, &parent);
     settings.begin_scrape();
     let text = scrape(&settings, &["container_process"]);
     let fds = value(&text, "container_file_descriptors", &own).expect("own fd count");
@@ -391,30 +390,12 @@ fn own_fds_child() {
 /// not list such a cgroup again while its link count says it has no subdirectory.
 #[test]
 fn reused_descriptors_follow_recreated_and_grown_cgroups() {
-    let Some((roots, hier, parent)) = live_cgroup_setup("nodex-reuse") else {
+    let Some(mut made) = make_cgroups("nodex-reuse", &["c".to_string()], None) else {
         return;
     };
-    let mut guard = Guard {
-        child: None,
-        dirs: Vec::new(),
-    };
-    let leaf = format!("{parent}/c");
+    let (hier, parent, leaf) = (&made.hier, made.parent.clone(), made.children[0].clone());
     let grown = format!("{leaf}/sub");
-    for id in [&parent, &leaf] {
-        for dir in hier.all_dirs(id) {
-            if std::fs::create_dir(&dir).is_err() {
-                skip_unless_ci(&format!("cannot create {}", dir.display()));
-                return;
-            }
-            guard.dirs.push(dir);
-        }
-    }
-    let mut options = Options::default();
-    options.set(
-        &nodex_collectors::container::flags::CGROUP_INCLUDE,
-        format!("^{}(/|$)", regex_escape(&parent)),
-    );
-    let settings = Arc::new(Settings::new(roots, options));
+    let settings = settings_below(made.roots, &parent);
     let groups = ["container_cpu", "container_memory"];
     let usage = |text: &str, id: &str| value(text, "container_memory_usage_bytes", id);
     settings.begin_scrape();
@@ -436,7 +417,7 @@ fn reused_descriptors_follow_recreated_and_grown_cgroups() {
     // A subdirectory in a cgroup the last walk found without one.
     for dir in hier.all_dirs(&grown) {
         std::fs::create_dir(&dir).expect("make sub");
-        guard.dirs.push(dir);
+        made.guard.dirs.push(dir);
     }
     settings.begin_scrape();
     let grew = scrape(&settings, &groups);
@@ -444,5 +425,5 @@ fn reused_descriptors_follow_recreated_and_grown_cgroups() {
         usage(&grew, &grown).is_some(),
         "new sub-cgroup missed:\n{grew}"
     );
-    drop(guard);
+    drop(made.guard);
 }
