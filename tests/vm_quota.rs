@@ -26,20 +26,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::vm::{self, Initramfs, Prerequisites};
+use nodex_test_support::pods::{emptydir_value, volumes, PodLayout};
 use nodex_test_support::{run, skip_unless_ci, value};
 
-const POD_UID: &str = "0c5e2d7a-1b3f-4a8e-9d6c-5e4f3a2b1c0d";
-const NAMESPACE: &str = "batch";
-const POD: &str = "etl-6b8c";
 const PROJID: u32 = 4242;
 /// The size of the file the VM writes into `cache`.
 const LATE_BYTES: u64 = 20_000;
 /// `EXT4_PROJINHERIT_FL` of `i_flags` (fs/ext4/ext4.h).
 const EXT4_PROJINHERIT_FL: u32 = 0x2000_0000;
-
-fn volumes() -> String {
-    format!("kubelet/pods/{POD_UID}/volumes/kubernetes.io~empty-dir")
-}
 
 /// Bytes and inodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,14 +90,6 @@ fn parse_list_quota(text: &str, id: u32) -> Option<Usage> {
     })
 }
 
-fn write(path: &Path, len: usize) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
-    }
-    // Not zeros: mkfs.ext4 -d would store those as holes.
-    std::fs::write(path, vec![b'q'; len]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-}
-
 /// The `Flags:` of `debugfs -R "stat <path>"`.
 fn inode_flags(img: &str, path: &str) -> u32 {
     let out = run("debugfs", &["-R", &format!("stat {path}"), img]).expect("debugfs stat");
@@ -118,18 +104,8 @@ fn inode_flags(img: &str, path: &str) -> u32 {
 /// [`PROJID`].
 fn build_image(dir: &Path, img: &Path) -> Usage {
     let root = dir.join("root");
-    let vols = root.join(volumes());
-    std::fs::create_dir_all(root.join(format!("logs/{NAMESPACE}_{POD}_{POD_UID}")))
-        .expect("pod log dir");
-    let cache = vols.join("cache");
-    write(&cache.join("blob"), 300_000);
-    for i in 0..25 {
-        write(&cache.join(format!("d/f{i}")), 1_000 + i);
-    }
-    for i in 0..10 {
-        write(&vols.join(format!("scratch/f{i}")), 7_000);
-    }
-    write(&root.join("outside"), 50_000);
+    let layout = PodLayout::make(&root);
+    layout.fill();
 
     let img_s = img.to_string_lossy().into_owned();
     run("truncate", &["-s", "8M", &img_s]).expect("truncate");
@@ -154,7 +130,7 @@ fn build_image(dir: &Path, img: &Path) -> Usage {
         inode_flags(&img_s, &cache_in) | EXT4_PROJINHERIT_FL
     );
     let mut project = vec!["/outside".to_string()];
-    let mut stack = vec![cache.clone()];
+    let mut stack = vec![layout.cache.clone()];
     while let Some(d) = stack.pop() {
         let rel = d.strip_prefix(&root).expect("below root");
         project.push(format!("/{}", rel.display()));
@@ -246,16 +222,10 @@ fn emptydir_usage_comes_from_its_project_quota_in_a_vm() {
     assert!(late.bytes >= LATE_BYTES, "{late:?}");
 
     let text = sections.get("scrape").expect("scrape section");
-    let labels = [
-        format!("namespace=\"{NAMESPACE}\""),
-        format!("pod=\"{POD}\""),
-        "source=\"emptydir\"".to_string(),
-    ];
-    let must: Vec<&str> = labels.iter().map(String::as_str).collect();
     let served = Usage {
-        bytes: value(text, "pod_ephemeral_storage_used_bytes", &must).expect("emptydir bytes")
+        bytes: emptydir_value(text, "pod_ephemeral_storage_used_bytes").expect("emptydir bytes")
             as u64,
-        inodes: value(text, "pod_ephemeral_storage_inodes_used", &must).expect("emptydir inodes")
+        inodes: emptydir_value(text, "pod_ephemeral_storage_inodes_used").expect("emptydir inodes")
             as u64,
     };
     // The quota (e2fsck's plus the file the kernel charged to the project) for cache, a walk

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use nodex_collectors::container::{flags, storage};
 use nodex_collectors::registry::scrape_text;
 use nodex_collectors::{Options, Roots, Settings};
+use nodex_test_support::pods::{emptydir_value, PodLayout};
 use nodex_test_support::{is_root, run, skip_unless_ci, value};
 
 /// Whether the running kernel was built with `option` (`=y` or `=m`), from `/proc/config.gz`;
@@ -57,13 +58,6 @@ impl Drop for Cleanup {
         }
         let _ = std::fs::remove_dir_all(&self.base);
     }
-}
-
-fn write(path: &Path, len: usize) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("parent dir");
-    }
-    std::fs::write(path, vec![b'q'; len]).expect("write");
 }
 
 /// `repquota -P -n -p` line `#<id> -- <KiB used> <soft> <hard> <grace?> <files used> ...`:
@@ -142,32 +136,17 @@ fn emptydir_usage_comes_from_its_project_quota() {
     }
     cleanup.mounted = Some(mnt.clone());
 
-    let uid = "0c5e2d7a-1b3f-4a8e-9d6c-5e4f3a2b1c0d";
-    let (ns, pod) = ("batch", "etl-6b8c");
-    std::fs::create_dir_all(mnt.join(format!("logs/{ns}_{pod}_{uid}"))).expect("pod log dir");
-    let kubelet = mnt.join("kubelet");
-    let vols = kubelet.join(format!("pods/{uid}/volumes/kubernetes.io~empty-dir"));
-    let cache = vols.join("cache");
-    let scratch = vols.join("scratch");
-    std::fs::create_dir_all(&cache).expect("cache");
-    std::fs::create_dir_all(&scratch).expect("scratch");
+    let layout = PodLayout::make(&mnt);
+    let (cache, scratch, outside) = (&layout.cache, &layout.scratch, &layout.outside);
     let projid = 4242u32;
     run(
         "chattr",
         &["-p", &projid.to_string(), "+P", &cache.to_string_lossy()],
     )
     .expect("chattr -p +P");
-    // Written after the project was set: inherited by every new entry.
-    write(&cache.join("blob"), 300_000);
-    for i in 0..25 {
-        write(&cache.join(format!("d/f{i}")), 1_000 + i);
-    }
-    for i in 0..10 {
-        write(&scratch.join(format!("f{i}")), 7_000);
-    }
+    // Written after the project was set: inherited by every new entry below cache.
+    layout.fill();
     // Same project, outside the volume: the quota counts it, a walk of the volume does not.
-    let outside = mnt.join("outside");
-    write(&outside, 50_000);
     run(
         "chattr",
         &["-p", &projid.to_string(), &outside.to_string_lossy()],
@@ -176,39 +155,34 @@ fn emptydir_usage_comes_from_its_project_quota() {
     run("sync", &[]).expect("sync");
 
     let (quota_kib, quota_files) = repquota(&mnt, projid).expect("repquota -P lists the project");
-    let walk_bytes = du(&cache, false);
-    let walk_inodes = du(&cache, true);
+    let walk_bytes = du(cache, false);
+    let walk_inodes = du(cache, true);
     // The quota is the walk plus the outside file (independent of nodex: du and repquota).
     assert_eq!(quota_files, walk_inodes + 1);
-    assert_eq!(quota_kib * 1024, walk_bytes + du(&outside, false));
+    assert_eq!(quota_kib * 1024, walk_bytes + du(outside, false));
 
     let mut options = Options::default();
     options.set(&flags::CGROUP_INCLUDE, "^/nodex-matches-nothing$");
     options.set(
         &flags::POD_LOG_DIR,
-        mnt.join("logs").to_string_lossy().into_owned(),
+        layout.logs.to_string_lossy().into_owned(),
     );
     options.set(
         &storage::KUBELET_ROOT,
-        kubelet.to_string_lossy().into_owned(),
+        layout.kubelet.to_string_lossy().into_owned(),
     );
     options.set(&storage::DISK_BUDGET, "30s");
     let settings = Arc::new(Settings::new(Roots::default(), options));
     let text = scrape_text(&settings, &["container_disk"]).expect("scrape");
-    let labels = [
-        format!("namespace=\"{ns}\""),
-        format!("pod=\"{pod}\""),
-        "source=\"emptydir\"".to_string(),
-    ];
-    let must: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let bytes = value(&text, "pod_ephemeral_storage_used_bytes", &must).expect("emptydir bytes");
-    let inodes = value(&text, "pod_ephemeral_storage_inodes_used", &must).expect("emptydir inodes");
+    let bytes = emptydir_value(&text, "pod_ephemeral_storage_used_bytes").expect("emptydir bytes");
+    let inodes =
+        emptydir_value(&text, "pod_ephemeral_storage_inodes_used").expect("emptydir inodes");
     assert_eq!(
         bytes,
-        (quota_kib * 1024 + du(&scratch, false)) as f64,
+        (quota_kib * 1024 + du(scratch, false)) as f64,
         "{text}"
     );
-    assert_eq!(inodes, (quota_files + du(&scratch, true)) as f64);
+    assert_eq!(inodes, (quota_files + du(scratch, true)) as f64);
     assert_eq!(
         value(&text, "nodex_container_disk_quota_trees", &[]),
         Some(1.0),

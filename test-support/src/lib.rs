@@ -6,10 +6,12 @@
 //! - [`containers`]: Docker and containerd (`ctr`) helpers and guards that remove what a test
 //!   made even when it fails;
 //! - [`golden`]: comparing output with a golden file (`UPDATE_GOLDEN=1` rewrites it);
-//! - [`text`]: looking up samples in a text exposition, copying fixture trees.
+//! - [`text`]: looking up samples in a text exposition, copying fixture trees;
+//! - [`pods`]: the kubelet pod layout of the project quota tests.
 
 pub mod containers;
 pub mod golden;
+pub mod pods;
 pub mod process;
 pub mod text;
 
