@@ -390,17 +390,81 @@ fn own_fds_child() {
 /// not list such a cgroup again while its link count says it has no subdirectory.
 #[test]
 fn reused_descriptors_follow_recreated_and_grown_cgroups() {
-    let Some(mut made) = make_cgroups("nodex-reuse", &["c".to_string()], None) else {
+    if let Some(made) = make_cgroups("nodex-reuse", &["c".to_string(), "gone".to_string()], None) {
+        follows_recreated_grown_and_removed(made);
+    }
+}
+
+/// The same beyond the walk's descriptor budget, where the walk keeps a leaf's listing but not
+/// its descriptor and checks the leaf with one `stat` instead of opening it: run in a child
+/// process whose descriptor limit leaves the walk no budget.
+#[test]
+fn listings_kept_without_descriptors_follow_recreated_and_grown_cgroups() {
+    if !is_root() {
+        skip_unless_ci("needs root to create cgroups");
         return;
-    };
-    let (hier, parent, leaf) = (&made.hier, made.parent.clone(), made.children[0].clone());
+    }
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "no_budget_child", "--ignored", "--nocapture"])
+        .env(NO_BUDGET_CHILD, "1")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const NO_BUDGET_CHILD: &str = "NODEX_TEST_NO_BUDGET_CHILD";
+
+/// The child of [`listings_kept_without_descriptors_follow_recreated_and_grown_cgroups`]: it
+/// lowers its own descriptor limit, so it runs only there, alone in its process.
+#[test]
+#[ignore = "run as a child process by listings_kept_without_descriptors_follow_recreated_and_grown_cgroups"]
+fn no_budget_child() {
+    std::env::var(NO_BUDGET_CHILD).expect("run by the parent test");
+    // The walk's budget is half of what the soft limit leaves after the fd cache and 256
+    // more (cgroup::tree): none at this limit.
+    let soft = nodex_collectors::fdcache::MAX_OPEN as u64 + 256;
+    let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(soft),
+            maximum: hard,
+        },
+    )
+    .expect("lower the descriptor limit");
+    let made = make_cgroups(
+        "nodex-nobudget",
+        &["c".to_string(), "gone".to_string()],
+        None,
+    )
+    .expect("cgroups (the parent test checked for root)");
+    let parent = made.parent.clone();
+    follows_recreated_grown_and_removed(made);
+    assert_eq!(
+        fds_below(&parent, "\u{0}"),
+        0,
+        "no directory descriptor kept"
+    );
+}
+
+/// Scrapes the cgroups `made` (children `c` and `gone`) while `c` is removed and made again,
+/// then grows a subdirectory, and `gone` is removed: each change shows at the next scrape.
+fn follows_recreated_grown_and_removed(mut made: Made) {
+    let (hier, parent) = (&made.hier, made.parent.clone());
+    let (leaf, gone) = (made.children[0].clone(), made.children[1].clone());
     let grown = format!("{leaf}/sub");
-    let settings = settings_below(made.roots, &parent);
+    let settings = settings_below(made.roots.clone(), &parent);
     let groups = ["container_cpu", "container_memory"];
     let usage = |text: &str, id: &str| value(text, "container_memory_usage_bytes", id);
     settings.begin_scrape();
     let first = scrape(&settings, &groups);
     assert!(usage(&first, &leaf).is_some(), "{first}");
+    assert!(usage(&first, &gone).is_some(), "{first}");
 
     // Made again under the same name: the old descriptor would read nothing.
     for dir in hier.all_dirs(&leaf) {
@@ -425,5 +489,17 @@ fn reused_descriptors_follow_recreated_and_grown_cgroups() {
         usage(&grew, &grown).is_some(),
         "new sub-cgroup missed:\n{grew}"
     );
+
+    // A leaf removed between scrapes is gone from the next.
+    for dir in hier.all_dirs(&gone) {
+        std::fs::remove_dir(&dir).expect("remove gone");
+    }
+    settings.begin_scrape();
+    let after = scrape(&settings, &groups);
+    assert!(
+        usage(&after, &gone).is_none(),
+        "removed cgroup still served:\n{after}"
+    );
+    assert!(usage(&after, &leaf).is_some(), "{after}");
     drop(made.guard);
 }

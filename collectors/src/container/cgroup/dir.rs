@@ -150,11 +150,13 @@ impl<'a> Dir<'a> {
         }
     }
 
-    pub(super) fn with_kept(path: PathBuf, kept: Option<(BorrowedFd<'a>, Listed)>) -> Self {
+    /// A handle on `path` with the walk's descriptor of it, if it kept one, and what the walk's
+    /// listing of it held.
+    pub(super) fn with_kept(path: PathBuf, kept: Option<BorrowedFd<'a>>, listed: Listed) -> Self {
         Dir {
             path,
-            kept: kept.map(|(fd, _)| fd),
-            listed: kept.map_or(Listed::ALL, |(_, listed)| listed),
+            kept,
+            listed,
             opened: OnceCell::new(),
         }
     }
@@ -314,13 +316,13 @@ mod tests {
         let mut listed = Listed::NONE;
         listed.see(b"memory.peak");
         listed.see(b"memory.stat");
-        let dir = Dir::with_kept(tmp.path().to_path_buf(), Some((fd.as_fd(), listed)));
+        let dir = Dir::with_kept(tmp.path().to_path_buf(), Some(fd.as_fd()), listed);
         assert_eq!(dir.u64("memory.peak").ok(), Some(1));
         assert!(dir
             .read("memory.events.local")
             .is_err_and(|e| e.is_missing()));
         assert_eq!(dir.u64("memory.stat").ok(), Some(1));
-        let unlisted = Dir::with_kept(tmp.path().to_path_buf(), Some((fd.as_fd(), Listed::ALL)));
+        let unlisted = Dir::with_kept(tmp.path().to_path_buf(), Some(fd.as_fd()), Listed::ALL);
         assert_eq!(unlisted.u64("memory.events.local").ok(), Some(1));
     }
 

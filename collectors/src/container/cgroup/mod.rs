@@ -70,10 +70,12 @@ pub struct Hierarchies {
 /// One hierarchy's kept directories by cgroup id.
 pub(crate) type KeptDirs = FastMap<Box<str>, KeptDir>;
 
-/// A directory descriptor a walk kept, for its scrape's reads and the next walk.
+/// A directory a walk found, for its scrape's reads and the next walk: its descriptor while
+/// the walk's budget lasted, else what its listing showed.
 pub(crate) struct KeptDir {
-    /// Shared with the next walk's entry when that walk finds the directory again.
-    fd: Arc<OwnedFd>,
+    /// Shared with the next walk's entry when that walk finds the directory again; `None`
+    /// beyond the budget (the groups open the directory by path).
+    fd: Option<Arc<OwnedFd>>,
     /// Its inode number: a cgroup removed and made again under the same name is a new
     /// directory, opened anew.
     ino: u64,
@@ -152,9 +154,12 @@ impl Hierarchies {
             .roots
             .iter()
             .find(|(root, _)| root.as_os_str() == base.as_os_str())
-            .and_then(|(_, m)| m.get(id))
-            .map(|d| (d.fd.as_fd(), d.listed));
-        Dir::with_kept(dir::join_id(base, id), kept)
+            .and_then(|(_, m)| m.get(id));
+        Dir::with_kept(
+            dir::join_id(base, id),
+            kept.and_then(|d| d.fd.as_deref()).map(|fd| fd.as_fd()),
+            kept.map_or(Listed::ALL, |d| d.listed),
+        )
     }
 
     /// The CPU quota file (v1 `cpu.cfs_quota_us`, v2 `cpu.max`) of container `id` in `dir`,

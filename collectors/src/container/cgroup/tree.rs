@@ -4,7 +4,9 @@
 //! the descriptor of every directory it finds again (same name, same inode) instead of opening
 //! it anew, and on a cgroup file system does not list again a directory that had no
 //! subdirectory and still has none (its link count, which kernfs keeps at two plus its
-//! subdirectories, says so).
+//! subdirectories, says so). Past the descriptor budget, such a leaf's listing is kept without
+//! its descriptor, and the next walk checks it with one `stat` relative to its parent (same
+//! inode, still two links) instead of opening and listing it again.
 //!
 //! Held descriptors do not keep a removed cgroup in the kernel as a dying one (checked on the
 //! churn VM, tests/vm_cgroup_v2.rs), and the walk drops the descriptor of every directory it
@@ -86,7 +88,8 @@ pub(crate) fn walk(
     kept.fds = kept
         .roots
         .iter()
-        .flat_map(|(_, dirs)| dirs.values().map(|d| d.fd.as_raw_fd()))
+        .flat_map(|(_, dirs)| dirs.values().filter_map(|d| d.fd.as_ref()))
+        .map(|fd| fd.as_raw_fd())
         .collect();
     kept.fds.sort_unstable();
     hier.kept = Arc::new(kept);
@@ -162,8 +165,25 @@ impl Walker<'_> {
             let reused = old
                 .and_then(|m| m.get(child_id.as_str()))
                 .filter(|d| d.ino == ino && ino != 0);
-            let fd = match reused {
-                Some(d) => Arc::clone(&d.fd),
+            if let Some(prev) = reused.filter(|d| d.fd.is_none()) {
+                if self.unopened_leaf_holds(&found.fd, &name, prev) {
+                    kept.insert(
+                        child_id.clone().into_boxed_str(),
+                        KeptDir {
+                            fd: None,
+                            ino,
+                            listed: prev.listed,
+                            leaf_listed_at: prev.leaf_listed_at,
+                        },
+                    );
+                    if self.takes_ids {
+                        self.ids.push(child_id);
+                    }
+                    continue;
+                }
+            }
+            let fd = match reused.and_then(|d| d.fd.as_ref()) {
+                Some(fd) => Arc::clone(fd),
                 None => match openat(
                     found.fd.as_fd(),
                     name.as_c_str(),
@@ -176,19 +196,42 @@ impl Walker<'_> {
             };
             self.dir(Found { fd, ino, reused }, child_id, depth + 1, old, kept);
         }
-        if self.budget > 0 && (self.wanted)(&key) {
-            self.budget -= 1;
-            let entry = KeptDir {
-                fd: found.fd,
-                ino: found.ino,
-                listed,
-                leaf_listed_at,
-            };
-            kept.insert(key.clone().into_boxed_str(), entry);
+        if (self.wanted)(&key) {
+            // Beyond the budget a leaf's listing is still kept, for the next walk to reuse
+            // without opening it (`unopened_leaf_holds`).
+            let fd = (self.budget > 0).then(|| {
+                self.budget -= 1;
+                found.fd
+            });
+            if fd.is_some() || leaf_listed_at.is_some() {
+                let entry = KeptDir {
+                    fd,
+                    ino: found.ino,
+                    listed,
+                    leaf_listed_at,
+                };
+                kept.insert(key.clone().into_boxed_str(), entry);
+            }
         }
         if self.takes_ids {
             self.ids.push(key);
         }
+    }
+
+    /// Whether the previous listing of `name` in `parent`, a directory kept without its
+    /// descriptor, still holds, checked with one `stat` instead of opening and listing it: a
+    /// recent listing of a leaf, the same directory (inode), and still no subdirectory.
+    fn unopened_leaf_holds(&self, parent: &OwnedFd, name: &CString, prev: &KeptDir) -> bool {
+        let Some(at) = prev.leaf_listed_at else {
+            return false;
+        };
+        self.cgroupfs
+            && self.now.saturating_duration_since(at) < RELIST_AFTER
+            && statat(parent.as_fd(), name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                st.st_nlink == 2
+                    && st.st_ino == prev.ino
+                    && FileType::from_raw_mode(st.st_mode) == FileType::Directory
+            })
     }
 
     /// Lists `fd`: its subdirectories (name, inode) into `children`, the optional files it holds.
