@@ -1,5 +1,6 @@
 //! One cgroup directory and the reads of its files: the only place a cgroup file is opened.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -71,9 +72,13 @@ pub type CgResult<T> = Result<T, CgroupError>;
 /// the directory (a path lookup of one component, not of the whole cgroup path: on kernfs each
 /// component is a `d_lookup` plus a revalidation, and whole-path opens were most of a scrape's
 /// CPU). The descriptor is the walk's when it kept one, else the directory is opened on first
-/// use and closed when the handle is dropped. Derefs to the directory's path.
+/// use and closed when the handle is dropped. Derefs to the directory's path, which is only
+/// joined when asked for (the reads through a kept descriptor do not need it).
 pub struct Dir<'a> {
-    path: PathBuf,
+    base: Cow<'a, Path>,
+    /// The cgroup id below `base`, without its leading `/` (empty: `base` itself).
+    rel: &'a str,
+    joined: OnceCell<PathBuf>,
     kept: Option<BorrowedFd<'a>>,
     /// Which of [`OPTIONAL`] the walk saw in this directory's listing ([`Listed::ALL`] when it
     /// did not list it).
@@ -143,18 +148,27 @@ impl<'a> Dir<'a> {
     /// A handle on `path` with no kept descriptor (opened on first use).
     pub fn new(path: PathBuf) -> Self {
         Dir {
-            path,
+            base: Cow::Owned(path),
+            rel: "",
+            joined: OnceCell::new(),
             kept: None,
             listed: Listed::ALL,
             opened: OnceCell::new(),
         }
     }
 
-    /// A handle on `path` with the walk's descriptor of it, if it kept one, and what the walk's
-    /// listing of it held.
-    pub(super) fn with_kept(path: PathBuf, kept: Option<BorrowedFd<'a>>, listed: Listed) -> Self {
+    /// A handle on cgroup `id` below hierarchy root `base` with the walk's descriptor of it, if
+    /// it kept one, and what the walk's listing of it held.
+    pub(super) fn with_kept(
+        base: &'a Path,
+        id: &'a str,
+        kept: Option<BorrowedFd<'a>>,
+        listed: Listed,
+    ) -> Self {
         Dir {
-            path,
+            base: Cow::Borrowed(base),
+            rel: id.trim_start_matches('/'),
+            joined: OnceCell::new(),
             kept,
             listed,
             opened: OnceCell::new(),
@@ -163,7 +177,11 @@ impl<'a> Dir<'a> {
 
     /// The directory's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        if self.rel.is_empty() {
+            &self.base
+        } else {
+            self.joined.get_or_init(|| self.base.join(self.rel))
+        }
     }
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
@@ -171,7 +189,7 @@ impl<'a> Dir<'a> {
             return Some(fd);
         }
         self.opened
-            .get_or_init(|| openat(CWD, &self.path, DIR_FLAGS, Mode::empty()).ok())
+            .get_or_init(|| openat(CWD, self.path(), DIR_FLAGS, Mode::empty()).ok())
             .as_ref()
             .map(|fd| fd.as_fd())
     }
@@ -199,7 +217,7 @@ impl<'a> Dir<'a> {
         let fd = openat(dir, file, FILE_FLAGS, Mode::empty())
             .map_err(|errno| self.open_error(file, errno))?;
         read_fd(&fd).map_err(|errno| CgroupError::Read {
-            path: self.path.join(file),
+            path: self.path().join(file),
             errno,
         })
     }
@@ -212,7 +230,7 @@ impl<'a> Dir<'a> {
     ) -> CgResult<T> {
         let bytes = self.read(file)?;
         parse(&bytes).map_err(|error| CgroupError::Parse {
-            path: self.path.join(file),
+            path: self.path().join(file),
             error,
         })
     }
@@ -240,7 +258,7 @@ impl<'a> Dir<'a> {
         match errno {
             Errno::NOENT | Errno::NODEV | Errno::NOTDIR => CgroupError::Missing(file),
             errno => CgroupError::Read {
-                path: self.path.join(file),
+                path: self.path().join(file),
                 errno,
             },
         }
@@ -266,29 +284,19 @@ fn read_fd(fd: &OwnedFd) -> Result<Vec<u8>, Errno> {
 impl std::ops::Deref for Dir<'_> {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.path
+        self.path()
     }
 }
 
 impl PartialEq for Dir<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.path == other.path
+        self.path() == other.path()
     }
 }
 
 impl std::fmt::Debug for Dir<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Dir({})", self.path.display())
-    }
-}
-
-/// `base` joined with a cgroup id (`/` is the base itself).
-pub(super) fn join_id(base: &Path, id: &str) -> PathBuf {
-    let rel = id.trim_start_matches('/');
-    if rel.is_empty() {
-        base.to_path_buf()
-    } else {
-        base.join(rel)
+        write!(f, "Dir({})", self.path().display())
     }
 }
 
@@ -299,8 +307,9 @@ mod tests {
     #[test]
     fn joins_ids() {
         let b = Path::new("/x");
-        assert_eq!(join_id(b, "/"), PathBuf::from("/x"));
-        assert_eq!(join_id(b, "/a/b"), PathBuf::from("/x/a/b"));
+        let path = |id| Dir::with_kept(b, id, None, Listed::ALL).path().to_path_buf();
+        assert_eq!(path("/"), PathBuf::from("/x"));
+        assert_eq!(path("/a/b"), PathBuf::from("/x/a/b"));
     }
 
     /// An optional file the walk's listing did not hold is `Missing` without an `openat` (here
@@ -316,13 +325,13 @@ mod tests {
         let mut listed = Listed::NONE;
         listed.see(b"memory.peak");
         listed.see(b"memory.stat");
-        let dir = Dir::with_kept(tmp.path().to_path_buf(), Some(fd.as_fd()), listed);
+        let dir = Dir::with_kept(tmp.path(), "", Some(fd.as_fd()), listed);
         assert_eq!(dir.u64("memory.peak").ok(), Some(1));
         assert!(dir
             .read("memory.events.local")
             .is_err_and(|e| e.is_missing()));
         assert_eq!(dir.u64("memory.stat").ok(), Some(1));
-        let unlisted = Dir::with_kept(tmp.path().to_path_buf(), Some(fd.as_fd()), Listed::ALL);
+        let unlisted = Dir::with_kept(tmp.path(), "", Some(fd.as_fd()), Listed::ALL);
         assert_eq!(unlisted.u64("memory.events.local").ok(), Some(1));
     }
 

@@ -128,7 +128,7 @@ impl Hierarchies {
     }
 
     /// The directory of container `id` in controller `ctrl`'s hierarchy, if it is mounted.
-    pub fn dir(&self, ctrl: Ctrl, id: &str) -> Option<Dir<'_>> {
+    pub fn dir<'a>(&'a self, ctrl: Ctrl, id: &'a str) -> Option<Dir<'a>> {
         let base = if self.v2 {
             self.unified.as_ref()
         } else {
@@ -139,16 +139,16 @@ impl Hierarchies {
     }
 
     /// [`Hierarchies::dir`], or `Missing(file)` when the controller is not mounted.
-    fn need(&self, ctrl: Ctrl, id: &str, file: &'static str) -> CgResult<Dir<'_>> {
+    fn need<'a>(&'a self, ctrl: Ctrl, id: &'a str, file: &'static str) -> CgResult<Dir<'a>> {
         self.dir(ctrl, id).ok_or(CgroupError::Missing(file))
     }
 
     /// The container's directory in the cgroup2 hierarchy (pure v2 or hybrid).
-    pub fn unified_dir(&self, id: &str) -> Option<Dir<'_>> {
+    pub fn unified_dir<'a>(&'a self, id: &'a str) -> Option<Dir<'a>> {
         self.unified.as_ref().map(|b| self.handle(b, id))
     }
 
-    fn handle(&self, base: &Path, id: &str) -> Dir<'_> {
+    fn handle<'a>(&'a self, base: &'a Path, id: &'a str) -> Dir<'a> {
         let kept = self
             .kept
             .roots
@@ -156,7 +156,8 @@ impl Hierarchies {
             .find(|(root, _)| root.as_os_str() == base.as_os_str())
             .and_then(|(_, m)| m.get(id));
         Dir::with_kept(
-            dir::join_id(base, id),
+            base,
+            id,
             kept.and_then(|d| d.fd.as_deref()).map(|fd| fd.as_fd()),
             kept.map_or(Listed::ALL, |d| d.listed),
         )
