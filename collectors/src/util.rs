@@ -137,17 +137,22 @@ pub fn parse_file<T>(
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<T, ParseError>,
 ) -> Result<T, CollectError> {
+    with_thread_buffer(|buf| match fdcache::read_into(path, buf, false) {
+        Ok(()) => parse(buf).map_err(|e| CollectError::parse(path, e)),
+        Err(e) => Err(CollectError::io(path, e)),
+    })
+}
+
+/// Runs `f` with an empty buffer the thread keeps for the next call (a stack of them, so that
+/// `f` may itself ask for one); buffers grown past 256 KiB (a huge mountstats) are freed.
+pub fn with_thread_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     thread_local! {
-        // A stack, so that a parser may itself read files.
         static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    /// Larger buffers (a huge mountstats) are freed, not kept.
     const KEEP_UP_TO: usize = 256 * 1024;
     let mut buf = BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default();
-    let result = match fdcache::read_into(path, &mut buf, false) {
-        Ok(()) => parse(&buf).map_err(|e| CollectError::parse(path, e)),
-        Err(e) => Err(CollectError::io(path, e)),
-    };
+    buf.clear();
+    let result = f(&mut buf);
     if buf.capacity() <= KEEP_UP_TO {
         BUFFERS.with(|b| {
             let mut buffers = b.borrow_mut();
