@@ -297,9 +297,11 @@ impl std::ops::Deref for Dir<'_> {
     }
 }
 
+/// Handles made from the same root and id are equal (a root mounted for two controllers is
+/// one path): compared as bytes, without joining paths or comparing them component-wise.
 impl PartialEq for Dir<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.path() == other.path()
+        self.rel == other.rel && self.base.as_os_str() == other.base.as_os_str()
     }
 }
 

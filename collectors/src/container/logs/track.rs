@@ -12,6 +12,11 @@
 //! was appeared in the same interval, it is taken for the copy and the copy's size beyond the last
 //! seen size is added too (`copytruncate` exactly); otherwise bytes written between the last
 //! scrape and the truncation are lost. The counter never decreases.
+//!
+//! Rotations count the same way: a current file renamed away or gone since the last scrape, a
+//! truncation, and a plain rotated file not seen before (created and rotated between two
+//! scrapes, when they come further apart than rotations do). Files present at first sight are
+//! not rotations seen.
 
 use std::collections::HashMap;
 
@@ -35,7 +40,8 @@ pub struct Tracker {
     files: HashMap<u64, (u64, bool)>,
     /// Bytes written (counter).
     pub written: u64,
-    /// Rotations seen: a current file renamed away or gone, or truncated in place (counter).
+    /// Rotations seen: a current file renamed away or gone, truncated in place, or a rotated
+    /// file that appeared since the last scrape (counter).
     pub rotations: u64,
     /// In-place truncations seen (counter).
     pub truncations: u64,
@@ -46,6 +52,7 @@ impl Tracker {
     pub fn new(files: &[FileStat]) -> Self {
         let mut t = Tracker::default();
         t.update(files);
+        t.rotations = 0;
         t
     }
 
@@ -96,6 +103,9 @@ impl Tracker {
         }
         for f in fresh {
             self.written = self.written.saturating_add(f.size);
+            if f.role == Role::Rotated {
+                self.rotations += 1;
+            }
         }
         self.files = now;
     }
@@ -158,7 +168,8 @@ mod tests {
     fn file_created_and_rotated_between_scrapes_counts_whole() {
         let mut t = Tracker::new(&[cur(1, 100)]);
         t.update(&[cur(3, 7), rot(2, 50), rot(1, 120)]);
-        assert_eq!((t.written, t.rotations), (100 + 20 + 50 + 7, 1));
+        // Two rotations: inode 1's, and inode 2's, which was made and rotated in between.
+        assert_eq!((t.written, t.rotations), (100 + 20 + 50 + 7, 2));
     }
 
     #[test]
@@ -188,9 +199,10 @@ mod tests {
         let mut t = Tracker::new(&[cur(1, 100), rot(2, 500)]);
         t.update(&[cur(2, 10), rot(1, 120)]);
         assert_eq!((t.written, t.rotations, t.truncations), (630, 1, 0));
-        // A rotated file replaced by a smaller rotated file with the same inode number.
+        // A rotated file replaced by a smaller rotated file with the same inode number: a new
+        // file, made and rotated since the last scrape.
         t.update(&[cur(2, 10), rot(1, 40)]);
-        assert_eq!((t.written, t.rotations, t.truncations), (670, 1, 0));
+        assert_eq!((t.written, t.rotations, t.truncations), (670, 2, 0));
     }
 
     #[test]
