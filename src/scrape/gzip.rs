@@ -53,12 +53,15 @@ pub struct ParallelGzip<'scope, 'env, W: Write> {
 }
 
 impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
-    /// A writer into `out` whose workers, if any, run in `scope`.
-    pub fn new(scope: &'scope Scope<'scope, 'env>, out: W) -> Self {
+    /// A writer into `out` whose workers, if any, run in `scope`, buffering in `buf` (an
+    /// earlier scrape's, returned by [`ParallelGzip::finish`]: a fresh chunk buffer per scrape
+    /// was an `mmap` and its page faults).
+    pub fn new(scope: &'scope Scope<'scope, 'env>, out: W, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         ParallelGzip {
             out,
             scope,
-            buf: Vec::new(),
+            buf,
             crc: Crc::new(),
             header_written: false,
             tasks: None,
@@ -66,9 +69,10 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
         }
     }
 
-    /// Deflates what is buffered, writes every chunk in order and the gzip trailer.
-    pub fn finish(mut self) -> io::Result<()> {
-        let last = std::mem::take(&mut self.buf);
+    /// Deflates what is buffered, writes every chunk in order and the gzip trailer; returns
+    /// the buffer for the next body.
+    pub fn finish(mut self) -> io::Result<Vec<u8>> {
+        let mut last = std::mem::take(&mut self.buf);
         let mut compress = Compress::new(Compression::fast(), false);
         let deflated = deflate_chunk(&mut compress, &last);
         while !self.pending.is_empty() {
@@ -78,7 +82,9 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
         self.out.write_all(&FINAL_BLOCK)?;
         self.out.write_all(&self.crc.sum().to_le_bytes())?;
         self.out.write_all(&self.crc.amount().to_le_bytes())?;
-        self.out.flush()
+        self.out.flush()?;
+        last.clear();
+        Ok(last)
     }
 
     fn hand_out(&mut self) -> io::Result<()> {
@@ -216,7 +222,7 @@ mod tests {
     fn gzip(input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         std::thread::scope(|scope| {
-            let mut w = ParallelGzip::new(scope, &mut out);
+            let mut w = ParallelGzip::new(scope, &mut out, Vec::new());
             // Uneven writes, as the renderer's lines are.
             for piece in input.chunks(777) {
                 w.write_all(piece).expect("write");

@@ -86,6 +86,8 @@ pub struct Scraper {
     spare_sinks: Mutex<[Option<MetricSink>; 2]>,
     /// The block order of the last rendered scrape, which the next one starts from.
     block_order: Mutex<BlockOrder>,
+    /// The gzip writer's chunk buffer of the last compressed scrape.
+    spare_gzip_chunk: Mutex<Vec<u8>>,
 }
 
 /// A sink holding more than this after a scrape (thousands of containers) is freed rather
@@ -127,6 +129,7 @@ impl Scraper {
             in_flight: Mutex::new(HashMap::new()),
             spare_sinks: Mutex::default(),
             block_order: Mutex::default(),
+            spare_gzip_chunk: Mutex::default(),
         }
     }
 
@@ -231,10 +234,11 @@ impl Scraper {
         let mut fresh = BlockOrder::default();
         let order = kept.as_deref_mut().unwrap_or(&mut fresh);
         let stats = if gzip {
+            let chunk = std::mem::take(&mut *lock(&self.spare_gzip_chunk));
             std::thread::scope(|scope| {
-                let mut writer = gzip::ParallelGzip::new(scope, &mut body);
+                let mut writer = gzip::ParallelGzip::new(scope, &mut body, chunk);
                 let stats = render_with(&refs, format, &mut writer, order)?;
-                writer.finish()?;
+                *lock(&self.spare_gzip_chunk) = writer.finish()?;
                 Ok::<_, std::io::Error>(stats)
             })?
         } else {
