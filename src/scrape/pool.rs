@@ -34,7 +34,7 @@ fn collector_concurrency() -> usize {
 /// all, and every extra thread costs wake-ups, context switches and malloc lock contention for
 /// no gain. A collector that blocks (a hung mount, a slow bus) or runs long (thousands of
 /// containers) stops the progress, and the next worker takes the collectors behind it.
-const HELP_AFTER: Duration = Duration::from_millis(10);
+pub(super) const HELP_AFTER: Duration = Duration::from_millis(10);
 
 const WAITING: u8 = 0;
 const RUNNING: u8 = 1;
