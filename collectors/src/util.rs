@@ -3,6 +3,7 @@
 //!
 //! Over 500 lines only with its unit tests (454 lines of code before them).
 
+use crate::roots::JoinExt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -126,7 +127,10 @@ pub fn file_name(entry: &fs::DirEntry) -> String {
 
 /// Like [`list_dir`] but returns full paths.
 pub fn list_dir_paths(path: &Path) -> Result<Vec<PathBuf>, CollectError> {
-    Ok(list_dir(path)?.into_iter().map(|n| path.join(n)).collect())
+    Ok(list_dir(path)?
+        .into_iter()
+        .map(|n| path.join_exact(n))
+        .collect())
 }
 
 /// Reads a file and runs a pure parser on it, attaching the path to parse errors. The bytes
