@@ -198,9 +198,17 @@ impl Scraper {
         let mut owners = Vec::with_capacity(selected.len());
         let mut durations = Vec::with_capacity(selected.len());
         let mut successes = Vec::with_capacity(selected.len());
+        // `runnable` is `selected` (sorted, no index twice) less the stuck collectors, in the
+        // same order: a cursor finds each one's place (a search per collector was quadratic).
+        let mut next_runnable = 0;
         for &i in selected {
             let entry = &self.entries[i];
-            let outcome = match runnable.iter().position(|&r| r == i) {
+            let place = (runnable.get(next_runnable) == Some(&i)).then(|| {
+                next_runnable += 1;
+                next_runnable - 1
+            });
+            let mut timed = false;
+            let outcome = match place {
                 None => Err(Failure::other(format!(
                     "skipped: {MAX_STUCK_RUNS} earlier runs are still blocked past their deadline"
                 ))),
@@ -213,6 +221,7 @@ impl Scraper {
                             sinks.push(sink);
                             owners.push(i);
                             durations.push((entry.name, elapsed));
+                            timed = true;
                             result.map_err(|e| Failure::of(&e))
                         }
                         None => Err(Failure::other("finished without a result".to_string())),
@@ -220,7 +229,7 @@ impl Scraper {
                     Err(why) => Err(Failure::other(why.clone())),
                 },
             };
-            if !durations.iter().any(|(n, _)| *n == entry.name) {
+            if !timed {
                 durations.push((entry.name, scrape_started.elapsed()));
             }
             successes.push((entry.name, outcome.is_ok()));

@@ -43,47 +43,90 @@ fn write_go_g(out: &mut Vec<u8>, value: f64) {
         write_go_g_integer(out, value);
         return;
     }
-    let mut buf = ryu::Buffer::new();
     let mut digits = [0u8; 24];
-    let (len, exponent) = shortest_digits(buf.format_finite(magnitude).as_bytes(), &mut digits);
-    let digits = &digits[..len.max(1)];
+    let (len, exponent) = match few_decimals(magnitude, &mut digits) {
+        Some(found) => found,
+        None => {
+            let mut buf = ryu::Buffer::new();
+            shortest_digits(buf.format_finite(magnitude).as_bytes(), &mut digits)
+        }
+    };
+    let digits = &digits[..len.clamp(1, 24)];
+    // The whole number is laid out on the stack and appended in one copy: at most a sign, 17
+    // digits, a point and `e-308`, or `0.000` and 17 digits.
+    let mut text = [0u8; 32];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        text[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
     if value < 0.0 {
-        out.push(b'-');
+        put(b"-");
     }
     if !(-4..6).contains(&exponent) {
-        out.push(digits[0]);
+        put(&digits[..1]);
         if digits.len() > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
+            put(b".");
+            put(&digits[1..]);
         }
-        out.push(b'e');
-        out.push(if exponent < 0 { b'-' } else { b'+' });
+        put(if exponent < 0 { b"e-" } else { b"e+" });
         // At least two digits, as Go writes them; an f64's exponent has at most three.
         let abs = exponent.unsigned_abs();
         if abs >= 100 {
-            out.push(b'0' + (abs / 100) as u8);
+            put(&[b'0' + (abs / 100) as u8]);
         }
-        out.push(b'0' + (abs / 10 % 10) as u8);
-        out.push(b'0' + (abs % 10) as u8);
+        put(&[b'0' + (abs / 10 % 10) as u8, b'0' + (abs % 10) as u8]);
     } else if exponent < 0 {
-        out.extend_from_slice(b"0.");
-        for _ in 0..(-exponent - 1) {
-            out.push(b'0');
-        }
-        out.extend_from_slice(digits);
+        put(&b"0.000"[..(1 - exponent) as usize]);
+        put(digits);
     } else {
         let int_len = exponent as usize + 1;
         if digits.len() <= int_len {
-            out.extend_from_slice(digits);
-            for _ in digits.len()..int_len {
-                out.push(b'0');
-            }
+            put(digits);
+            put(&b"000000"[..int_len - digits.len()]);
         } else {
-            out.extend_from_slice(&digits[..int_len]);
-            out.push(b'.');
-            out.extend_from_slice(&digits[int_len..]);
+            put(&digits[..int_len]);
+            put(b".");
+            put(&digits[int_len..]);
         }
     }
+    out.extend_from_slice(&text[..at]);
+}
+
+/// 10^1 to 10^9, exact in an f64.
+const POWERS_OF_TEN: [f64; 9] = [1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// The shortest digits of a positive non-integral `magnitude` that is `n / 10^k` for an
+/// integer `n` below 10^15 and `k` up to 9 (CPU seconds in hundredths, load averages, most
+/// non-integral sample values), without Ryu: `n as f64 / 10^k` is the correctly rounded
+/// quotient, so when it equals `magnitude`, the decimal `n * 10^-k` reads back as `magnitude`;
+/// no other decimal of at most 15 significant digits does (an f64 holds 15 decimal digits
+/// exactly), so none shorter does, and these are the digits Go's shortest formatting finds.
+/// `None` for any other value. Returns the digits' count and the decimal exponent of the
+/// first, as [`shortest_digits`].
+fn few_decimals(magnitude: f64, digits: &mut [u8; 24]) -> Option<(usize, i32)> {
+    if !(1e-9..1e15).contains(&magnitude) {
+        return None;
+    }
+    for (k, &power) in POWERS_OF_TEN.iter().enumerate() {
+        let scaled = magnitude * power;
+        if scaled >= 1e15 {
+            return None;
+        }
+        let n = (scaled + 0.5) as u64;
+        if n as f64 / power == magnitude && n > 0 {
+            let mut text = [0u8; 20];
+            let start = integer_digits(n, &mut text);
+            let count = text.len() - start;
+            digits[..count].copy_from_slice(&text[start..]);
+            let mut len = count;
+            while len > 1 && digits[len - 1] == b'0' {
+                len -= 1;
+            }
+            return Some((len, count as i32 - k as i32 - 2));
+        }
+    }
+    None
 }
 
 /// The significant digits (no leading or trailing zeros) of a positive number as Ryu writes it
@@ -135,14 +178,9 @@ const DIGIT_PAIRS: [u8; 200] = {
     pairs
 };
 
-/// `%g` of an integral `value` with magnitude below 2^53: plain digits below 10^6, else the
-/// digits without trailing zeros as `d.ddde+XX`.
-fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
-    if value < 0.0 {
-        out.push(b'-');
-    }
-    let mut n = value.abs() as u64;
-    let mut digits = [0u8; 20];
+/// Writes the decimal digits of `n` at the end of `digits`; returns where they start.
+#[inline]
+fn integer_digits(mut n: u64, digits: &mut [u8; 20]) -> usize {
     let mut start = digits.len();
     // Two digits a step, from the table of the hundred pairs.
     while n >= 100 {
@@ -159,6 +197,17 @@ fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
         start -= 1;
         digits[start] = b'0' + n as u8;
     }
+    start
+}
+
+/// `%g` of an integral `value` with magnitude below 2^53: plain digits below 10^6, else the
+/// digits without trailing zeros as `d.ddde+XX`.
+fn write_go_g_integer(out: &mut Vec<u8>, value: f64) {
+    if value < 0.0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let start = integer_digits(value.abs() as u64, &mut digits);
     let digits = &digits[start..];
     let exponent = digits.len() - 1;
     if exponent < 6 {
@@ -338,6 +387,42 @@ mod tests {
             }
         }
         assert!(ties < 100, "{ties} ties");
+    }
+
+    /// The few-decimals path finds Ryu's digits and exponent whenever it answers, on values
+    /// of up to 15 digits with up to 12 decimals (some beyond what it takes) and on random
+    /// bit patterns; and it answers for the usual shapes.
+    #[test]
+    fn few_decimals_match_ryu() {
+        let mut values = vec![
+            0.01, 919.919, 9.945e-6, 85.02, 0.15, 0.3, 123_456.78, 6.11e-7,
+        ];
+        let answered = values.len();
+        let mut rng = xorshift(0x1234_5678_9abc_def1);
+        for _ in 0..300_000 {
+            let (x, y) = (rng.next().unwrap(), rng.next().unwrap());
+            let n = x % 10u64.pow(1 + (y % 16) as u32);
+            values.push(n as f64 / 10f64.powi((y >> 8) as i32 % 13));
+            values.push(f64::from_bits(x).abs());
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            if !v.is_finite() || v == 0.0 || v.fract() == 0.0 {
+                continue;
+            }
+            let mut fast = [0u8; 24];
+            let Some((len, exp)) = few_decimals(v, &mut fast) else {
+                assert!(i >= answered, "{v:e} not answered");
+                continue;
+            };
+            let mut slow = [0u8; 24];
+            let text = ryu::Buffer::new().format_finite(v).to_owned();
+            let (slow_len, slow_exp) = shortest_digits(text.as_bytes(), &mut slow);
+            assert_eq!(
+                (&fast[..len], exp),
+                (&slow[..slow_len], slow_exp),
+                "{v:e} ({text})"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `node_cpu_info`, `node_cpu_frequency_hertz` and the flag/bug info families from
 //! `/proc/cpuinfo`.
 
+use crate::roots::JoinExt;
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -230,22 +231,22 @@ impl CpuCollector {
         let mut packages: BTreeMap<u64, u64> = BTreeMap::new();
         let mut cores: BTreeMap<(u64, u64), u64> = BTreeMap::new();
         for name in names.iter().filter(|n| is_cpu_dir(n)) {
-            let dir = base.join(name);
+            let dir = base.join_exact(name);
             let (Some(package), Some(core)) = (
-                read_uint(&dir.join("topology/physical_package_id")),
-                read_uint(&dir.join("topology/core_id")),
+                read_uint(&dir.join_exact("topology/physical_package_id")),
+                read_uint(&dir.join_exact("topology/core_id")),
             ) else {
                 continue;
             };
             read_once(
                 &mut cores,
                 (package, core),
-                &dir.join("thermal_throttle/core_throttle_count"),
+                &dir.join_exact("thermal_throttle/core_throttle_count"),
             );
             read_once(
                 &mut packages,
                 package,
-                &dir.join("thermal_throttle/package_throttle_count"),
+                &dir.join_exact("thermal_throttle/package_throttle_count"),
             );
         }
         if !packages.is_empty() {

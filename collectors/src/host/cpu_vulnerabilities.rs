@@ -4,6 +4,7 @@
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
+use crate::roots::JoinExt;
 use crate::stateless_collector;
 use crate::util::{list_dir, lossy, parse_file};
 
@@ -76,7 +77,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         "Details of each CPU vulnerability reported by sysfs. The value of the series is an int encoded state of the vulnerability. The same state is stored as a string in the label",
     );
     for name in names {
-        let v = parse_file(&dir.join(&name), parse)?;
+        let v = parse_file(&dir.join_exact(&name), parse)?;
         sink.sample(
             &[
                 ("codename", &name),

@@ -1,6 +1,7 @@
 //! cpufreq: CPU frequency and scaling governor per CPU from
 //! `/sys/devices/system/cpu/cpu*/cpufreq` (values in kHz, exported in Hz).
 
+use crate::roots::JoinExt;
 use std::io::ErrorKind;
 use std::path::Path;
 
@@ -114,7 +115,7 @@ pub fn governor_states<'a>(available: &'a str, current: &str) -> Vec<(&'a str, f
 
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let base = settings.roots.sys("devices/system/cpu");
-    let offline_path = base.join("offline");
+    let offline_path = base.join_exact("offline");
     let offline = parse_cpu_range(&read_text(&offline_path)?)
         .map_err(|e| CollectError::parse(&offline_path, e))?;
     // The cpu collector exports node_cpu_frequency_hertz itself with --collector.cpu.info.
@@ -132,7 +133,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         if offline.contains(&id) {
             continue;
         }
-        let dir = base.join(&name).join("cpufreq");
+        let dir = base.join_exact(&name).join_exact("cpufreq");
         if !dir.exists() {
             continue;
         }
@@ -149,7 +150,7 @@ fn collect_cpu(
 ) -> Result<(), CollectError> {
     let mut values = Vec::new();
     for (file, name, help) in FREQ_FILES {
-        let path = dir.join(file);
+        let path = dir.join_exact(file);
         match crate::util::read_bytes(&path) {
             Ok(bytes) => {
                 let hz = parse_khz(&String::from_utf8_lossy(&bytes))
@@ -163,7 +164,7 @@ fn collect_cpu(
     let mut available = String::new();
     let mut governor = String::new();
     for file in REQUIRED_TEXT_FILES {
-        let text = read_text(&dir.join(file))?.trim().to_string();
+        let text = read_text(&dir.join_exact(file))?.trim().to_string();
         match file {
             "scaling_available_governors" => available = text,
             "scaling_governor" => governor = text,

@@ -2,6 +2,7 @@
 //! `dmi.go` over procfs' `class_dmi.go`). Like node_exporter, the files are read once when the
 //! collector is built; a label exists only if its file was readable.
 
+use crate::roots::JoinExt;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -94,7 +95,7 @@ fn read_labels(dir: &Path) -> Result<Vec<(&'static str, String)>, CollectError> 
         let Some((_, label)) = FILES.iter().find(|(file, _)| *file == name) else {
             continue;
         };
-        let path = dir.join(&name);
+        let path = dir.join_exact(&name);
         // Only regular files count; sysfs' symlinks (subsystem, ...) and directories do not.
         if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             continue;

@@ -2,6 +2,7 @@
 //! (node_exporter's `edac_linux.go`): controller totals, per-csrow counts (the controller's
 //! `*_noinfo_count` as `csrow="unknown"`) and per-channel counts with the DIMM label.
 
+use crate::roots::JoinExt;
 use std::path::Path;
 
 use crate::collector::Settings;
@@ -55,7 +56,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     let mc = settings.roots.sys("devices/system/edac/mc");
     for name in glob_names(&mc) {
         if let Some(number) = numbered(&name, "mc") {
-            collect_controller(&mc.join(&name), &number, sink)?;
+            collect_controller(&mc.join_exact(&name), &number, sink)?;
         }
     }
     Ok(())
@@ -68,7 +69,7 @@ fn glob_names(dir: &Path) -> Vec<String> {
 }
 
 fn collect_controller(dir: &Path, mc: &str, sink: &mut MetricSink) -> Result<(), CollectError> {
-    let count = |file: &str| parse_file(&dir.join(file), parse_count).map(|v| v as f64);
+    let count = |file: &str| parse_file(&dir.join_exact(file), parse_count).map(|v| v as f64);
     sink.counter(CE, "Total correctable memory errors.")
         .sample(&[("controller", mc)], count("ce_count")?);
     sink.counter(CSROW_CE, "Total correctable memory errors for this csrow.")
@@ -88,7 +89,7 @@ fn collect_controller(dir: &Path, mc: &str, sink: &mut MetricSink) -> Result<(),
     );
     for name in glob_names(dir) {
         if let Some(csrow) = numbered(&name, "csrow") {
-            collect_csrow(&dir.join(&name), mc, &csrow, sink)?;
+            collect_csrow(&dir.join_exact(&name), mc, &csrow, sink)?;
         }
     }
     Ok(())
@@ -100,7 +101,7 @@ fn collect_csrow(
     csrow: &str,
     sink: &mut MetricSink,
 ) -> Result<(), CollectError> {
-    let count = |file: &str| parse_file(&dir.join(file), parse_count).map(|v| v as f64);
+    let count = |file: &str| parse_file(&dir.join_exact(file), parse_count).map(|v| v as f64);
     let labels = [("controller", mc), ("csrow", csrow)];
     sink.counter(CSROW_CE, "Total correctable memory errors for this csrow.")
         .sample(&labels, count("ce_count")?);
@@ -113,7 +114,7 @@ fn collect_csrow(
         let Some(channel) = channel_number(&file) else {
             continue;
         };
-        let label = read(&dir.join(format!("ch{channel}_dimm_label")))
+        let label = read(&dir.join_exact(format!("ch{channel}_dimm_label")))
             .map(|raw| dimm_label(&raw))
             .unwrap_or_else(|_| "unknown".to_string());
         let labels = [

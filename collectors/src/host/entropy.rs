@@ -1,6 +1,7 @@
 //! entropy: `node_entropy_available_bits` and `node_entropy_pool_size_bits` from
 //! `/proc/sys/kernel/random`.
 
+use crate::roots::JoinExt;
 use std::path::Path;
 
 use crate::collector::Settings;
@@ -40,7 +41,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     let dir = settings.roots.proc("sys/kernel/random");
     let mut values = [None; 5];
     for (value, file) in values.iter_mut().zip(FILES) {
-        *value = read_value(&dir.join(file))?;
+        *value = read_value(&dir.join_exact(file))?;
     }
     let [available, pool_size, ..] = values;
     let available =

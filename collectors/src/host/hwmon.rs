@@ -1,6 +1,7 @@
 //! hwmon: hardware sensors (temperatures, voltages, fans, power...) from `/sys/class/hwmon`,
 //! named and scaled as node_exporter's `hwmon_linux.go` does.
 
+use crate::roots::JoinExt;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -151,7 +152,7 @@ fn collect_sensor_data(dir: &Path, data: &mut SensorData) -> Result<(), CollectE
         if !SENSOR_TYPES.contains(&kind) {
             continue;
         }
-        if let Some(value) = read_value(&dir.join(&file)) {
+        if let Some(value) = read_value(&dir.join_exact(&file)) {
             data.entry(format!("{kind}{number}"))
                 .or_default()
                 .insert(property.to_string(), value);
@@ -163,7 +164,7 @@ fn collect_sensor_data(dir: &Path, data: &mut SensorData) -> Result<(), CollectE
 /// The stable chip name: `<bus>_<device>` from the resolved `device` link, else the `name`
 /// file, else the hwmon directory's own name.
 fn chip_name(dir: &Path) -> Result<String, CollectError> {
-    if let Ok(device) = std::fs::canonicalize(dir.join("device")) {
+    if let Ok(device) = std::fs::canonicalize(dir.join_exact("device")) {
         let dev_name = device.file_name().map(|n| clean_name(&n.to_string_lossy()));
         let dev_type = device
             .parent()
@@ -192,7 +193,7 @@ fn chip_name(dir: &Path) -> Result<String, CollectError> {
 
 /// The cleaned content of the `name` file, if any.
 fn human_chip_name(dir: &Path) -> Option<String> {
-    let raw = crate::util::read_bytes(dir.join("name")).ok()?;
+    let raw = crate::util::read_bytes(dir.join_exact("name")).ok()?;
     Some(clean_name(&String::from_utf8_lossy(&raw))).filter(|n| !n.is_empty())
 }
 
@@ -344,7 +345,7 @@ impl HwmonCollector {
         }
         let mut data = SensorData::new();
         collect_sensor_data(dir, &mut data)?;
-        let device = dir.join("device");
+        let device = dir.join_exact("device");
         if device.exists() {
             collect_sensor_data(&device, &mut data)?;
         }
@@ -390,7 +391,7 @@ impl Collector for HwmonCollector {
         let base = self.settings.roots.sys("class/hwmon");
         let mut last_err = None;
         for name in list_dir(&base)? {
-            let dir = base.join(&name);
+            let dir = base.join_exact(&name);
             // metadata() follows the class symlink into devices/.
             if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
                 continue;

@@ -4,6 +4,7 @@
 use crate::collector::Settings;
 use crate::error::{CollectError, IfPresent, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
+use crate::roots::JoinExt;
 use crate::stateless_collector;
 use crate::util::{lossy, parse_file, parse_u64};
 
@@ -102,7 +103,7 @@ pub fn parse_signed(bytes: &[u8]) -> Result<i64, ParseError> {
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let dir = settings.roots.sys("kernel/mm/ksm");
     for (file, name, help, kind, divisor) in FILES {
-        let path = dir.join(file);
+        let path = dir.join_exact(file);
         let value = if *file == "general_profit" {
             parse_file(&path, parse_signed)
                 .if_present()?

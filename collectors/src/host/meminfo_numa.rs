@@ -5,6 +5,7 @@
 use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::{MetricSink, MetricType};
+use crate::roots::JoinExt;
 use crate::stateless_collector;
 use crate::util::{list_dir, lossy, parse_f64, parse_file};
 
@@ -118,10 +119,10 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
             continue;
         }
         let number: String = number.chars().take_while(char::is_ascii_digit).collect();
-        let dir = base.join(&name);
-        let meminfo = parse_file(&dir.join("meminfo"), parse_meminfo)?;
+        let dir = base.join_exact(&name);
+        let meminfo = parse_file(&dir.join_exact("meminfo"), parse_meminfo)?;
         emit(sink, &meminfo, MetricType::Gauge);
-        let numastat = parse_file(&dir.join("numastat"), |b| parse_numastat(b, &number))?;
+        let numastat = parse_file(&dir.join_exact("numastat"), |b| parse_numastat(b, &number))?;
         emit(sink, &numastat, MetricType::Counter);
     }
     Ok(())

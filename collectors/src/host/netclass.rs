@@ -4,6 +4,7 @@
 //! `--collector.netclass.netlink` switches node_exporter to an rtnetlink reader; nodex always
 //! reads sysfs and accepts the flag for compatibility.
 
+use crate::roots::JoinExt;
 use std::io::ErrorKind;
 use std::path::Path;
 use std::sync::Arc;
@@ -561,7 +562,7 @@ impl Collector for NetclassCollector {
             if self.ignored.as_ref().is_some_and(|r| r.is_match(&device)) {
                 continue;
             }
-            let dir = class_net.join(&device);
+            let dir = class_net.join_exact(&device);
             let from_dump = match dumped.iter().position(|l| l.name == device) {
                 Some(pos) => complete_from_sysfs(&dir, dumped.swap_remove(pos))?,
                 None => None,

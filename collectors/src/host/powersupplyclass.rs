@@ -1,5 +1,6 @@
 //! powersupplyclass: batteries, AC adapters and USB supplies from `/sys/class/power_supply`.
 
+use crate::roots::JoinExt;
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -272,7 +273,7 @@ impl Collector for PowerSupplyCollector {
         let base = self.settings.roots.sys("class/power_supply");
         let mut supplies = Vec::new();
         for name in list_dir(&base)? {
-            let supply = read_supply(&base.join(&name))?;
+            let supply = read_supply(&base.join_exact(&name))?;
             supplies.push((name, supply));
         }
         for (name, supply) in &supplies {

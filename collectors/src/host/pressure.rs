@@ -5,6 +5,7 @@ use crate::collector::Settings;
 use crate::error::{CollectError, ParseError};
 use crate::expfmt::MetricSink;
 use crate::procfs::psi::PsiLine;
+use crate::roots::JoinExt;
 use crate::stateless_collector;
 
 stateless_collector!(
@@ -102,7 +103,7 @@ const RESOURCES: [(&str, Option<Family>, Option<Family>); 4] = [
 fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectError> {
     let mut found = 0;
     for (resource, some_family, full_family) in &RESOURCES {
-        let path = settings.roots.proc("pressure").join(resource);
+        let path = settings.roots.proc("pressure").join_exact(resource);
         let bytes = match crate::util::read_bytes(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

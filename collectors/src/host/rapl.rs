@@ -2,6 +2,7 @@
 //! `rapl_linux.go` over procfs' `class_powercap.go`), one counter family per zone name, or one
 //! family with a `rapl_zone` label under `--collector.rapl.enable-zone-label`.
 
+use crate::roots::JoinExt;
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -77,7 +78,7 @@ impl Collector for Rapl {
         let dir = self.settings.roots.sys("class/powercap");
         let zones = zones(&dir).map_err(no_data_if(MISSING_OR_DENIED))?;
         for zone in &zones {
-            let path = Path::new(&zone.path).join("energy_uj");
+            let path = Path::new(&zone.path).join_exact("energy_uj");
             // `energy_uj` is root-only since Linux 5.10: node_exporter's ErrNoData.
             let microjoules = parse_file(&path, parse_microjoules)
                 .map_err(no_data_if(&[ErrorKind::PermissionDenied]))?;
@@ -119,12 +120,15 @@ fn zones(dir: &Path) -> Result<Vec<Zone>, CollectError> {
     let mut seen = HashMap::new();
     let mut zones = Vec::new();
     for entry in list_dir(dir)? {
-        let zone_dir = dir.join(&entry);
-        let Ok(raw_name) = read(&zone_dir.join("name")) else {
+        let zone_dir = dir.join_exact(&entry);
+        let Ok(raw_name) = read(&zone_dir.join_exact("name")) else {
             continue;
         };
         let (index, name) = index_and_name(&seen, lossy(&raw_name).trim());
-        parse_file(&zone_dir.join("max_energy_range_uj"), parse_microjoules)?;
+        parse_file(
+            &zone_dir.join_exact("max_energy_range_uj"),
+            parse_microjoules,
+        )?;
         seen.insert(name.clone(), index + 1);
         zones.push(Zone {
             name,

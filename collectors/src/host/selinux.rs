@@ -1,6 +1,7 @@
 //! selinux: whether SELinux is enabled, its configured and current modes, and the AVC
 //! statistics from the selinuxfs mount (`<sysfs>/fs/selinux`).
 
+use crate::roots::JoinExt;
 use std::io::ErrorKind;
 
 use crate::collector::Settings;
@@ -148,7 +149,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         config_mode as f64,
     );
     let fs = settings.roots.sys("fs/selinux");
-    let current_mode = std::fs::read(fs.join("enforce")).map_or(-1, |b| parse_enforce(&b));
+    let current_mode = std::fs::read(fs.join_exact("enforce")).map_or(-1, |b| parse_enforce(&b));
     sink.single(
         "node_selinux_current_mode",
         "Current SELinux enforcement mode",
@@ -156,7 +157,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         current_mode as f64,
     );
 
-    let stats = parse_file(&fs.join("avc/cache_stats"), parse_avc_stats)?;
+    let stats = parse_file(&fs.join_exact("avc/cache_stats"), parse_avc_stats)?;
     let counters = [
         ("node_selinux_avc_lookups_total", "SELinux AVC lookups"),
         ("node_selinux_avc_hits_total", "SELinux AVC hits"),
@@ -171,7 +172,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     for ((name, help), value) in counters.iter().zip(stats) {
         sink.single(name, help, MetricType::Counter, value as f64);
     }
-    let hash = parse_file(&fs.join("avc/hash_stats"), parse_avc_hash_stats)?;
+    let hash = parse_file(&fs.join_exact("avc/hash_stats"), parse_avc_hash_stats)?;
     let gauges = [
         ("node_selinux_avc_hash_entries", "SELinux AVC hash entries"),
         (
@@ -190,7 +191,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
     for ((name, help), value) in gauges.iter().zip(hash) {
         sink.single(name, help, gauge, value as f64);
     }
-    let threshold = parse_file(&fs.join("avc/cache_threshold"), parse_threshold)?;
+    let threshold = parse_file(&fs.join_exact("avc/cache_threshold"), parse_threshold)?;
     sink.single(
         "node_selinux_avc_threshold",
         "SELinux AVC threshold",

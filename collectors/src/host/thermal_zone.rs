@@ -1,5 +1,6 @@
 //! thermal_zone: zone temperatures and cooling device states from `/sys/class/thermal`.
 
+use crate::roots::JoinExt;
 use std::io::ErrorKind;
 use std::path::Path;
 
@@ -35,7 +36,7 @@ enum ReadError {
 }
 
 fn read_attr(dir: &Path, name: &str) -> Result<String, ReadError> {
-    crate::util::read_bytes(dir.join(name))
+    crate::util::read_bytes(dir.join_exact(name))
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .map_err(|_| ReadError::Skip)
 }
@@ -46,12 +47,12 @@ fn parse_attr<T>(
     parse: impl FnOnce(&str) -> Result<T, ParseError>,
 ) -> Result<T, ReadError> {
     let text = read_attr(dir, name)?;
-    parse(&text).map_err(|e| ReadError::Fail(CollectError::parse(&dir.join(name), e)))
+    parse(&text).map_err(|e| ReadError::Fail(CollectError::parse(&dir.join_exact(name), e)))
 }
 
 /// Type and temperature of one zone; `Ok(None)` for a disabled or unreadable zone.
 fn read_zone(dir: &Path) -> Result<Option<(String, f64)>, CollectError> {
-    match crate::util::read_bytes(dir.join("mode")) {
+    match crate::util::read_bytes(dir.join_exact("mode")) {
         Ok(mode) if is_disabled(&String::from_utf8_lossy(&mode)) => return Ok(None),
         Ok(_) => {}
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {}
@@ -77,7 +78,7 @@ fn read_zone(dir: &Path) -> Result<Option<(String, f64)>, CollectError> {
 /// a value that is not an unsigned integer fails the collector
 /// (<https://github.com/prometheus/procfs/blob/master/sysfs/class_thermal.go>).
 fn read_passive(dir: &Path) -> Result<(), ReadError> {
-    let path = dir.join("passive");
+    let path = dir.join_exact("passive");
     match crate::util::read_bytes(&path) {
         Ok(bytes) => parse_u64(String::from_utf8_lossy(&bytes).trim())
             .map(drop)
@@ -92,7 +93,7 @@ fn read_passive(dir: &Path) -> Result<(), ReadError> {
 /// other read error fails the collector
 /// (<https://github.com/prometheus/procfs/blob/master/sysfs/class_cooling_device.go>).
 fn read_cooling_attr(dir: &Path, name: &str) -> Result<String, ReadError> {
-    let path = dir.join(name);
+    let path = dir.join_exact(name);
     match crate::util::read_bytes(&path) {
         Ok(b) => Ok(String::from_utf8_lossy(&b).trim().to_string()),
         Err(e)
@@ -108,7 +109,7 @@ fn read_cooling_attr(dir: &Path, name: &str) -> Result<String, ReadError> {
 fn read_cooling_device(dir: &Path) -> Result<Option<(String, f64, f64)>, CollectError> {
     let number = |name: &str| {
         let text = read_cooling_attr(dir, name)?;
-        parse_i64(&text).map_err(|e| ReadError::Fail(CollectError::parse(&dir.join(name), e)))
+        parse_i64(&text).map_err(|e| ReadError::Fail(CollectError::parse(&dir.join_exact(name), e)))
     };
     let device = (|| {
         let kind = read_cooling_attr(dir, "type")?;
@@ -148,7 +149,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         }
     };
     for (dir, zone) in numbered(&names, "thermal_zone") {
-        if let Some((kind, temp)) = read_zone(&base.join(dir))? {
+        if let Some((kind, temp)) = read_zone(&base.join_exact(dir))? {
             sink.family(
                 "node_thermal_zone_temp",
                 "Zone temperature in Celsius",
@@ -158,7 +159,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         }
     }
     for (dir, name) in numbered(&names, "cooling_device") {
-        if let Some((kind, cur, max)) = read_cooling_device(&base.join(dir))? {
+        if let Some((kind, cur, max)) = read_cooling_device(&base.join_exact(dir))? {
             let labels = [("name", name.as_str()), ("type", kind.as_str())];
             sink.family(
                 "node_cooling_device_cur_state",

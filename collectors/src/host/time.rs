@@ -1,6 +1,7 @@
 //! time: `node_time_seconds`, `node_time_zone_offset_seconds{time_zone}` and the clocksources
 //! from `/sys/devices/system/clocksource/clocksource*/`.
 
+use crate::roots::JoinExt;
 use std::ffi::CStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -114,9 +115,9 @@ fn read_clocksources(settings: &Settings) -> Result<Vec<ClockSource>, CollectErr
         if !is_source {
             continue;
         }
-        let path = dir.join(&name);
-        let available = read_text(&path.join("available_clocksource"))?;
-        let current = read_text(&path.join("current_clocksource"))?;
+        let path = dir.join_exact(&name);
+        let available = read_text(&path.join_exact("available_clocksource"))?;
+        let current = read_text(&path.join_exact("current_clocksource"))?;
         sources.push(parse_clocksource(&available, &current));
     }
     Ok(sources)

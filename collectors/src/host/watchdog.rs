@@ -2,6 +2,7 @@
 //! `watchdog.go` over procfs' `class_watchdog.go`): the numeric attributes as gauges and the
 //! textual ones as `node_watchdog_info`.
 
+use crate::roots::JoinExt;
 use std::path::Path;
 
 use crate::collector::Settings;
@@ -55,7 +56,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
 fn read_watchdogs(class: &Path) -> Result<Vec<Watchdog>, CollectError> {
     list_dir(class)?
         .into_iter()
-        .map(|name| read_watchdog(&class.join(&name), name))
+        .map(|name| read_watchdog(&class.join_exact(&name), name))
         .collect()
 }
 
@@ -71,7 +72,7 @@ fn attribute(path: &Path) -> Result<Option<String>, CollectError> {
 fn read_watchdog(dir: &Path, name: String) -> Result<Watchdog, CollectError> {
     let mut numbers = Vec::new();
     for spec in NUMBERS {
-        let path = dir.join(spec.0);
+        let path = dir.join_exact(spec.0);
         if let Some(text) = attribute(&path)? {
             let value = parse_number(text.as_bytes()).map_err(|e| CollectError::parse(&path, e))?;
             numbers.push((spec, value));
@@ -79,7 +80,7 @@ fn read_watchdog(dir: &Path, name: String) -> Result<Watchdog, CollectError> {
     }
     let mut texts = Vec::new();
     for file in TEXTS {
-        texts.push((*file, attribute(&dir.join(file))?.unwrap_or_default()));
+        texts.push((*file, attribute(&dir.join_exact(file))?.unwrap_or_default()));
     }
     Ok(Watchdog {
         name,

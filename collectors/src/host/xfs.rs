@@ -1,6 +1,7 @@
 //! xfs: per-filesystem XFS statistics from `/sys/fs/xfs/<device>/stats/stats`
 //! (`node_xfs_*_total{device}`), parsed as procfs' `xfs` package does.
 
+use crate::roots::JoinExt;
 use std::collections::HashMap;
 
 use crate::collector::Settings;
@@ -144,7 +145,7 @@ fn collect(settings: &Settings, sink: &mut MetricSink) -> Result<(), CollectErro
         other => other?,
     };
     for device in devices {
-        let path = base.join(&device).join("stats/stats");
+        let path = base.join_exact(&device).join_exact("stats/stats");
         let bytes = match read(&path) {
             Err(CollectError::Io { source, .. })
                 if matches!(
