@@ -160,7 +160,10 @@ impl Scraper {
         // Only a collector that runs long brings a second worker in (`pool::HELP_AFTER`); a
         // host scrape's order does not matter, and sorting it was 0.6% of its instructions.
         let last = |i: usize| self.entries[i].last_micros.load(Ordering::Relaxed);
-        if runnable.iter().any(|&i| last(i) >= pool::HELP_AFTER.as_micros() as u64) {
+        if runnable
+            .iter()
+            .any(|&i| last(i) >= pool::HELP_AFTER.as_micros() as u64)
+        {
             let mut keyed: Vec<(std::cmp::Reverse<u64>, usize)> = runnable
                 .iter()
                 .map(|&i| (std::cmp::Reverse(last(i)), i))

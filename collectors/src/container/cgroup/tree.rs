@@ -101,7 +101,8 @@ pub(crate) fn walk(
 }
 
 /// The cgroup ids a walk found, each once.
-type IdSet = std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::hash::Fnv>>;
+type IdSet =
+    std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::hash::WordHash>>;
 
 struct Walker<'c> {
     max_depth: usize,
