@@ -50,6 +50,10 @@ pub struct ParallelGzip<'scope, 'env, W: Write> {
     tasks: Option<SyncSender<Task>>,
     /// Results of the chunks handed out, in body order.
     pending: VecDeque<Receiver<Deflated>>,
+    /// The compressor of the chunks deflated on the calling thread.
+    inline: Option<Compress>,
+    /// Whether chunks go to worker threads ([`parallel`]).
+    threads: bool,
 }
 
 impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
@@ -66,15 +70,23 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
             header_written: false,
             tasks: None,
             pending: VecDeque::new(),
+            inline: None,
+            threads: parallel(),
         }
+    }
+
+    /// The same writer deflating every chunk on the calling thread, as on one CPU.
+    #[cfg(test)]
+    fn without_threads(mut self) -> Self {
+        self.threads = false;
+        self
     }
 
     /// Deflates what is buffered, writes every chunk in order and the gzip trailer; returns
     /// the buffer for the next body.
     pub fn finish(mut self) -> io::Result<Vec<u8>> {
         let mut last = std::mem::take(&mut self.buf);
-        let mut compress = Compress::new(Compression::fast(), false);
-        let deflated = deflate_chunk(&mut compress, &last);
+        let deflated = deflate_chunk(self.inline.get_or_insert_with(fast), &last);
         while !self.pending.is_empty() {
             self.write_front()?;
         }
@@ -88,6 +100,12 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
     }
 
     fn hand_out(&mut self) -> io::Result<()> {
+        if !self.threads {
+            // One CPU: threads would only take turns with this one. Deflate here, in order.
+            let deflated = deflate_chunk(self.inline.get_or_insert_with(fast), &self.buf);
+            self.buf.clear();
+            return self.write_deflated(deflated);
+        }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
         let tasks = match &self.tasks {
             Some(tasks) => tasks,
@@ -149,6 +167,18 @@ impl<W: Write> Write for ParallelGzip<'_, '_, W> {
     }
 }
 
+/// A raw deflate compressor at the level of every scrape body.
+fn fast() -> Compress {
+    Compress::new(Compression::fast(), false)
+}
+
+/// Whether this process may run on more than one CPU (decided once: `available_parallelism`
+/// reads cgroup files on every call).
+fn parallel() -> bool {
+    static PARALLEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PARALLEL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
 /// Starts the workers; they stop when the returned sender is dropped.
 fn spawn_workers<'scope>(scope: &'scope Scope<'scope, '_>) -> SyncSender<Task> {
     let (tasks, queue) = sync_channel::<Task>(IN_FLIGHT);
@@ -156,7 +186,7 @@ fn spawn_workers<'scope>(scope: &'scope Scope<'scope, '_>) -> SyncSender<Task> {
     for _ in 0..WORKERS {
         let queue = Arc::clone(&queue);
         scope.spawn(move || {
-            let mut compress = Compress::new(Compression::fast(), false);
+            let mut compress = fast();
             loop {
                 let task = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((chunk, reply)) = task else {
@@ -220,9 +250,16 @@ mod tests {
     }
 
     fn gzip(input: &[u8]) -> Vec<u8> {
+        gzip_with(input, true)
+    }
+
+    fn gzip_with(input: &[u8], threads: bool) -> Vec<u8> {
         let mut out = Vec::new();
         std::thread::scope(|scope| {
             let mut w = ParallelGzip::new(scope, &mut out, Vec::new());
+            if !threads {
+                w = w.without_threads();
+            }
             // Uneven writes, as the renderer's lines are.
             for piece in input.chunks(777) {
                 w.write_all(piece).expect("write");
@@ -234,9 +271,12 @@ mod tests {
 
     #[test]
     fn round_trips_through_flate2_for_every_size_around_chunk_bounds() {
-        for len in [0, 1, 1000, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 13] {
+        for (len, threads) in [0, 1, 1000, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 13]
+            .into_iter()
+            .flat_map(|len| [(len, true), (len, false)])
+        {
             let input = body(len);
-            let gz = gzip(&input);
+            let gz = gzip_with(&input, threads);
             assert_eq!(gz[..10], HEADER, "header at {len}");
             let mut back = Vec::new();
             // Not the multi-member decoder: the body must be one gzip member.
