@@ -201,15 +201,14 @@ impl Scraper {
         let mut owners = Vec::with_capacity(selected.len());
         let mut durations = Vec::with_capacity(selected.len());
         let mut successes = Vec::with_capacity(selected.len());
-        // `runnable` is `selected` (sorted, no index twice) less the stuck collectors, in the
-        // same order: a cursor finds each one's place (a search per collector was quadratic).
-        let mut next_runnable = 0;
+        // Each runnable entry's position in the job (the job runs them longest first).
+        let mut place_of: Vec<Option<usize>> = vec![None; self.entries.len()];
+        for (pos, &i) in runnable.iter().enumerate() {
+            place_of[i] = Some(pos);
+        }
         for &i in selected {
             let entry = &self.entries[i];
-            let place = (runnable.get(next_runnable) == Some(&i)).then(|| {
-                next_runnable += 1;
-                next_runnable - 1
-            });
+            let place = place_of[i];
             let mut timed = false;
             let outcome = match place {
                 None => Err(Failure::other(format!(
@@ -377,6 +376,52 @@ mod tests {
             let rx = self.0.lock().unwrap_or_else(|p| p.into_inner());
             let _ = rx.recv();
             Ok(())
+        }
+    }
+
+    /// Runs past `pool::HELP_AFTER`, as a container group with thousands of containers does.
+    struct Slow;
+    impl Collector for Slow {
+        fn collect(&self, sink: &mut MetricSink) -> Result<(), CollectError> {
+            std::thread::sleep(pool::HELP_AFTER * 2);
+            sink.single("test_slow", "s", MetricType::Gauge, 3.0);
+            Ok(())
+        }
+    }
+
+    /// A collector that ran long last time starts first; every collector's result still goes
+    /// to its own name (once the job's order differed from the names' order, results were
+    /// matched to the wrong collectors, which were reported as skipped).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn longest_first_order_keeps_every_result_with_its_collector() {
+        let scraper = Scraper::new(
+            vec![
+                ("a", Box::new(Fixed(2.0))),
+                ("b", Box::new(Failing)),
+                ("z", Box::new(Slow)),
+            ],
+            Arc::default(),
+            false,
+        );
+        let all = scraper.select(&[], &[]).unwrap();
+        for round in 0..3 {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let out = scraper
+                .scrape(&all, deadline, Format::Text, false)
+                .await
+                .unwrap();
+            let body = text(&out);
+            for line in [
+                "test_value 2\n",
+                "test_partial 1\n",
+                "test_slow 3\n",
+                "node_scrape_collector_success{collector=\"a\"} 1\n",
+                "node_scrape_collector_success{collector=\"b\"} 0\n",
+                "node_scrape_collector_success{collector=\"z\"} 1\n",
+            ] {
+                assert!(body.contains(line), "round {round}: no {line:?} in\n{body}");
+            }
+            assert!(scraper.entries[2].last_micros.load(Ordering::Relaxed) >= 20_000);
         }
     }
 
