@@ -4,8 +4,10 @@
 //! its own and ended by a sync flush (an empty stored block, so it ends on a byte boundary);
 //! the chunks' deflate output is concatenated into one deflate stream that an empty final
 //! block closes, in one gzip member (RFC 1952) whose CRC-32 combines the chunks'. This is how
-//! pigz compresses in parallel; any inflater reads the result as one stream. A body of one
-//! chunk or less is compressed on the calling thread and starts no thread.
+//! pigz compresses in parallel; any inflater reads the result as one stream. The first chunk
+//! is deflated on the calling thread as it is written (64 KiB at a time, as flate2's encoder
+//! did), so a body of one chunk or less (a host scrape) starts no thread and is not held whole;
+//! on one CPU the whole body is streamed that way.
 //!
 //! flate2 does the deflating; it has no parallel encoder, so the chunking is written here.
 
@@ -20,6 +22,9 @@ use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 /// Bytes per independently deflated chunk: large enough that losing the dictionary at a
 /// boundary costs nothing measurable, small enough that a host scrape (~150 KB) is one chunk.
 pub const CHUNK: usize = 512 * 1024;
+
+/// Bytes deflated at a time while the calling thread streams the body's start.
+const STAGE: usize = 64 * 1024;
 
 /// Compressing threads started for a body of more than one chunk.
 const WORKERS: usize = 2;
@@ -39,19 +44,29 @@ type Deflated = io::Result<(Vec<u8>, Crc)>;
 /// A chunk for a worker and where its result goes.
 type Task = (Vec<u8>, SyncSender<Deflated>);
 
-/// A writer that gzips what it is given into `out`, deflating chunks on scoped worker threads
-/// once the body outgrows one chunk. [`ParallelGzip::finish`] writes the end of the stream.
+/// A writer that gzips what it is given into `out`. The first chunk (on one CPU, the whole
+/// body) is deflated on the calling thread as it comes, [`STAGE`] bytes at a time, so a host
+/// scrape holds no more than it did through flate2's encoder; once the body outgrows the first
+/// chunk, further chunks go to scoped worker threads. [`ParallelGzip::finish`] writes the end
+/// of the stream.
 pub struct ParallelGzip<'scope, 'env, W: Write> {
     out: W,
     scope: &'scope Scope<'scope, 'env>,
+    /// Bytes not yet deflated: at most [`STAGE`] while streaming, a chunk after.
     buf: Vec<u8>,
+    /// Whether the calling thread still deflates as bytes come (`inline` holds the stream).
+    streaming: bool,
+    /// Bytes written so far.
+    total: usize,
+    /// The streaming path's deflate output before it is written.
+    scratch: Vec<u8>,
     crc: Crc,
     header_written: bool,
     tasks: Option<SyncSender<Task>>,
     /// Results of the chunks handed out, in body order.
     pending: VecDeque<Receiver<Deflated>>,
-    /// The compressor of the chunks deflated on the calling thread.
-    inline: Option<Compress>,
+    /// The compressor of the calling thread: the streamed start, then the last chunk.
+    inline: Compress,
     /// Whether chunks go to worker threads ([`parallel`]).
     threads: bool,
 }
@@ -66,11 +81,14 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
             out,
             scope,
             buf,
+            streaming: true,
+            total: 0,
+            scratch: Vec::new(),
             crc: Crc::new(),
             header_written: false,
             tasks: None,
             pending: VecDeque::new(),
-            inline: None,
+            inline: fast(),
             threads: parallel(),
         }
     }
@@ -85,27 +103,46 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
     /// Deflates what is buffered, writes every chunk in order and the gzip trailer; returns
     /// the buffer for the next body.
     pub fn finish(mut self) -> io::Result<Vec<u8>> {
-        let mut last = std::mem::take(&mut self.buf);
-        let deflated = deflate_chunk(self.inline.get_or_insert_with(fast), &last);
-        while !self.pending.is_empty() {
-            self.write_front()?;
+        if self.streaming {
+            self.stream_out(FlushCompress::Sync)?;
+        } else {
+            let last = std::mem::take(&mut self.buf);
+            let deflated = deflate_chunk(&mut self.inline, &last);
+            self.buf = last;
+            while !self.pending.is_empty() {
+                self.write_front()?;
+            }
+            self.write_deflated(deflated)?;
         }
-        self.write_deflated(deflated)?;
+        self.write_header()?;
         self.out.write_all(&FINAL_BLOCK)?;
         self.out.write_all(&self.crc.sum().to_le_bytes())?;
         self.out.write_all(&self.crc.amount().to_le_bytes())?;
         self.out.flush()?;
-        last.clear();
-        Ok(last)
+        self.buf.clear();
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    /// Deflates the staged bytes into the stream of `inline` and writes what it gives; a sync
+    /// flush ends the streamed start on a byte boundary, where the chunks can follow.
+    fn stream_out(&mut self, flush: FlushCompress) -> io::Result<()> {
+        self.scratch.clear();
+        deflate_into(&mut self.inline, &self.buf, &mut self.scratch, flush)?;
+        self.crc.update(&self.buf);
+        self.buf.clear();
+        self.write_header()?;
+        self.out.write_all(&self.scratch)
+    }
+
+    fn write_header(&mut self) -> io::Result<()> {
+        if !self.header_written {
+            self.out.write_all(&HEADER)?;
+            self.header_written = true;
+        }
+        Ok(())
     }
 
     fn hand_out(&mut self) -> io::Result<()> {
-        if !self.threads {
-            // One CPU: threads would only take turns with this one. Deflate here, in order.
-            let deflated = deflate_chunk(self.inline.get_or_insert_with(fast), &self.buf);
-            self.buf.clear();
-            return self.write_deflated(deflated);
-        }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
         let tasks = match &self.tasks {
             Some(tasks) => tasks,
@@ -135,10 +172,7 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
 
     fn write_deflated(&mut self, deflated: Deflated) -> io::Result<()> {
         let (bytes, crc) = deflated?;
-        if !self.header_written {
-            self.out.write_all(&HEADER)?;
-            self.header_written = true;
-        }
+        self.write_header()?;
         self.out.write_all(&bytes)?;
         self.crc.combine(&crc);
         Ok(())
@@ -149,11 +183,29 @@ impl<W: Write> Write for ParallelGzip<'_, '_, W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut rest = data;
         while !rest.is_empty() {
-            if self.buf.capacity() == 0 {
-                self.buf.reserve_exact(CHUNK);
+            if self.streaming {
+                // The streamed start ends at the first chunk's end when chunks go to threads.
+                let chunk_left = if self.threads {
+                    CHUNK - self.total
+                } else {
+                    usize::MAX
+                };
+                let take = (STAGE - self.buf.len()).min(chunk_left).min(rest.len());
+                self.buf.extend_from_slice(&rest[..take]);
+                self.total += take;
+                rest = &rest[take..];
+                if self.threads && self.total == CHUNK {
+                    self.stream_out(FlushCompress::Sync)?;
+                    self.streaming = false;
+                    self.buf.reserve_exact(CHUNK);
+                } else if self.buf.len() == STAGE {
+                    self.stream_out(FlushCompress::None)?;
+                }
+                continue;
             }
             let take = (CHUNK - self.buf.len()).min(rest.len());
             self.buf.extend_from_slice(&rest[..take]);
+            self.total += take;
             rest = &rest[take..];
             if self.buf.len() == CHUNK {
                 self.hand_out()?;
@@ -205,24 +257,39 @@ fn spawn_workers<'scope>(scope: &'scope Scope<'scope, '_>) -> SyncSender<Task> {
 fn deflate_chunk(compress: &mut Compress, input: &[u8]) -> Deflated {
     compress.reset();
     let mut out = Vec::with_capacity(input.len() / 4 + 64);
+    deflate_into(compress, input, &mut out, FlushCompress::Sync)?;
+    let mut crc = Crc::new();
+    crc.update(input);
+    Ok((out, crc))
+}
+
+/// Feeds all of `input` to `compress`, appending its output to `out`; with a sync flush, until
+/// the flush is complete.
+fn deflate_into(
+    compress: &mut Compress,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    flush: FlushCompress,
+) -> io::Result<()> {
+    let start = compress.total_in();
     loop {
-        let consumed = compress.total_in() as usize;
+        let consumed = (compress.total_in() - start) as usize;
         if out.capacity() - out.len() < 1024 {
             out.reserve(out.capacity().max(4096));
         }
         let status = compress
-            .compress_vec(&input[consumed..], &mut out, FlushCompress::Sync)
+            .compress_vec(&input[consumed..], out, flush)
             .map_err(io::Error::other)?;
-        // The flush is complete once all input is in and the output was not filled.
-        if compress.total_in() as usize == input.len()
-            && (out.len() < out.capacity() || status == Status::BufError)
+        let all_in = (compress.total_in() - start) as usize == input.len();
+        // A sync flush is complete once the output was not filled.
+        if all_in
+            && (flush == FlushCompress::None
+                || out.len() < out.capacity()
+                || status == Status::BufError)
         {
-            break;
+            return Ok(());
         }
     }
-    let mut crc = Crc::new();
-    crc.update(input);
-    Ok((out, crc))
 }
 
 #[cfg(test)]
