@@ -15,7 +15,6 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
-use std::thread::Scope;
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -47,11 +46,10 @@ type Task = (Vec<u8>, SyncSender<Deflated>);
 /// A writer that gzips what it is given into `out`. The first chunk (on one CPU, the whole
 /// body) is deflated on the calling thread as it comes, [`STAGE`] bytes at a time, so a host
 /// scrape holds no more than it did through flate2's encoder; once the body outgrows the first
-/// chunk, further chunks go to scoped worker threads. [`ParallelGzip::finish`] writes the end
+/// chunk, further chunks go to two workers on the runtime's blocking threads. [`ParallelGzip::finish`] writes the end
 /// of the stream.
-pub struct ParallelGzip<'scope, 'env, W: Write> {
+pub struct ParallelGzip<W: Write> {
     out: W,
-    scope: &'scope Scope<'scope, 'env>,
     /// Bytes not yet deflated: at most [`STAGE`] while streaming, a chunk after.
     buf: Vec<u8>,
     /// Whether the calling thread still deflates as bytes come (`inline` holds the stream).
@@ -71,15 +69,14 @@ pub struct ParallelGzip<'scope, 'env, W: Write> {
     threads: bool,
 }
 
-impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
-    /// A writer into `out` whose workers, if any, run in `scope`, buffering in `buf` (an
+impl<W: Write> ParallelGzip<W> {
+    /// A writer into `out`, buffering in `buf` (an
     /// earlier scrape's, returned by [`ParallelGzip::finish`]: a fresh chunk buffer per scrape
     /// was an `mmap` and its page faults).
-    pub fn new(scope: &'scope Scope<'scope, 'env>, out: W, mut buf: Vec<u8>) -> Self {
+    pub fn new(out: W, mut buf: Vec<u8>) -> Self {
         buf.clear();
         ParallelGzip {
             out,
-            scope,
             buf,
             streaming: true,
             total: 0,
@@ -146,7 +143,7 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
         let tasks = match &self.tasks {
             Some(tasks) => tasks,
-            None => self.tasks.insert(spawn_workers(self.scope)),
+            None => self.tasks.insert(spawn_workers()),
         };
         let (reply, result) = sync_channel(1);
         tasks
@@ -179,7 +176,7 @@ impl<'scope, 'env, W: Write> ParallelGzip<'scope, 'env, W> {
     }
 }
 
-impl<W: Write> Write for ParallelGzip<'_, '_, W> {
+impl<W: Write> Write for ParallelGzip<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut rest = data;
         while !rest.is_empty() {
@@ -232,12 +229,12 @@ fn parallel() -> bool {
 }
 
 /// Starts the workers; they stop when the returned sender is dropped.
-fn spawn_workers<'scope>(scope: &'scope Scope<'scope, '_>) -> SyncSender<Task> {
+fn spawn_workers() -> SyncSender<Task> {
     let (tasks, queue) = sync_channel::<Task>(IN_FLIGHT);
     let queue = Arc::new(Mutex::new(queue));
     for _ in 0..WORKERS {
         let queue = Arc::clone(&queue);
-        scope.spawn(move || {
+        let work = move || {
             let mut compress = fast();
             loop {
                 let task = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -247,7 +244,13 @@ fn spawn_workers<'scope>(scope: &'scope Scope<'scope, '_>) -> SyncSender<Task> {
                 // The writer may have gone (an error); its result is then not wanted.
                 let _ = reply.send(deflate_chunk(&mut compress, &chunk));
             }
-        });
+        };
+        // The runtime's blocking threads, which the collectors ran on and which are idle
+        // now; a thread of its own outside a runtime (tests).
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(work)),
+            Err(_) => drop(std::thread::spawn(work)),
+        }
     }
     tasks
 }
@@ -322,8 +325,8 @@ mod tests {
 
     fn gzip_with(input: &[u8], threads: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        std::thread::scope(|scope| {
-            let mut w = ParallelGzip::new(scope, &mut out, Vec::new());
+        {
+            let mut w = ParallelGzip::new(&mut out, Vec::new());
             if !threads {
                 w = w.without_threads();
             }
@@ -332,7 +335,7 @@ mod tests {
                 w.write_all(piece).expect("write");
             }
             w.finish().expect("finish");
-        });
+        }
         out
     }
 

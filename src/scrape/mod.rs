@@ -254,12 +254,10 @@ impl Scraper {
         let order = kept.as_deref_mut().unwrap_or(&mut fresh);
         let stats = if gzip {
             let chunk = std::mem::take(&mut *lock(&self.spare_gzip_chunk));
-            std::thread::scope(|scope| {
-                let mut writer = gzip::ParallelGzip::new(scope, &mut body, chunk);
-                let stats = render_with(&refs, format, &mut writer, order)?;
-                *lock(&self.spare_gzip_chunk) = writer.finish()?;
-                Ok::<_, std::io::Error>(stats)
-            })?
+            let mut writer = gzip::ParallelGzip::new(&mut body, chunk);
+            let stats = render_with(&refs, format, &mut writer, order)?;
+            *lock(&self.spare_gzip_chunk) = writer.finish()?;
+            stats
         } else {
             render_with(&refs, format, &mut body, order)?
         };
