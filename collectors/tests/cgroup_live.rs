@@ -342,17 +342,7 @@ fn own_container_does_not_count_the_walks_descriptors() {
     let Some(Made { parent, guard, .. }) = make_cgroups("nodex-own-fds", &names, None) else {
         return;
     };
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "own_fds_child", "--ignored", "--nocapture"])
-        .env(OWN_FDS_CHILD, &parent)
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_child("own_fds_child", OWN_FDS_CHILD, &parent);
     drop(guard);
 }
 
@@ -404,15 +394,21 @@ fn listings_kept_without_descriptors_follow_recreated_and_grown_cgroups() {
         skip_unless_ci("needs root to create cgroups");
         return;
     }
+    run_child("no_budget_child", NO_BUDGET_CHILD, "1");
+}
+
+/// Runs the ignored test `name` of this binary alone in a child process with `var=value` set
+/// (it changes its own process: its cgroup, its descriptor limit) and requires it to pass.
+fn run_child(name: &str, var: &str, value: &str) {
     let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "no_budget_child", "--ignored", "--nocapture"])
-        .env(NO_BUDGET_CHILD, "1")
+        .args(["--exact", name, "--ignored", "--nocapture"])
+        .env(var, value)
         .output()
         .expect("run the child");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
+        "child {name} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
