@@ -132,9 +132,8 @@ impl Walker<'_> {
     /// the link count shows none now.
     fn listing_holds(&self, found: &Found<'_>) -> Option<Listed> {
         let prev = found.reused?;
-        let at = prev.leaf_listed_at?;
-        let fresh = self.cgroupfs && self.now.saturating_duration_since(at) < RELIST_AFTER;
-        (fresh && fstat(found.fd.as_fd()).is_ok_and(|st| st.st_nlink == 2)).then_some(prev.listed)
+        (self.leaf_listing_fresh(prev) && fstat(found.fd.as_fd()).is_ok_and(|st| st.st_nlink == 2))
+            .then_some(prev.listed)
     }
 
     fn dir(
@@ -223,15 +222,20 @@ impl Walker<'_> {
         }
     }
 
+    /// Whether `prev` was listed as a leaf on a cgroup file system (where the link count tells
+    /// whether it still is one) less than [`RELIST_AFTER`] ago.
+    fn leaf_listing_fresh(&self, prev: &KeptDir) -> bool {
+        self.cgroupfs
+            && prev
+                .leaf_listed_at
+                .is_some_and(|at| self.now.saturating_duration_since(at) < RELIST_AFTER)
+    }
+
     /// Whether the previous listing of `name` in `parent`, a directory kept without its
     /// descriptor, still holds, checked with one `stat` instead of opening and listing it: a
     /// recent listing of a leaf, the same directory (inode), and still no subdirectory.
     fn unopened_leaf_holds(&self, parent: &OwnedFd, name: &CString, prev: &KeptDir) -> bool {
-        let Some(at) = prev.leaf_listed_at else {
-            return false;
-        };
-        self.cgroupfs
-            && self.now.saturating_duration_since(at) < RELIST_AFTER
+        self.leaf_listing_fresh(prev)
             && statat(parent.as_fd(), name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
                 st.st_nlink == 2
                     && st.st_ino == prev.ino
