@@ -76,8 +76,6 @@ impl Roots {
     }
 }
 
-/// `base.join(rel)` in one allocation: `Path::join` copies `base` into a buffer of its exact
-/// size and grows it again for `rel` (a reallocation per path, hundreds per scrape).
 /// `Path::join` in one allocation: `join` copies the base into a buffer of its own length
 /// and then grows it for the rest (a `realloc`, ~400 instructions a path).
 pub trait JoinExt {
@@ -91,6 +89,8 @@ impl JoinExt for Path {
     }
 }
 
+/// `base.join(rel)` in one allocation: `Path::join` copies `base` into a buffer of its exact
+/// size and grows it again for `rel` (a reallocation per path, hundreds per scrape).
 fn join(base: &Path, rel: &Path) -> PathBuf {
     let mut path = PathBuf::with_capacity(base.as_os_str().len() + rel.as_os_str().len() + 1);
     path.push(base);

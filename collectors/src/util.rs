@@ -23,23 +23,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>, CollectError> {
 /// out at its size: read into a fresh vector, every file of 4 KiB or more (netstat, snmp,
 /// vmstat...) was a `malloc` and a `realloc` that copied it.
 pub fn read_bytes(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    /// Larger buffers (a huge mountstats) are freed, not kept.
-    const KEEP_UP_TO: usize = 256 * 1024;
-    BUFFER.with(|b| {
-        // A buffer already borrowed (cannot happen: nothing runs between the read and the
-        // copy) would be a fresh one.
-        let mut kept = b.try_borrow_mut().ok();
-        let mut fresh = Vec::new();
-        let buf = kept.as_deref_mut().unwrap_or(&mut fresh);
-        let result = fdcache::read_into(path.as_ref(), buf, false).map(|()| buf.to_vec());
-        if buf.capacity() > KEEP_UP_TO {
-            *buf = Vec::new();
-        }
-        result
-    })
+    with_thread_buffer(|buf| fdcache::read_into(path.as_ref(), buf, false).map(|()| buf.to_vec()))
 }
 
 /// Reads a one-value attribute (sysfs, or a procfs sysctl) with a single `read`: such files

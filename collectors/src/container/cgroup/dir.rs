@@ -10,6 +10,7 @@ use rustix::io::Errno;
 
 use super::{io, parse};
 use crate::error::ParseError;
+use crate::roots::JoinExt;
 
 /// Why a cgroup file gave no value. Built only on failure: the success path allocates
 /// nothing for it, and a missing file carries the static file name, not a path.
@@ -180,7 +181,7 @@ impl<'a> Dir<'a> {
         if self.rel.is_empty() {
             &self.base
         } else {
-            self.joined.get_or_init(|| self.base.join(self.rel))
+            self.joined.get_or_init(|| self.base.join_exact(self.rel))
         }
     }
 
