@@ -46,16 +46,14 @@ type Task = (Vec<u8>, SyncSender<Deflated>);
 /// A writer that gzips what it is given into `out`. The first chunk (on one CPU, the whole
 /// body) is deflated on the calling thread as it comes, [`STAGE`] bytes at a time, so a host
 /// scrape holds no more than it did through flate2's encoder; once the body outgrows the first
-/// chunk, further chunks go to two workers on the runtime's blocking threads. [`ParallelGzip::finish`] writes the end
-/// of the stream.
+/// chunk, further chunks go to two workers on the runtime's blocking threads.
+/// [`ParallelGzip::finish`] writes the end of the stream.
 pub struct ParallelGzip<W: Write> {
     out: W,
     /// Bytes not yet deflated: at most [`STAGE`] while streaming, a chunk after.
     buf: Vec<u8>,
     /// Whether the calling thread still deflates as bytes come (`inline` holds the stream).
     streaming: bool,
-    /// Bytes written so far.
-    total: usize,
     /// The streaming path's deflate output before it is written.
     scratch: Vec<u8>,
     crc: Crc,
@@ -79,7 +77,6 @@ impl<W: Write> ParallelGzip<W> {
             out,
             buf,
             streaming: true,
-            total: 0,
             scratch: Vec::new(),
             crc: Crc::new(),
             header_written: false,
@@ -182,16 +179,17 @@ impl<W: Write> Write for ParallelGzip<W> {
         while !rest.is_empty() {
             if self.streaming {
                 // The streamed start ends at the first chunk's end when chunks go to threads.
+                // Bytes streamed so far: those the CRC has taken and those staged.
+                let streamed = self.crc.amount() as usize + self.buf.len();
                 let chunk_left = if self.threads {
-                    CHUNK - self.total
+                    CHUNK - streamed
                 } else {
                     usize::MAX
                 };
                 let take = (STAGE - self.buf.len()).min(chunk_left).min(rest.len());
                 self.buf.extend_from_slice(&rest[..take]);
-                self.total += take;
                 rest = &rest[take..];
-                if self.threads && self.total == CHUNK {
+                if self.threads && take == chunk_left {
                     self.stream_out(FlushCompress::Sync)?;
                     self.streaming = false;
                     self.buf.reserve_exact(CHUNK);
@@ -202,7 +200,6 @@ impl<W: Write> Write for ParallelGzip<W> {
             }
             let take = (CHUNK - self.buf.len()).min(rest.len());
             self.buf.extend_from_slice(&rest[..take]);
-            self.total += take;
             rest = &rest[take..];
             if self.buf.len() == CHUNK {
                 self.hand_out()?;
